@@ -1,0 +1,145 @@
+import { parseFlags, type FlagSpec } from './flags.js';
+
+export const DEFAULT_PASSTHROUGH_PATHS = [
+  '/latest/meta-data/placement/region',
+  '/latest/meta-data/placement/availability-zone',
+  '/latest/meta-data/placement/availability-zone-id',
+  '/latest/meta-data/instance-id',
+  '/latest/meta-data/instance-type',
+  '/latest/meta-data/local-ipv4',
+  '/latest/dynamic/instance-identity/document',
+];
+
+/** The one table of agent options: flag, env var (derived) and default. */
+export const AGENT_FLAGS: readonly FlagSpec[] = [
+  { name: 'node-name', kind: 'string', required: true, help: 'this node\'s name; pods are watched with spec.nodeName=<it>' },
+  { name: 'host-ip', kind: 'string', required: true, help: 'address the metadata server binds to (the iptables DNAT target)' },
+  { name: 'port', kind: 'port', default: '8181', help: 'metadata server port' },
+  { name: 'admin-host', kind: 'string', default: '0.0.0.0', help: 'address of the admin server (/metrics, /healthz, /readyz, /debug/explain)' },
+  { name: 'admin-port', kind: 'port', default: '9181', help: 'admin server port' },
+  { name: 'kubeconfig', kind: 'string', help: 'kubeconfig file; default: in-cluster, then ~/.kube/config' },
+  { name: 'base-role-arn', kind: 'string', help: 'prefix for short role names, e.g. arn:aws:iam::123456789012:role/' },
+  { name: 'sts-region', kind: 'string', default: 'us-east-1', help: 'region of the STS endpoint (AWS_REGION is used when set and this flag is not)' },
+  { name: 'sts-endpoint', kind: 'string', help: 'STS endpoint URL override (VPC endpoint, tests)' },
+  { name: 'session-duration', kind: 'duration', default: '1h', help: 'requested STS session length (role chaining caps it at 1h)' },
+  { name: 'refresh-before', kind: 'duration', default: '45m', help: 'start renewing a session this long before it expires' },
+  { name: 'min-remaining', kind: 'duration', default: '25m', help: 'never serve credentials with less lifetime left than this' },
+  { name: 'pod-lookup-timeout', kind: 'duration', default: '1s', help: 'how long a request from an unseen IP waits for the pod watch' },
+  { name: 'imds-upstream', kind: 'string', default: 'http://169.254.169.254', help: 'the real instance metadata service, for allowlisted paths only' },
+  { name: 'passthrough-paths', kind: 'list', default: DEFAULT_PASSTHROUGH_PATHS.join(','), help: 'comma-separated metadata paths proxied to the real IMDS' },
+  { name: 'require-imdsv2', kind: 'boolean', default: 'false', help: 'refuse metadata GETs without an IMDSv2 token (401)' },
+  { name: 'service-account-roles', kind: 'boolean', default: 'false', help: 'let a ServiceAccount annotation pick the role (watches ServiceAccounts)' },
+  { name: 'session-tags', kind: 'boolean', default: 'false', help: 'tag sessions with kubernetes-namespace and kubernetes-node (needs sts:TagSession)' },
+  { name: 'role-annotation', kind: 'string', default: 'iam.amazonaws.com/role', help: 'pod and namespace annotation naming the role' },
+  { name: 'allowed-roles-annotation', kind: 'string', default: 'iam.amazonaws.com/allowed-roles', help: 'namespace annotation listing the roles its pods may use' },
+  { name: 'external-id-annotation', kind: 'string', default: 'iam.amazonaws.com/external-id', help: 'namespace annotation with the ExternalId for AssumeRole' },
+  { name: 'service-account-role-annotation', kind: 'string', default: 'eks.amazonaws.com/role-arn', help: 'ServiceAccount annotation naming the role' },
+  { name: 'log-level', kind: 'string', default: 'info', help: 'trace, debug, info, warn, error or fatal' },
+];
+
+export interface AnnotationKeys {
+  role: string;
+  allowedRoles: string;
+  externalId: string;
+  serviceAccountRole: string;
+}
+
+export interface AgentConfig {
+  nodeName: string;
+  hostIp: string;
+  port: number;
+  adminHost: string;
+  adminPort: number;
+  kubeconfig: string | undefined;
+  baseRoleArn: string | undefined;
+  stsRegion: string;
+  stsEndpoint: string | undefined;
+  sessionDurationMs: number;
+  refreshBeforeMs: number;
+  minRemainingMs: number;
+  podLookupTimeoutMs: number;
+  imdsUpstream: string;
+  passthroughPaths: readonly string[];
+  requireImdsv2: boolean;
+  serviceAccountRoles: boolean;
+  sessionTags: boolean;
+  annotations: AnnotationKeys;
+  logLevel: string;
+}
+
+export type ConfigResult = { ok: true; config: Readonly<AgentConfig> } | { ok: false; help: boolean; errors: string[] };
+
+const BASE_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:role\/([\w+=,.@-]+\/)*$/;
+const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
+
+/** Parses flags and CORRIDOR_* env once, validates everything, and returns a frozen config or every error. */
+export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ConfigResult {
+  const { values, errors, help, positionals } = parseFlags(AGENT_FLAGS, argv, env);
+  if (positionals.length > 0) errors.push(`unexpected argument ${positionals[0]}`);
+  const str = (name: string) => values.get(name) as string | undefined;
+  const num = (name: string) => values.get(name) as number;
+  const bool = (name: string) => values.get(name) as boolean;
+
+  let baseRoleArn = str('base-role-arn');
+  if (baseRoleArn !== undefined) {
+    if (!baseRoleArn.endsWith('/')) baseRoleArn += '/';
+    if (!BASE_ARN.test(baseRoleArn)) errors.push(`--base-role-arn: "${str('base-role-arn')}" is not an IAM role ARN prefix like arn:aws:iam::123456789012:role/`);
+  }
+  for (const name of ['sts-endpoint', 'imds-upstream']) {
+    const url = str(name);
+    if (url !== undefined && !isHttpUrl(url)) errors.push(`--${name}: "${url}" is not an http(s) URL`);
+  }
+  const logLevel = str('log-level') ?? 'info';
+  if (!LOG_LEVELS.has(logLevel)) errors.push(`--log-level: "${logLevel}" is not one of ${[...LOG_LEVELS].join(', ')}`);
+  for (const path of (values.get('passthrough-paths') as string[] | undefined) ?? []) {
+    if (!path.startsWith('/latest/') || /\/iam(\/|$)|user-data|identity-credentials/.test(path)) {
+      errors.push(`--passthrough-paths: "${path}" may not be proxied (credentials and user-data never are)`);
+    }
+  }
+
+  const sessionDurationMs = num('session-duration');
+  const refreshBeforeMs = num('refresh-before');
+  const minRemainingMs = num('min-remaining');
+  if (sessionDurationMs && refreshBeforeMs && minRemainingMs && !(minRemainingMs < refreshBeforeMs && refreshBeforeMs < sessionDurationMs)) {
+    errors.push('durations must satisfy min-remaining < refresh-before < session-duration');
+  }
+
+  if (help || errors.length > 0) return { ok: false, help, errors };
+  const config: AgentConfig = {
+    nodeName: str('node-name') as string,
+    hostIp: str('host-ip') as string,
+    port: num('port'),
+    adminHost: str('admin-host') as string,
+    adminPort: num('admin-port'),
+    kubeconfig: str('kubeconfig'),
+    baseRoleArn,
+    stsRegion: argv.some((a) => a.startsWith('--sts-region')) || env.CORRIDOR_STS_REGION ? (str('sts-region') as string) : (env.AWS_REGION ?? (str('sts-region') as string)),
+    stsEndpoint: str('sts-endpoint'),
+    sessionDurationMs,
+    refreshBeforeMs,
+    minRemainingMs,
+    podLookupTimeoutMs: num('pod-lookup-timeout'),
+    imdsUpstream: (str('imds-upstream') as string).replace(/\/+$/, ''),
+    passthroughPaths: Object.freeze([...((values.get('passthrough-paths') as string[]) ?? [])]),
+    requireImdsv2: bool('require-imdsv2'),
+    serviceAccountRoles: bool('service-account-roles'),
+    sessionTags: bool('session-tags'),
+    annotations: Object.freeze({
+      role: str('role-annotation') as string,
+      allowedRoles: str('allowed-roles-annotation') as string,
+      externalId: str('external-id-annotation') as string,
+      serviceAccountRole: str('service-account-role-annotation') as string,
+    }),
+    logLevel,
+  };
+  return { ok: true, config: Object.freeze(config) };
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,110 @@
+import { parseDuration } from '../time/index.js';
+
+export type FlagKind = 'string' | 'port' | 'duration' | 'boolean' | 'list' | 'integer';
+
+export interface FlagSpec {
+  /** Flag name without dashes, kebab-case: `session-duration`. */
+  name: string;
+  kind: FlagKind;
+  help: string;
+  /** Default as the user would type it; undefined means no default. */
+  default?: string;
+  required?: boolean;
+}
+
+export type FlagValue = string | number | boolean | readonly string[] | undefined;
+
+/** `session-duration` -> `CORRIDOR_SESSION_DURATION`. */
+export function envName(flag: string): string {
+  return `CORRIDOR_${flag.toUpperCase().replace(/-/g, '_')}`;
+}
+
+export interface ParsedFlags {
+  values: Map<string, FlagValue>;
+  positionals: string[];
+  errors: string[];
+  help: boolean;
+}
+
+/**
+ * Reads `--name value`, `--name=value` and bare `--bool` from argv, then `CORRIDOR_*` from env,
+ * then defaults. Flags win over env. Every problem is collected, none thrown, so the caller can
+ * report them all in one line.
+ */
+export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[], env: NodeJS.ProcessEnv): ParsedFlags {
+  const byName = new Map(specs.map((s) => [s.name, s]));
+  const raw = new Map<string, string>();
+  const positionals: string[] = [];
+  const errors: string[] = [];
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--help' || arg === '-h') {
+      help = true;
+      continue;
+    }
+    if (!arg.startsWith('--')) {
+      positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = arg.slice(2, eq === -1 ? undefined : eq);
+    const spec = byName.get(name);
+    if (!spec) {
+      errors.push(`unknown flag --${name}`);
+      continue;
+    }
+    if (eq !== -1) raw.set(name, arg.slice(eq + 1));
+    else if (spec.kind === 'boolean' && (argv[i + 1] === undefined || !/^(true|false)$/.test(argv[i + 1] as string))) raw.set(name, 'true');
+    else if (argv[i + 1] === undefined) errors.push(`--${name} needs a value`);
+    else raw.set(name, argv[++i] as string);
+  }
+  const values = new Map<string, FlagValue>();
+  for (const spec of specs) {
+    const fromEnv = env[envName(spec.name)];
+    const text = raw.get(spec.name) ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : spec.default);
+    if (text === undefined) {
+      if (spec.required) errors.push(`--${spec.name} (or ${envName(spec.name)}) is required`);
+      values.set(spec.name, undefined);
+      continue;
+    }
+    const parsed = convert(spec, text);
+    if (parsed.error) errors.push(`--${spec.name}: ${parsed.error}`);
+    values.set(spec.name, parsed.value);
+  }
+  return { values, positionals, errors, help };
+}
+
+function convert(spec: FlagSpec, text: string): { value?: FlagValue; error?: string } {
+  switch (spec.kind) {
+    case 'string':
+      return { value: text };
+    case 'boolean':
+      if (/^(true|1|yes)$/i.test(text)) return { value: true };
+      if (/^(false|0|no)$/i.test(text)) return { value: false };
+      return { error: `"${text}" is not true or false` };
+    case 'port': {
+      const n = Number(text);
+      return Number.isInteger(n) && n >= 1 && n <= 65535 ? { value: n } : { error: `"${text}" is not a port (1-65535)` };
+    }
+    case 'integer': {
+      const n = Number(text);
+      return Number.isInteger(n) && n >= 0 ? { value: n } : { error: `"${text}" is not a whole number` };
+    }
+    case 'duration': {
+      const ms = parseDuration(text);
+      return ms === undefined || ms <= 0 ? { error: `"${text}" is not a duration (like 90s, 15m, 1h or seconds)` } : { value: ms };
+    }
+    case 'list':
+      return { value: text.split(',').map((s) => s.trim()).filter((s) => s.length > 0) };
+  }
+}
+
+/** One line per flag, for --help. */
+export function usage(command: string, specs: readonly FlagSpec[]): string {
+  const lines = specs.map((s) => {
+    const def = s.default !== undefined ? ` (default ${s.default || '""'})` : s.required ? ' (required)' : '';
+    return `  --${s.name.padEnd(24)} ${s.help}${def} [${envName(s.name)}]`;
+  });
+  return `usage: corridor ${command} [flags]\n${lines.join('\n')}`;
+}

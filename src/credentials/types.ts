@@ -1,0 +1,44 @@
+/** Temporary credentials from one AssumeRole call. Times are ms since the epoch. */
+export interface Session {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken: string;
+  expiration: number;
+  /** When corridor received this session from STS. */
+  issuedAt: number;
+  /** arn:aws:sts::<acct>:assumed-role/<name>/<session>, as STS returned it. */
+  assumedRoleArn: string;
+}
+
+export interface AssumeRequest {
+  roleArn: string;
+  roleSessionName: string;
+  durationSeconds: number;
+  externalId?: string;
+  tags?: Readonly<Record<string, string>>;
+}
+
+/** Anything that can turn an AssumeRequest into a Session: the STS adapter, or a fake in tests. */
+export interface RoleAssumer {
+  assume(request: AssumeRequest): Promise<Session>;
+}
+
+/** Raised by a RoleAssumer. `code` is STS's error code (AccessDenied, Throttling, ...) or a network code. */
+export class AssumeRoleError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    /** False for errors that retrying soon will not fix (AccessDenied, ValidationError...). */
+    readonly retryable: boolean,
+  ) {
+    super(message);
+    this.name = 'AssumeRoleError';
+  }
+}
+
+/** Sessions are shared by every pod of one namespace that uses the same role and external id. */
+export interface SessionKey {
+  roleArn: string;
+  namespace: string;
+  externalId?: string;
+}

@@ -1,0 +1,47 @@
+/** What corridor needs to know about a pod, parsed from the Kubernetes object at the edge. */
+export interface PodInfo {
+  uid: string;
+  name: string;
+  namespace: string;
+  nodeName: string;
+  ip: string | undefined;
+  phase: string;
+  /** metadata.deletionTimestamp is set: the pod is terminating. */
+  terminating: boolean;
+  hostNetwork: boolean;
+  serviceAccountName: string;
+  annotations: Readonly<Record<string, string>>;
+}
+
+export interface NamespaceInfo {
+  name: string;
+  annotations: Readonly<Record<string, string>>;
+}
+
+export interface ServiceAccountInfo {
+  name: string;
+  namespace: string;
+  annotations: Readonly<Record<string, string>>;
+}
+
+/** Who owns a source IP right now, by the rules of DESIGN.md (finished pods never, terminating ones only alone). */
+export type PodLookup =
+  | { kind: 'found'; pod: PodInfo }
+  | { kind: 'unknown' }
+  | { kind: 'ambiguous'; pods: readonly PodInfo[] };
+
+/** The node's view of pods, namespaces and ServiceAccounts, kept current by watches. */
+export interface PodDirectory {
+  /** Synchronous lookup from the in-memory index: the hot path. */
+  byIp(ip: string): PodLookup;
+  /** Like byIp, but an unknown IP waits up to timeoutMs for the watch to deliver it (pod-start race). */
+  waitForIp(ip: string, timeoutMs: number): Promise<PodLookup>;
+  namespace(name: string): NamespaceInfo | undefined;
+  serviceAccount(namespace: string, name: string): ServiceAccountInfo | undefined;
+  /** Pods currently indexed on this node (those with an IP, not hostNetwork). */
+  pods(): readonly PodInfo[];
+  /** Called after any pod, namespace or ServiceAccount change, with the pods whose inputs changed. */
+  onChange(listener: (pods: readonly PodInfo[]) => void): void;
+  /** True once the first list of pods and namespaces (and ServiceAccounts when watched) is in. */
+  isReady(): boolean;
+}

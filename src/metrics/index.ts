@@ -1,0 +1,2 @@
+export { createMetrics } from './metrics.js';
+export type { Metrics, Route, DecisionReason, StsResult, CacheResult, WatchResource } from './metrics.js';

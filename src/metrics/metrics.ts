@@ -1,0 +1,121 @@
+import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
+
+export type Route =
+  | 'token'
+  | 'credentials-list'
+  | 'credentials'
+  | 'info'
+  | 'passthrough'
+  | 'other';
+
+export type DecisionReason =
+  | 'pod-annotation'
+  | 'service-account'
+  | 'namespace-default'
+  | 'unknown-pod'
+  | 'ambiguous-ip'
+  | 'unknown-namespace'
+  | 'no-role'
+  | 'not-allowed'
+  | 'malformed-annotation';
+
+export type StsResult = 'success' | 'error' | 'throttled' | 'access-denied';
+export type CacheResult = 'hit' | 'miss' | 'coalesced';
+export type WatchResource = 'pods' | 'namespaces' | 'serviceaccounts';
+
+/** Every corridor_ metric, registered on the registry passed in (never the global one). */
+export interface Metrics {
+  registry: Registry;
+  requests: Counter<'route' | 'code'>;
+  requestDuration: Histogram<'route'>;
+  stsCalls: Counter<'result'>;
+  stsCallDuration: Histogram<string>;
+  credentialCache: Counter<'result'>;
+  sessions: Gauge<string>;
+  sessionMinRemaining: Gauge<string>;
+  decisions: Counter<'outcome' | 'reason'>;
+  watchRestarts: Counter<'resource'>;
+  pods: Gauge<string>;
+  ready: Gauge<string>;
+  buildInfo: Gauge<'version'>;
+}
+
+export function createMetrics(registry: Registry, version: string, options: { defaultMetrics?: boolean } = {}): Metrics {
+  const registers = [registry];
+  const metrics: Metrics = {
+    registry,
+    requests: new Counter({
+      name: 'corridor_requests_total',
+      help: 'Metadata requests answered, by route and HTTP status code.',
+      labelNames: ['route', 'code'],
+      registers,
+    }),
+    requestDuration: new Histogram({
+      name: 'corridor_request_duration_seconds',
+      help: 'Time to answer a metadata request, by route.',
+      labelNames: ['route'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    stsCalls: new Counter({
+      name: 'corridor_sts_calls_total',
+      help: 'AssumeRole calls made to STS, by result.',
+      labelNames: ['result'],
+      registers,
+    }),
+    stsCallDuration: new Histogram({
+      name: 'corridor_sts_call_duration_seconds',
+      help: 'Duration of AssumeRole calls to STS.',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    credentialCache: new Counter({
+      name: 'corridor_credential_cache_total',
+      help: 'Credential lookups: hit (served from cache), miss (started an STS call), coalesced (joined one in flight).',
+      labelNames: ['result'],
+      registers,
+    }),
+    sessions: new Gauge({
+      name: 'corridor_sessions',
+      help: 'STS sessions currently cached.',
+      registers,
+    }),
+    sessionMinRemaining: new Gauge({
+      name: 'corridor_session_min_remaining_seconds',
+      help: 'Lowest remaining lifetime, in seconds, of any cached session (what a pod could be served now).',
+      registers,
+    }),
+    decisions: new Counter({
+      name: 'corridor_decisions_total',
+      help: 'Role decisions made for credential requests, by outcome and reason.',
+      labelNames: ['outcome', 'reason'],
+      registers,
+    }),
+    watchRestarts: new Counter({
+      name: 'corridor_watch_restarts_total',
+      help: 'Kubernetes watches restarted after an error, close or 410 Gone.',
+      labelNames: ['resource'],
+      registers,
+    }),
+    pods: new Gauge({
+      name: 'corridor_pods',
+      help: 'Pods with an IP indexed on this node.',
+      registers,
+    }),
+    ready: new Gauge({
+      name: 'corridor_ready',
+      help: '1 once the first list of pods and namespaces is in, else 0.',
+      registers,
+    }),
+    buildInfo: new Gauge({
+      name: 'corridor_build_info',
+      help: 'Always 1; the version label says which corridor is running.',
+      labelNames: ['version'],
+      registers,
+    }),
+  };
+  metrics.buildInfo.labels(version).set(1);
+  metrics.ready.set(0);
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  return metrics;
+}
