@@ -1,0 +1,74 @@
+import type { AnnotationKeys } from '../config/index.js';
+import type { NamespaceInfo, PodInfo, ServiceAccountInfo } from '../kube/index.js';
+import { parseNamespacePolicy, type NamespacePolicy } from './namespace-policy.js';
+import { resolveRole, type RoleRef } from './role-arn.js';
+
+export type RoleSource = 'pod-annotation' | 'service-account' | 'namespace-default';
+export type DenyReason = 'unknown-pod' | 'ambiguous-ip' | 'unknown-namespace' | 'no-role' | 'not-allowed' | 'malformed-annotation';
+
+export type Decision =
+  | { allowed: true; role: RoleRef; source: RoleSource; externalId: string | undefined; requested: string }
+  | { allowed: false; reason: DenyReason; message: string; requested: string | undefined };
+
+export interface PolicyOptions {
+  annotations: AnnotationKeys;
+  baseRoleArn: string | undefined;
+  serviceAccountRoles: boolean;
+}
+
+export interface DecisionInput {
+  pod: PodInfo;
+  namespace: NamespaceInfo | undefined;
+  serviceAccount: ServiceAccountInfo | undefined;
+}
+
+const policies = new WeakMap<object, NamespacePolicy>();
+
+/** Parsing is cached per namespace annotations object: the watch replaces it on every change. */
+function namespacePolicy(namespace: NamespaceInfo, options: PolicyOptions): NamespacePolicy {
+  let policy = policies.get(namespace.annotations);
+  if (policy === undefined) {
+    policy = parseNamespacePolicy(namespace.annotations, options.annotations, options.baseRoleArn);
+    policies.set(namespace.annotations, policy);
+  }
+  return policy;
+}
+
+/**
+ * Which role a pod gets, by DESIGN.md's order: pod annotation, then ServiceAccount annotation
+ * (when enabled), then the namespace default. A chosen role must be allowed by the namespace.
+ * Pure: never throws, never does I/O; the message is safe to show the pod.
+ */
+export function decideRole({ pod, namespace, serviceAccount }: DecisionInput, options: PolicyOptions): Decision {
+  const keys = options.annotations;
+  const podRole = pod.annotations[keys.role];
+  const saRole = options.serviceAccountRoles ? serviceAccount?.annotations[keys.serviceAccountRole] : undefined;
+  const requested = podRole ?? saRole;
+  if (namespace === undefined) {
+    return deny('unknown-namespace', `namespace ${pod.namespace} is not known yet`, requested);
+  }
+  const policy = namespacePolicy(namespace, options);
+  if (policy.problem !== undefined) {
+    return deny('malformed-annotation', `namespace ${namespace.name} has a malformed annotation: ${policy.problem}`, requested);
+  }
+  const chosen: [string, RoleSource] | undefined =
+    podRole !== undefined ? [podRole, 'pod-annotation'] : saRole !== undefined ? [saRole, 'service-account'] : undefined;
+  if (chosen === undefined) {
+    if (policy.defaultRole === undefined) return deny('no-role', `no role annotation on pod ${pod.name} or namespace ${namespace.name}`, undefined);
+    return { allowed: true, role: policy.defaultRole, source: 'namespace-default', externalId: policy.externalId, requested: policy.defaultRole.arn };
+  }
+  const [text, source] = chosen;
+  const resolved = resolveRole(text, options.baseRoleArn);
+  if (!resolved.ok) {
+    const where = source === 'pod-annotation' ? `pod ${pod.name}` : `serviceaccount ${pod.serviceAccountName}`;
+    return deny('malformed-annotation', `${where} has a malformed role annotation: ${resolved.problem}`, text);
+  }
+  if (!policy.allows(resolved.role)) {
+    return deny('not-allowed', `role ${resolved.role.name} is not allowed in namespace ${namespace.name}`, resolved.role.arn);
+  }
+  return { allowed: true, role: resolved.role, source, externalId: policy.externalId, requested: resolved.role.arn };
+}
+
+function deny(reason: DenyReason, message: string, requested: string | undefined): Decision {
+  return { allowed: false, reason, message, requested };
+}

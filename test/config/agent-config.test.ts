@@ -1,0 +1,91 @@
+import t from 'tap';
+import { parseAgentConfig } from '../../src/config/index.js';
+
+const required = ['--node-name', 'node-a', '--host-ip', '10.0.0.1'];
+
+t.test('defaults follow the design: 1h sessions refreshed 45m before expiry, 25m floor', async (t) => {
+  const result = parseAgentConfig(required, {});
+  t.ok(result.ok);
+  if (!result.ok) return;
+  const c = result.config;
+  t.equal(c.port, 8181);
+  t.equal(c.adminPort, 9181);
+  t.equal(c.sessionDurationMs, 3_600_000);
+  t.equal(c.refreshBeforeMs, 45 * 60_000);
+  t.equal(c.minRemainingMs, 25 * 60_000);
+  t.equal(c.podLookupTimeoutMs, 1000);
+  t.equal(c.imdsUpstream, 'http://169.254.169.254');
+  t.equal(c.requireImdsv2, false);
+  t.equal(c.annotations.role, 'iam.amazonaws.com/role');
+  t.ok(Object.isFrozen(c));
+});
+
+t.test('every flag can come from a CORRIDOR_ environment variable and flags win', async (t) => {
+  const result = parseAgentConfig(['--port', '8282'], {
+    CORRIDOR_NODE_NAME: 'node-b',
+    CORRIDOR_HOST_IP: '10.0.0.2',
+    CORRIDOR_PORT: '9999',
+    CORRIDOR_REQUIRE_IMDSV2: 'true',
+    CORRIDOR_SESSION_DURATION: '3600',
+    CORRIDOR_REFRESH_BEFORE: '30m',
+    CORRIDOR_MIN_REMAINING: '90s',
+    CORRIDOR_BASE_ROLE_ARN: 'arn:aws:iam::123456789012:role/teams',
+  });
+  t.ok(result.ok, JSON.stringify(!result.ok && result.errors));
+  if (!result.ok) return;
+  t.equal(result.config.nodeName, 'node-b');
+  t.equal(result.config.port, 8282);
+  t.equal(result.config.requireImdsv2, true);
+  t.equal(result.config.sessionDurationMs, 3_600_000);
+  t.equal(result.config.minRemainingMs, 90_000);
+  t.equal(result.config.baseRoleArn, 'arn:aws:iam::123456789012:role/teams/', 'a trailing slash is added');
+});
+
+t.test('flags accept --name=value and bare booleans', async (t) => {
+  const result = parseAgentConfig([...required, '--port=8282', '--service-account-roles', '--pod-lookup-timeout=250ms'], {});
+  t.ok(result.ok);
+  if (!result.ok) return;
+  t.equal(result.config.port, 8282);
+  t.equal(result.config.serviceAccountRoles, true);
+  t.equal(result.config.podLookupTimeoutMs, 250);
+});
+
+t.test('durations out of order are refused with one clear message', async (t) => {
+  const result = parseAgentConfig([...required, '--refresh-before', '10m', '--min-remaining', '20m'], {});
+  t.notOk(result.ok);
+  if (result.ok) return;
+  t.same(result.errors, ['durations must satisfy min-remaining < refresh-before < session-duration']);
+});
+
+t.test('durations are not clamped to STS limits', async (t) => {
+  const result = parseAgentConfig([...required, '--session-duration', '2m', '--refresh-before', '90s', '--min-remaining', '30s'], {});
+  t.ok(result.ok);
+  if (result.ok) t.equal(result.config.sessionDurationMs, 120_000);
+});
+
+t.test('all bad values are reported together', async (t) => {
+  const result = parseAgentConfig(['--port', '70000', '--session-duration', 'soon', '--base-role-arn', 'arn:aws:s3:::b', '--bogus', 'x', '--log-level', 'loud', '--sts-endpoint', 'ftp://x'], {});
+  t.notOk(result.ok);
+  if (result.ok) return;
+  t.match(result.errors.join('\n'), /--port: "70000" is not a port/);
+  t.match(result.errors.join('\n'), /--session-duration: "soon" is not a duration/);
+  t.match(result.errors.join('\n'), /--base-role-arn/);
+  t.match(result.errors.join('\n'), /unknown flag --bogus/);
+  t.match(result.errors.join('\n'), /--log-level/);
+  t.match(result.errors.join('\n'), /--sts-endpoint/);
+  t.match(result.errors.join('\n'), /--node-name \(or CORRIDOR_NODE_NAME\) is required/);
+});
+
+t.test('credential paths and user-data can never be put on the passthrough allowlist', async (t) => {
+  for (const path of ['/latest/meta-data/iam/security-credentials/', '/latest/user-data', '/latest/meta-data/identity-credentials/ec2/security-credentials/ec2-instance']) {
+    const result = parseAgentConfig([...required, '--passthrough-paths', path], {});
+    t.notOk(result.ok, path);
+  }
+});
+
+t.test('AWS_REGION picks the STS region unless the flag says otherwise', async (t) => {
+  const fromEnv = parseAgentConfig(required, { AWS_REGION: 'eu-west-1' });
+  t.equal(fromEnv.ok && fromEnv.config.stsRegion, 'eu-west-1');
+  const fromFlag = parseAgentConfig([...required, '--sts-region', 'us-west-2'], { AWS_REGION: 'eu-west-1' });
+  t.equal(fromFlag.ok && fromFlag.config.stsRegion, 'us-west-2');
+});
