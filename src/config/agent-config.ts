@@ -1,4 +1,4 @@
-import { parseFlags, type FlagSpec } from './flags.js';
+import { parseFlags, type FlagSpec, type FlagValue } from './flags.js';
 
 export const DEFAULT_PASSTHROUGH_PATHS = [
   '/latest/meta-data/placement/region',
@@ -124,15 +124,20 @@ export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     requireImdsv2: bool('require-imdsv2'),
     serviceAccountRoles: bool('service-account-roles'),
     sessionTags: bool('session-tags'),
-    annotations: Object.freeze({
-      role: str('role-annotation') as string,
-      allowedRoles: str('allowed-roles-annotation') as string,
-      externalId: str('external-id-annotation') as string,
-      serviceAccountRole: str('service-account-role-annotation') as string,
-    }),
+    annotations: annotationKeys(values),
     logLevel,
   };
   return { ok: true, config: Object.freeze(config) };
+}
+
+/** The four annotation keys, from parsed flags (shared by `agent` and `explain`). */
+export function annotationKeys(values: ReadonlyMap<string, FlagValue>): Readonly<AnnotationKeys> {
+  return Object.freeze({
+    role: values.get('role-annotation') as string,
+    allowedRoles: values.get('allowed-roles-annotation') as string,
+    externalId: values.get('external-id-annotation') as string,
+    serviceAccountRole: values.get('service-account-role-annotation') as string,
+  });
 }
 
 function isHttpUrl(text: string): boolean {

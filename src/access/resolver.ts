@@ -1,0 +1,116 @@
+import { LRUCache } from 'lru-cache';
+import type { SessionKey } from '../credentials/index.js';
+import type { PodDirectory, PodInfo, PodLookup } from '../kube/index.js';
+import type { Logger } from '../log/index.js';
+import type { Metrics } from '../metrics/index.js';
+import { decideRole, type Decision, type PolicyOptions } from '../policy/index.js';
+
+/** Who is calling and what they may have: the pod (if any), the decision and the session key. */
+export interface Access {
+  ip: string;
+  pod: PodInfo | undefined;
+  decision: Decision;
+  /** Set when the decision allows a role. Stable per pod version, so caches can key on it. */
+  sessionKey: SessionKey | undefined;
+}
+
+export interface AccessResolver {
+  /** From the in-memory index only; undefined when the IP is not known yet. */
+  now(ip: string): Access | undefined;
+  /** Waits up to the pod-lookup timeout for an unknown IP to appear in the watch. */
+  wait(ip: string): Promise<Access>;
+  /** The decision for a known pod object (prefetch, explain). */
+  forPod(pod: PodInfo): Access;
+  /** Counts the decision and writes an audit line when it differs from this pod's last one. */
+  record(access: Access): void;
+}
+
+export interface AccessResolverOptions {
+  directory: PodDirectory;
+  policy: PolicyOptions;
+  podLookupTimeoutMs: number;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+interface CachedAccess {
+  namespace: unknown;
+  serviceAccount: unknown;
+  access: Access;
+}
+
+export function createAccessResolver(options: AccessResolverOptions): AccessResolver {
+  const { directory, policy, metrics } = options;
+  const audit = options.logger.child({ component: 'audit' });
+  // Pod objects are replaced on every watch update, so a WeakMap keyed by them never goes stale;
+  // the namespace and ServiceAccount objects are compared too, as they change independently.
+  const byPod = new WeakMap<PodInfo, CachedAccess>();
+  const lastDecision = new LRUCache<string, string>({ max: 10_000 });
+  const denialCounters = new Map<string, ReturnType<Metrics['decisions']['labels']>>();
+
+  function forPod(pod: PodInfo): Access {
+    const namespace = directory.namespace(pod.namespace);
+    const serviceAccount = policy.serviceAccountRoles ? directory.serviceAccount(pod.namespace, pod.serviceAccountName) : undefined;
+    const cached = byPod.get(pod);
+    if (cached && cached.namespace === namespace && cached.serviceAccount === serviceAccount) return cached.access;
+    const decision = decideRole({ pod, namespace, serviceAccount }, policy);
+    const sessionKey = decision.allowed
+      ? { roleArn: decision.role.arn, namespace: pod.namespace, ...(decision.externalId !== undefined ? { externalId: decision.externalId } : {}) }
+      : undefined;
+    const access: Access = { ip: pod.ip ?? '', pod, decision, sessionKey };
+    byPod.set(pod, { namespace, serviceAccount, access });
+    return access;
+  }
+
+  function fromLookup(ip: string, lookup: PodLookup): Access {
+    if (lookup.kind === 'found') return forPod(lookup.pod);
+    if (lookup.kind === 'ambiguous') {
+      const names = lookup.pods.map((p) => `${p.namespace}/${p.name}`).join(', ');
+      return denied(ip, { allowed: false, reason: 'ambiguous-ip', message: `several live pods share ${ip}: ${names}`, requested: undefined });
+    }
+    return denied(ip, { allowed: false, reason: 'unknown-pod', message: `no pod on this node has IP ${ip}`, requested: undefined });
+  }
+
+  function counter(outcome: string, reason: string) {
+    const label = `${outcome}|${reason}`;
+    let child = denialCounters.get(label);
+    if (child === undefined) {
+      child = metrics.decisions.labels(outcome, reason);
+      denialCounters.set(label, child);
+    }
+    return child;
+  }
+
+  return {
+    now(ip) {
+      const lookup = directory.byIp(ip);
+      return lookup.kind === 'unknown' ? undefined : fromLookup(ip, lookup);
+    },
+    async wait(ip) {
+      return fromLookup(ip, await directory.waitForIp(ip, options.podLookupTimeoutMs));
+    },
+    forPod,
+    record(access) {
+      const { decision, pod } = access;
+      counter(decision.allowed ? 'allowed' : 'denied', decision.allowed ? decision.source : decision.reason).inc();
+      const who = pod ? pod.uid : `ip:${access.ip}`;
+      const signature = decision.allowed ? `allow ${decision.role.arn}` : `deny ${decision.reason} ${decision.message}`;
+      if (lastDecision.get(who) === signature) return;
+      lastDecision.set(who, signature);
+      const fields = {
+        pod: pod?.name,
+        namespace: pod?.namespace,
+        ip: access.ip,
+        role: decision.allowed ? decision.role.arn : decision.requested,
+        decision: decision.allowed ? 'allow' : 'deny',
+        reason: decision.allowed ? decision.source : decision.reason,
+      };
+      if (decision.allowed) audit.info(fields, 'role decision');
+      else audit.warn({ ...fields, detail: decision.message }, 'role decision');
+    },
+  };
+}
+
+function denied(ip: string, decision: Decision): Access {
+  return { ip, pod: undefined, decision, sessionKey: undefined };
+}

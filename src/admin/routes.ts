@@ -1,0 +1,42 @@
+import type { FastifyInstance } from 'fastify';
+import type { AccessResolver } from '../access/index.js';
+import type { CredentialSource } from '../credentials/index.js';
+import type { PodDirectory } from '../kube/index.js';
+import type { Metrics } from '../metrics/index.js';
+import { explainAccess } from './explain.js';
+
+export interface AdminRoutesOptions {
+  directory: PodDirectory;
+  resolver: AccessResolver;
+  credentials: CredentialSource;
+  metrics: Metrics;
+  /** Brings gauges computed from the clock up to date before a scrape. */
+  beforeScrape?: () => void;
+}
+
+/** /metrics, /healthz, /readyz and the node-local /debug/explain?ip=. */
+export async function adminRoutes(app: FastifyInstance, options: AdminRoutesOptions): Promise<void> {
+  const { directory, resolver, credentials, metrics } = options;
+
+  app.get('/metrics', async (_request, reply) => {
+    options.beforeScrape?.();
+    const body = await metrics.registry.metrics();
+    return reply.type(metrics.registry.contentType).send(body);
+  });
+
+  app.get('/healthz', async (_request, reply) => reply.type('text/plain').send('ok'));
+
+  app.get('/readyz', async (_request, reply) => {
+    const ready = directory.isReady();
+    return reply.code(ready ? 200 : 503).type('text/plain').send(ready ? 'ready' : 'not ready: waiting for the first list of pods and namespaces');
+  });
+
+  app.get<{ Querystring: { ip?: string } }>('/debug/explain', async (request, reply) => {
+    const ip = request.query.ip;
+    if (typeof ip !== 'string' || !/^[0-9a-fA-F.:]{2,45}$/.test(ip)) {
+      return reply.code(400).send({ error: 'give the pod IP as ?ip=10.0.0.7' });
+    }
+    const access = resolver.now(ip) ?? (await resolver.wait(ip));
+    return reply.send(explainAccess(access, credentials));
+  });
+}

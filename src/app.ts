@@ -1,0 +1,104 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { createAccessResolver, type AccessResolver } from './access/index.js';
+import { adminRoutes } from './admin/index.js';
+import type { AgentConfig } from './config/index.js';
+import type { CredentialSource, SessionKey } from './credentials/index.js';
+import { createMetadataUpstream, createTokenIssuer, imdsRoutes, type MetadataUpstream } from './imds/index.js';
+import type { PodDirectory } from './kube/index.js';
+import type { Logger } from './log/index.js';
+import type { Metrics, Route } from './metrics/index.js';
+import type { Clock } from './time/index.js';
+
+export interface AppDeps {
+  directory: PodDirectory;
+  /** The session cache; `updateGauges` (when present) runs before each /metrics scrape. */
+  credentials: CredentialSource & { updateGauges?(): void };
+  clock: Clock;
+  metrics: Metrics;
+  logger: Logger;
+  /** The real IMDS for allowlisted paths; built from config.imdsUpstream when absent. */
+  upstream?: MetadataUpstream;
+  tokenSecret?: Buffer;
+}
+
+export type AppConfig = Pick<
+  AgentConfig,
+  'annotations' | 'baseRoleArn' | 'serviceAccountRoles' | 'podLookupTimeoutMs' | 'requireImdsv2' | 'passthroughPaths' | 'imdsUpstream'
+>;
+
+export interface App {
+  imds: FastifyInstance;
+  admin: FastifyInstance;
+  resolver: AccessResolver;
+}
+
+// Small limits: SDK requests are tiny, so anything large or slow is a misbehaving client.
+const MAX_HEADER_BYTES = 8 * 1024;
+
+/** Builds the metadata and admin servers with their dependencies wired, without listening. */
+export async function buildApp(deps: AppDeps, config: AppConfig): Promise<App> {
+  const { directory, credentials, metrics, logger } = deps;
+  const resolver = createAccessResolver({
+    directory,
+    policy: { annotations: config.annotations, baseRoleArn: config.baseRoleArn, serviceAccountRoles: config.serviceAccountRoles },
+    podLookupTimeoutMs: config.podLookupTimeoutMs,
+    metrics,
+    logger,
+  });
+  wirePrefetch(directory, resolver, credentials);
+
+  const imds = Fastify({
+    loggerInstance: logger.child({ component: 'imds' }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+    trustProxy: false,
+    bodyLimit: 1024,
+    connectionTimeout: 10_000,
+    requestTimeout: 5_000,
+    keepAliveTimeout: 5_000,
+    http: { maxHeaderSize: MAX_HEADER_BYTES },
+    return503OnClosing: true,
+  });
+  recordRequestMetrics(imds, metrics);
+  imds.setErrorHandler((error, request, reply) => {
+    request.log.error({ err: error, url: request.url }, 'metadata request failed');
+    reply.code(500).type('text/plain').send('Internal Server Error');
+  });
+  await imds.register(imdsRoutes, {
+    resolver,
+    credentials,
+    tokens: createTokenIssuer(deps.clock, deps.tokenSecret),
+    upstream: deps.upstream ?? createMetadataUpstream({ baseUrl: config.imdsUpstream, clock: deps.clock, timeoutMs: 1000 }),
+    clock: deps.clock,
+    logger: logger.child({ component: 'imds' }),
+    requireImdsv2: config.requireImdsv2,
+    passthroughPaths: config.passthroughPaths,
+  });
+
+  const admin = Fastify({ loggerInstance: logger.child({ component: 'admin' }) as FastifyBaseLogger, disableRequestLogging: true });
+  await admin.register(adminRoutes, { directory, resolver, credentials, metrics, beforeScrape: () => credentials.updateGauges?.() });
+  return { imds, admin, resolver };
+}
+
+function recordRequestMetrics(app: FastifyInstance, metrics: Metrics): void {
+  app.addHook('onResponse', async (request, reply) => {
+    const route: Route = request.routeOptions.config.route ?? 'other';
+    metrics.requests.labels(route, String(reply.statusCode)).inc();
+    metrics.requestDuration.labels(route).observe(reply.elapsedTime / 1000);
+  });
+}
+
+/** Pods that appear get their session assumed in the background; sessions no pod uses are dropped. */
+function wirePrefetch(directory: PodDirectory, resolver: AccessResolver, credentials: CredentialSource): void {
+  directory.onChange((changed) => {
+    for (const pod of changed) {
+      const access = resolver.forPod(pod);
+      if (access.sessionKey) credentials.prefetch(access.sessionKey);
+    }
+    const inUse: SessionKey[] = [];
+    for (const pod of directory.pods()) {
+      const key = resolver.forPod(pod).sessionKey;
+      if (key) inUse.push(key);
+    }
+    credentials.retain(inUse);
+  });
+}

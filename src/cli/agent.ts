@@ -1,0 +1,28 @@
+import { AGENT_FLAGS, parseAgentConfig, usage } from '../config/index.js';
+import { startAgent } from '../main.js';
+
+/** `corridor agent`: runs until SIGTERM/SIGINT, then drains in-flight requests and exits 0. */
+export async function runAgentCommand(argv: string[]): Promise<number> {
+  const result = parseAgentConfig(argv, process.env);
+  if (!result.ok) {
+    if (result.help) {
+      process.stdout.write(`${usage('agent', AGENT_FLAGS)}\n`);
+      return 0;
+    }
+    process.stderr.write(`corridor agent: invalid configuration: ${result.errors.join('; ')}\n`);
+    return 2;
+  }
+  const agent = await startAgent(result.config);
+  await new Promise<void>((resolve) => {
+    const shutdown = (signal: string) => {
+      agent.logger.info({ signal }, 'shutting down');
+      agent.stop().then(resolve, (error: unknown) => {
+        agent.logger.error({ err: error }, 'shutdown failed');
+        resolve();
+      });
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+  return 0;
+}

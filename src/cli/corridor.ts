@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+import { runAgentCommand } from './agent.js';
+import { runDemoCommand } from './demo.js';
+import { runExplainCommand } from './explain.js';
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  agent: runAgentCommand,
+  explain: runExplainCommand,
+  demo: runDemoCommand,
+};
+
+const HELP = `usage: corridor <command> [flags]
+
+commands:
+  agent      run the node-local metadata proxy (the DaemonSet's container)
+  explain    show which role a pod gets and why, from a kubeconfig
+  demo       run the agent against a local cluster and STS stand-in and fetch credentials through it
+
+Each command takes --help.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(`${HELP}\n`);
+    return command === undefined ? 2 : 0;
+  }
+  const run = COMMANDS[command];
+  if (run === undefined) {
+    process.stderr.write(`corridor: unknown command "${command}"\n${HELP}\n`);
+    return 2;
+  }
+  return run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`corridor: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

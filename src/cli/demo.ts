@@ -1,0 +1,42 @@
+import { parseFlags, usage, type FlagSpec } from '../config/index.js';
+import { runDemo } from '../demo/index.js';
+
+const DEMO_FLAGS: readonly FlagSpec[] = [
+  { name: 'port', kind: 'port', default: '8181', help: 'metadata server port on 127.0.0.1' },
+  { name: 'admin-port', kind: 'port', default: '9181', help: 'admin server port on 127.0.0.1' },
+  { name: 'once', kind: 'boolean', default: 'false', help: 'exit after printing instead of keeping the agent up' },
+  { name: 'log-level', kind: 'string', default: 'error', help: 'the agent\'s log level during the demo' },
+];
+
+/** `corridor demo`: exits 0 when every pod got exactly what the story says. */
+export async function runDemoCommand(argv: string[]): Promise<number> {
+  const { values, errors, help } = parseFlags(DEMO_FLAGS, argv, process.env);
+  if (help) {
+    process.stdout.write(`${usage('demo', DEMO_FLAGS)}\n`);
+    return 0;
+  }
+  if (errors.length > 0) {
+    process.stderr.write(`corridor demo: ${errors.join('; ')}\n`);
+    return 2;
+  }
+  const demo = await runDemo({
+    port: values.get('port') as number,
+    adminPort: values.get('admin-port') as number,
+    logLevel: values.get('log-level') as string,
+    out: (line) => process.stdout.write(`${line}\n`),
+  });
+  const [driver, writer, intruder] = demo.outcomes;
+  const asExpected =
+    driver?.callerArn?.includes(':assumed-role/spark-etl/') === true &&
+    writer?.callerArn?.includes(':assumed-role/spark-writer/') === true &&
+    intruder?.callerArn === undefined;
+  if (!(values.get('once') as boolean)) {
+    process.stdout.write('\nthe agent keeps running; press Ctrl-C to stop\n');
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+  }
+  await demo.stop();
+  return asExpected ? 0 : 1;
+}

@@ -1,0 +1,53 @@
+import { CoreV1Api } from '@kubernetes/client-node';
+import { explainAccess } from '../admin/index.js';
+import { AGENT_FLAGS, annotationKeys, parseFlags, usage, type FlagSpec } from '../config/index.js';
+import { loadKubeConfig, parseNamespace, parsePod, parseServiceAccount, type ServiceAccountInfo } from '../kube/index.js';
+import { decideRole } from '../policy/index.js';
+
+const SHARED = ['kubeconfig', 'base-role-arn', 'service-account-roles', 'role-annotation', 'allowed-roles-annotation', 'external-id-annotation', 'service-account-role-annotation'];
+
+const EXPLAIN_FLAGS: readonly FlagSpec[] = [
+  { name: 'namespace', kind: 'string', required: true, help: 'the pod\'s namespace' },
+  { name: 'pod', kind: 'string', required: true, help: 'the pod\'s name' },
+  ...AGENT_FLAGS.filter((f) => SHARED.includes(f.name)),
+];
+
+/**
+ * `corridor explain`: reads the pod, its namespace and ServiceAccount through a kubeconfig and
+ * runs the agent's own decision code on them. Prints JSON; exits 0 when allowed, 1 when denied.
+ */
+export async function runExplainCommand(argv: string[]): Promise<number> {
+  const { values, errors, help } = parseFlags(EXPLAIN_FLAGS, argv, process.env);
+  if (help) {
+    process.stdout.write(`${usage('explain', EXPLAIN_FLAGS)}\n`);
+    return 0;
+  }
+  if (errors.length > 0) {
+    process.stderr.write(`corridor explain: ${errors.join('; ')}\n`);
+    return 2;
+  }
+  const get = (name: string) => values.get(name) as string | undefined;
+  const namespaceName = get('namespace') as string;
+  let baseRoleArn = get('base-role-arn');
+  if (baseRoleArn !== undefined && !baseRoleArn.endsWith('/')) baseRoleArn += '/';
+  const serviceAccountRoles = values.get('service-account-roles') as boolean;
+
+  const api = loadKubeConfig(get('kubeconfig')).makeApiClient(CoreV1Api);
+  const pod = parsePod(await api.readNamespacedPod({ name: get('pod') as string, namespace: namespaceName }));
+  const namespace = parseNamespace(await api.readNamespace({ name: namespaceName }));
+  let serviceAccount: ServiceAccountInfo | undefined;
+  if (serviceAccountRoles) {
+    serviceAccount = parseServiceAccount(await api.readNamespacedServiceAccount({ name: pod.serviceAccountName, namespace: namespaceName }));
+  }
+  const decision = decideRole(
+    { pod, namespace, serviceAccount },
+    {
+      baseRoleArn,
+      serviceAccountRoles,
+      annotations: annotationKeys(values),
+    },
+  );
+  const explanation = explainAccess({ ip: pod.ip ?? '', pod, decision, sessionKey: undefined }, undefined);
+  process.stdout.write(`${JSON.stringify(explanation, null, 2)}\n`);
+  return decision.allowed ? 0 : 1;
+}

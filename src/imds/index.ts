@@ -1,0 +1,7 @@
+export { imdsRoutes, callerIp } from './routes.js';
+export type { ImdsRoutesOptions } from './routes.js';
+export { createTokenIssuer, parseTokenTtl } from './token.js';
+export type { TokenIssuer } from './token.js';
+export { imdsTime, credentialDocuments, iamInfoDocument } from './document.js';
+export { createMetadataUpstream } from './upstream.js';
+export type { MetadataUpstream, UpstreamAnswer } from './upstream.js';

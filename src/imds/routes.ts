@@ -1,0 +1,141 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Access, AccessResolver } from '../access/index.js';
+import { CredentialsUnavailableError, type CredentialSource } from '../credentials/index.js';
+import type { Logger } from '../log/index.js';
+import type { Route } from '../metrics/index.js';
+import type { Clock } from '../time/index.js';
+import { credentialDocuments, iamInfoDocument } from './document.js';
+import { parseTokenTtl, type TokenIssuer } from './token.js';
+import type { MetadataUpstream } from './upstream.js';
+
+export interface ImdsRoutesOptions {
+  resolver: AccessResolver;
+  credentials: CredentialSource;
+  tokens: TokenIssuer;
+  upstream: MetadataUpstream;
+  clock: Clock;
+  logger: Logger;
+  requireImdsv2: boolean;
+  passthroughPaths: readonly string[];
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    route?: Route;
+  }
+}
+
+const TOKEN_HEADER = 'x-aws-ec2-metadata-token';
+const TTL_HEADER = 'x-aws-ec2-metadata-token-ttl-seconds';
+const CREDENTIALS = '/latest/meta-data/iam/security-credentials';
+const CREDENTIALS_EXTENDED = '/latest/meta-data/iam/security-credentials-extended';
+
+/** The caller is the TCP peer; IPv4-mapped IPv6 addresses are reduced to their IPv4 form. */
+export function callerIp(request: FastifyRequest): string {
+  const address = request.socket.remoteAddress ?? '';
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
+function text(reply: FastifyReply, status: number, body: string): FastifyReply {
+  return reply.code(status).type('text/plain').send(body);
+}
+
+/** The metadata surface of DESIGN.md: token, credential list and documents, iam/info, allowlisted passthrough. */
+export async function imdsRoutes(app: FastifyInstance, options: ImdsRoutesOptions): Promise<void> {
+  const { resolver, credentials, tokens, logger } = options;
+
+  app.put('/latest/api/token', { config: { route: 'token' } }, async (request, reply) => {
+    if (request.headers['x-forwarded-for'] !== undefined) return text(reply, 403, 'Forbidden');
+    const ttl = parseTokenTtl(request.headers[TTL_HEADER]);
+    if (ttl === undefined) return text(reply, 400, `Bad Request: ${TTL_HEADER} must be 1-21600`);
+    reply.header(TTL_HEADER, String(ttl));
+    return text(reply, 200, tokens.mint(callerIp(request), ttl));
+  });
+
+  // Only PUT mints tokens; any other method on the token path is 405, as on real IMDS.
+  app.route({ method: ['GET', 'POST', 'DELETE', 'PATCH'], url: '/latest/api/token', config: { route: 'token' }, handler: async (_request, reply) => text(reply, 405, 'Method Not Allowed') });
+
+  /** IMDSv2 check for every GET: a token given must be ours, unexpired and for this IP. */
+  function tokenRejected(request: FastifyRequest, reply: FastifyReply): boolean {
+    const token = request.headers[TOKEN_HEADER];
+    if (token === undefined ? options.requireImdsv2 : typeof token !== 'string' || !tokens.verify(token, callerIp(request))) {
+      text(reply, 401, 'Unauthorized');
+      return true;
+    }
+    return false;
+  }
+
+  /** Resolves the calling pod's access; answers 404 with a one-line reason when it is denied. */
+  async function allowedAccess(request: FastifyRequest, reply: FastifyReply): Promise<(Access & { decision: { allowed: true } }) | undefined> {
+    const ip = callerIp(request);
+    const access = resolver.now(ip) ?? (await resolver.wait(ip));
+    resolver.record(access);
+    if (access.decision.allowed) return access as Access & { decision: { allowed: true } };
+    text(reply, 404, `Not Found: ${access.decision.message}`);
+    return undefined;
+  }
+
+  const listRoles = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (tokenRejected(request, reply)) return reply;
+    const access = await allowedAccess(request, reply);
+    if (access === undefined) return reply;
+    return text(reply, 200, access.decision.role.name);
+  };
+
+  const credentialDocument = (extended: boolean) => async (request: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply) => {
+    if (tokenRejected(request, reply)) return reply;
+    const access = await allowedAccess(request, reply);
+    if (access === undefined) return reply;
+    const role = access.decision.role;
+    if (request.params.name !== role.name) return text(reply, 404, 'Not Found');
+    const key = access.sessionKey!;
+    let session = credentials.peek(key);
+    if (session === undefined) {
+      try {
+        session = await credentials.get(key);
+      } catch (error) {
+        if (!(error instanceof CredentialsUnavailableError)) throw error;
+        logger.warn({ pod: access.pod?.name, namespace: access.pod?.namespace, role: role.arn, code: error.code, err: error.message }, 'no credentials to serve');
+        return text(reply, 503, `Service Unavailable: credentials for role ${role.name} are not available (${error.code})`);
+      }
+    }
+    const docs = credentialDocuments(session, role);
+    return reply.code(200).type('text/plain').send(extended ? docs.extended : docs.plain);
+  };
+
+  for (const base of [CREDENTIALS, CREDENTIALS_EXTENDED]) {
+    const route: Route = 'credentials-list';
+    app.get(base, { config: { route } }, listRoles);
+    app.get(`${base}/`, { config: { route } }, listRoles);
+    app.get(`${base}/:name`, { config: { route: 'credentials' } }, credentialDocument(base === CREDENTIALS_EXTENDED));
+  }
+
+  const iamInfo = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (tokenRejected(request, reply)) return reply;
+    const access = await allowedAccess(request, reply);
+    if (access === undefined) return reply;
+    const session = access.sessionKey ? credentials.peek(access.sessionKey) : undefined;
+    return text(reply, 200, iamInfoDocument(access.decision.role, session?.issuedAt ?? options.clock.now()));
+  };
+  app.get('/latest/meta-data/iam/info', { config: { route: 'info' } }, iamInfo);
+  app.get('/latest/meta-data/iam/info/', { config: { route: 'info' } }, iamInfo);
+
+  for (const path of new Set(options.passthroughPaths)) {
+    app.get(path, { config: { route: 'passthrough' } }, async (request, reply) => {
+      if (tokenRejected(request, reply)) return reply;
+      try {
+        const answer = await options.upstream.get(path);
+        return reply.code(answer.status).type(answer.contentType ?? 'text/plain').send(answer.body);
+      } catch (error) {
+        logger.warn({ path, err: (error as Error).message }, 'metadata passthrough failed');
+        return text(reply, 502, 'Bad Gateway: the instance metadata service did not answer');
+      }
+    });
+  }
+
+  // Everything else, above all the node's own credentials and user-data, is never proxied.
+  app.setNotFoundHandler({}, (request, reply) => {
+    if (request.method !== 'GET' && request.method !== 'HEAD') return text(reply, 405, 'Method Not Allowed');
+    return text(reply, 404, 'Not Found');
+  });
+}

@@ -1,0 +1,79 @@
+import { Registry } from 'prom-client';
+import { buildApp, type App } from './app.js';
+import type { AgentConfig } from './config/index.js';
+import { createSessionCache, createStsAssumer, type RoleAssumer } from './credentials/index.js';
+import { createPodDirectory, loadKubeConfig } from './kube/index.js';
+import { createLogger, type Logger } from './log/index.js';
+import { createMetrics } from './metrics/index.js';
+import { systemClock, systemScheduler } from './time/index.js';
+import { version } from './version.js';
+
+export interface RunningAgent {
+  app: App;
+  /** Where the metadata and admin servers listen, e.g. http://127.0.0.1:8181. */
+  imdsUrl: string;
+  adminUrl: string;
+  logger: Logger;
+  /** Stops accepting, finishes in-flight requests, stops watches and refresh timers. */
+  stop(): Promise<void>;
+}
+
+export interface AgentOverrides {
+  /** Replaces the STS adapter (demo, tests). */
+  assumer?: RoleAssumer;
+  logger?: Logger;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The composition root: builds the real dependencies from config, wires them and listens. */
+export async function startAgent(config: Readonly<AgentConfig>, overrides: AgentOverrides = {}): Promise<RunningAgent> {
+  const env = overrides.env ?? process.env;
+  const logger = overrides.logger ?? createLogger(config.logLevel);
+  const metrics = createMetrics(new Registry(), version());
+  const clock = systemClock;
+  const scheduler = systemScheduler;
+
+  const directory = createPodDirectory({
+    kubeConfig: loadKubeConfig(config.kubeconfig),
+    nodeName: config.nodeName,
+    watchServiceAccounts: config.serviceAccountRoles,
+    clock,
+    scheduler,
+    metrics,
+    logger,
+  });
+  const assumer =
+    overrides.assumer ??
+    createStsAssumer({ region: config.stsRegion, endpoint: config.stsEndpoint, env, requestTimeoutMs: 5000 });
+  const credentials = createSessionCache({
+    assumer,
+    clock,
+    scheduler,
+    nodeName: config.nodeName,
+    sessionDurationMs: config.sessionDurationMs,
+    refreshBeforeMs: config.refreshBeforeMs,
+    minRemainingMs: config.minRemainingMs,
+    sessionTags: config.sessionTags,
+    metrics,
+    logger,
+  });
+  const app = await buildApp({ directory, credentials, clock, metrics, logger }, config);
+  directory.start();
+  const imdsUrl = await app.imds.listen({ host: config.hostIp, port: config.port });
+  const adminUrl = await app.admin.listen({ host: config.adminHost, port: config.adminPort });
+  logger.info({ imds: imdsUrl, admin: adminUrl, node: config.nodeName, version: version() }, 'corridor agent listening');
+
+  return {
+    app,
+    imdsUrl,
+    adminUrl,
+    logger,
+    async stop() {
+      await app.imds.close();
+      directory.stop();
+      credentials.close();
+      await app.admin.close();
+      logger.info('corridor agent stopped');
+    },
+  };
+}

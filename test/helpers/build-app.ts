@@ -1,0 +1,66 @@
+import { Registry } from 'prom-client';
+import { Writable } from 'node:stream';
+import type { Test } from 'tap';
+import { buildApp, type App, type AppConfig } from '../../src/app.js';
+import { parseAgentConfig } from '../../src/config/index.js';
+import { createSessionCache } from '../../src/credentials/index.js';
+import type { MetadataUpstream } from '../../src/imds/index.js';
+import { createLogger } from '../../src/log/index.js';
+import { createMetrics, type Metrics } from '../../src/metrics/index.js';
+import { FakeAssumer } from './fake-assumer.js';
+import { FakeDirectory } from './fake-directory.js';
+import { FakeTime } from './fake-time.js';
+
+export interface Built extends App {
+  directory: FakeDirectory;
+  assumer: FakeAssumer;
+  time: FakeTime;
+  metrics: Metrics;
+  /** Every JSON log line written so far. */
+  logs: Array<Record<string, unknown>>;
+  config: AppConfig;
+}
+
+export const BASE_ROLE_ARN = 'arn:aws:iam::123456789012:role/';
+
+/** The agent's app with fakes for the directory, STS and time; closed at the end of the test. */
+export async function build(t: Test, flags: string[] = [], upstream?: MetadataUpstream): Promise<Built> {
+  const parsed = parseAgentConfig(['--node-name', 'node-a', '--host-ip', '127.0.0.1', '--base-role-arn', BASE_ROLE_ARN, '--pod-lookup-timeout', '50ms', ...flags], {});
+  if (!parsed.ok) throw new Error(parsed.errors.join('; '));
+  const config = parsed.config;
+  const logs: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line));
+      done();
+    },
+  });
+  const logger = createLogger('debug', sink);
+  const time = new FakeTime();
+  const metrics = createMetrics(new Registry(), 'test', { defaultMetrics: false });
+  const assumer = new FakeAssumer(time);
+  const directory = new FakeDirectory();
+  const credentials = createSessionCache({
+    assumer,
+    clock: time,
+    scheduler: time,
+    random: () => 0.5,
+    nodeName: config.nodeName,
+    sessionDurationMs: config.sessionDurationMs,
+    refreshBeforeMs: config.refreshBeforeMs,
+    minRemainingMs: config.minRemainingMs,
+    sessionTags: config.sessionTags,
+    metrics,
+    logger,
+  });
+  const app = await buildApp(
+    { directory, credentials, clock: time, metrics, logger, upstream: upstream ?? { get: async () => ({ status: 200, body: 'eu-west-1', contentType: 'text/plain' }) } },
+    config,
+  );
+  t.teardown(async () => {
+    credentials.close();
+    await app.imds.close();
+    await app.admin.close();
+  });
+  return { ...app, directory, assumer, time, metrics, logs, config };
+}

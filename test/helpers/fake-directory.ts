@@ -1,0 +1,96 @@
+import type { NamespaceInfo, PodDirectory, PodInfo, PodLookup, ServiceAccountInfo } from '../../src/kube/index.js';
+
+let uid = 0;
+
+/** A pod on node-a, Running, with an IP; override anything. */
+export function podInfo(fields: Partial<PodInfo> & { name: string; ip: string }): PodInfo {
+  return {
+    uid: `uid-${++uid}`,
+    namespace: 'gha',
+    nodeName: 'node-a',
+    phase: 'Running',
+    terminating: false,
+    hostNetwork: false,
+    serviceAccountName: 'default',
+    annotations: {},
+    ...fields,
+  };
+}
+
+/**
+ * An in-memory PodDirectory for app tests that need no watch: IPs map to pods directly.
+ * The watch-backed directory has its own tests against a real API stand-in.
+ */
+export class FakeDirectory implements PodDirectory {
+  private readonly podsByIp = new Map<string, PodInfo[]>();
+  private readonly namespaces = new Map<string, NamespaceInfo>();
+  private readonly serviceAccounts = new Map<string, ServiceAccountInfo>();
+  private readonly listeners: Array<(pods: readonly PodInfo[]) => void> = [];
+  private readonly waiters = new Map<string, Array<() => void>>();
+  ready = true;
+
+  addPod(pod: PodInfo): PodInfo {
+    const ip = pod.ip as string;
+    this.podsByIp.set(ip, [...(this.podsByIp.get(ip) ?? []), pod]);
+    for (const wake of this.waiters.get(ip) ?? []) wake();
+    this.waiters.delete(ip);
+    this.emit([pod]);
+    return pod;
+  }
+
+  removePod(pod: PodInfo): void {
+    const ip = pod.ip as string;
+    this.podsByIp.set(ip, (this.podsByIp.get(ip) ?? []).filter((p) => p.uid !== pod.uid));
+    this.emit([]);
+  }
+
+  setNamespace(name: string, annotations: Record<string, string>): void {
+    this.namespaces.set(name, { name, annotations });
+    this.emit(this.pods().filter((p) => p.namespace === name));
+  }
+
+  setServiceAccount(namespace: string, name: string, annotations: Record<string, string>): void {
+    this.serviceAccounts.set(`${namespace}/${name}`, { namespace, name, annotations });
+    this.emit(this.pods().filter((p) => p.namespace === namespace && p.serviceAccountName === name));
+  }
+
+  byIp(ip: string): PodLookup {
+    const live = (this.podsByIp.get(ip) ?? []).filter((p) => p.phase !== 'Succeeded' && p.phase !== 'Failed');
+    if (live.length === 0) return { kind: 'unknown' };
+    if (live.length === 1) return { kind: 'found', pod: live[0] as PodInfo };
+    return { kind: 'ambiguous', pods: live };
+  }
+
+  waitForIp(ip: string, timeoutMs: number): Promise<PodLookup> {
+    const now = this.byIp(ip);
+    if (now.kind !== 'unknown') return Promise.resolve(now);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(this.byIp(ip)), timeoutMs);
+      this.waiters.set(ip, [...(this.waiters.get(ip) ?? []), () => { clearTimeout(timer); resolve(this.byIp(ip)); }]);
+    });
+  }
+
+  namespace(name: string): NamespaceInfo | undefined {
+    return this.namespaces.get(name);
+  }
+
+  serviceAccount(namespace: string, name: string): ServiceAccountInfo | undefined {
+    return this.serviceAccounts.get(`${namespace}/${name}`);
+  }
+
+  pods(): readonly PodInfo[] {
+    return [...this.podsByIp.values()].flat();
+  }
+
+  onChange(listener: (pods: readonly PodInfo[]) => void): void {
+    this.listeners.push(listener);
+  }
+
+  isReady(): boolean {
+    return this.ready;
+  }
+
+  private emit(pods: readonly PodInfo[]): void {
+    for (const listener of this.listeners) listener(pods);
+  }
+}
