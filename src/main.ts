@@ -1,8 +1,8 @@
 import { Registry } from 'prom-client';
 import { buildApp, type App } from './app.js';
 import type { AgentConfig } from './config/index.js';
-import { createSessionCache, createStsAssumer, type RoleAssumer } from './credentials/index.js';
-import { createPodDirectory, loadKubeConfig } from './kube/index.js';
+import { createSessionCache, createStsAssumer, type RoleAssumer, type StsAssumer } from './credentials/index.js';
+import { createPodDirectory, loadKubeConfig, type RunningPodDirectory } from './kube/index.js';
 import { createLogger, type Logger } from './log/index.js';
 import { createMetrics } from './metrics/index.js';
 import { systemClock, systemScheduler } from './time/index.js';
@@ -10,6 +10,7 @@ import { version } from './version.js';
 
 export interface RunningAgent {
   app: App;
+  directory: RunningPodDirectory;
   /** Where the metadata and admin servers listen, e.g. http://127.0.0.1:8181. */
   imdsUrl: string;
   adminUrl: string;
@@ -42,9 +43,11 @@ export async function startAgent(config: Readonly<AgentConfig>, overrides: Agent
     metrics,
     logger,
   });
-  const assumer =
-    overrides.assumer ??
-    createStsAssumer({ region: config.stsRegion, endpoint: config.stsEndpoint, env, requestTimeoutMs: 5000 });
+  // The agent's own identity comes from the default AWS SDK chain (the node role).
+  const stsAssumer = overrides.assumer
+    ? undefined
+    : createStsAssumer({ region: config.stsRegion, endpoint: config.stsEndpoint, env, requestTimeoutMs: 5000 });
+  const assumer: RoleAssumer = overrides.assumer ?? (stsAssumer as StsAssumer);
   const credentials = createSessionCache({
     assumer,
     clock,
@@ -65,6 +68,7 @@ export async function startAgent(config: Readonly<AgentConfig>, overrides: Agent
 
   return {
     app,
+    directory,
     imdsUrl,
     adminUrl,
     logger,
@@ -72,6 +76,7 @@ export async function startAgent(config: Readonly<AgentConfig>, overrides: Agent
       await app.imds.close();
       directory.stop();
       credentials.close();
+      stsAssumer?.close();
       await app.admin.close();
       logger.info('corridor agent stopped');
     },

@@ -1,0 +1,13 @@
+export { AssumeRoleError } from './types.js';
+export type { AssumeRequest, RoleAssumer, Session, SessionKey } from './types.js';
+export { CredentialsUnavailableError } from './source.js';
+export type { CredentialSource, KeyFailure, KeyStatus } from './source.js';
+export { createSessionCache } from './session-cache.js';
+export type { SessionCache, SessionCacheOptions } from './session-cache.js';
+export { createStsAssumer } from './sts-assumer.js';
+export type { StsAssumer, StsAssumerOptions } from './sts-assumer.js';
+export { roleSessionName } from './session-name.js';
+export { proxyFor, bypassesProxy, ProxyConfigError } from './proxy.js';
+export type { ProxyEnv } from './proxy.js';
+export { retryPolicy } from './retry-policy.js';
+export type { RetryPolicy } from './retry-policy.js';

@@ -1,0 +1,38 @@
+/** How often, and how soon, a key whose STS call failed is tried again. All in ms. */
+export interface RetryPolicy {
+  /** First retry delay, and the lower bound of every jittered delay. */
+  baseMs: number;
+  /** Upper bound of the backoff: several attempts fit between refresh start and the min-remaining floor. */
+  capMs: number;
+  /** Delay after a non-retryable error (AccessDenied, ValidationError...). */
+  slowMs: number;
+}
+
+const ATTEMPTS_IN_WINDOW = 5;
+const MAX_BASE_MS = 2_000;
+const MAX_SLOW_MS = 5 * 60_000;
+
+/**
+ * Sized from the refresh window (refresh-before minus min-remaining): with every delay at most
+ * window/5, at least five attempts start before a session falls below min-remaining, whatever
+ * the jitter draws. Defaults (45m, 25m): base 2 s, cap 4 min, slow 4 min.
+ */
+export function retryPolicy(refreshBeforeMs: number, minRemainingMs: number): RetryPolicy {
+  const capMs = Math.max(1_000, Math.floor((refreshBeforeMs - minRemainingMs) / ATTEMPTS_IN_WINDOW));
+  return { baseMs: Math.min(MAX_BASE_MS, capMs), capMs, slowMs: Math.min(MAX_SLOW_MS, capMs) };
+}
+
+/**
+ * "Decorrelated jitter" (AWS Architecture Blog, Exponential Backoff and Jitter): the next delay
+ * is drawn between base and three times the previous one, capped. Grows like exponential
+ * backoff, spreads keys that failed together, and never drops below base.
+ */
+export function nextRetryDelay(policy: RetryPolicy, previousMs: number | undefined, random: () => number): number {
+  const upper = Math.max(policy.baseMs, 3 * (previousMs ?? policy.baseMs));
+  return Math.min(policy.capMs, Math.round(policy.baseMs + random() * (upper - policy.baseMs)));
+}
+
+/** The slow retry after a non-retryable error, up to 10% earlier so denied keys do not retry in lockstep. */
+export function slowRetryDelay(policy: RetryPolicy, random: () => number): number {
+  return Math.round(policy.slowMs * (1 - 0.1 * random()));
+}

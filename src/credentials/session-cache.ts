@@ -1,0 +1,333 @@
+import type { Logger } from '../log/index.js';
+import type { Metrics, StsResult } from '../metrics/index.js';
+import type { Clock, Scheduler, Timer } from '../time/index.js';
+import { nextRetryDelay, retryPolicy, slowRetryDelay } from './retry-policy.js';
+import { roleSessionName } from './session-name.js';
+import { CredentialsUnavailableError, type CredentialSource, type KeyFailure, type KeyStatus } from './source.js';
+import { toAssumeRoleError } from './sts-errors.js';
+import type { AssumeRequest, AssumeRoleError, RoleAssumer, Session, SessionKey } from './types.js';
+
+export interface SessionCacheOptions {
+  assumer: RoleAssumer;
+  clock: Clock;
+  scheduler: Scheduler;
+  /** [0, 1); jitter for refresh and retry times. Default Math.random. */
+  random?: () => number;
+  nodeName: string;
+  sessionDurationMs: number;
+  refreshBeforeMs: number;
+  minRemainingMs: number;
+  /** Tag sessions with kubernetes-namespace and kubernetes-node (needs sts:TagSession). */
+  sessionTags: boolean;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+export interface SessionCache extends CredentialSource {
+  /** Recomputes corridor_sessions and corridor_session_min_remaining_seconds from the clock (call before a scrape). */
+  updateGauges(): void;
+  /** Stops every refresh and retry timer; cached sessions stay readable. */
+  close(): void;
+}
+
+/** Refresh starts up to this fraction of refresh-before earlier, so sessions assumed together do not renew together. */
+const REFRESH_JITTER = 0.1;
+
+type Trigger = 'miss' | 'prefetch' | 'refresh' | 'retry';
+
+interface Entry {
+  readonly id: string;
+  readonly key: Readonly<SessionKey>;
+  readonly request: AssumeRequest;
+  session: Session | undefined;
+  inflight: Promise<Session> | undefined;
+  /** The one pending refresh or retry for this key. */
+  timer: Timer | undefined;
+  failure: KeyFailure | undefined;
+  /** Whether the error in `failure` was retryable (KeyFailure does not carry it). */
+  failureRetryable: boolean;
+  /** Last retry delay, the seed of the next jittered one; reset by a success. */
+  retryDelayMs: number | undefined;
+  /** When the last STS call for this key finished. */
+  lastAttemptEndedAt: number | undefined;
+}
+
+/**
+ * The credential cache: one session per (role ARN, namespace, external id), assumed on a miss or
+ * a prefetch, renewed by a timer `refresh-before` (minus up to 10% jitter) ahead of expiry, and
+ * served only while it has at least `min-remaining` left.
+ *
+ * After a failed STS call the key is retried on a timer: retryable errors with capped,
+ * decorrelated-jitter backoff (see retry-policy.ts), non-retryable ones every `slowMs`. While
+ * a session with min-remaining left exists it is served and requests never call STS. A `get`
+ * for a key with nothing servable after a failure:
+ * - after AccessDenied-like (non-retryable) errors or Throttling, fails at once with the kept
+ *   error code, without calling STS, until the key's next scheduled attempt (which runs in the
+ *   background; a `get` during it joins it);
+ * - after other retryable errors (5xx, timeouts, network), may itself start an attempt once
+ *   `baseMs` (2 s) has passed since the last one ended, so a key recovers as soon as STS does
+ *   instead of waiting out a backoff of minutes; earlier `get`s fail at once.
+ * So a denied or throttled role costs one STS call per scheduled attempt, not one per pod
+ * request, and a request-driven rate is at most one call per key per `baseMs`.
+ */
+export function createSessionCache(options: SessionCacheOptions): SessionCache {
+  const { assumer, clock, scheduler, metrics, nodeName, minRemainingMs, refreshBeforeMs } = options;
+  const random = options.random ?? Math.random;
+  const logger = options.logger.child({ component: 'credentials' });
+  const policy = retryPolicy(refreshBeforeMs, minRemainingMs);
+  const durationSeconds = Math.round(options.sessionDurationMs / 1000);
+  const entries = new Map<string, Entry>();
+  // Callers keep their key objects (one per pod decision), so the hot path builds each key's
+  // string once instead of per request.
+  const keyIds = new WeakMap<SessionKey, string>();
+  const cacheHit = metrics.credentialCache.labels({ result: 'hit' });
+  const cacheMiss = metrics.credentialCache.labels({ result: 'miss' });
+  const cacheCoalesced = metrics.credentialCache.labels({ result: 'coalesced' });
+  let closed = false;
+
+  function idOf(key: SessionKey): string {
+    let id = keyIds.get(key);
+    if (id === undefined) {
+      // Neither an ARN nor a namespace can contain a newline, so the join is unambiguous.
+      id = `${key.roleArn}\n${key.namespace}\n${key.externalId ?? ''}`;
+      keyIds.set(key, id);
+    }
+    return id;
+  }
+
+  function servable(entry: Entry | undefined, now: number): Session | undefined {
+    const session = entry?.session;
+    return session !== undefined && session.expiration - now >= minRemainingMs ? session : undefined;
+  }
+
+  function entryFor(key: SessionKey, id: string): Entry {
+    let entry = entries.get(id);
+    if (entry === undefined) {
+      const copy: SessionKey = { roleArn: key.roleArn, namespace: key.namespace, ...(key.externalId ? { externalId: key.externalId } : {}) };
+      entry = {
+        id,
+        key: copy,
+        request: assumeRequest(copy),
+        session: undefined,
+        inflight: undefined,
+        timer: undefined,
+        failure: undefined,
+        failureRetryable: true,
+        retryDelayMs: undefined,
+        lastAttemptEndedAt: undefined,
+      };
+      entries.set(id, entry);
+    }
+    return entry;
+  }
+
+  function assumeRequest(key: SessionKey): AssumeRequest {
+    return {
+      roleArn: key.roleArn,
+      roleSessionName: roleSessionName(key.namespace, nodeName),
+      durationSeconds,
+      ...(key.externalId ? { externalId: key.externalId } : {}),
+      ...(options.sessionTags ? { tags: { 'kubernetes-namespace': key.namespace, 'kubernetes-node': nodeName } } : {}),
+    };
+  }
+
+  /** True while requests for this key must not call STS themselves (see the rule above). */
+  function heldBack(entry: Entry, now: number): boolean {
+    const failure = entry.failure;
+    if (failure === undefined) return false;
+    if (!entry.failureRetryable || failure.code === 'Throttling') {
+      return failure.nextAttemptAt !== undefined && now < failure.nextAttemptAt;
+    }
+    return entry.lastAttemptEndedAt !== undefined && now - entry.lastAttemptEndedAt < policy.baseMs;
+  }
+
+  function unavailable(failure: KeyFailure): CredentialsUnavailableError {
+    return new CredentialsUnavailableError(`STS AssumeRole failed (${failure.code}) and no session with enough lifetime left is cached`, failure.code);
+  }
+
+  function attempt(entry: Entry, trigger: Trigger): Promise<Session> {
+    if (entry.inflight !== undefined) return entry.inflight;
+    entry.timer?.cancel();
+    entry.timer = undefined;
+    const startedAt = clock.now();
+    let call: Promise<Session>;
+    try {
+      call = assumer.assume(entry.request);
+    } catch (error) {
+      call = Promise.reject(error);
+    }
+    const inflight = call.then(
+      (session) => {
+        entry.inflight = undefined;
+        succeeded(entry, session, trigger, startedAt);
+        return session;
+      },
+      (error: unknown) => {
+        entry.inflight = undefined;
+        throw unavailable(failed(entry, toAssumeRoleError(error), trigger, startedAt));
+      },
+    );
+    entry.inflight = inflight;
+    return inflight;
+  }
+
+  function succeeded(entry: Entry, session: Session, trigger: Trigger, startedAt: number): void {
+    const now = clock.now();
+    metrics.stsCalls.labels({ result: 'success' }).inc();
+    metrics.stsCallDuration.observe((now - startedAt) / 1000);
+    logger.info(
+      { role: entry.key.roleArn, namespace: entry.key.namespace, result: 'success', expiration: iso(session.expiration), trigger, durationMs: now - startedAt },
+      'AssumeRole',
+    );
+    // A key dropped by retain() while its call was in flight stays dropped; the waiters still get the session.
+    if (entries.get(entry.id) !== entry) return;
+    entry.session = session;
+    entry.failure = undefined;
+    entry.retryDelayMs = undefined;
+    entry.lastAttemptEndedAt = now;
+    const refreshAt = session.expiration - refreshBeforeMs - random() * REFRESH_JITTER * refreshBeforeMs;
+    if (refreshAt - now < policy.baseMs) {
+      logger.warn({ role: entry.key.roleArn, namespace: entry.key.namespace, expiration: iso(session.expiration) }, 'STS returned a session shorter than refresh-before; renewing it soon');
+    }
+    schedule(entry, Math.max(policy.baseMs, refreshAt - now), 'refresh');
+    updateGauges();
+  }
+
+  function failed(entry: Entry, error: AssumeRoleError, trigger: Trigger, startedAt: number): KeyFailure {
+    const now = clock.now();
+    const result = stsResult(error);
+    metrics.stsCalls.labels({ result }).inc();
+    metrics.stsCallDuration.observe((now - startedAt) / 1000);
+    const delay = error.retryable ? nextRetryDelay(policy, entry.retryDelayMs, random) : slowRetryDelay(policy, random);
+    const current = entries.get(entry.id) === entry && !closed;
+    const failure: KeyFailure = { code: error.code, message: error.message, at: now, nextAttemptAt: current ? now + delay : undefined };
+    logger.warn(
+      {
+        role: entry.key.roleArn,
+        namespace: entry.key.namespace,
+        result,
+        code: error.code,
+        err: error.message,
+        expiration: entry.session ? iso(entry.session.expiration) : undefined,
+        nextAttemptAt: failure.nextAttemptAt !== undefined ? iso(failure.nextAttemptAt) : undefined,
+        trigger,
+        durationMs: now - startedAt,
+      },
+      'AssumeRole',
+    );
+    if (entries.get(entry.id) !== entry) return failure;
+    entry.failure = failure;
+    entry.failureRetryable = error.retryable;
+    entry.lastAttemptEndedAt = now;
+    if (error.retryable) entry.retryDelayMs = delay;
+    // Never keep what can no longer be served at all.
+    if (entry.session !== undefined && entry.session.expiration <= now) entry.session = undefined;
+    schedule(entry, delay, 'retry');
+    updateGauges();
+    return failure;
+  }
+
+  function schedule(entry: Entry, delayMs: number, trigger: Trigger): void {
+    entry.timer?.cancel();
+    entry.timer = undefined;
+    if (closed) return;
+    entry.timer = scheduler.schedule(delayMs, () => {
+      entry.timer = undefined;
+      // Errors are kept in entry.failure and logged; nobody awaits a background attempt.
+      attempt(entry, trigger).catch(() => undefined);
+    });
+  }
+
+  function updateGauges(): void {
+    const now = clock.now();
+    let count = 0;
+    let lowest = Number.POSITIVE_INFINITY;
+    for (const entry of entries.values()) {
+      const session = entry.session;
+      if (session === undefined || session.expiration <= now) continue;
+      count++;
+      lowest = Math.min(lowest, session.expiration - now);
+    }
+    metrics.sessions.set(count);
+    // No session means no lifetime to report; NaN keeps "< threshold" alerts quiet on idle nodes.
+    metrics.sessionMinRemaining.set(count === 0 ? Number.NaN : lowest / 1000);
+  }
+
+  return {
+    /** Counts a cache hit when it returns a session: the IMDS path tries peek first and calls get only when it misses. */
+    peek(key) {
+      const session = servable(entries.get(idOf(key)), clock.now());
+      if (session !== undefined) cacheHit.inc();
+      return session;
+    },
+
+    get(key) {
+      const id = idOf(key);
+      const now = clock.now();
+      const existing = entries.get(id);
+      const session = servable(existing, now);
+      if (session !== undefined) {
+        cacheHit.inc();
+        return Promise.resolve(session);
+      }
+      if (existing?.inflight !== undefined) {
+        cacheCoalesced.inc();
+        return existing.inflight;
+      }
+      if (existing?.failure !== undefined && heldBack(existing, now)) return Promise.reject(unavailable(existing.failure));
+      cacheMiss.inc();
+      return attempt(entryFor(key, id), 'miss');
+    },
+
+    prefetch(key) {
+      const id = idOf(key);
+      const now = clock.now();
+      const existing = entries.get(id);
+      if (servable(existing, now) !== undefined || existing?.inflight !== undefined) return;
+      if (existing !== undefined && heldBack(existing, now)) return;
+      attempt(entryFor(key, id), 'prefetch').catch(() => undefined);
+    },
+
+    retain(keys) {
+      const keep = new Set<string>();
+      for (const key of keys) keep.add(idOf(key));
+      for (const [id, entry] of entries) {
+        if (keep.has(id)) continue;
+        entry.timer?.cancel();
+        entry.timer = undefined;
+        entries.delete(id);
+        logger.debug({ role: entry.key.roleArn, namespace: entry.key.namespace }, 'session dropped: no pod on this node uses it');
+      }
+      updateGauges();
+    },
+
+    status(key) {
+      const entry = entries.get(idOf(key));
+      const status: KeyStatus = {
+        session: entry?.session ? { expiration: entry.session.expiration, issuedAt: entry.session.issuedAt } : undefined,
+        lastFailure: entry?.failure ? { ...entry.failure } : undefined,
+      };
+      return status;
+    },
+
+    updateGauges,
+
+    close() {
+      closed = true;
+      for (const entry of entries.values()) {
+        entry.timer?.cancel();
+        entry.timer = undefined;
+      }
+    },
+  };
+}
+
+function stsResult(error: AssumeRoleError): StsResult {
+  if (error.code === 'Throttling') return 'throttled';
+  if (error.code === 'AccessDenied' || error.code === 'AccessDeniedException') return 'access-denied';
+  return 'error';
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}

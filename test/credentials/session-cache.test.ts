@@ -1,0 +1,406 @@
+import { Writable } from 'node:stream';
+import { Registry, type Counter } from 'prom-client';
+import t, { type Test } from 'tap';
+import {
+  AssumeRoleError,
+  createSessionCache,
+  CredentialsUnavailableError,
+  type AssumeRequest,
+  type RoleAssumer,
+  type Session,
+  type SessionCache,
+  type SessionCacheOptions,
+  type SessionKey,
+} from '../../src/credentials/index.js';
+import { createLogger } from '../../src/log/index.js';
+import { createMetrics, type Metrics } from '../../src/metrics/index.js';
+import { FakeTime, settle } from '../helpers/fake-time.js';
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const KEY: SessionKey = { roleArn: 'arn:aws:iam::123456789012:role/spark', namespace: 'etl' };
+const OTHER: SessionKey = { roleArn: 'arn:aws:iam::123456789012:role/web', namespace: 'shop' };
+
+const throttled = () => new AssumeRoleError('Rate exceeded', 'Throttling', true);
+const internal = () => new AssumeRoleError('We encountered an internal error', 'InternalFailure', true);
+const denied = () => new AssumeRoleError('User: arn:aws:sts::1:assumed-role/node/i-1 is not authorized to perform: sts:AssumeRole', 'AccessDenied', false);
+
+type Step = 'succeed' | AssumeRoleError | 'hang';
+
+/** Answers like STS (sessions of the requested length), records calls, and follows a per-call script. */
+class ScriptedAssumer implements RoleAssumer {
+  readonly calls: Array<{ request: AssumeRequest; at: number }> = [];
+  /** Consumed one per call; when empty, `otherwise` decides. */
+  readonly script: Step[] = [];
+  otherwise: Step = 'succeed';
+  private readonly held: Array<() => void> = [];
+  private issued = 0;
+
+  constructor(private readonly time: FakeTime) {}
+
+  async assume(request: AssumeRequest): Promise<Session> {
+    this.calls.push({ request, at: this.time.now() });
+    const step = this.script.shift() ?? this.otherwise;
+    if (step instanceof AssumeRoleError) throw step;
+    if (step === 'hang') await new Promise<void>((resolve) => this.held.push(resolve));
+    const n = ++this.issued;
+    const now = this.time.now();
+    return {
+      accessKeyId: `ASIAFAKE${String(n).padStart(12, '0')}`,
+      secretAccessKey: `secret-value-${n}`,
+      sessionToken: `token-value-${n}`,
+      expiration: now + request.durationSeconds * 1000,
+      issuedAt: now,
+      assumedRoleArn: `arn:aws:sts::123456789012:assumed-role/x/${request.roleSessionName}`,
+    };
+  }
+
+  /** Lets every hanging call succeed. */
+  release(): void {
+    for (const resolve of this.held.splice(0)) resolve();
+  }
+}
+
+interface Harness {
+  cache: SessionCache;
+  time: FakeTime;
+  assumer: ScriptedAssumer;
+  metrics: Metrics;
+  logs: Array<Record<string, unknown>>;
+}
+
+function build(t: Test, overrides: Partial<SessionCacheOptions> = {}): Harness {
+  const time = new FakeTime();
+  const assumer = new ScriptedAssumer(time);
+  const metrics = createMetrics(new Registry(), 'test', { defaultMetrics: false });
+  const logs: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  const cache = createSessionCache({
+    assumer,
+    clock: time,
+    scheduler: time,
+    random: () => 0.5,
+    nodeName: 'ip-10-0-1-2.eu-west-1.compute.internal',
+    sessionDurationMs: HOUR,
+    refreshBeforeMs: 45 * MIN,
+    minRemainingMs: 25 * MIN,
+    sessionTags: false,
+    metrics,
+    logger: createLogger('debug', sink),
+    ...overrides,
+  });
+  t.teardown(() => cache.close());
+  return { cache, time, assumer, metrics, logs };
+}
+
+async function count(counter: Counter<'result'>, result: string): Promise<number> {
+  return (await counter.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
+}
+
+async function gauge(metrics: Metrics, name: 'sessions' | 'sessionMinRemaining'): Promise<number | undefined> {
+  return (await metrics[name].get()).values[0]?.value;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}
+
+t.test('a 1h session is renewed about 15 minutes in, within the 10% jitter window', async (t) => {
+  for (const draw of [0, 0.5, 0.999]) {
+    const { cache, time, assumer } = build(t, { random: () => draw });
+    const first = await cache.get(KEY);
+    const refreshAt = first.expiration - 45 * MIN - draw * 4.5 * MIN;
+    t.ok(refreshAt >= time.now() + 10.5 * MIN && refreshAt <= time.now() + 15 * MIN, `draw ${draw}: within 10.5..15 min`);
+    await time.advance(refreshAt - time.now() - 1);
+    t.equal(assumer.calls.length, 1, `draw ${draw}: not before its time`);
+    await time.advance(1);
+    t.equal(assumer.calls.length, 2, `draw ${draw}: refreshed at ${(refreshAt - first.issuedAt) / MIN} min`);
+    const renewed = cache.peek(KEY);
+    t.not(renewed?.accessKeyId, first.accessKeyId, 'the new session is served');
+    t.equal(renewed?.expiration, refreshAt + HOUR);
+  }
+});
+
+t.test('with the default random source the refresh still lands in the window, for many sessions', async (t) => {
+  const { cache, time, assumer } = build(t, { random: undefined });
+  const keys = Array.from({ length: 50 }, (_, i) => ({ roleArn: `arn:aws:iam::123456789012:role/r${i}`, namespace: 'ns' }));
+  await Promise.all(keys.map((key) => cache.get(key)));
+  await time.advance(10.5 * MIN - 1);
+  t.equal(assumer.calls.length, 50, 'no refresh before 10.5 min');
+  await time.advance(4.5 * MIN + 1);
+  t.equal(assumer.calls.length, 100, 'every session refreshed by 15 min');
+  const refreshTimes = new Set(assumer.calls.slice(50).map((c) => c.at));
+  t.ok(refreshTimes.size > 40, 'refreshes are spread out, not in lockstep');
+});
+
+t.test('concurrent misses for one key make one STS call; the rest join it', async (t) => {
+  const { cache, assumer, metrics } = build(t);
+  assumer.script.push('hang');
+  const waiting = Array.from({ length: 10 }, () => cache.get(KEY));
+  t.equal(assumer.calls.length, 1);
+  t.equal(cache.peek({ ...KEY }), undefined, 'nothing to serve while the first call is out');
+  assumer.release();
+  const sessions = await Promise.all(waiting);
+  t.ok(sessions.every((s) => s === sessions[0]), 'everyone gets the same session');
+  t.equal(assumer.calls.length, 1);
+  await cache.get({ ...KEY });
+  t.equal(await count(metrics.credentialCache, 'miss'), 1);
+  t.equal(await count(metrics.credentialCache, 'coalesced'), 9);
+  t.equal(await count(metrics.credentialCache, 'hit'), 1, 'an equal key object is the same key');
+  t.equal(await count(metrics.stsCalls, 'success'), 1);
+});
+
+t.test('the request carries the session name, duration, external id and (when enabled) session tags', async (t) => {
+  const { cache, assumer } = build(t, { sessionTags: true });
+  await cache.get({ ...KEY, externalId: 'ext-1234' });
+  const request = assumer.calls[0]?.request;
+  t.same(request, {
+    roleArn: KEY.roleArn,
+    roleSessionName: 'corridor.etl.ip-10-0-1-2.eu-west-1.compute.internal',
+    durationSeconds: 3600,
+    externalId: 'ext-1234',
+    tags: { 'kubernetes-namespace': 'etl', 'kubernetes-node': 'ip-10-0-1-2.eu-west-1.compute.internal' },
+  });
+  await cache.get(KEY);
+  t.equal(assumer.calls.length, 2, 'a different external id is a different key');
+  t.notOk('tags' in (build(t).assumer.calls[0]?.request ?? {}), 'no tags unless enabled');
+});
+
+t.test('prefetch makes the first request a cache hit', async (t) => {
+  const { cache, time, assumer, metrics } = build(t);
+  cache.prefetch(KEY);
+  cache.prefetch(KEY);
+  await time.advance(0);
+  t.equal(assumer.calls.length, 1, 'a second prefetch joins the first');
+  t.ok(cache.peek(KEY));
+  await cache.get(KEY);
+  t.equal(await count(metrics.credentialCache, 'miss'), 0);
+  t.equal(await count(metrics.credentialCache, 'hit'), 2, 'peek and get both count the hit');
+  cache.prefetch(KEY);
+  t.equal(assumer.calls.length, 1, 'prefetching a cached key does nothing');
+});
+
+t.test('a failed prefetch is kept in status, not thrown', async (t) => {
+  const { cache, time, assumer } = build(t);
+  assumer.script.push(denied());
+  cache.prefetch(KEY);
+  await time.advance(0);
+  t.equal(cache.status(KEY).lastFailure?.code, 'AccessDenied');
+});
+
+t.test('a session is never served with less than min-remaining left, even when timers stall', async (t) => {
+  // A scheduler nobody advances: the refresh never fires, as in an event-loop stall.
+  const { cache, time, assumer } = build(t, { scheduler: new FakeTime() });
+  const first = await cache.get(KEY);
+  await time.advance(first.expiration - 25 * MIN - time.now());
+  t.equal(cache.peek(KEY), first, 'exactly min-remaining left is still served');
+  await time.advance(1);
+  t.equal(cache.peek(KEY), undefined, 'one millisecond less is not');
+  const second = await cache.get(KEY);
+  t.equal(assumer.calls.length, 2, 'get assumes a new session');
+  t.not(second.accessKeyId, first.accessKeyId);
+  t.equal(cache.peek(KEY), second);
+});
+
+t.test('a failing refresh keeps the old session served and retries with backoff, at least 4 times before the floor', async (t) => {
+  for (const draw of [0, 0.5, 0.999]) {
+    for (const error of [internal, throttled]) {
+      const { cache, time, assumer, metrics } = build(t, { random: () => draw });
+      const first = await cache.get(KEY);
+      assumer.otherwise = error();
+      const floor = first.expiration - 25 * MIN;
+      await time.advance(floor - time.now() - 1);
+      const retries = assumer.calls.slice(1);
+      t.ok(retries.length >= 5, `draw ${draw}, ${error().code}: ${retries.length} attempts before the floor`);
+      t.equal(cache.peek(KEY), first, 'the old session is still served');
+      const gaps = retries.slice(1).map((c, i) => c.at - (retries[i] as { at: number }).at);
+      t.ok(gaps.every((gap) => gap >= 2000 && gap <= 4 * MIN), 'each delay between 2 s and the 4 min cap');
+      t.ok(gaps.slice(0, 3).every((gap, i) => gap <= (gaps[i + 1] as number)), 'delays grow');
+      const status = cache.status(KEY);
+      t.equal(status.lastFailure?.code, error().code);
+      t.ok((status.lastFailure?.nextAttemptAt ?? 0) > time.now(), 'the next attempt is scheduled');
+      const failedCalls = await count(metrics.stsCalls, error().code === 'Throttling' ? 'throttled' : 'error');
+      t.equal(failedCalls, retries.length);
+
+      assumer.otherwise = 'succeed';
+      await time.advance(4 * MIN);
+      const renewed = cache.peek(KEY);
+      t.ok(renewed && renewed.accessKeyId !== first.accessKeyId, 'recovery replaces the session');
+      t.equal(cache.status(KEY).lastFailure, undefined, 'and clears the failure');
+      t.equal(time.pendingTimers, 1, 'back to one refresh timer');
+    }
+  }
+});
+
+t.test('with nothing valid, a failure answers at once with CredentialsUnavailableError and retries in the background', async (t) => {
+  const { cache, time, assumer } = build(t);
+  assumer.script.push(internal());
+  const error = await rejection(cache.get(KEY));
+  t.type(error, CredentialsUnavailableError);
+  t.equal((error as CredentialsUnavailableError).code, 'InternalFailure');
+  t.notMatch((error as Error).message, /arn:/, 'the message is safe to show a pod');
+  t.equal(assumer.calls.length, 1, 'no retry before answering');
+  t.equal(time.pendingTimers, 1, 'a background retry is scheduled');
+
+  const soon = await rejection(cache.get(KEY));
+  t.equal((soon as CredentialsUnavailableError).code, 'InternalFailure');
+  t.equal(assumer.calls.length, 1, 'a request right after a failure does not call STS again');
+
+  await time.advance(4000);
+  t.equal(assumer.calls.length, 2, 'the background retry ran');
+  t.ok(cache.peek(KEY), 'and its session is served');
+});
+
+t.test('after a 5xx, a request may retry once 2 s have passed, so a key recovers as soon as STS does', async (t) => {
+  const { cache, time, assumer } = build(t, { random: () => 0.999 });
+  assumer.script.push(internal(), internal());
+  await rejection(cache.get(KEY));
+  await time.advance(1999);
+  await rejection(cache.get(KEY));
+  t.equal(assumer.calls.length, 1);
+  await time.advance(1);
+  await rejection(cache.get(KEY));
+  t.equal(assumer.calls.length, 2, 'a request started the second attempt');
+  await time.advance(2000);
+  t.ok(await cache.get(KEY));
+  t.equal(assumer.calls.length, 3);
+});
+
+t.test('throttling: requests wait for the scheduled retry instead of adding calls', async (t) => {
+  const { cache, time, assumer } = build(t);
+  assumer.script.push(throttled());
+  await rejection(cache.get(KEY));
+  const nextAttemptAt = cache.status(KEY).lastFailure?.nextAttemptAt as number;
+  await time.advance(nextAttemptAt - time.now() - 1);
+  for (let i = 0; i < 20; i++) t.equal(((await rejection(cache.get(KEY))) as CredentialsUnavailableError).code, 'Throttling');
+  t.equal(assumer.calls.length, 1);
+  await time.advance(1);
+  t.equal(assumer.calls.length, 2);
+  t.ok(cache.peek(KEY));
+});
+
+t.test('AccessDenied is kept per key, retried slowly, and costs no STS call per request', async (t) => {
+  const { cache, time, assumer, metrics, logs } = build(t);
+  assumer.otherwise = denied();
+  const first = await rejection(cache.get(KEY));
+  t.equal((first as CredentialsUnavailableError).code, 'AccessDenied');
+  const failure = cache.status(KEY).lastFailure;
+  t.equal(failure?.code, 'AccessDenied');
+  t.match(failure?.message, /not authorized/);
+  t.ok(failure && failure.nextAttemptAt !== undefined && failure.nextAttemptAt - failure.at > 3.5 * MIN && failure.nextAttemptAt - failure.at <= 4 * MIN, 'slow retry in about 4 min');
+
+  for (let i = 0; i < 100; i++) {
+    await rejection(cache.get(KEY));
+    cache.prefetch(KEY);
+  }
+  await time.advance(MIN);
+  for (let i = 0; i < 100; i++) await rejection(cache.get(KEY));
+  t.equal(assumer.calls.length, 1, '200 requests and 100 prefetches, one STS call');
+
+  await time.advance(20 * MIN);
+  t.ok(assumer.calls.length >= 6 && assumer.calls.length <= 7, `slow retries continue in the background (${assumer.calls.length} calls in 21 min)`);
+  t.equal(await count(metrics.stsCalls, 'access-denied'), assumer.calls.length);
+  const audit = logs.filter((l) => l.msg === 'AssumeRole');
+  t.equal(audit.length, assumer.calls.length, 'one audit line per STS call');
+  t.match(audit[0], { component: 'credentials', role: KEY.roleArn, namespace: 'etl', result: 'access-denied', code: 'AccessDenied' });
+
+  assumer.otherwise = 'succeed';
+  await time.advance(4 * MIN);
+  t.ok(cache.peek(KEY), 'fixing IAM lets the next slow retry succeed');
+});
+
+t.test('AccessDenied at refresh time keeps the valid session served until the floor', async (t) => {
+  const { cache, time, assumer } = build(t);
+  const first = await cache.get(KEY);
+  assumer.otherwise = denied();
+  await time.advance(first.expiration - 25 * MIN - time.now());
+  t.equal(cache.peek(KEY), first);
+  t.ok(assumer.calls.length - 1 >= 4, `${assumer.calls.length - 1} slow attempts before the floor`);
+  await time.advance(1);
+  t.equal(cache.peek(KEY), undefined);
+  t.equal(((await rejection(cache.get(KEY))) as CredentialsUnavailableError).code, 'AccessDenied');
+});
+
+t.test('an expired session is dropped rather than kept, and never served', async (t) => {
+  const { cache, time, assumer, metrics } = build(t);
+  await cache.get(KEY);
+  assumer.otherwise = internal();
+  await time.advance(HOUR + 5 * MIN);
+  t.equal(cache.status(KEY).session, undefined);
+  t.equal(await gauge(metrics, 'sessions'), 0);
+  t.equal(cache.peek(KEY), undefined);
+});
+
+t.test('retain drops sessions no pod uses, with their timers, and the gauges follow', async (t) => {
+  const { cache, time, assumer, metrics } = build(t);
+  await cache.get(KEY);
+  await time.advance(MIN);
+  await cache.get(OTHER);
+  t.equal(time.pendingTimers, 2);
+  t.equal(await gauge(metrics, 'sessions'), 2);
+  t.equal(await gauge(metrics, 'sessionMinRemaining'), 59 * 60, 'the older session has 59 min left');
+
+  cache.retain([{ ...OTHER }]);
+  t.equal(time.pendingTimers, 1, "the dropped key's refresh timer is gone");
+  t.equal(cache.peek(KEY), undefined);
+  t.equal(cache.status(KEY).session, undefined);
+  t.ok(cache.peek(OTHER));
+  t.equal(await gauge(metrics, 'sessions'), 1);
+  t.equal(await gauge(metrics, 'sessionMinRemaining'), 60 * 60);
+
+  await time.advance(30 * MIN);
+  t.equal(assumer.calls.filter((c) => c.request.roleArn === KEY.roleArn).length, 1, 'no refresh for the dropped key');
+  cache.updateGauges();
+  // OTHER was assumed at 1 min and renewed every 12.75 min (at 13.75 and 26.5); it is now 31 min.
+  t.equal(await gauge(metrics, 'sessionMinRemaining'), (26.5 + 60 - 31) * 60, 'computed from the clock on demand');
+
+  cache.retain([]);
+  t.equal(time.pendingTimers, 0);
+  t.ok(Number.isNaN(await gauge(metrics, 'sessionMinRemaining')), 'no session, no lifetime to report');
+});
+
+t.test('a key dropped while its call is in flight stays dropped; its waiters still get the session', async (t) => {
+  const { cache, time, assumer } = build(t);
+  assumer.script.push('hang');
+  const waiting = cache.get(KEY);
+  cache.retain([]);
+  assumer.release();
+  t.ok(await waiting);
+  t.equal(cache.peek(KEY), undefined);
+  t.equal(time.pendingTimers, 0, 'no refresh scheduled for it');
+});
+
+t.test('audit lines never contain secrets', async (t) => {
+  const { cache, time, assumer, logs } = build(t);
+  await cache.get(KEY);
+  assumer.otherwise = throttled();
+  await time.advance(20 * MIN);
+  const text = JSON.stringify(logs);
+  t.notMatch(text, /secret-value|token-value|ASIAFAKE/);
+  const success = logs.find((l) => l.result === 'success');
+  t.match(success, { role: KEY.roleArn, namespace: 'etl', result: 'success', expiration: /^\d{4}-\d\d-\d\dT/ });
+  t.ok(logs.some((l) => l.result === 'throttled' && l.level === 'warn'));
+});
+
+t.test('close stops every timer', async (t) => {
+  const { cache, time, assumer } = build(t);
+  await cache.get(KEY);
+  assumer.script.push(internal());
+  await rejection(cache.get(OTHER));
+  t.equal(time.pendingTimers, 2);
+  cache.close();
+  t.equal(time.pendingTimers, 0);
+  await time.advance(2 * HOUR);
+  t.equal(assumer.calls.length, 2);
+  await settle();
+});
