@@ -1,9 +1,9 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { createAccessResolver, type AccessResolver } from './access/index.js';
 import { adminRoutes } from './admin/index.js';
 import type { AgentConfig } from './config/index.js';
 import type { CredentialSource, SessionKey } from './credentials/index.js';
-import { createMetadataUpstream, createTokenIssuer, imdsRoutes, type MetadataUpstream } from './imds/index.js';
+import { callerIp, createMetadataUpstream, createRateLimiter, createTokenIssuer, imdsRoutes, type MetadataUpstream, type RateLimiter } from './imds/index.js';
 import type { PodDirectory } from './kube/index.js';
 import type { Logger } from './log/index.js';
 import type { Metrics, Route } from './metrics/index.js';
@@ -23,7 +23,15 @@ export interface AppDeps {
 
 export type AppConfig = Pick<
   AgentConfig,
-  'annotations' | 'baseRoleArn' | 'serviceAccountRoles' | 'podLookupTimeoutMs' | 'requireImdsv2' | 'passthroughPaths' | 'imdsUpstream'
+  | 'annotations'
+  | 'baseRoleArn'
+  | 'serviceAccountRoles'
+  | 'podLookupTimeoutMs'
+  | 'requireImdsv2'
+  | 'passthroughPaths'
+  | 'imdsUpstream'
+  | 'rateLimitPerSecond'
+  | 'rateLimitBurst'
 >;
 
 export interface App {
@@ -49,7 +57,7 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<App> {
 
   const imds = Fastify({
     loggerInstance: logger.child({ component: 'imds' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     trustProxy: false,
     bodyLimit: 1024,
     connectionTimeout: 10_000,
@@ -59,6 +67,9 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<App> {
     return503OnClosing: true,
   });
   recordRequestMetrics(imds, metrics);
+  if (config.rateLimitPerSecond > 0) {
+    limitRequestRate(imds, createRateLimiter({ perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst, clock: deps.clock }));
+  }
   imds.setErrorHandler((error, request, reply) => {
     request.log.error({ err: error, url: request.url }, 'metadata request failed');
     reply.code(500).type('text/plain').send('Internal Server Error');
@@ -74,7 +85,7 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<App> {
     passthroughPaths: config.passthroughPaths,
   });
 
-  const admin = Fastify({ loggerInstance: logger.child({ component: 'admin' }) as FastifyBaseLogger, disableRequestLogging: true });
+  const admin = Fastify({ loggerInstance: logger.child({ component: 'admin' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
   await admin.register(adminRoutes, { directory, resolver, credentials, metrics, beforeScrape: () => credentials.updateGauges?.() });
   return { imds, admin, resolver };
 }
@@ -84,6 +95,15 @@ function recordRequestMetrics(app: FastifyInstance, metrics: Metrics): void {
     const route: Route = request.routeOptions.config.route ?? 'other';
     metrics.requests.labels(route, String(reply.statusCode)).inc();
     metrics.requestDuration.labels(route).observe(reply.elapsedTime / 1000);
+  });
+}
+
+/** Over its budget, a caller gets 429 as real IMDS answers when throttling, before any lookup. */
+function limitRequestRate(app: FastifyInstance, limiter: RateLimiter): void {
+  app.addHook('onRequest', async (request, reply) => {
+    if (!limiter.take(callerIp(request))) {
+      return reply.code(429).header('retry-after', '1').type('text/plain').send('Too Many Requests');
+    }
   });
 }
 

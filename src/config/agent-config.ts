@@ -27,6 +27,8 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
   { name: 'pod-lookup-timeout', kind: 'duration', default: '1s', help: 'how long a request from an unseen IP waits for the pod watch' },
   { name: 'imds-upstream', kind: 'string', default: 'http://169.254.169.254', help: 'the real instance metadata service, for allowlisted paths only' },
   { name: 'passthrough-paths', kind: 'list', default: DEFAULT_PASSTHROUGH_PATHS.join(','), help: 'comma-separated metadata paths proxied to the real IMDS' },
+  { name: 'rate-limit', kind: 'integer', default: '100', help: 'metadata requests per second one pod may make (token bucket; 0 turns the limit off)' },
+  { name: 'rate-limit-burst', kind: 'integer', default: '500', help: 'requests one pod may make at once before the rate limit applies' },
   { name: 'require-imdsv2', kind: 'boolean', default: 'false', help: 'refuse metadata GETs without an IMDSv2 token (401)' },
   { name: 'service-account-roles', kind: 'boolean', default: 'false', help: 'let a ServiceAccount annotation pick the role (watches ServiceAccounts)' },
   { name: 'session-tags', kind: 'boolean', default: 'false', help: 'tag sessions with kubernetes-namespace and kubernetes-node (needs sts:TagSession)' },
@@ -60,6 +62,9 @@ export interface AgentConfig {
   podLookupTimeoutMs: number;
   imdsUpstream: string;
   passthroughPaths: readonly string[];
+  /** Per-pod requests per second; 0 means unlimited. */
+  rateLimitPerSecond: number;
+  rateLimitBurst: number;
   requireImdsv2: boolean;
   serviceAccountRoles: boolean;
   sessionTags: boolean;
@@ -104,6 +109,8 @@ export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     errors.push('durations must satisfy min-remaining < refresh-before < session-duration');
   }
 
+  if (num('rate-limit') > 0 && num('rate-limit-burst') < 1) errors.push('--rate-limit-burst must be at least 1 when --rate-limit is on');
+
   if (help || errors.length > 0) return { ok: false, help, errors };
   const config: AgentConfig = {
     nodeName: str('node-name') as string,
@@ -121,6 +128,8 @@ export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     podLookupTimeoutMs: num('pod-lookup-timeout'),
     imdsUpstream: (str('imds-upstream') as string).replace(/\/+$/, ''),
     passthroughPaths: Object.freeze([...((values.get('passthrough-paths') as string[]) ?? [])]),
+    rateLimitPerSecond: num('rate-limit'),
+    rateLimitBurst: num('rate-limit-burst'),
     requireImdsv2: bool('require-imdsv2'),
     serviceAccountRoles: bool('service-account-roles'),
     sessionTags: bool('session-tags'),

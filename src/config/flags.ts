@@ -85,7 +85,8 @@ function convert(spec: FlagSpec, text: string): { value?: FlagValue; error?: str
       return { error: `"${text}" is not true or false` };
     case 'port': {
       const n = Number(text);
-      return Number.isInteger(n) && n >= 1 && n <= 65535 ? { value: n } : { error: `"${text}" is not a port (1-65535)` };
+      // 0 asks the OS for a free port (tests, demos); a DaemonSet always sets a real one.
+      return /^\d+$/.test(text) && n <= 65535 ? { value: n } : { error: `"${text}" is not a port (0-65535)` };
     }
     case 'integer': {
       const n = Number(text);

@@ -94,7 +94,7 @@ export async function runDemo(options: DemoOptions): Promise<RunningDemo> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await waitUntilReady(agent.adminUrl);
+    await withTimeout(agent.directory.whenReady(), 10_000, 'the agent did not list pods and namespaces within 10 s');
     out(`corridor demo: agent on ${agent.imdsUrl} for node ${NODE}; Kubernetes API stand-in ${kube.url}; STS stand-in ${sts.url}`);
     out('namespaces: gha (role spark-etl, allowed-roles ["spark-*"]), gha1 (role gha1-ingest)\n');
     const outcomes: DemoOutcome[] = [];
@@ -144,10 +144,10 @@ async function explain(adminUrl: string, ip: string): Promise<string> {
   return body.role ? `${body.reason} (${body.role})` : body.reason;
 }
 
-async function waitUntilReady(adminUrl: string): Promise<void> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    if ((await fetch(`${adminUrl}/readyz`)).ok) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('the agent did not become ready within 5 s');
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -5,3 +5,5 @@ export type { TokenIssuer } from './token.js';
 export { imdsTime, credentialDocuments, iamInfoDocument } from './document.js';
 export { createMetadataUpstream } from './upstream.js';
 export type { MetadataUpstream, UpstreamAnswer } from './upstream.js';
+export { createRateLimiter } from './rate-limit.js';
+export type { RateLimiter } from './rate-limit.js';

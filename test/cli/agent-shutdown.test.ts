@@ -1,0 +1,87 @@
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startFakeSts } from '../../src/demo/index.js';
+import { fakeKubeApi, makeNamespace, makePod, within } from '../helpers/fake-kube-api.js';
+
+const ENTRY = fileURLToPath(new URL('../../src/cli/corridor.ts', import.meta.url));
+
+function freePort(): Promise<number> {
+  const server = http.createServer();
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
+    const { port } = server.address() as { port: number };
+    server.close(() => resolve(port));
+  }));
+}
+
+t.test('SIGTERM finishes the request in flight, then the agent exits 0', async (t) => {
+  const sts = await startFakeSts({ latencyMs: 1500 });
+  t.teardown(() => sts.close());
+  const kube = await fakeKubeApi(t, {
+    objects: [makeNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' }), makePod({ name: 'driver', namespace: 'gha', ip: '127.0.0.2', nodeName: 'node-a' })],
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'corridor-shutdown-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'kubeconfig'), kube.kubeConfigText());
+  const port = await freePort();
+  const adminPort = await freePort();
+
+  const child = spawn(process.execPath, [...process.execArgv, ENTRY, 'agent'], {
+    env: {
+      PATH: process.env.PATH,
+      TS_NODE_TRANSPILE_ONLY: '1',
+      CORRIDOR_NODE_NAME: 'node-a',
+      CORRIDOR_HOST_IP: '127.0.0.1',
+      CORRIDOR_PORT: String(port),
+      CORRIDOR_ADMIN_HOST: '127.0.0.1',
+      CORRIDOR_ADMIN_PORT: String(adminPort),
+      CORRIDOR_KUBECONFIG: join(dir, 'kubeconfig'),
+      CORRIDOR_BASE_ROLE_ARN: 'arn:aws:iam::123456789012:role/',
+      CORRIDOR_STS_ENDPOINT: sts.url,
+      CORRIDOR_PASSTHROUGH_PATHS: '',
+      CORRIDOR_IMDS_UPSTREAM: 'http://127.0.0.1:9',
+      // The agent's own identity from the default chain: static keys here, and never IMDS.
+      AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+      AWS_EC2_METADATA_DISABLED: 'true',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  let output = '';
+  const synced = new Promise<void>((resolve) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('kubernetes caches synced')) resolve();
+    });
+  });
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  await within(synced, 30_000, `the agent to sync (output so far: ${output})`);
+
+  // The prefetch for the driver's role is still waiting on the slow STS: this request joins it.
+  const inFlight = new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/latest/meta-data/iam/security-credentials/spark-etl', localAddress: '127.0.0.2', agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+  });
+  // Give the agent a moment to accept and read the request; the STS answer is still 1.2 s away then.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const sentAt = Date.now();
+  child.kill('SIGTERM');
+  const answer = await within(inFlight, 10_000, 'the in-flight request');
+  t.equal(answer.status, 200, 'the request in flight when SIGTERM arrived was answered');
+  t.equal(JSON.parse(answer.body).Code, 'Success');
+  const [code] = await within(once(child, 'exit') as Promise<[number | null]>, 10_000, 'the agent to exit');
+  t.equal(code, 0, 'a clean exit');
+  t.ok(Date.now() - sentAt < 10_000);
+  t.match(output, /shutting down/);
+  t.match(output, /corridor agent stopped/);
+});

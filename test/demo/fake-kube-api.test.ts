@@ -1,0 +1,174 @@
+import http from 'node:http';
+import { createInterface } from 'node:readline';
+import { CoreV1Api } from '@kubernetes/client-node';
+import t from 'tap';
+import { fakeKubeApi, makeNamespace, makePod, within, type FakeKubeApi } from '../helpers/fake-kube-api.js';
+
+interface WatchLine {
+  type: string;
+  object: { metadata?: { name?: string; resourceVersion?: string }; code?: number };
+}
+
+/** Opens a watch with plain node:http and collects its events until the server ends the stream. */
+function watchStream(api: FakeKubeApi, path: string): { status: Promise<number>; lines: WatchLine[]; ended: Promise<void>; next(): Promise<WatchLine> } {
+  const lines: WatchLine[] = [];
+  const waiting: Array<(line: WatchLine) => void> = [];
+  let resolveStatus!: (code: number) => void;
+  let resolveEnded!: () => void;
+  const status = new Promise<number>((resolve) => { resolveStatus = resolve; });
+  const ended = new Promise<void>((resolve) => { resolveEnded = resolve; });
+  const request = http.get(`${api.url}${path}`, { headers: { authorization: `Bearer ${api.token}` } }, (response) => {
+    resolveStatus(response.statusCode ?? 0);
+    const reader = createInterface(response);
+    // readline re-emits the response's errors; the stream's end is all that matters here.
+    reader.on('error', () => resolveEnded());
+    reader.on('line', (text) => {
+      const line = JSON.parse(text) as WatchLine;
+      const waiter = waiting.shift();
+      if (waiter) waiter(line);
+      else lines.push(line);
+    });
+    response.on('close', resolveEnded);
+    // The server cuts streams still open at teardown; that is the end of the stream, not a failure.
+    response.on('error', () => resolveEnded());
+  });
+  request.on('error', () => resolveEnded());
+  return {
+    status,
+    lines,
+    ended,
+    next: () => {
+      const line = lines.shift();
+      return line ? Promise.resolve(line) : within(new Promise((resolve) => waiting.push(resolve)), 5000, 'a watch event');
+    },
+  };
+}
+
+t.test('lists honour the node field selector and report the current resourceVersion', async (t) => {
+  const api = await fakeKubeApi(t, {
+    objects: [makePod({ name: 'a', ip: '10.0.0.1' }), makePod({ name: 'b', ip: '10.0.0.2', nodeName: 'node-b' })],
+  });
+  const core = api.kubeConfig().makeApiClient(CoreV1Api);
+  const list = await core.listPodForAllNamespaces({ fieldSelector: 'spec.nodeName=node-a' });
+  t.same(list.items.map((p) => p.metadata?.name), ['a']);
+  t.equal(list.metadata?.resourceVersion, api.resourceVersion);
+  const byIp = await core.listPodForAllNamespaces({ fieldSelector: 'status.podIP=10.0.0.2' });
+  t.same(byIp.items.map((p) => p.metadata?.name), ['b'], 'other fields can be selected too (explain by IP)');
+  t.equal(api.requests.list.pods, 2);
+});
+
+t.test('single objects can be read by name', async (t) => {
+  const api = await fakeKubeApi(t, { objects: [makeNamespace('gha', { k: 'v' }), makePod({ name: 'a', namespace: 'gha', ip: '10.0.0.1' })] });
+  const core = api.kubeConfig().makeApiClient(CoreV1Api);
+  t.equal((await core.readNamespacedPod({ namespace: 'gha', name: 'a' })).status?.podIP, '10.0.0.1');
+  t.same((await core.readNamespace({ name: 'gha' })).metadata?.annotations, { k: 'v' });
+  await t.rejects(core.readNamespacedPod({ namespace: 'gha', name: 'missing' }), { code: 404 });
+});
+
+t.test('requests without the bearer token are refused with 401', async (t) => {
+  const api = await fakeKubeApi(t);
+  const response = await fetch(`${api.url}/api/v1/pods`);
+  t.equal(response.status, 401);
+  t.equal(((await response.json()) as { kind: string }).kind, 'Status');
+});
+
+t.test('a watch replays history after its resourceVersion, then streams live changes through the selector', async (t) => {
+  const api = await fakeKubeApi(t, { objects: [makePod({ name: 'a', ip: '10.0.0.1' })] });
+  const from = api.resourceVersion;
+  api.upsert(makePod({ name: 'b', ip: '10.0.0.2' }));
+  api.upsert(makePod({ name: 'elsewhere', ip: '10.0.0.3', nodeName: 'node-b' }));
+  const stream = watchStream(api, `/api/v1/pods?watch=true&resourceVersion=${from}&fieldSelector=spec.nodeName%3Dnode-a`);
+  t.equal(await stream.status, 200);
+  const replayed = await stream.next();
+  t.same([replayed.type, replayed.object.metadata?.name], ['ADDED', 'b']);
+  api.modifyPod('default', 'a', (pod) => {
+    pod.metadata.annotations = { x: 'y' };
+  });
+  api.deletePod('default', 'b');
+  t.same([(await stream.next()).type, (await stream.next()).type], ['MODIFIED', 'DELETED']);
+  api.closeWatches();
+  await within(stream.ended, 5000, 'the stream to end');
+  t.same(stream.lines, [], 'the node-b pod never appeared');
+});
+
+t.test('a watch without a resourceVersion starts with the current objects as ADDED', async (t) => {
+  const api = await fakeKubeApi(t, { objects: [makeNamespace('one'), makeNamespace('two')] });
+  const stream = watchStream(api, '/api/v1/namespaces?watch=true');
+  const names = [(await stream.next()).object.metadata?.name, (await stream.next()).object.metadata?.name];
+  t.same(names, ['one', 'two']);
+});
+
+t.test('after expireHistory an old resourceVersion gets 410, as an ERROR event or as HTTP status', async (t) => {
+  const api = await fakeKubeApi(t, { objects: [makeNamespace('one')] });
+  const old = api.resourceVersion;
+  api.upsert(makeNamespace('two'));
+  api.expireHistory();
+  const asEvent = watchStream(api, `/api/v1/namespaces?watch=true&resourceVersion=${old}`);
+  t.equal(await asEvent.status, 200);
+  const error = await asEvent.next();
+  t.same([error.type, error.object.code], ['ERROR', 410]);
+  await within(asEvent.ended, 5000, 'the refused stream to end');
+
+  api.expireHistory({ as: 'http' });
+  const asStatus = watchStream(api, `/api/v1/namespaces?watch=true&resourceVersion=${old}`);
+  t.equal(await asStatus.status, 410);
+
+  const current = watchStream(api, `/api/v1/namespaces?watch=true&resourceVersion=${api.resourceVersion}`);
+  t.equal(await current.status, 200, 'an up-to-date resourceVersion is still fine');
+  api.closeWatches();
+});
+
+t.test('expireHistory ends open watches with an ERROR 410 event', async (t) => {
+  const api = await fakeKubeApi(t, { objects: [makeNamespace('one')] });
+  const stream = watchStream(api, `/api/v1/namespaces?watch=true&resourceVersion=${api.resourceVersion}`);
+  await stream.status;
+  api.expireHistory();
+  t.same((await stream.next()).object.code, 410);
+  await within(stream.ended, 5000, 'the evicted stream to end');
+  t.equal(api.openWatches, 0);
+});
+
+t.test('bookmarks go only to watches that asked for them', async (t) => {
+  const api = await fakeKubeApi(t, { objects: [makeNamespace('one')] });
+  const withBookmarks = watchStream(api, `/api/v1/namespaces?watch=true&allowWatchBookmarks=true&resourceVersion=${api.resourceVersion}`);
+  const without = watchStream(api, `/api/v1/namespaces?watch=true&resourceVersion=${api.resourceVersion}`);
+  await Promise.all([withBookmarks.status, without.status]);
+  api.sendBookmark();
+  api.upsert(makeNamespace('two'));
+  t.equal((await withBookmarks.next()).type, 'BOOKMARK');
+  t.equal((await without.next()).type, 'ADDED', 'the first event the other watch sees is the change');
+  api.closeWatches();
+});
+
+t.test('timeoutSeconds ends a watch from the server side', async (t) => {
+  const api = await fakeKubeApi(t);
+  const stream = watchStream(api, `/api/v1/namespaces?watch=true&timeoutSeconds=1&resourceVersion=${api.resourceVersion}`);
+  await stream.status;
+  await within(stream.ended, 5000, 'the server to end the watch');
+  t.equal(api.openWatches, 0);
+});
+
+t.test('setDown answers 503 or resets connections, optionally for some resources only', async (t) => {
+  const api = await fakeKubeApi(t);
+  const get = (path: string) => fetch(`${api.url}${path}`, { headers: { authorization: `Bearer ${api.token}` } });
+  api.setDown(true);
+  t.equal((await get('/api/v1/pods')).status, 503);
+  api.setDown(true, 'reset');
+  await t.rejects(get('/api/v1/pods'), 'connection reset');
+  api.setDown(true, 'unavailable', ['serviceaccounts']);
+  t.equal((await get('/api/v1/serviceaccounts')).status, 503);
+  t.equal((await get('/api/v1/pods')).status, 200);
+  api.setDown(false);
+  t.equal((await get('/api/v1/serviceaccounts')).status, 200);
+  t.equal(api.requests.list.pods, 3, 'refused requests are counted too');
+});
+
+t.test('kubeConfigText is a kubeconfig client-node can load', async (t) => {
+  const api = await fakeKubeApi(t);
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const loaded = new KubeConfig();
+  loaded.loadFromString(api.kubeConfigText());
+  t.equal(loaded.getCurrentCluster()?.server, api.url);
+  const core = loaded.makeApiClient(CoreV1Api);
+  t.same((await core.listNamespace()).items, []);
+});

@@ -1,0 +1,85 @@
+import http from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import type { Test } from 'tap';
+import { parseAgentConfig } from '../../src/config/index.js';
+import { createStsAssumer } from '../../src/credentials/index.js';
+import { createLogger } from '../../src/log/index.js';
+import { startAgent, type RunningAgent } from '../../src/main.js';
+import { fakeKubeApi, type FakeKubeApi, type KubeObject } from './fake-kube-api.js';
+import { MOTO_CREDENTIALS } from './moto.js';
+
+export interface Harness {
+  agent: RunningAgent;
+  kube: FakeKubeApi;
+  logs: Array<Record<string, unknown>>;
+  /** A request to the agent from a pod's source address (127.0.0.x stands in for pod IPs). */
+  request(from: string, path: string, options?: { method?: string; headers?: Record<string, string> }): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }>;
+  /** Resolves after the agent's directory has applied the next change. */
+  nextChange(): Promise<void>;
+}
+
+export const BASE_ROLE_ARN = 'arn:aws:iam::123456789012:role/';
+
+/**
+ * The real agent (startAgent, real watches, real STS adapter) on 127.0.0.1 with free ports,
+ * against the Kubernetes API stand-in and the given STS endpoint (moto in integration tests).
+ */
+export async function startHarness(t: Test, options: { objects: KubeObject[]; stsEndpoint: string; flags?: string[] }): Promise<Harness> {
+  const kube = await fakeKubeApi(t, { objects: options.objects });
+  const dir = mkdtempSync(join(tmpdir(), 'corridor-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const kubeconfig = join(dir, 'kubeconfig');
+  writeFileSync(kubeconfig, kube.kubeConfigText());
+  const parsed = parseAgentConfig(
+    [
+      '--node-name', 'node-a', '--host-ip', '127.0.0.1', '--port', '0', '--admin-host', '127.0.0.1', '--admin-port', '0',
+      '--kubeconfig', kubeconfig, '--base-role-arn', BASE_ROLE_ARN, '--sts-endpoint', options.stsEndpoint,
+      '--passthrough-paths', '', '--imds-upstream', 'http://127.0.0.1:9', '--log-level', 'info',
+      ...(options.flags ?? []),
+    ],
+    {},
+  );
+  if (!parsed.ok) throw new Error(parsed.errors.join('; '));
+  const logs: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line));
+      done();
+    },
+  });
+  const assumer = createStsAssumer({ region: 'us-east-1', endpoint: options.stsEndpoint, env: {}, credentials: MOTO_CREDENTIALS, requestTimeoutMs: 5000 });
+  const agent = await startAgent(parsed.config, { assumer, logger: createLogger('info', sink) });
+  t.teardown(() => agent.stop());
+  const imds = new URL(agent.imdsUrl);
+  return {
+    agent,
+    kube,
+    logs,
+    request(from, path, { method = 'GET', headers = {} } = {}) {
+      return new Promise((resolve, reject) => {
+        const req = http.request({ host: imds.hostname, port: imds.port, path, method, headers, localAddress: from, agent: false }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (body += chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    },
+    nextChange() {
+      return new Promise((resolve) => {
+        let done = false;
+        agent.directory.onChange(() => {
+          if (!done) {
+            done = true;
+            resolve();
+          }
+        });
+      });
+    },
+  };
+}

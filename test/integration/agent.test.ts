@@ -1,0 +1,103 @@
+import t from 'tap';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { makeNamespace, makePod, within } from '../helpers/fake-kube-api.js';
+import { startMoto } from '../helpers/moto.js';
+import { startHarness, type Harness } from '../helpers/agent-harness.js';
+
+const CREDS = '/latest/meta-data/iam/security-credentials/';
+
+const corridor = () => [
+  makeNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl', 'iam.amazonaws.com/allowed-roles': '["spark-*"]' }),
+  makeNamespace('gha1', { 'iam.amazonaws.com/role': 'gha1-ingest' }),
+  makePod({ name: 'spark-driver', namespace: 'gha', ip: '127.0.0.2', nodeName: 'node-a' }),
+  makePod({ name: 'writer', namespace: 'gha', ip: '127.0.0.3', nodeName: 'node-a', annotations: { 'iam.amazonaws.com/role': 'spark-writer' } }),
+  makePod({ name: 'intruder', namespace: 'gha1', ip: '127.0.0.4', nodeName: 'node-a', annotations: { 'iam.amazonaws.com/role': 'spark-etl' } }),
+  makePod({ name: 'elsewhere', namespace: 'gha', ip: '127.0.0.5', nodeName: 'node-b' }),
+];
+
+async function callerArn(moto: string, doc: string): Promise<string | undefined> {
+  const creds = JSON.parse(doc);
+  const sts = new STSClient({ region: 'us-east-1', endpoint: moto, credentials: { accessKeyId: creds.AccessKeyId, secretAccessKey: creds.SecretAccessKey, sessionToken: creds.Token } });
+  try {
+    return (await sts.send(new GetCallerIdentityCommand({}))).Arn;
+  } finally {
+    sts.destroy();
+  }
+}
+
+async function credentialsOf(h: Harness, ip: string) {
+  const token = (await h.request(ip, '/latest/api/token', { method: 'PUT', headers: { 'x-aws-ec2-metadata-token-ttl-seconds': '300' } })).body;
+  const headers = { 'x-aws-ec2-metadata-token': token };
+  const list = await h.request(ip, CREDS, { headers });
+  if (list.status !== 200) return { list, doc: undefined };
+  return { list, doc: await h.request(ip, `${CREDS}${list.body}`, { headers }) };
+}
+
+t.test('against moto: each pod gets its corridor\'s role, and no pod gets another\'s', async (t) => {
+  const moto = await startMoto(t);
+  const h = await startHarness(t, { objects: corridor(), stsEndpoint: moto.endpoint });
+  await within(h.agent.directory.whenReady(), 10_000, 'ready');
+
+  const driver = await credentialsOf(h, '127.0.0.2');
+  t.equal(driver.list.body, 'spark-etl');
+  t.equal(driver.doc?.status, 200);
+  t.equal(await callerArn(moto.endpoint, driver.doc!.body), 'arn:aws:sts::123456789012:assumed-role/spark-etl/corridor.gha.node-a');
+
+  const writer = await credentialsOf(h, '127.0.0.3');
+  t.equal(await callerArn(moto.endpoint, writer.doc!.body), 'arn:aws:sts::123456789012:assumed-role/spark-writer/corridor.gha.node-a');
+
+  const intruder = await credentialsOf(h, '127.0.0.4');
+  t.equal(intruder.list.status, 404, 'a pod asking for another corridor\'s role gets nothing');
+  t.match(intruder.list.body, /not allowed in namespace gha1/);
+
+  const elsewhere = await credentialsOf(h, '127.0.0.5');
+  t.equal(elsewhere.list.status, 404, 'a pod of another node never counts');
+
+  const expiration = JSON.parse(driver.doc!.body).Expiration as string;
+  t.match(expiration, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, 'moto\'s microseconds are reformatted');
+  const audit = h.logs.filter((l) => l.component === 'audit');
+  t.ok(audit.some((l) => l.pod === 'intruder' && l.decision === 'deny' && l.reason === 'not-allowed'));
+  t.notMatch(JSON.stringify(h.logs), JSON.parse(driver.doc!.body).SecretAccessKey, 'no secret in any log line');
+});
+
+t.test('pods that start, change and finish on a running agent are followed through the watch', async (t) => {
+  const moto = await startMoto(t);
+  const h = await startHarness(t, { objects: corridor(), stsEndpoint: moto.endpoint });
+  await within(h.agent.directory.whenReady(), 10_000, 'ready');
+
+  // A pod that asks right after it was created waits for the watch instead of failing.
+  h.kube.upsert(makePod({ name: 'late', namespace: 'gha', ip: '127.0.0.9', nodeName: 'node-a' }));
+  t.equal((await h.request('127.0.0.9', CREDS)).body, 'spark-etl');
+
+  const finished = h.nextChange();
+  h.kube.modifyPod('gha', 'late', (pod) => { (pod.status as Record<string, unknown>).phase = 'Succeeded'; });
+  await within(finished, 5000, 'the pod to finish');
+  t.equal((await h.request('127.0.0.9', CREDS)).status, 404, 'a pod that finished no longer gets credentials');
+
+  const reused = h.nextChange();
+  h.kube.upsert(makePod({ name: 'next', namespace: 'gha1', ip: '127.0.0.9', nodeName: 'node-a' }));
+  await within(reused, 5000, 'the new pod');
+  t.equal((await h.request('127.0.0.9', CREDS)).body, 'gha1-ingest', 'the IP\'s new owner gets its own role, never the old one\'s');
+
+  const annotated = h.nextChange();
+  h.kube.annotateNamespace('gha1', { 'iam.amazonaws.com/role': 'gha1-batch' });
+  await within(annotated, 5000, 'the namespace change');
+  t.equal((await h.request('127.0.0.9', CREDS)).body, 'gha1-batch', 'a corridor admin\'s annotation change applies without a restart');
+});
+
+t.test('the admin server reports ready, STS calls and decisions', async (t) => {
+  const moto = await startMoto(t);
+  const h = await startHarness(t, { objects: corridor(), stsEndpoint: moto.endpoint });
+  await within(h.agent.directory.whenReady(), 10_000, 'ready');
+  t.equal((await fetch(`${h.agent.adminUrl}/readyz`)).status, 200);
+  await credentialsOf(h, '127.0.0.2');
+  await credentialsOf(h, '127.0.0.4');
+  const metrics = await (await fetch(`${h.agent.adminUrl}/metrics`)).text();
+  t.match(metrics, /corridor_sts_calls_total\{result="success"\} [1-9]/);
+  t.match(metrics, /corridor_decisions_total\{outcome="denied",reason="not-allowed"\} 1/);
+  t.match(metrics, /corridor_ready 1/);
+  t.match(metrics, /corridor_pods 3/, 'the node\'s three pods, not the other node\'s');
+  t.match(metrics, /corridor_session_min_remaining_seconds 3[0-9]{3}/);
+  const explain = await (await fetch(`${h.agent.adminUrl}/debug/explain?ip=127.0.0.2`)).json();
+  t.match(explain, { pod: 'spark-driver', namespace: 'gha', decision: 'allow', role: 'arn:aws:iam::123456789012:role/spark-etl' });
+});

@@ -1,0 +1,180 @@
+import fc from 'fast-check';
+import t from 'tap';
+import { ownerOf, PodIndex } from '../../src/kube/pod-index.js';
+import type { PodInfo, PodLookup } from '../../src/kube/types.js';
+
+function pod(fields: Partial<PodInfo> & { name: string }): PodInfo {
+  return {
+    uid: `uid-${fields.name}`,
+    namespace: 'gha',
+    nodeName: 'node-a',
+    ip: '10.0.0.5',
+    phase: 'Running',
+    terminating: false,
+    hostNetwork: false,
+    serviceAccountName: 'default',
+    annotations: {},
+    ...fields,
+  };
+}
+
+function summary(lookup: PodLookup): string {
+  if (lookup.kind === 'found') return `found ${lookup.pod.name}`;
+  if (lookup.kind === 'ambiguous') return `ambiguous ${lookup.pods.map((p) => p.name).sort().join(',')}`;
+  return 'unknown';
+}
+
+const ownershipCases: Array<{ name: string; pods: PodInfo[]; expect: string }> = [
+  { name: 'a single running pod owns its IP', pods: [pod({ name: 'web' })], expect: 'found web' },
+  { name: 'a pod without an IP owns nothing', pods: [pod({ name: 'pending', ip: undefined, phase: 'Pending' })], expect: 'unknown' },
+  { name: 'a hostNetwork pod is skipped', pods: [pod({ name: 'agent', hostNetwork: true })], expect: 'unknown' },
+  {
+    name: 'an IP reused after a Succeeded pod belongs to the new pod',
+    pods: [pod({ name: 'job', phase: 'Succeeded' }), pod({ name: 'new' })],
+    expect: 'found new',
+  },
+  {
+    name: 'an IP reused after a Failed pod belongs to the new pod',
+    pods: [pod({ name: 'crashed', phase: 'Failed' }), pod({ name: 'new' })],
+    expect: 'found new',
+  },
+  { name: 'a finished pod alone owns nothing', pods: [pod({ name: 'job', phase: 'Succeeded' })], expect: 'unknown' },
+  {
+    name: 'a terminating pod and a new pod on one IP: the new pod owns it',
+    pods: [pod({ name: 'old', terminating: true }), pod({ name: 'new' })],
+    expect: 'found new',
+  },
+  { name: 'a terminating pod alone still owns its IP', pods: [pod({ name: 'old', terminating: true })], expect: 'found old' },
+  {
+    name: 'two live pods on one IP are ambiguous',
+    pods: [pod({ name: 'a' }), pod({ name: 'b' })],
+    expect: 'ambiguous a,b',
+  },
+  {
+    name: 'two live pods and a terminating one: ambiguous between the live ones',
+    pods: [pod({ name: 'a' }), pod({ name: 'b' }), pod({ name: 'old', terminating: true })],
+    expect: 'ambiguous a,b',
+  },
+  {
+    name: 'two terminating pods alone are ambiguous',
+    pods: [pod({ name: 'x', terminating: true }), pod({ name: 'y', terminating: true })],
+    expect: 'ambiguous x,y',
+  },
+  {
+    name: 'a hostNetwork pod on a pod IP does not make it ambiguous',
+    pods: [pod({ name: 'agent', hostNetwork: true }), pod({ name: 'web' })],
+    expect: 'found web',
+  },
+];
+
+t.test('IP ownership follows the DESIGN rules', async (t) => {
+  for (const c of ownershipCases) {
+    const index = new PodIndex();
+    for (const p of c.pods) index.upsert(p);
+    t.equal(summary(index.byIp('10.0.0.5')), c.expect, c.name);
+  }
+});
+
+t.test('an unknown IP is unknown', async (t) => {
+  t.equal(new PodIndex().byIp('10.9.9.9').kind, 'unknown');
+});
+
+t.test('an update that changes the IP moves the pod and frees the old IP', async (t) => {
+  const index = new PodIndex();
+  index.upsert(pod({ name: 'web', ip: '10.0.0.5' }));
+  const touched = index.upsert(pod({ name: 'web', ip: '10.0.0.6' }));
+  t.equal(summary(index.byIp('10.0.0.5')), 'unknown');
+  t.equal(summary(index.byIp('10.0.0.6')), 'found web');
+  t.same([...touched].sort(), ['10.0.0.5', '10.0.0.6'], 'both IPs reported as touched');
+  t.equal(index.size, 1);
+});
+
+t.test('a pod that gets its IP later becomes findable', async (t) => {
+  const index = new PodIndex();
+  index.upsert(pod({ name: 'web', ip: undefined, phase: 'Pending' }));
+  t.equal(index.size, 0, 'not indexed without an IP');
+  index.upsert(pod({ name: 'web', ip: '10.0.0.7' }));
+  t.equal(summary(index.byIp('10.0.0.7')), 'found web');
+});
+
+t.test('a pod that finishes leaves the index and hands its IP to the next pod', async (t) => {
+  const index = new PodIndex();
+  index.upsert(pod({ name: 'job' }));
+  index.upsert(pod({ name: 'next' }));
+  t.equal(summary(index.byIp('10.0.0.5')), 'ambiguous job,next');
+  index.upsert(pod({ name: 'job', phase: 'Succeeded' }));
+  t.equal(summary(index.byIp('10.0.0.5')), 'found next');
+  t.equal(index.size, 1);
+});
+
+t.test('deleting the new pod leaves the terminating one as owner, deleting both leaves nothing', async (t) => {
+  const index = new PodIndex();
+  index.upsert(pod({ name: 'old', terminating: true }));
+  index.upsert(pod({ name: 'new' }));
+  index.remove('uid-new');
+  t.equal(summary(index.byIp('10.0.0.5')), 'found old');
+  index.remove('uid-old');
+  t.equal(summary(index.byIp('10.0.0.5')), 'unknown');
+  t.equal(index.pods().length, 0);
+});
+
+t.test('replace keeps exactly the listed pods: absent ones are dropped, present ones updated', async (t) => {
+  const index = new PodIndex();
+  index.upsert(pod({ name: 'gone', ip: '10.0.0.1' }));
+  index.upsert(pod({ name: 'kept', ip: '10.0.0.2' }));
+  const touched = index.replace([pod({ name: 'kept', ip: '10.0.0.3' }), pod({ name: 'new', ip: '10.0.0.4' })]);
+  t.same(index.pods().map((p) => p.name).sort(), ['kept', 'new']);
+  t.equal(summary(index.byIp('10.0.0.1')), 'unknown');
+  t.equal(summary(index.byIp('10.0.0.2')), 'unknown');
+  t.equal(summary(index.byIp('10.0.0.3')), 'found kept');
+  t.same([...touched].sort(), ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4']);
+});
+
+t.test('pods() is a stable snapshot until the index changes', async (t) => {
+  const index = new PodIndex();
+  index.upsert(pod({ name: 'a', ip: '10.0.0.1' }));
+  const first = index.pods();
+  t.equal(index.pods(), first, 'same array while nothing changed');
+  index.upsert(pod({ name: 'b', ip: '10.0.0.2' }));
+  t.not(index.pods(), first);
+  t.equal(first.length, 1, 'an earlier snapshot is not mutated');
+});
+
+t.test('after any sequence of upserts and removes, every IP answers as ownerOf its claimants', async (t) => {
+  const ips = ['10.0.0.1', '10.0.0.2', '10.0.0.3'];
+  const op = fc.oneof(
+    fc.record({
+      kind: fc.constant('upsert' as const),
+      name: fc.constantFrom('a', 'b', 'c', 'd', 'e'),
+      ip: fc.option(fc.constantFrom(...ips), { nil: undefined }),
+      phase: fc.constantFrom('Pending', 'Running', 'Succeeded', 'Failed'),
+      terminating: fc.boolean(),
+      hostNetwork: fc.boolean(),
+    }),
+    fc.record({ kind: fc.constant('remove' as const), name: fc.constantFrom('a', 'b', 'c', 'd', 'e') }),
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
+      const index = new PodIndex();
+      const truth = new Map<string, PodInfo>();
+      for (const o of ops) {
+        if (o.kind === 'remove') {
+          index.remove(`uid-${o.name}`);
+          truth.delete(o.name);
+        } else {
+          const p = pod({ name: o.name, ip: o.ip, phase: o.phase, terminating: o.terminating, hostNetwork: o.hostNetwork });
+          index.upsert(p);
+          truth.set(o.name, p);
+        }
+      }
+      for (const ip of ips) {
+        const claimants = [...truth.values()].filter(
+          (p) => p.ip === ip && !p.hostNetwork && p.phase !== 'Succeeded' && p.phase !== 'Failed',
+        );
+        if (summary(index.byIp(ip)) !== summary(ownerOf(claimants))) return false;
+      }
+      return true;
+    }),
+  );
+  t.pass('index agrees with a from-scratch computation');
+});
