@@ -25,7 +25,7 @@ const NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
  */
 export async function startFakeSts(options: FakeStsOptions = {}): Promise<FakeSts> {
   const untrusted = new Set(options.untrustedRoles ?? []);
-  const identities = new Map<string, string>();
+  const identities = new Map<string, { arn: string; expiresAt: number }>();
   const assumeCalls: FakeSts['assumeCalls'] = [];
 
   const server = http.createServer((req, res) => {
@@ -53,14 +53,18 @@ export async function startFakeSts(options: FakeStsOptions = {}): Promise<FakeSt
       if (!match) return xmlError(res, 400, 'ValidationError', `${roleArn} is invalid`);
       const accessKeyId = `ASIA${randomBytes(8).toString('hex').toUpperCase()}`;
       const assumedRoleArn = `arn:aws:sts::${match[1]}:assumed-role/${match[2]}/${roleSessionName}`;
-      identities.set(accessKeyId, assumedRoleArn);
-      const expiration = new Date(Date.now() + durationSeconds * 1000).toISOString();
+      const expiresAt = Date.now() + durationSeconds * 1000;
+      identities.set(accessKeyId, { arn: assumedRoleArn, expiresAt });
+      const expiration = new Date(expiresAt).toISOString();
       return xml(res, `<AssumeRoleResponse xmlns="${NS}"><AssumeRoleResult><Credentials><AccessKeyId>${accessKeyId}</AccessKeyId><SecretAccessKey>${randomBytes(30).toString('base64')}</SecretAccessKey><SessionToken>${randomBytes(120).toString('base64')}</SessionToken><Expiration>${expiration}</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROADEMO:${roleSessionName}</AssumedRoleId><Arn>${assumedRoleArn}</Arn></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>${randomBytes(8).toString('hex')}</RequestId></ResponseMetadata></AssumeRoleResponse>`);
     }
     if (action === 'GetCallerIdentity') {
       const accessKeyId = /Credential=([A-Z0-9]+)\//.exec(req.headers.authorization ?? '')?.[1] ?? '';
-      const arn = identities.get(accessKeyId);
-      if (arn === undefined) return xmlError(res, 403, 'InvalidClientTokenId', 'The security token included in the request is invalid.');
+      const identity = identities.get(accessKeyId);
+      if (identity === undefined) return xmlError(res, 403, 'InvalidClientTokenId', 'The security token included in the request is invalid.');
+      // Like real STS, expired session credentials are refused: a client holding them fails.
+      if (Date.now() >= identity.expiresAt) return xmlError(res, 400, 'ExpiredToken', 'The security token included in the request is expired');
+      const arn = identity.arn;
       return xml(res, `<GetCallerIdentityResponse xmlns="${NS}"><GetCallerIdentityResult><Arn>${arn}</Arn><UserId>AROADEMO:x</UserId><Account>${arn.split(':')[4]}</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>demo</RequestId></ResponseMetadata></GetCallerIdentityResponse>`);
     }
     xmlError(res, 400, 'InvalidAction', `Could not find operation ${action}`);

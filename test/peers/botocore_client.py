@@ -2,9 +2,14 @@
 instance-metadata provider (AWS_EC2_METADATA_SERVICE_ENDPOINT points at the agent), then calls
 sts get-caller-identity. Prints one JSON line.
 
---source-ip binds the client's sockets to a 127.0.0.x address so the agent sees a given pod.
+--source-ip binds the client's metadata sockets to a 127.0.0.x address so the agent sees a given
+pod. Without it nothing is patched: in a pod network namespace (the node-path e2e) botocore runs
+as in a pod, AWS_EC2_METADATA_SERVICE_ENDPOINT unset, and asks 169.254.169.254 itself.
 --rounds N and --interval S keep one RefreshableCredentials object alive and call STS N times,
 recording each access key id, to follow credential rollovers.
+--time-scale K shrinks botocore's credential time windows by K (15 min advisory and 10 min
+mandatory refresh, and the IMDS fetcher's 10 min + 2-10 min expiry-extension window), so a test
+can run 1 h sessions as 60 s ones (K = 1/60) with every ratio kept.
 """
 import argparse
 import json
@@ -14,10 +19,11 @@ import time
 import urllib3.util.connection as urllib3_connection
 
 parser = argparse.ArgumentParser()
-parser.add_argument("--source-ip", required=True)
+parser.add_argument("--source-ip")
 parser.add_argument("--sts-endpoint", required=True)
 parser.add_argument("--rounds", type=int, default=1)
 parser.add_argument("--interval", type=float, default=0)
+parser.add_argument("--time-scale", type=float, default=1.0)
 args = parser.parse_args()
 
 original_create_connection = urllib3_connection.create_connection
@@ -29,10 +35,47 @@ def create_connection_from_pod(address, *rest, **kwargs):
     return original_create_connection(address, *rest, **kwargs)
 
 
-urllib3_connection.create_connection = create_connection_from_pod
+if args.source_ip:
+    urllib3_connection.create_connection = create_connection_from_pod
 
 import boto3  # noqa: E402  (after the patch, so every connection goes through it)
 import botocore  # noqa: E402
+import botocore.credentials  # noqa: E402
+import botocore.utils  # noqa: E402
+import logging  # noqa: E402
+import random as _random  # noqa: E402
+
+if args.time_scale != 1.0:
+    k = args.time_scale
+    botocore.credentials.RefreshableCredentials._advisory_refresh_timeout = 15 * 60 * k
+    botocore.credentials.RefreshableCredentials._mandatory_refresh_timeout = 10 * 60 * k
+
+    class _ScaledRandom:
+        @staticmethod
+        def randint(a, b):
+            return _random.uniform(a * k, b * k)
+
+    botocore.utils.random = _ScaledRandom
+    _fetcher_init = botocore.utils.InstanceMetadataFetcher.__init__
+
+    def _scaled_init(self, *a, **kw):
+        _fetcher_init(self, *a, **kw)
+        self._config = dict(self._config or {}, ec2_credential_refresh_window=600 * k)
+
+    botocore.utils.InstanceMetadataFetcher.__init__ = _scaled_init
+
+
+class _ExtensionWatch(logging.Handler):
+    # botocore logs this when IMDS credentials are so close to expiry that it stretches them.
+    extensions = 0
+
+    def emit(self, record):
+        if "credential expiration extension" in record.getMessage():
+            _ExtensionWatch.extensions += 1
+
+
+logging.getLogger("botocore.utils").addHandler(_ExtensionWatch())
+logging.getLogger("botocore.utils").setLevel(logging.INFO)
 
 session = boto3.session.Session(region_name="us-east-1")
 credentials = session.get_credentials()
@@ -57,4 +100,5 @@ print(json.dumps({
     "botocore": botocore.__version__,
     "rounds": rounds,
     "failures": failures,
+    "expiry_extensions": _ExtensionWatch.extensions,
 }))
