@@ -1,9 +1,19 @@
+import http from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { createAccessResolver, type AccessResolver } from './access/index.js';
 import { adminRoutes } from './admin/index.js';
 import type { AgentConfig } from './config/index.js';
 import type { CredentialSource, SessionKey } from './credentials/index.js';
-import { callerIp, createMetadataUpstream, createRateLimiter, createTokenIssuer, imdsRoutes, type MetadataUpstream, type RateLimiter } from './imds/index.js';
+import {
+  callerIp,
+  createMetadataUpstream,
+  createRateLimiter,
+  createTokenIssuer,
+  imdsRoutes,
+  limitConnectionsPerCaller,
+  type MetadataUpstream,
+  type RateLimiter,
+} from './imds/index.js';
 import type { PodDirectory } from './kube/index.js';
 import type { Logger } from './log/index.js';
 import type { Metrics, Route } from './metrics/index.js';
@@ -42,6 +52,8 @@ export interface App {
 
 // Small limits: SDK requests are tiny, so anything large or slow is a misbehaving client.
 const MAX_HEADER_BYTES = 8 * 1024;
+// An SDK keeps one or two connections; a Spark executor with many threads a few dozen.
+const MAX_CONNECTIONS_PER_CALLER = 256;
 
 /** Builds the metadata and admin servers with their dependencies wired, without listening. */
 export async function buildApp(deps: AppDeps, config: AppConfig): Promise<App> {
@@ -63,16 +75,22 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<App> {
     connectionTimeout: 10_000,
     requestTimeout: 5_000,
     keepAliveTimeout: 5_000,
-    http: { maxHeaderSize: MAX_HEADER_BYTES },
+    // Node checks request and header timeouts only every connectionsCheckingInterval (30 s by default).
+    http: { maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: 5_000, connectionsCheckingInterval: 1_000 },
     return503OnClosing: true,
   });
+  limitConnectionsPerCaller(imds.server, MAX_CONNECTIONS_PER_CALLER);
   recordRequestMetrics(imds, metrics);
   if (config.rateLimitPerSecond > 0) {
     limitRequestRate(imds, createRateLimiter({ perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst, clock: deps.clock }));
   }
-  imds.setErrorHandler((error, request, reply) => {
+  imds.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
+    // Fastify's own client errors (bad content type, body too large) keep their 4xx code.
+    if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+      return reply.code(error.statusCode).type('text/plain').send(`${http.STATUS_CODES[error.statusCode] ?? 'Bad Request'}`);
+    }
     request.log.error({ err: error, url: request.url }, 'metadata request failed');
-    reply.code(500).type('text/plain').send('Internal Server Error');
+    return reply.code(500).type('text/plain').send('Internal Server Error');
   });
   await imds.register(imdsRoutes, {
     resolver,

@@ -7,3 +7,4 @@ export { createMetadataUpstream } from './upstream.js';
 export type { MetadataUpstream, UpstreamAnswer } from './upstream.js';
 export { createRateLimiter } from './rate-limit.js';
 export type { RateLimiter } from './rate-limit.js';
+export { limitConnectionsPerCaller } from './connection-limit.js';
