@@ -101,3 +101,19 @@ t.test('the admin server reports ready, STS calls and decisions', async (t) => {
   const explain = await (await fetch(`${h.agent.adminUrl}/debug/explain?ip=127.0.0.2`)).json();
   t.match(explain, { pod: 'spark-driver', namespace: 'gha', decision: 'allow', role: 'arn:aws:iam::123456789012:role/spark-etl' });
 });
+
+t.test('with the API server gone mid-run the agent keeps serving pods it knows, and stays ready', async (t) => {
+  const moto = await startMoto(t);
+  const h = await startHarness(t, { objects: corridor(), stsEndpoint: moto.endpoint });
+  await within(h.agent.directory.whenReady(), 10_000, 'ready');
+  h.kube.setDown(true, 'reset');
+  h.kube.closeWatches();
+  const driver = await credentialsOf(h, '127.0.0.2');
+  t.equal(driver.doc?.status, 200, 'credentials served from the cached pod index');
+  t.equal((await fetch(`${h.agent.adminUrl}/readyz`)).status, 200, 'still ready: the cache is good');
+  h.kube.setDown(false);
+  const back = h.nextChange();
+  h.kube.upsert(makePod({ name: 'after-outage', namespace: 'gha', ip: '127.0.0.10', nodeName: 'node-a' }));
+  await within(back, 15_000, 'the watch to come back');
+  t.equal((await h.request('127.0.0.10', CREDS)).body, 'spark-etl', 'changes flow again after the API server returns');
+});
