@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import { buildApp, type App } from './app.js';
-import type { AgentConfig } from './config/index.js';
+import { sessionSettings, type AgentConfig } from './config/index.js';
 import { createSessionCache, createStsAssumer, type RoleAssumer, type StsAssumer } from './credentials/index.js';
 import { createPodDirectory, loadKubeConfig, type RunningPodDirectory } from './kube/index.js';
 import { createLogger, type Logger } from './log/index.js';
@@ -52,11 +52,7 @@ export async function startAgent(config: Readonly<AgentConfig>, overrides: Agent
     assumer,
     clock,
     scheduler,
-    nodeName: config.nodeName,
-    sessionDurationMs: config.sessionDurationMs,
-    refreshBeforeMs: config.refreshBeforeMs,
-    minRemainingMs: config.minRemainingMs,
-    sessionTags: config.sessionTags,
+    ...sessionSettings(config),
     metrics,
     logger,
   });

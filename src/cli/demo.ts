@@ -1,5 +1,6 @@
-import { parseFlags, usage, type FlagSpec } from '../config/index.js';
+import type { FlagSpec } from '../config/index.js';
 import { runDemo } from '../demo/index.js';
+import { parseCommandFlags } from './command-flags.js';
 
 const DEMO_FLAGS: readonly FlagSpec[] = [
   { name: 'port', kind: 'port', default: '8181', help: 'metadata server port on 127.0.0.1' },
@@ -10,15 +11,9 @@ const DEMO_FLAGS: readonly FlagSpec[] = [
 
 /** `corridor demo`: exits 0 when every pod got exactly what the story says. */
 export async function runDemoCommand(argv: string[]): Promise<number> {
-  const { values, errors, help } = parseFlags(DEMO_FLAGS, argv, process.env);
-  if (help) {
-    process.stdout.write(`${usage('demo', DEMO_FLAGS)}\n`);
-    return 0;
-  }
-  if (errors.length > 0) {
-    process.stderr.write(`corridor demo: ${errors.join('; ')}\n`);
-    return 2;
-  }
+  const parsed = parseCommandFlags('demo', DEMO_FLAGS, argv);
+  if ('exitCode' in parsed) return parsed.exitCode;
+  const { values } = parsed;
   const demo = await runDemo({
     port: values.get('port') as number,
     adminPort: values.get('admin-port') as number,

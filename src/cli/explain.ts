@@ -1,8 +1,9 @@
 import { CoreV1Api } from '@kubernetes/client-node';
 import { explainAccess } from '../admin/index.js';
-import { AGENT_FLAGS, annotationKeys, parseFlags, usage, type FlagSpec } from '../config/index.js';
+import { AGENT_FLAGS, annotationKeys, type FlagSpec } from '../config/index.js';
 import { loadKubeConfig, parseNamespace, parsePod, parseServiceAccount, type ServiceAccountInfo } from '../kube/index.js';
 import { decideRole } from '../policy/index.js';
+import { parseCommandFlags } from './command-flags.js';
 
 const SHARED = ['kubeconfig', 'base-role-arn', 'service-account-roles', 'role-annotation', 'allowed-roles-annotation', 'external-id-annotation', 'service-account-role-annotation'];
 
@@ -17,15 +18,9 @@ const EXPLAIN_FLAGS: readonly FlagSpec[] = [
  * runs the agent's own decision code on them. Prints JSON; exits 0 when allowed, 1 when denied.
  */
 export async function runExplainCommand(argv: string[]): Promise<number> {
-  const { values, errors, help } = parseFlags(EXPLAIN_FLAGS, argv, process.env);
-  if (help) {
-    process.stdout.write(`${usage('explain', EXPLAIN_FLAGS)}\n`);
-    return 0;
-  }
-  if (errors.length > 0) {
-    process.stderr.write(`corridor explain: ${errors.join('; ')}\n`);
-    return 2;
-  }
+  const parsed = parseCommandFlags('explain', EXPLAIN_FLAGS, argv);
+  if ('exitCode' in parsed) return parsed.exitCode;
+  const { values } = parsed;
   const get = (name: string) => values.get(name) as string | undefined;
   const namespaceName = get('namespace') as string;
   let baseRoleArn = get('base-role-arn');

@@ -157,3 +157,14 @@ function isHttpUrl(text: string): boolean {
     return false;
   }
 }
+
+/** The session cache's settings, taken from the agent config (shared by main and tests). */
+export function sessionSettings(config: Readonly<AgentConfig>) {
+  return {
+    nodeName: config.nodeName,
+    sessionDurationMs: config.sessionDurationMs,
+    refreshBeforeMs: config.refreshBeforeMs,
+    minRemainingMs: config.minRemainingMs,
+    sessionTags: config.sessionTags,
+  };
+}

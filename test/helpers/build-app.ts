@@ -2,7 +2,7 @@ import { Registry } from 'prom-client';
 import { Writable } from 'node:stream';
 import type { Test } from 'tap';
 import { buildApp, type App, type AppConfig } from '../../src/app.js';
-import { parseAgentConfig } from '../../src/config/index.js';
+import { parseAgentConfig, sessionSettings } from '../../src/config/index.js';
 import { createSessionCache } from '../../src/credentials/index.js';
 import type { MetadataUpstream } from '../../src/imds/index.js';
 import { createLogger } from '../../src/log/index.js';
@@ -45,11 +45,7 @@ export async function build(t: Test, flags: string[] = [], upstream?: MetadataUp
     clock: time,
     scheduler: time,
     random: () => 0.5,
-    nodeName: config.nodeName,
-    sessionDurationMs: config.sessionDurationMs,
-    refreshBeforeMs: config.refreshBeforeMs,
-    minRemainingMs: config.minRemainingMs,
-    sessionTags: config.sessionTags,
+    ...sessionSettings(config),
     metrics,
     logger,
   });

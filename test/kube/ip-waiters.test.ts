@@ -1,20 +1,10 @@
 import t from 'tap';
 import { IpWaiters } from '../../src/kube/ip-waiters.js';
 import type { PodInfo, PodLookup } from '../../src/kube/types.js';
+import { podInfo } from '../helpers/fake-directory.js';
 import { FakeTime, settle } from '../helpers/fake-time.js';
 
-const web: PodInfo = {
-  uid: 'u1',
-  name: 'web',
-  namespace: 'gha',
-  nodeName: 'node-a',
-  ip: '10.0.0.5',
-  phase: 'Running',
-  terminating: false,
-  hostNetwork: false,
-  serviceAccountName: 'default',
-  annotations: {},
-};
+const web: PodInfo = podInfo({ uid: 'u1', name: 'web', ip: '10.0.0.5' });
 
 function setup() {
   const time = new FakeTime();

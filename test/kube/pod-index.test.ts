@@ -2,20 +2,10 @@ import fc from 'fast-check';
 import t from 'tap';
 import { ownerOf, PodIndex } from '../../src/kube/pod-index.js';
 import type { PodInfo, PodLookup } from '../../src/kube/types.js';
+import { podInfo } from '../helpers/fake-directory.js';
 
 function pod(fields: Partial<PodInfo> & { name: string }): PodInfo {
-  return {
-    uid: `uid-${fields.name}`,
-    namespace: 'gha',
-    nodeName: 'node-a',
-    ip: '10.0.0.5',
-    phase: 'Running',
-    terminating: false,
-    hostNetwork: false,
-    serviceAccountName: 'default',
-    annotations: {},
-    ...fields,
-  };
+  return podInfo({ uid: `uid-${fields.name}`, ip: '10.0.0.5', ...fields });
 }
 
 function summary(lookup: PodLookup): string {
