@@ -17,7 +17,7 @@ const EXPLAIN_FLAGS: readonly FlagSpec[] = [
  * `corridor explain`: reads the pod, its namespace and ServiceAccount through a kubeconfig and
  * runs the agent's own decision code on them. Prints JSON; exits 0 when allowed, 1 when denied.
  */
-export async function runExplainCommand(argv: string[]): Promise<number> {
+export async function runExplainCommand(argv: string[], out: (text: string) => void = (text) => process.stdout.write(text)): Promise<number> {
   const parsed = parseCommandFlags('explain', EXPLAIN_FLAGS, argv);
   if ('exitCode' in parsed) return parsed.exitCode;
   const { values } = parsed;
@@ -43,6 +43,6 @@ export async function runExplainCommand(argv: string[]): Promise<number> {
     },
   );
   const explanation = explainAccess({ ip: pod.ip ?? '', pod, decision, sessionKey: undefined }, undefined);
-  process.stdout.write(`${JSON.stringify(explanation, null, 2)}\n`);
+  out(`${JSON.stringify(explanation, null, 2)}\n`);
   return decision.allowed ? 0 : 1;
 }
