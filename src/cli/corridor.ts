@@ -1,12 +1,11 @@
 #!/usr/bin/env node
-import { runAgentCommand } from './agent.js';
-import { runDemoCommand } from './demo.js';
-import { runExplainCommand } from './explain.js';
-
+// Commands load on demand: the init container's `iptables install` should not pay for the
+// agent's AWS SDK and Kubernetes client.
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
-  agent: runAgentCommand,
-  explain: runExplainCommand,
-  demo: runDemoCommand,
+  agent: async (argv) => (await import('./agent.js')).runAgentCommand(argv),
+  explain: async (argv) => (await import('./explain.js')).runExplainCommand(argv),
+  demo: async (argv) => (await import('./demo.js')).runDemoCommand(argv),
+  iptables: async (argv) => (await import('./iptables.js')).runIptablesCommand(argv),
 };
 
 const HELP = `usage: corridor <command> [flags]
@@ -15,6 +14,7 @@ commands:
   agent      run the node-local metadata proxy (the DaemonSet's container)
   explain    show which role a pod gets and why, from a kubeconfig
   demo       run the agent against a local cluster and STS stand-in and fetch credentials through it
+  iptables   install, check or remove the node's rules sending pods' metadata traffic to the agent
 
 Each command takes --help.`;
 

@@ -10,6 +10,8 @@ export interface FlagSpec {
   /** Default as the user would type it; undefined means no default. */
   default?: string;
   required?: boolean;
+  /** A `list` flag that may be given more than once; the values add up (`--interface a --interface b`). */
+  repeatable?: boolean;
 }
 
 export type FlagValue = string | number | boolean | readonly string[] | undefined;
@@ -54,10 +56,14 @@ export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[], 
       errors.push(`unknown flag --${name}`);
       continue;
     }
-    if (eq !== -1) raw.set(name, arg.slice(eq + 1));
-    else if (spec.kind === 'boolean' && (argv[i + 1] === undefined || !/^(true|false)$/.test(argv[i + 1] as string))) raw.set(name, 'true');
+    let text: string | undefined;
+    if (eq !== -1) text = arg.slice(eq + 1);
+    else if (spec.kind === 'boolean' && (argv[i + 1] === undefined || !/^(true|false)$/.test(argv[i + 1] as string))) text = 'true';
     else if (argv[i + 1] === undefined) errors.push(`--${name} needs a value`);
-    else raw.set(name, argv[++i] as string);
+    else text = argv[++i] as string;
+    if (text === undefined) continue;
+    const earlier = raw.get(name);
+    raw.set(name, spec.repeatable && earlier !== undefined ? `${earlier},${text}` : text);
   }
   const values = new Map<string, FlagValue>();
   for (const spec of specs) {
@@ -105,7 +111,8 @@ function convert(spec: FlagSpec, text: string): { value?: FlagValue; error?: str
 export function usage(command: string, specs: readonly FlagSpec[]): string {
   const lines = specs.map((s) => {
     const def = s.default !== undefined ? ` (default ${s.default || '""'})` : s.required ? ' (required)' : '';
-    return `  --${s.name.padEnd(24)} ${s.help}${def} [${envName(s.name)}]`;
+    const repeat = s.repeatable ? ' (repeatable)' : '';
+    return `  --${s.name.padEnd(24)} ${s.help}${def}${repeat} [${envName(s.name)}]`;
   });
   return `usage: corridor ${command} [flags]\n${lines.join('\n')}`;
 }

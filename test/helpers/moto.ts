@@ -8,9 +8,18 @@ import type { Test } from 'tap';
 const run = promisify(execFile);
 
 export interface Moto {
-  /** `http://127.0.0.1:<port>`, for --sts-endpoint and SDK clients. */
+  /** `http://127.0.0.1:<port>` (or the given host), for --sts-endpoint and SDK clients. */
   endpoint: string;
   port: number;
+}
+
+export interface MotoOptions {
+  /** Run moto inside this network namespace (`ip netns exec`); the test must be root. */
+  netns?: string;
+  /** Address to bind; default 127.0.0.1. In a netns, an address of that namespace. */
+  host?: string;
+  /** Port to bind; default a free one. A fresh netns has every port free, so pass one there. */
+  port?: number;
 }
 
 /** Static keys moto accepts (it accepts any); in the shape of AWS's documentation examples. */
@@ -25,21 +34,23 @@ export const MOTO_ACCOUNT = '123456789012';
 const STARTUP_TIMEOUT_MS = 60_000;
 
 /**
- * Starts `python3 -m moto.server` on a free loopback port and stops it in t.teardown. Installs
- * moto[server] with pip first when the module is missing. Resolves once the server has said it
- * is running and has answered one HTTP request.
+ * Starts `python3 -m moto.server` on a free loopback port (or where `options` say, possibly in
+ * a network namespace) and stops it in t.teardown. Installs moto[server] with pip first when the
+ * module is missing. Resolves once the server has said it is running and has answered one HTTP
+ * request.
  */
-export async function startMoto(t: Test): Promise<Moto> {
+export async function startMoto(t: Test, options: MotoOptions = {}): Promise<Moto> {
   await ensureMotoInstalled();
+  const host = options.host ?? '127.0.0.1';
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
+    const port = options.port ?? (await freePort());
     try {
-      const child = await spawnMoto(port);
+      const child = await spawnMoto(host, port, options.netns);
       t.teardown(() => stop(child));
-      return { endpoint: `http://127.0.0.1:${port}`, port };
+      return { endpoint: `http://${host}:${port}`, port };
     } catch (error) {
       // Another process may have taken the port between probing and binding; try another one.
-      if (attempt >= 3) throw error;
+      if (attempt >= 3 || options.port !== undefined) throw error;
     }
   }
 }
@@ -65,8 +76,11 @@ function freePort(): Promise<number> {
   });
 }
 
-async function spawnMoto(port: number): Promise<ChildProcess> {
-  const child = spawn('python3', ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], {
+async function spawnMoto(host: string, port: number, netns: string | undefined): Promise<ChildProcess> {
+  const command = ['python3', '-m', 'moto.server', '-H', host, '-p', String(port)];
+  // `ip netns exec` execs the command, so the child's pid is moto's own and stop() reaches it.
+  const [file, ...args] = netns === undefined ? command : ['ip', 'netns', 'exec', netns, ...command];
+  const child = spawn(file as string, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, PYTHONUNBUFFERED: '1' },
   });
@@ -89,7 +103,7 @@ async function spawnMoto(port: number): Promise<ChildProcess> {
         reject(new Error(`moto exited with ${code} before it was ready:\n${output}`));
       });
     });
-    await answers(port);
+    await (netns === undefined ? answers(port) : answersInNetns(netns, host, port));
   } catch (error) {
     await stop(child);
     throw error;
@@ -110,6 +124,13 @@ function answers(port: number): Promise<void> {
     request.setTimeout(10_000, () => request.destroy(new Error('moto accepted but did not answer')));
     request.on('error', reject);
   });
+}
+
+/** The same one-request check, made from inside the namespace moto runs in. */
+async function answersInNetns(netns: string, host: string, port: number): Promise<void> {
+  // No proxy: a proxy from the environment could not reach into the namespace anyway.
+  const script = 'import sys, urllib.request, urllib.error\nopener = urllib.request.build_opener(urllib.request.ProxyHandler({}))\ntry:\n    opener.open(sys.argv[1], timeout=10).read()\nexcept urllib.error.HTTPError:\n    pass';
+  await run('ip', ['netns', 'exec', netns, 'python3', '-c', script, `http://${host}:${port}/moto-api/`], { timeout: 15_000 });
 }
 
 async function stop(child: ChildProcess): Promise<void> {

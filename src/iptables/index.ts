@@ -1,0 +1,15 @@
+export { parseInterfacePattern, interfaceMatch, formatInterfacePattern } from './interface-pattern.js';
+export type { InterfacePattern, PatternResult } from './interface-pattern.js';
+export { CORRIDOR_CHAIN, ENTRY_CHAIN, METADATA_ADDRESS, jumpRule, redirectRules, describeRedirect, chainRestoreInput } from './rules.js';
+export type { RedirectTarget } from './rules.js';
+export { createIptablesRunner, IptablesUnavailableError } from './runner.js';
+export type { CommandResult, IptablesRunner, IptablesRunnerOptions } from './runner.js';
+export { IptablesCommandError } from './nat-table.js';
+export { installRules } from './install.js';
+export type { InstallReport } from './install.js';
+export { checkRules } from './check.js';
+export type { CheckReport } from './check.js';
+export { removeRules } from './remove.js';
+export type { RemoveReport } from './remove.js';
+export { parseIptablesOptions, IPTABLES_FLAGS, IPTABLES_ACTIONS } from './options.js';
+export type { IptablesAction, IptablesOptions, IptablesOptionsResult } from './options.js';
