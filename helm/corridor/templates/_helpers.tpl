@@ -1,0 +1,120 @@
+{{/*
+The chart name, or nameOverride.
+*/}}
+{{- define "corridor.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The name of every object: fullnameOverride, else the release name when it already contains the
+chart name (release "corridor" -> "corridor"), else "<release>-<chart>". 63 characters at most.
+*/}}
+{{- define "corridor.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Chart name and version, for the helm.sh/chart label.
+*/}}
+{{- define "corridor.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Labels on every object.
+*/}}
+{{- define "corridor.labels" -}}
+helm.sh/chart: {{ include "corridor.chart" . }}
+{{ include "corridor.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: metadata-proxy
+app.kubernetes.io/part-of: corridor
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Labels that select the agent's pods (DaemonSet selector, Service, PodMonitor). Never change them
+on upgrade: a DaemonSet's selector is immutable.
+*/}}
+{{- define "corridor.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "corridor.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+The namespace the agent runs in.
+*/}}
+{{- define "corridor.namespace" -}}
+{{- default .Release.Namespace .Values.namespaceOverride }}
+{{- end }}
+
+{{/*
+The ServiceAccount the agent runs as.
+*/}}
+{{- define "corridor.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "corridor.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+The agent's image: repository:tag, tag defaulting to the chart's appVersion; @digest when set.
+*/}}
+{{- define "corridor.image" -}}
+{{- $tag := default .Chart.AppVersion .Values.image.tag }}
+{{- if .Values.image.digest }}
+{{- printf "%s:%s@%s" .Values.image.repository $tag .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository $tag }}
+{{- end }}
+{{- end }}
+
+{{/*
+The init container's image: the same build's `iptables` stage, published as <tag>-iptables
+unless iptables.image overrides it.
+*/}}
+{{- define "corridor.iptablesImage" -}}
+{{- $repository := default .Values.image.repository .Values.iptables.image.repository }}
+{{- $tag := default (printf "%s-iptables" (default .Chart.AppVersion .Values.image.tag)) .Values.iptables.image.tag }}
+{{- if .Values.iptables.image.digest }}
+{{- printf "%s:%s@%s" $repository $tag .Values.iptables.image.digest }}
+{{- else }}
+{{- printf "%s:%s" $repository $tag }}
+{{- end }}
+{{- end }}
+
+{{/*
+The environment variable a flag reads: agent.<camelCase> -> CORRIDOR_<UPPER_SNAKE>, the same rule
+as envName() in src/config/flags.ts (sessionDuration -> CORRIDOR_SESSION_DURATION).
+*/}}
+{{- define "corridor.envName" -}}
+{{- printf "CORRIDOR_%s" (regexReplaceAll "([a-z0-9])([A-Z])" . "${1}_${2}" | upper) }}
+{{- end }}
+
+{{/*
+One env entry per key of .Values.agent that has a value; lists are joined with commas. An empty
+string (or null, or an empty list) sets nothing, so the agent's own default applies.
+*/}}
+{{- define "corridor.agentEnv" -}}
+{{- range $key, $value := .Values.agent }}
+{{- $text := kindIs "slice" $value | ternary (join "," $value) (toString $value) }}
+{{- if and (not (kindIs "invalid" $value)) (ne $text "") }}
+- name: {{ include "corridor.envName" $key }}
+  value: {{ $text | quote }}
+{{- end }}
+{{- end }}
+{{- end }}

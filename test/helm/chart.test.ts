@@ -1,0 +1,281 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import type { IContainer, IEnvVar, IPodSpec } from 'kubernetes-models/v1';
+import type { IClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import type { IDaemonSet } from 'kubernetes-models/apps/v1';
+import { parse } from 'yaml';
+import { AGENT_FLAGS, envName, parseAgentConfig } from '../../src/config/index.js';
+import { CHART, NAMESPACE, ROOT, findHelm, helm, only, renderChart, schemaProblem, setArgs, type K8sObject } from '../helpers/helm.js';
+
+/** Flags the DaemonSet fills from the downward API rather than from values. */
+const FROM_DOWNWARD_API: Readonly<Record<string, string>> = { 'node-name': 'spec.nodeName', 'host-ip': 'status.hostIP' };
+
+/** Every optional object and mode on. */
+const ALL_ON = {
+  'agent.serviceAccountRoles': true,
+  'metrics.podMonitor.enabled': true,
+  'metrics.prometheusRule.enabled': true,
+  'dashboard.enabled': true,
+  'examples.namespace.enabled': true,
+};
+
+/** A value other than the default for every flag that values set; values the agent accepts. */
+const SAMPLES: Readonly<Record<string, string | number | boolean>> = {
+  port: 18181,
+  'admin-host': '127.0.0.2',
+  'admin-port': 19181,
+  kubeconfig: '/etc/corridor/kubeconfig',
+  'base-role-arn': 'arn:aws:iam::123456789012:role/teams/',
+  'sts-region': 'eu-west-1',
+  'sts-endpoint': 'https://sts.eu-west-1.amazonaws.com',
+  'session-duration': '50m',
+  'refresh-before': '30m',
+  'min-remaining': '20m',
+  'pod-lookup-timeout': '2s',
+  'imds-upstream': 'http://127.0.0.1:1338',
+  'passthrough-paths': '{/latest/meta-data/placement/region,/latest/meta-data/instance-id}',
+  'rate-limit': 20,
+  'rate-limit-burst': 40,
+  'require-imdsv2': true,
+  'service-account-roles': true,
+  'session-tags': true,
+  'role-annotation': 'example.com/role',
+  'allowed-roles-annotation': 'example.com/allowed-roles',
+  'external-id-annotation': 'example.com/external-id',
+  'service-account-role-annotation': 'example.com/role-arn',
+  'log-level': 'debug',
+};
+
+const camel = (flag: string): string => flag.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+function daemonSet(objects: readonly K8sObject[]): IDaemonSet {
+  return only(objects, 'DaemonSet') as unknown as IDaemonSet;
+}
+function podSpec(objects: readonly K8sObject[]): IPodSpec {
+  const spec = daemonSet(objects).spec?.template.spec;
+  if (spec === undefined) throw new Error('DaemonSet without a pod spec');
+  return spec;
+}
+function container(objects: readonly K8sObject[], name: string, init = false): IContainer {
+  const spec = podSpec(objects);
+  const found = (init ? spec.initContainers : spec.containers)?.find((c) => c.name === name);
+  if (found === undefined) throw new Error(`no ${init ? 'init ' : ''}container ${name}`);
+  return found;
+}
+function envOf(c: IContainer): Map<string, IEnvVar> {
+  return new Map((c.env ?? []).map((e) => [e.name, e]));
+}
+/** The agent's environment as the kubelet would give it, downward-API fields filled in. */
+function resolvedEnv(c: IContainer): NodeJS.ProcessEnv {
+  const fields: Record<string, string> = { 'spec.nodeName': 'node-a', 'status.hostIP': '10.0.0.1' };
+  const env: NodeJS.ProcessEnv = {};
+  for (const e of c.env ?? []) env[e.name] = e.value ?? fields[e.valueFrom?.fieldRef?.fieldPath ?? ''];
+  return env;
+}
+/** (apiGroup, resource, verb) triples a ClusterRole grants. */
+function grants(role: IClusterRole): string[] {
+  return (role.rules ?? [])
+    .flatMap((rule) => (rule.apiGroups ?? []).flatMap((g) => (rule.resources ?? []).flatMap((r) => rule.verbs.map((v) => `${g}/${r}:${v}`))))
+    .sort();
+}
+const triples = (resources: string[]): string[] => resources.flatMap((r) => ['get', 'list', 'watch'].map((v) => `/${r}:${v}`)).sort();
+
+const found = findHelm(t);
+if (!found.ok) {
+  t.plan(0, `helm chart tests skipped: ${found.reason}`);
+} else {
+  const bin = found.bin;
+  const defaults = renderChart(bin);
+  const allOn = renderChart(bin, ALL_ON);
+
+  t.test('helm lint passes, also with --strict, with defaults and with every optional object on', async (t) => {
+    for (const args of [[], ['--strict'], ['--strict', ...setArgs(ALL_ON)]]) {
+      const result = helm(bin, ['lint', CHART, ...args]);
+      t.equal(result.status, 0, `helm lint ${args.join(' ')}: ${result.stdout}${result.stderr}`);
+    }
+  });
+
+  t.test('the default render is the agent and its RBAC, each object valid against the Kubernetes schemas', async (t) => {
+    t.same(defaults.map((o) => o.kind).sort(), ['ClusterRole', 'ClusterRoleBinding', 'DaemonSet', 'Service', 'ServiceAccount']);
+    for (const object of defaults) t.equal(schemaProblem(object), undefined, `${object.kind} ${object.metadata.name} validates`);
+  });
+
+  t.test('with every option on, PodMonitor, PrometheusRule, dashboard ConfigMap and example namespace render and validate', async (t) => {
+    t.same(allOn.map((o) => o.kind).sort(), ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'DaemonSet', 'Namespace', 'PodMonitor', 'PrometheusRule', 'Service', 'ServiceAccount']);
+    for (const object of allOn) t.equal(schemaProblem(object), undefined, `${object.kind} ${object.metadata.name} validates`);
+  });
+
+  t.test('the schema check in this test rejects a broken object (so the passes above mean something)', async (t) => {
+    const broken = structuredClone(only(defaults, 'DaemonSet'));
+    const spec = (broken as unknown as IDaemonSet).spec?.template.spec?.containers[0]?.ports?.[0] as { containerPort: unknown };
+    spec.containerPort = 'not-a-number';
+    t.match(schemaProblem(broken), /containerPort/);
+  });
+
+  t.test('namespaced objects go to the release namespace; cluster-scoped ones carry none', async (t) => {
+    for (const object of allOn) {
+      const clusterScoped = ['ClusterRole', 'ClusterRoleBinding', 'Namespace'].includes(object.kind);
+      t.equal(object.metadata.namespace, clusterScoped ? undefined : NAMESPACE, `${object.kind} ${object.metadata.name}`);
+    }
+  });
+
+  t.test('the DaemonSet fills node-name and host-ip from the downward API, and this test samples every other flag', async (t) => {
+    const env = envOf(container(defaults, 'corridor'));
+    for (const [flag, fieldPath] of Object.entries(FROM_DOWNWARD_API)) {
+      t.equal(env.get(envName(flag))?.valueFrom?.fieldRef?.fieldPath, fieldPath, `${envName(flag)} from ${fieldPath}`);
+    }
+    t.same(Object.keys(SAMPLES).sort(), AGENT_FLAGS.filter((f) => FROM_DOWNWARD_API[f.name] === undefined).map((f) => f.name).sort());
+  });
+
+  t.test('the default render gives the agent a configuration it accepts', async (t) => {
+    const agent = container(defaults, 'corridor');
+    t.same(agent.args, ['agent']);
+    const result = parseAgentConfig([], resolvedEnv(agent));
+    t.ok(result.ok, JSON.stringify(!result.ok && result.errors));
+    if (!result.ok) return;
+    t.equal(result.config.nodeName, 'node-a');
+    t.equal(result.config.hostIp, '10.0.0.1');
+    t.equal(result.config.port, 8181);
+    t.equal(result.config.adminPort, 9181);
+    t.equal(result.config.stsRegion, 'us-east-1');
+    t.notOk(envOf(agent).has('CORRIDOR_STS_REGION'), 'an empty value sets no variable');
+  });
+
+  t.test('every flag set through values reaches the agent as its CORRIDOR_ variable, and the agent accepts them', async (t) => {
+    const set = Object.fromEntries(Object.entries(SAMPLES).map(([flag, value]) => [`agent.${camel(flag)}`, value]));
+    // --set parses a {a,b} list; keep it out of --set-string.
+    const objects = renderChart(bin, Object.fromEntries(Object.entries(set).filter(([k]) => k !== 'agent.passthroughPaths')), ['--set', `agent.passthroughPaths=${String(SAMPLES['passthrough-paths'])}`]);
+    const agent = container(objects, 'corridor');
+    const env = envOf(agent);
+    for (const [flag, sample] of Object.entries(SAMPLES)) {
+      const expected = flag === 'passthrough-paths' ? String(sample).replace(/[{}]/g, '') : String(sample);
+      t.equal(env.get(envName(flag))?.value, expected, `agent.${camel(flag)} -> ${envName(flag)}`);
+    }
+    const result = parseAgentConfig([], resolvedEnv(agent));
+    t.ok(result.ok, JSON.stringify(!result.ok && result.errors));
+    if (!result.ok) return;
+    t.equal(result.config.sessionDurationMs, 50 * 60_000);
+    t.equal(result.config.stsRegion, 'eu-west-1');
+    t.same(result.config.passthroughPaths, ['/latest/meta-data/placement/region', '/latest/meta-data/instance-id']);
+    t.equal(result.config.annotations.serviceAccountRole, 'example.com/role-arn');
+    const ports = Object.fromEntries((agent.ports ?? []).map((p) => [p.name, p.containerPort]));
+    t.same(ports, { metadata: 18181, metrics: 19181 }, 'container ports follow agent.port and agent.adminPort');
+    t.equal(envOf(container(objects, 'iptables', true)).get('CORRIDOR_PORT')?.value, '18181', 'the iptables rule points at agent.port');
+  });
+
+  t.test('the ClusterRole grants get/list/watch on pods and namespaces, plus serviceaccounts only in that mode', async (t) => {
+    t.same(grants(only(defaults, 'ClusterRole') as unknown as IClusterRole), triples(['pods', 'namespaces']), 'default');
+    t.same(grants(only(allOn, 'ClusterRole') as unknown as IClusterRole), triples(['pods', 'namespaces', 'serviceaccounts']), 'agent.serviceAccountRoles=true');
+    t.equal(envOf(container(allOn, 'corridor')).get('CORRIDOR_SERVICE_ACCOUNT_ROLES')?.value, 'true', 'the same value turns the agent\'s mode on');
+    const binding = only(defaults, 'ClusterRoleBinding') as unknown as { roleRef: { name: string }; subjects: { kind: string; name: string; namespace: string }[] };
+    t.equal(binding.roleRef.name, only(defaults, 'ClusterRole').metadata.name);
+    t.same(binding.subjects, [{ kind: 'ServiceAccount', name: only(defaults, 'ServiceAccount').metadata.name, namespace: NAMESPACE }]);
+    t.equal(podSpec(defaults).serviceAccountName, only(defaults, 'ServiceAccount').metadata.name);
+  });
+
+  t.test('the agent container is non-root, has no capabilities and a read-only root filesystem', async (t) => {
+    const sc = container(defaults, 'corridor').securityContext;
+    t.equal(sc?.runAsNonRoot, true);
+    t.equal(sc?.runAsUser, 65532);
+    t.equal(sc?.allowPrivilegeEscalation, false);
+    t.equal(sc?.readOnlyRootFilesystem, true);
+    t.same(sc?.capabilities, { drop: ['ALL'] }, 'drops ALL, adds nothing');
+    t.equal(sc?.seccompProfile?.type, 'RuntimeDefault');
+    t.notOk(sc?.privileged, 'not privileged');
+  });
+
+  t.test('the init container installs the iptables rule as root with NET_ADMIN and nothing else', async (t) => {
+    const init = container(defaults, 'iptables', true);
+    t.same(init.command, ['/iptables/install.sh'], 'iptables/install.sh: `corridor iptables install`');
+    t.match(init.image, /^corridor:\d+\.\d+\.\d+.*-iptables$/, 'the same image\'s iptables variant');
+    const sc = init.securityContext;
+    t.same(sc?.capabilities, { add: ['NET_ADMIN'], drop: ['ALL'] });
+    t.equal(sc?.runAsUser, 0);
+    t.equal(sc?.allowPrivilegeEscalation, false);
+    t.notOk(sc?.privileged, 'not privileged');
+    const env = envOf(init);
+    t.equal(env.get('CORRIDOR_HOST_IP')?.valueFrom?.fieldRef?.fieldPath, 'status.hostIP');
+    t.equal(env.get('CORRIDOR_PORT')?.value, '8181');
+    t.equal(env.get('CORRIDOR_INTERFACE')?.value, 'eni+');
+    const interfaces = renderChart(bin, {}, ['--set', 'iptables.interfaces={cali+,eni+}']);
+    t.equal(envOf(container(interfaces, 'iptables', true)).get('CORRIDOR_INTERFACE')?.value, 'cali+,eni+', 'several patterns are joined with commas');
+    const off = renderChart(bin, { 'iptables.enabled': false });
+    t.equal(podSpec(off).initContainers, undefined, 'iptables.enabled=false drops the init container');
+  });
+
+  t.test('the pod runs on the host network on every node, critical, probed on the admin port', async (t) => {
+    const spec = podSpec(defaults);
+    t.equal(spec.hostNetwork, true);
+    t.equal(spec.dnsPolicy, 'ClusterFirstWithHostNet');
+    t.equal(spec.priorityClassName, 'system-node-critical');
+    t.same(spec.tolerations, [{ operator: 'Exists' }], 'tolerates every taint');
+    t.equal(spec.securityContext?.seccompProfile?.type, 'RuntimeDefault');
+    const agent = container(defaults, 'corridor');
+    t.same(agent.livenessProbe?.httpGet, { path: '/healthz', port: 'metrics' });
+    t.same(agent.readinessProbe?.httpGet, { path: '/readyz', port: 'metrics' });
+    t.same(agent.ports?.find((p) => p.name === 'metrics'), { name: 'metrics', containerPort: 9181, hostPort: 9181, protocol: 'TCP' });
+    t.ok(agent.resources?.requests?.memory && agent.resources.limits?.memory, 'memory request and limit');
+    const strategy = daemonSet(defaults).spec?.updateStrategy;
+    t.same(strategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } });
+    const custom = daemonSet(renderChart(bin, { 'updateStrategy.rollingUpdate.maxUnavailable': '20%' })).spec?.updateStrategy?.rollingUpdate;
+    t.equal(custom?.maxUnavailable, '20%');
+  });
+
+  t.test('the Service and the PodMonitor scrape the admin port, named metrics', async (t) => {
+    const service = only(defaults, 'Service') as unknown as { spec: { clusterIP?: string; ports: { name: string; port: number }[]; selector: Record<string, string> } };
+    t.equal(service.spec.clusterIP, 'None', 'headless by default');
+    t.same(service.spec.ports.map((p) => [p.name, p.port]), [['metrics', 9181]]);
+    t.same(service.spec.selector, daemonSet(defaults).spec?.selector.matchLabels);
+    const regular = only(renderChart(bin, { 'metrics.service.headless': false }), 'Service') as unknown as { spec: { clusterIP?: string } };
+    t.equal(regular.spec.clusterIP, undefined);
+    t.notOk(renderChart(bin, { 'metrics.service.enabled': false }).some((o) => o.kind === 'Service'), 'metrics.service.enabled=false drops it');
+    const monitor = only(allOn, 'PodMonitor') as unknown as { spec: { selector: { matchLabels: Record<string, string> }; podMetricsEndpoints: { port: string; path: string }[] } };
+    t.same(monitor.spec.podMetricsEndpoints.map((e) => [e.port, e.path]), [['metrics', '/metrics']]);
+    t.same(monitor.spec.selector.matchLabels, daemonSet(defaults).spec?.selector.matchLabels);
+  });
+
+  t.test('values.schema.json rejects bad values', async (t) => {
+    const cases: [string, RegExp][] = [
+      ['agent.port=notaport', /port/],
+      ['agent.sesionDuration=2h', /sesionDuration/],
+      ['agent.sessionDuration=2x', /sessionDuration/],
+      ['agent.logLevel=loud', /logLevel/],
+      ['agent.baseRoleArn=teams', /baseRoleArn/],
+      ['updateStrategy.rollingUpdate.maxUnavailable=0', /maxUnavailable/],
+    ];
+    for (const [set, message] of cases) {
+      const result = helm(bin, ['template', 'corridor', CHART, '--set', set]);
+      t.not(result.status, 0, `--set ${set} fails`);
+      t.match(result.stderr, message, `and names the value: ${result.stderr.trim().split('\n').at(-1) ?? ''}`);
+    }
+  });
+
+  t.test('the image tag defaults to appVersion, which is package.json\'s version; the init container uses <tag>-iptables', async (t) => {
+    const chart = parse(readFileSync(join(CHART, 'Chart.yaml'), 'utf8')) as { appVersion: string };
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    t.equal(chart.appVersion, pkg.version);
+    t.equal(container(defaults, 'corridor').image, `corridor:${pkg.version}`);
+    t.equal(container(defaults, 'iptables', true).image, `corridor:${pkg.version}-iptables`);
+    const pinned = renderChart(bin, { 'image.repository': 'registry.example.com/corridor', 'image.tag': '9.9.9' });
+    t.equal(container(pinned, 'corridor').image, 'registry.example.com/corridor:9.9.9');
+    t.equal(container(pinned, 'iptables', true).image, 'registry.example.com/corridor:9.9.9-iptables');
+  });
+
+  t.test('the dashboard ConfigMap carries dashboards/corridor.json and the Grafana sidecar label', async (t) => {
+    const configMap = only(allOn, 'ConfigMap') as unknown as K8sObject & { data: Record<string, string> };
+    t.equal(configMap.metadata.labels?.grafana_dashboard, '1');
+    t.equal(configMap.data['corridor.json'], readFileSync(join(CHART, 'dashboards/corridor.json'), 'utf8').trim());
+  });
+
+  t.test('the example namespace is a corridor: default role and allowed roles under the configured keys', async (t) => {
+    const ns = only(allOn, 'Namespace');
+    t.equal(ns.metadata.name, 'gha');
+    t.equal(ns.metadata.annotations?.['iam.amazonaws.com/role'], 'spark-etl');
+    t.same(JSON.parse(ns.metadata.annotations?.['iam.amazonaws.com/allowed-roles'] ?? 'null'), ['spark-*']);
+    t.equal(ns.metadata.annotations?.['helm.sh/resource-policy'], 'keep', 'helm uninstall leaves the namespace alone');
+    const custom = only(renderChart(bin, { 'examples.namespace.enabled': true, 'agent.roleAnnotation': 'example.com/role', 'examples.namespace.externalId': 'team-gha' }), 'Namespace');
+    t.equal(custom.metadata.annotations?.['example.com/role'], 'spark-etl');
+    t.equal(custom.metadata.annotations?.['iam.amazonaws.com/external-id'], 'team-gha');
+  });
+}
