@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import type { SessionKey } from '../credentials/index.js';
 import type { PodDirectory, PodInfo, PodLookup } from '../kube/index.js';
 import type { Logger } from '../log/index.js';
-import type { Metrics } from '../metrics/index.js';
+import type { CounterHandle, Metrics } from '../metrics/index.js';
 import { decideRole, type Decision, type PolicyOptions } from '../policy/index.js';
 
 /** Who is calling and what they may have: the pod (if any), the decision and the session key. */
@@ -46,7 +46,10 @@ export function createAccessResolver(options: AccessResolverOptions): AccessReso
   // the namespace and ServiceAccount objects are compared too, as they change independently.
   const byPod = new WeakMap<PodInfo, CachedAccess>();
   const lastDecision = new LRUCache<string, string>({ max: 10_000 });
-  const denialCounters = new Map<string, ReturnType<Metrics['decisions']['labels']>>();
+  const decisionCounters = new Map<string, CounterHandle>();
+  // What record() needs of an access, worked out once per access object: a pod's access is
+  // reused until the pod or its namespace changes, so the request path builds no strings.
+  const auditOf = new WeakMap<Access, { counter: CounterHandle; signature: string }>();
 
   function forPod(pod: PodInfo): Access {
     const namespace = directory.namespace(pod.namespace);
@@ -71,14 +74,27 @@ export function createAccessResolver(options: AccessResolverOptions): AccessReso
     return denied(ip, { allowed: false, reason: 'unknown-pod', message: `no pod on this node has IP ${ip}`, requested: undefined });
   }
 
-  function counter(outcome: string, reason: string) {
+  function counter(outcome: string, reason: string): CounterHandle {
     const label = `${outcome}|${reason}`;
-    let child = denialCounters.get(label);
-    if (child === undefined) {
-      child = metrics.decisions.labels(outcome, reason);
-      denialCounters.set(label, child);
+    let handle = decisionCounters.get(label);
+    if (handle === undefined) {
+      handle = metrics.handle(metrics.decisions, { outcome, reason });
+      decisionCounters.set(label, handle);
     }
-    return child;
+    return handle;
+  }
+
+  function auditFor(access: Access): { counter: CounterHandle; signature: string } {
+    let known = auditOf.get(access);
+    if (known === undefined) {
+      const { decision } = access;
+      known = {
+        counter: counter(decision.allowed ? 'allowed' : 'denied', decision.allowed ? decision.source : decision.reason),
+        signature: decision.allowed ? `allow ${decision.role.arn}` : `deny ${decision.reason} ${decision.message}`,
+      };
+      auditOf.set(access, known);
+    }
+    return known;
   }
 
   return {
@@ -92,9 +108,9 @@ export function createAccessResolver(options: AccessResolverOptions): AccessReso
     forPod,
     record(access) {
       const { decision, pod } = access;
-      counter(decision.allowed ? 'allowed' : 'denied', decision.allowed ? decision.source : decision.reason).inc();
+      const { counter: decided, signature } = auditFor(access);
+      decided.inc();
       const who = pod ? pod.uid : `ip:${access.ip}`;
-      const signature = decision.allowed ? `allow ${decision.role.arn}` : `deny ${decision.reason} ${decision.message}`;
       if (lastDecision.get(who) === signature) return;
       lastDecision.set(who, signature);
       const fields = {

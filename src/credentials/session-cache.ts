@@ -80,9 +80,10 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
   // Callers keep their key objects (one per pod decision), so the hot path builds each key's
   // string once instead of per request.
   const keyIds = new WeakMap<SessionKey, string>();
-  const cacheHit = metrics.credentialCache.labels({ result: 'hit' });
-  const cacheMiss = metrics.credentialCache.labels({ result: 'miss' });
-  const cacheCoalesced = metrics.credentialCache.labels({ result: 'coalesced' });
+  // peek() is on every credential request: handles make the count a plain addition.
+  const cacheHit = metrics.handle(metrics.credentialCache, { result: 'hit' });
+  const cacheMiss = metrics.handle(metrics.credentialCache, { result: 'miss' });
+  const cacheCoalesced = metrics.handle(metrics.credentialCache, { result: 'coalesced' });
   let closed = false;
 
   function idOf(key: SessionKey): string {

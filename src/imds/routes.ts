@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Access, AccessResolver } from '../access/index.js';
-import { CredentialsUnavailableError, type CredentialSource } from '../credentials/index.js';
+import { CredentialsUnavailableError, type CredentialSource, type Session } from '../credentials/index.js';
 import type { Logger } from '../log/index.js';
 import type { Route } from '../metrics/index.js';
+import type { RoleRef } from '../policy/index.js';
 import type { Clock } from '../time/index.js';
 import { credentialDocuments, iamInfoDocument } from './document.js';
 import { parseTokenTtl, type TokenIssuer } from './token.js';
@@ -24,6 +25,8 @@ declare module 'fastify' {
     route?: Route;
   }
 }
+
+type Allowed = Access & { decision: { allowed: true } };
 
 const TOKEN_HEADER = 'x-aws-ec2-metadata-token';
 const TTL_HEADER = 'x-aws-ec2-metadata-token-ttl-seconds';
@@ -65,14 +68,18 @@ export async function imdsRoutes(app: FastifyInstance, options: ImdsRoutesOption
     return false;
   }
 
-  /** Resolves the calling pod's access; answers 404 with a one-line reason when it is denied. */
-  async function allowedAccess(request: FastifyRequest, reply: FastifyReply): Promise<(Access & { decision: { allowed: true } }) | undefined> {
-    const ip = callerIp(request);
-    const access = resolver.now(ip) ?? (await resolver.wait(ip));
+  /** Records the decision; answers 404 with a one-line reason when it is a denial. */
+  function allowedOrAnswered(access: Access, reply: FastifyReply): Allowed | undefined {
     resolver.record(access);
-    if (access.decision.allowed) return access as Access & { decision: { allowed: true } };
+    if (access.decision.allowed) return access as Allowed;
     text(reply, 404, `Not Found: ${access.decision.message}`);
     return undefined;
+  }
+
+  /** Resolves the calling pod's access; answers 404 with a one-line reason when it is denied. */
+  async function allowedAccess(request: FastifyRequest, reply: FastifyReply): Promise<Allowed | undefined> {
+    const ip = callerIp(request);
+    return allowedOrAnswered(resolver.now(ip) ?? (await resolver.wait(ip)), reply);
   }
 
   const listRoles = async (request: FastifyRequest, reply: FastifyReply) => {
@@ -82,26 +89,48 @@ export async function imdsRoutes(app: FastifyInstance, options: ImdsRoutesOption
     return text(reply, 200, access.decision.role.name);
   };
 
-  const credentialDocument = (extended: boolean) => async (request: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply) => {
-    if (tokenRejected(request, reply)) return reply;
-    const access = await allowedAccess(request, reply);
-    if (access === undefined) return reply;
-    const role = access.decision.role;
-    if (request.params.name !== role.name) return text(reply, 404, 'Not Found');
-    const key = access.sessionKey!;
-    let session = credentials.peek(key);
-    if (session === undefined) {
-      try {
-        session = await credentials.get(key);
-      } catch (error) {
-        if (!(error instanceof CredentialsUnavailableError)) throw error;
-        logger.warn({ pod: access.pod?.name, namespace: access.pod?.namespace, role: role.arn, code: error.code, err: error.message }, 'no credentials to serve');
-        return text(reply, 503, `Service Unavailable: credentials for role ${role.name} are not available (${error.code})`);
-      }
+  // The cached path is synchronous (no promise, no extra tick): the pod, its decision, the session
+  // and the rendered document are all in memory. Only an IP the watch has not delivered yet and
+  // a cache miss (STS) go asynchronous. A handler that has answered returns undefined.
+  const credentialDocument = (extended: boolean) => (request: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply): Promise<FastifyReply> | undefined => {
+    if (tokenRejected(request, reply)) return undefined;
+    const ip = callerIp(request);
+    const known = resolver.now(ip);
+    if (known === undefined) return resolver.wait(ip).then((access) => serveDocument(access, request, reply, extended) ?? reply);
+    return serveDocument(known, request, reply, extended);
+  };
+
+  function serveDocument(access: Access, request: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply, extended: boolean): Promise<FastifyReply> | undefined {
+    const allowed = allowedOrAnswered(access, reply);
+    if (allowed === undefined) return undefined;
+    const role = allowed.decision.role;
+    if (request.params.name !== role.name) {
+      text(reply, 404, 'Not Found');
+      return undefined;
     }
+    const session = credentials.peek(allowed.sessionKey!);
+    if (session === undefined) return assumeAndServe(allowed, reply, extended);
+    sendDocument(reply, session, role, extended);
+    return undefined;
+  }
+
+  async function assumeAndServe(access: Allowed, reply: FastifyReply, extended: boolean): Promise<FastifyReply> {
+    const role = access.decision.role;
+    let session: Session;
+    try {
+      session = await credentials.get(access.sessionKey!);
+    } catch (error) {
+      if (!(error instanceof CredentialsUnavailableError)) throw error;
+      logger.warn({ pod: access.pod?.name, namespace: access.pod?.namespace, role: role.arn, code: error.code, err: error.message }, 'no credentials to serve');
+      return text(reply, 503, `Service Unavailable: credentials for role ${role.name} are not available (${error.code})`);
+    }
+    return sendDocument(reply, session, role, extended);
+  }
+
+  function sendDocument(reply: FastifyReply, session: Session, role: RoleRef, extended: boolean): FastifyReply {
     const docs = credentialDocuments(session, role);
     return reply.code(200).type('text/plain').send(extended ? docs.extended : docs.plain);
-  };
+  }
 
   for (const base of [CREDENTIALS, CREDENTIALS_EXTENDED]) {
     const route: Route = 'credentials-list';

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, collectDefaultMetrics, type LabelValues, type Registry } from 'prom-client';
+import { DeferredCounts, FastHistogram, type CounterHandle } from './deferred.js';
 
 export type Route =
   | 'token'
@@ -26,8 +27,9 @@ export type WatchResource = 'pods' | 'namespaces' | 'serviceaccounts';
 /** Every corridor_ metric, registered on the registry passed in (never the global one). */
 export interface Metrics {
   registry: Registry;
+  /** Request-path metrics (requests, requestDuration, credentialCache, decisions): update them through `handle`s. */
   requests: Counter<'route' | 'code'>;
-  requestDuration: Histogram<'route'>;
+  requestDuration: FastHistogram<'route'>;
   stsCalls: Counter<'result'>;
   stsCallDuration: Histogram<string>;
   credentialCache: Counter<'result'>;
@@ -38,19 +40,24 @@ export interface Metrics {
   pods: Gauge<string>;
   ready: Gauge<string>;
   buildInfo: Gauge<'version'>;
+  /** A cheap handle on one label set of requests, credentialCache or decisions; keep it and call inc(). */
+  handle<T extends string>(counter: Counter<T>, labels: LabelValues<T>): CounterHandle;
 }
 
 export function createMetrics(registry: Registry, version: string, options: { defaultMetrics?: boolean } = {}): Metrics {
   const registers = [registry];
+  // The counters the request path updates take increments held in plain numbers (deferred.ts).
+  const deferred = new DeferredCounts();
   const metrics: Metrics = {
     registry,
-    requests: new Counter({
+    handle: (counter, labels) => deferred.handle(counter, labels),
+    requests: deferred.counter({
       name: 'corridor_requests_total',
       help: 'Metadata requests answered, by route and HTTP status code.',
       labelNames: ['route', 'code'],
       registers,
     }),
-    requestDuration: new Histogram({
+    requestDuration: new FastHistogram({
       name: 'corridor_request_duration_seconds',
       help: 'Time to answer a metadata request, by route.',
       labelNames: ['route'],
@@ -69,7 +76,7 @@ export function createMetrics(registry: Registry, version: string, options: { de
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),
-    credentialCache: new Counter({
+    credentialCache: deferred.counter({
       name: 'corridor_credential_cache_total',
       help: 'Credential lookups: hit (served from cache), miss (started an STS call), coalesced (joined one in flight).',
       labelNames: ['result'],
@@ -85,7 +92,7 @@ export function createMetrics(registry: Registry, version: string, options: { de
       help: 'Lowest remaining lifetime, in seconds, of any cached session (what a pod could be served now).',
       registers,
     }),
-    decisions: new Counter({
+    decisions: deferred.counter({
       name: 'corridor_decisions_total',
       help: 'Role decisions made for credential requests, by outcome and reason.',
       labelNames: ['outcome', 'reason'],

@@ -1,0 +1,199 @@
+import { Registry } from 'prom-client';
+import { parseAgentConfig } from '../src/config/index.js';
+import { createSessionCache, type AssumeRequest, type Session, type SessionKey } from '../src/credentials/index.js';
+import { createLogger } from '../src/log/index.js';
+import { createMetrics } from '../src/metrics/index.js';
+import type { Clock, Scheduler, Timer } from '../src/time/index.js';
+import { agentArgs, BASE_ROLE_ARN, NODE } from './cluster.js';
+
+export interface StsDayShape {
+  pods: number;
+  roles: number;
+  namespaces: number;
+  /** Mean pod lifetime; a finished pod is replaced (same namespace and role) after `restartGapMs`. */
+  meanPodLifetimeMs: number;
+  restartGapMs: number;
+  /** How often each pod asks for credentials. */
+  requestEveryMs: number;
+}
+
+export interface StsDayResult {
+  shape: StsDayShape;
+  /** Distinct (role, namespace) pairs the pods use: the number of sessions. */
+  sessionKeys: number;
+  requestsPerHour: number;
+  stsCallsPerHour: { mean: number; firstHour: number; maxHour: number; minHour: number };
+  /** Steady state (hours 2-24), per session key. */
+  callsPerKeyHour: number;
+  podStarts: number;
+}
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/** A clock and timer queue that jump from event to event: a day runs in about a second. */
+class SimTime implements Clock, Scheduler {
+  current = Date.UTC(2026, 0, 1);
+  private queue: Array<{ at: number; seq: number; task: () => void; live: boolean }> = [];
+  private seq = 0;
+
+  now(): number {
+    return this.current;
+  }
+
+  schedule(delayMs: number, task: () => void): Timer {
+    const entry = { at: this.current + Math.max(0, delayMs), seq: this.seq++, task, live: true };
+    this.push(entry);
+    return { cancel: () => { entry.live = false; } };
+  }
+
+  /** Runs every task due before `end` in time order, letting promise callbacks settle after each. */
+  async runUntil(end: number): Promise<void> {
+    for (;;) {
+      const next = this.pop();
+      if (next === undefined || next.at > end) {
+        if (next) this.push(next);
+        break;
+      }
+      if (!next.live) continue;
+      this.current = next.at;
+      next.task();
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    this.current = end;
+  }
+
+  // A binary heap on (at, seq).
+  private less(a: { at: number; seq: number }, b: { at: number; seq: number }): boolean {
+    return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+  }
+
+  private push(entry: SimTime['queue'][number]): void {
+    const q = this.queue;
+    q.push(entry);
+    for (let i = q.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (!this.less(q[i]!, q[parent]!)) break;
+      [q[i], q[parent]] = [q[parent]!, q[i]!];
+      i = parent;
+    }
+  }
+
+  private pop(): SimTime['queue'][number] | undefined {
+    const q = this.queue;
+    const top = q[0];
+    const last = q.pop();
+    if (q.length > 0 && last !== undefined) {
+      q[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < q.length && this.less(q[l]!, q[m]!)) m = l;
+        if (r < q.length && this.less(q[r]!, q[m]!)) m = r;
+        if (m === i) break;
+        [q[i], q[m]] = [q[m]!, q[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+/** A small deterministic PRNG, so every run simulates the same day. */
+function mulberry32(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A simulated day of one node with the real session cache and default timings: pods start,
+ * ask for credentials every few minutes, end and are replaced; prefetch and retain are wired
+ * as the agent wires them. Counts AssumeRole calls per hour.
+ */
+export async function simulateStsDay(shape: StsDayShape): Promise<StsDayResult> {
+  const parsed = parseAgentConfig(agentArgs('/dev/null', 'http://127.0.0.1:9'), {});
+  if (!parsed.ok) throw new Error(parsed.errors.join('; '));
+  const config = parsed.config;
+  const time = new SimTime();
+  const random = mulberry32(42);
+  const start = time.now();
+  const callsByHour = new Array<number>(24).fill(0);
+  const assumer = {
+    assume: async (request: AssumeRequest): Promise<Session> => {
+      callsByHour[Math.min(23, Math.floor((time.now() - start) / HOUR))]!++;
+      const now = time.now();
+      return { accessKeyId: 'ASIA', secretAccessKey: 's', sessionToken: 't', expiration: now + request.durationSeconds * 1000, issuedAt: now, assumedRoleArn: request.roleArn };
+    },
+  };
+  const cache = createSessionCache({
+    assumer,
+    clock: time,
+    scheduler: time,
+    random,
+    nodeName: NODE,
+    sessionDurationMs: config.sessionDurationMs,
+    refreshBeforeMs: config.refreshBeforeMs,
+    minRemainingMs: config.minRemainingMs,
+    sessionTags: false,
+    metrics: createMetrics(new Registry(), 'bench', { defaultMetrics: false }),
+    logger: createLogger('silent'),
+  });
+
+  // Like the agent: one key object per pod version; pods that appear are prefetched; keys no pod uses are dropped.
+  const live = new Map<number, SessionKey>();
+  const keys = new Set<string>();
+  let requests = 0;
+  let podStarts = 0;
+  const slots = Array.from({ length: shape.pods }, () => ({
+    namespace: `ns-${Math.floor(random() * shape.namespaces)}`,
+    roleArn: `${BASE_ROLE_ARN}role-${Math.floor(random() * shape.roles)}`,
+  }));
+  for (const slot of slots) keys.add(`${slot.roleArn} ${slot.namespace}`);
+
+  const startPod = (slot: number) => {
+    const key: SessionKey = { ...slots[slot]! };
+    live.set(slot, key);
+    podStarts++;
+    cache.prefetch(key);
+    cache.retain([...live.values()]);
+    const ask = () => {
+      if (live.get(slot) !== key) return;
+      requests++;
+      if (cache.peek(key) === undefined) cache.get(key).catch(() => undefined);
+      time.schedule(shape.requestEveryMs, ask);
+    };
+    // The first request comes a little after the pod starts (container start-up).
+    time.schedule(1000 + random() * 4000, ask);
+    const lifetime = -Math.log(1 - random()) * shape.meanPodLifetimeMs;
+    time.schedule(lifetime, () => {
+      live.delete(slot);
+      cache.retain([...live.values()]);
+      time.schedule(shape.restartGapMs, () => startPod(slot));
+    });
+  };
+  for (let slot = 0; slot < shape.pods; slot++) time.schedule(random() * 60_000, () => startPod(slot));
+  await time.runUntil(start + DAY);
+  cache.close();
+
+  const steady = callsByHour.slice(2);
+  const steadyMean = steady.reduce((a, b) => a + b, 0) / steady.length;
+  return {
+    shape,
+    sessionKeys: keys.size,
+    requestsPerHour: requests / 24,
+    stsCallsPerHour: {
+      mean: callsByHour.reduce((a, b) => a + b, 0) / 24,
+      firstHour: callsByHour[0]!,
+      maxHour: Math.max(...callsByHour),
+      minHour: Math.min(...callsByHour),
+    },
+    callsPerKeyHour: steadyMean / keys.size,
+    podStarts,
+  };
+}
