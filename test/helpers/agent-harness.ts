@@ -11,14 +11,19 @@ import { startAgent, type RunningAgent } from '../../src/main.js';
 import { fakeKubeApi, type FakeKubeApi, type KubeObject } from './fake-kube-api.js';
 import { MOTO_CREDENTIALS } from './moto.js';
 
-export interface Harness {
+export interface TestAgent {
   agent: RunningAgent;
-  kube: FakeKubeApi;
   logs: Array<Record<string, unknown>>;
   /** A request to the agent from a pod's source address (127.0.0.x stands in for pod IPs). */
   request(from: string, path: string, options?: { method?: string; headers?: Record<string, string> }): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }>;
   /** Resolves after the agent's directory has applied the next change. */
   nextChange(): Promise<void>;
+  /** Resolves with the first log line, logged so far or later, that `match` accepts. */
+  waitForLog(match: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
+}
+
+export interface Harness extends TestAgent {
+  kube: FakeKubeApi;
 }
 
 export const BASE_ROLE_ARN = 'arn:aws:iam::123456789012:role/';
@@ -29,10 +34,20 @@ export const BASE_ROLE_ARN = 'arn:aws:iam::123456789012:role/';
  */
 export async function startHarness(t: Test, options: { objects: KubeObject[]; stsEndpoint: string; flags?: string[] }): Promise<Harness> {
   const kube = await fakeKubeApi(t, { objects: options.objects });
+  const agent = await startTestAgent(t, { kubeConfigText: kube.kubeConfigText(), stsEndpoint: options.stsEndpoint, flags: options.flags });
+  return { ...agent, kube };
+}
+
+/**
+ * The real agent (startAgent, real watches, real STS adapter with moto's static keys) on
+ * 127.0.0.1 with free ports, node node-a, against whatever API server `kubeConfigText` names
+ * (the stand-in, or a real kube-apiserver in the peer tests) and the given STS endpoint.
+ */
+export async function startTestAgent(t: Test, options: { kubeConfigText: string; stsEndpoint: string; flags?: string[] }): Promise<TestAgent> {
   const dir = mkdtempSync(join(tmpdir(), 'corridor-test-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const kubeconfig = join(dir, 'kubeconfig');
-  writeFileSync(kubeconfig, kube.kubeConfigText());
+  writeFileSync(kubeconfig, options.kubeConfigText);
   const parsed = parseAgentConfig(
     [
       '--node-name', 'node-a', '--host-ip', '127.0.0.1', '--port', '0', '--admin-host', '127.0.0.1', '--admin-port', '0',
@@ -44,9 +59,15 @@ export async function startHarness(t: Test, options: { objects: KubeObject[]; st
   );
   if (!parsed.ok) throw new Error(parsed.errors.join('; '));
   const logs: Array<Record<string, unknown>> = [];
+  const logWaiters = new Set<(line: Record<string, unknown>) => void>();
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line));
+      for (const text of chunk.toString().split('\n')) {
+        if (!text) continue;
+        const line = JSON.parse(text) as Record<string, unknown>;
+        logs.push(line);
+        for (const waiter of logWaiters) waiter(line);
+      }
       done();
     },
   });
@@ -56,7 +77,6 @@ export async function startHarness(t: Test, options: { objects: KubeObject[]; st
   const imds = new URL(agent.imdsUrl);
   return {
     agent,
-    kube,
     logs,
     request(from, path, { method = 'GET', headers = {} } = {}) {
       return new Promise((resolve, reject) => {
@@ -68,6 +88,18 @@ export async function startHarness(t: Test, options: { objects: KubeObject[]; st
         });
         req.on('error', reject);
         req.end();
+      });
+    },
+    waitForLog(match) {
+      const seen = logs.find(match);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve) => {
+        const waiter = (line: Record<string, unknown>) => {
+          if (!match(line)) return;
+          logWaiters.delete(waiter);
+          resolve(line);
+        };
+        logWaiters.add(waiter);
       });
     },
     nextChange() {

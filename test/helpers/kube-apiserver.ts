@@ -1,0 +1,255 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import http from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { Test } from 'tap';
+
+const run = promisify(execFile);
+
+/** The issuer and audience of ServiceAccount tokens (the agent's token is one of them). */
+const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
+/** A cold kube-apiserver on a busy two-core machine takes 10-30 s to be ready. */
+const START_TIMEOUT_MS = 120_000;
+
+export interface ControlPlaneBinaries {
+  kubeApiserver: string;
+  etcd: string;
+}
+
+export interface ControlPlane {
+  /** `https://127.0.0.1:<port>` of the running kube-apiserver. */
+  readonly server: string;
+  /** gitVersion from the server's /version, e.g. v1.37.2. */
+  readonly version: string;
+  readonly caPem: string;
+  /** A kubeconfig for `token` (a user of the token file, or a ServiceAccount's) at `server`. */
+  kubeConfigText(token: string, server?: string): string;
+  /** A client-node KubeConfig for the token file's admin (group system:masters). */
+  admin(server?: string): KubeConfig;
+  /** Stops kube-apiserver (etcd keeps running). */
+  stopApiServer(): Promise<void>;
+  /** Starts kube-apiserver again on `port` (default: the port it had) and waits until it is ready. */
+  startApiServer(port?: number): Promise<void>;
+  freePort(): Promise<number>;
+}
+
+/**
+ * etcd and kube-apiserver on loopback with free ports, for one test: a CA and a serving
+ * certificate for 127.0.0.1 made with openssl, a ServiceAccount signing key pair, a token file
+ * with one admin, RBAC authorization. No controller-manager or scheduler runs: the test creates
+ * what a cluster would (pods carry spec.nodeName, IPs come through the status subresource), and
+ * the ServiceAccount admission plugin, which needs the token controller's default accounts, is
+ * off. Everything is stopped and removed in t.teardown.
+ */
+export async function startControlPlane(t: Test, binaries: ControlPlaneBinaries): Promise<ControlPlane> {
+  const dir = mkdtempSync(join(tmpdir(), 'corridor-kube-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  await makeCertificates(dir);
+  const adminToken = randomBytes(24).toString('hex');
+  writeFileSync(join(dir, 'tokens.csv'), `${adminToken},corridor-test-admin,corridor-test-admin,"system:masters"\n`, { mode: 0o600 });
+  const caPem = readFileSync(join(dir, 'ca.crt'), 'utf8');
+
+  const etcdPort = await freePort();
+  const etcdPeerPort = await freePort();
+  const etcd = startDaemon('etcd', binaries.etcd, [
+    '--name', 'corridor-test',
+    '--data-dir', join(dir, 'etcd'),
+    '--listen-client-urls', `http://127.0.0.1:${etcdPort}`,
+    '--advertise-client-urls', `http://127.0.0.1:${etcdPort}`,
+    '--listen-peer-urls', `http://127.0.0.1:${etcdPeerPort}`,
+    '--initial-advertise-peer-urls', `http://127.0.0.1:${etcdPeerPort}`,
+    '--initial-cluster', `corridor-test=http://127.0.0.1:${etcdPeerPort}`,
+    // A test's data is thrown away: skipping fsync saves seconds on a busy disk.
+    '--unsafe-no-fsync',
+    '--log-level', 'warn',
+  ]);
+  t.teardown(() => etcd.stop());
+  await waitUntil(() => getStatus(`http://127.0.0.1:${etcdPort}/health`), 'etcd /health', etcd);
+
+  let apiPort = await freePort();
+  let apiServer: Daemon | undefined;
+  let version = '';
+  const apiServerArgs = (port: number) => [
+    `--etcd-servers=http://127.0.0.1:${etcdPort}`,
+    '--bind-address=127.0.0.1',
+    '--advertise-address=127.0.0.1',
+    `--secure-port=${port}`,
+    `--tls-cert-file=${join(dir, 'server.crt')}`,
+    `--tls-private-key-file=${join(dir, 'server.key')}`,
+    `--cert-dir=${join(dir, 'certs')}`,
+    `--token-auth-file=${join(dir, 'tokens.csv')}`,
+    '--authorization-mode=RBAC',
+    '--anonymous-auth=false',
+    `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
+    `--service-account-key-file=${join(dir, 'sa.pub')}`,
+    `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
+    '--service-cluster-ip-range=10.96.0.0/24',
+    '--disable-admission-plugins=ServiceAccount',
+    '--enable-priority-and-fairness=false',
+    '--endpoint-reconciler-type=none',
+    '--profiling=false',
+    '--v=1',
+  ];
+  const ready = (port: number) => () => getStatus(`https://127.0.0.1:${port}/readyz`, { ca: caPem, token: adminToken });
+
+  const controlPlane: ControlPlane = {
+    get server() {
+      return `https://127.0.0.1:${apiPort}`;
+    },
+    get version() {
+      return version;
+    },
+    caPem,
+    kubeConfigText(token, server = controlPlane.server) {
+      return JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'corridor-test', cluster: { server, 'certificate-authority-data': Buffer.from(caPem).toString('base64') } }],
+        users: [{ name: 'user', user: { token } }],
+        contexts: [{ name: 'corridor-test', context: { cluster: 'corridor-test', user: 'user' } }],
+        'current-context': 'corridor-test',
+      });
+    },
+    admin(server) {
+      const kubeConfig = new KubeConfig();
+      kubeConfig.loadFromString(controlPlane.kubeConfigText(adminToken, server));
+      return kubeConfig;
+    },
+    async stopApiServer() {
+      await apiServer?.stop();
+      apiServer = undefined;
+    },
+    async startApiServer(port = apiPort) {
+      if (apiServer !== undefined) throw new Error('kube-apiserver is already running');
+      apiPort = port;
+      apiServer = startDaemon('kube-apiserver', binaries.kubeApiserver, apiServerArgs(port));
+      await waitUntil(ready(port), 'kube-apiserver /readyz', apiServer);
+    },
+    freePort,
+  };
+  t.teardown(() => controlPlane.stopApiServer());
+  await controlPlane.startApiServer();
+  version = (JSON.parse(await getBody(`${controlPlane.server}/version`, { ca: caPem, token: adminToken })) as { gitVersion: string }).gitVersion;
+  return controlPlane;
+}
+
+async function makeCertificates(dir: string): Promise<void> {
+  const openssl = (...args: string[]) => run('openssl', args, { cwd: dir });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  await openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=corridor-test-ca');
+  await openssl('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=kube-apiserver');
+  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n');
+  await openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'server.ext');
+  // The ServiceAccount token signing pair (ES256).
+  await openssl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'sa.key');
+  await openssl('ec', '-in', 'sa.key', '-pubout', '-out', 'sa.pub');
+}
+
+interface Daemon {
+  child: ChildProcess;
+  /** The last part of its output, for failure messages. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** setpriv (util-linux) can make the kernel kill a daemon whose test process died without its teardown. */
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => existsSync(path));
+
+function startDaemon(name: string, file: string, args: string[]): Daemon {
+  const child = SETPRIV
+    ? spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', file, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-16_000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  child.on('error', (error) => keep(Buffer.from(`${name}: ${error.message}\n`)));
+  return {
+    child,
+    output: () => `--- ${name} output (last part) ---\n${output}`,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/**
+ * Waits for a process that announces readiness only through an HTTP endpoint: asks `probe` every
+ * 250 ms until it answers 200, fails at once if the process exits, and gives up after a bound.
+ */
+async function waitUntil(probe: () => Promise<number>, what: string, daemon: Daemon): Promise<void> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    if (daemon.child.exitCode !== null || daemon.child.signalCode !== null) {
+      throw new Error(`${what}: the process exited (${daemon.child.exitCode ?? daemon.child.signalCode})\n${daemon.output()}`);
+    }
+    try {
+      const status = await probe();
+      if (status === 200) return;
+      last = `HTTP ${status}`;
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`${what} not ready after ${START_TIMEOUT_MS} ms (${last})\n${daemon.output()}`);
+}
+
+interface Auth {
+  ca: string;
+  token: string;
+}
+
+function request(url: string, auth?: Auth): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const options = { agent: false as const, timeout: 5000, headers: auth ? { authorization: `Bearer ${auth.token}` } : {} };
+    const onResponse = (response: http.IncomingMessage) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+    };
+    const req = target.protocol === 'https:' ? https.get(target, { ...options, ca: auth?.ca }, onResponse) : http.get(target, options, onResponse);
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+  });
+}
+
+async function getStatus(url: string, auth?: Auth): Promise<number> {
+  return (await request(url, auth)).status;
+}
+
+async function getBody(url: string, auth?: Auth): Promise<string> {
+  const { status, body } = await request(url, auth);
+  if (status !== 200) throw new Error(`GET ${url}: HTTP ${status}: ${body.slice(0, 300)}`);
+  return body;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
