@@ -2,7 +2,7 @@ import { Registry } from 'prom-client';
 import { buildApp, type App } from './app.js';
 import { sessionSettings, type AgentConfig } from './config/index.js';
 import { createSessionCache, createStsAssumer, type RoleAssumer, type StsAssumer } from './credentials/index.js';
-import { createPodDirectory, loadKubeConfig, type RunningPodDirectory } from './kube/index.js';
+import { createPodDirectory, openKubeTransport, type RunningPodDirectory } from './kube/index.js';
 import { createLogger, type Logger } from './log/index.js';
 import { createMetrics } from './metrics/index.js';
 import { systemClock, systemScheduler } from './time/index.js';
@@ -34,8 +34,15 @@ export async function startAgent(config: Readonly<AgentConfig>, overrides: Agent
   const clock = systemClock;
   const scheduler = systemScheduler;
 
+  // The thin node:http client; @kubernetes/client-node (about 90 MB of RSS) only for kubeconfig
+  // users that need it (exec plugins, auth-provider).
+  const transport = await openKubeTransport(config.kubeconfig, {
+    logger: logger.child({ component: 'kube' }),
+    sources: { env },
+    userAgent: `corridor/${version()}`,
+  });
   const directory = createPodDirectory({
-    kubeConfig: loadKubeConfig(config.kubeconfig),
+    transport,
     nodeName: config.nodeName,
     watchServiceAccounts: config.serviceAccountRoles,
     clock,
@@ -71,6 +78,7 @@ export async function startAgent(config: Readonly<AgentConfig>, overrides: Agent
     async stop() {
       await app.imds.close();
       directory.stop();
+      transport.close?.();
       credentials.close();
       stsAssumer?.close();
       await app.admin.close();

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConnection } from '../kube/index.js';
 
 /**
  * A Kubernetes API stand-in for the demo and for tests: the core/v1 pods, namespaces and
@@ -111,7 +111,8 @@ export class FakeKubeApi extends EventEmitter {
   private down: { mode: DownMode; resources: ReadonlySet<FakeResource> | undefined } | undefined;
   private baseUrl = '';
 
-  constructor(readonly token: string = 'corridor-fake-token') {
+  /** The bearer token requests must carry; change it to model a rotated token. */
+  constructor(public token: string = 'corridor-fake-token') {
     super();
     this.server = http.createServer((request, response) => this.handle(request, response));
   }
@@ -142,21 +143,25 @@ export class FakeKubeApi extends EventEmitter {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  /** A KubeConfig pointing at this server. http:// is only accepted by client-node with skipTLSVerify. */
-  kubeConfig(): KubeConfig {
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromOptions({
-      clusters: [{ name: 'fake', server: this.baseUrl, skipTLSVerify: true }],
-      users: [{ name: 'fake', token: this.token }],
-      contexts: [{ name: 'fake', cluster: 'fake', user: 'fake' }],
-      currentContext: 'fake',
-    });
-    return kubeConfig;
+  /** How the agent's transport reaches this server (the current token). */
+  connection(): KubeConnection {
+    return { server: this.baseUrl, token: this.token, insecureSkipTlsVerify: false, source: 'fake-kube-api' };
   }
 
-  /** The same as a kubeconfig file's text (JSON is YAML), for `--kubeconfig`. */
+  /**
+   * A kubeconfig file's text for this server and the current token, for `--kubeconfig` (JSON is
+   * YAML). The insecure flag is there for client-node (`corridor explain`), which accepts http://
+   * only with it.
+   */
   kubeConfigText(): string {
-    return this.kubeConfig().exportConfig();
+    return JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'fake', cluster: { server: this.baseUrl, 'insecure-skip-tls-verify': true } }],
+      users: [{ name: 'fake', user: { token: this.token } }],
+      contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'fake' } }],
+      'current-context': 'fake',
+    });
   }
 
   // ---- objects ----
@@ -293,7 +298,7 @@ export class FakeKubeApi extends EventEmitter {
     const url = new URL(request.url ?? '/', 'http://fake');
     const route = parseRoute(url.pathname);
     if (route) {
-      const verb: FakeVerb = route.name !== undefined ? 'get' : url.searchParams.get('watch') === 'true' ? 'watch' : 'list';
+      const verb: FakeVerb = route.name !== undefined ? 'get' : isWatch(url.searchParams) ? 'watch' : 'list';
       this.requests[verb][route.resource]++;
       this.emit('request', { verb, resource: route.resource, query: url.searchParams } satisfies FakeRequest);
     }
@@ -313,7 +318,7 @@ export class FakeKubeApi extends EventEmitter {
       if (!object) return sendStatus(response, 404, 'NotFound', `${route.resource} "${route.name}" not found`);
       return sendJson(response, 200, object);
     }
-    if (url.searchParams.get('watch') === 'true') return this.startWatch(route.resource, route.namespace, selector, url.searchParams, response);
+    if (isWatch(url.searchParams)) return this.startWatch(route.resource, route.namespace, selector, url.searchParams, response);
     const answer = () => {
       if (response.destroyed) return;
       const items = this.matching(route.resource, route.namespace, selector);
@@ -469,6 +474,12 @@ export function makeServiceAccount(namespace: string, name: string, annotations:
 }
 
 // ---- helpers ----
+
+/** The API server reads the watch parameter as a Go bool: `true` and `1` both mean watch. */
+function isWatch(query: URLSearchParams): boolean {
+  const value = query.get('watch');
+  return value === 'true' || value === '1';
+}
 
 function resourceOfKind(kind: string | undefined): FakeResource {
   const resource = RESOURCES.find((r) => KINDS[r] === kind);

@@ -1,4 +1,3 @@
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../log/index.js';
 import type { Metrics, WatchResource } from '../metrics/index.js';
 import type { Clock, Scheduler } from '../time/index.js';
@@ -7,11 +6,12 @@ import { parseNamespace, parseServiceAccount } from './parse.js';
 import { PodIndex } from './pod-index.js';
 import { Reflector, type ReflectorStore, type ReflectorTimings } from './reflector.js';
 import { AnnotatedCache, createPodStore } from './stores.js';
-import { createKubeTransport, type KubeTransport } from './transport.js';
+import type { KubeTransport } from './transport-types.js';
 import type { NamespaceInfo, PodDirectory, PodInfo, ServiceAccountInfo } from './types.js';
 
 export interface PodDirectoryOptions extends ReflectorTimings {
-  kubeConfig: KubeConfig;
+  /** How lists and watches reach the API server: openKubeTransport() in the agent, anything scripted in tests. */
+  transport: KubeTransport;
   /** Only pods bound to this node are watched (fieldSelector spec.nodeName). */
   nodeName: string;
   /** Watch ServiceAccounts too (needed only when their annotations may pick a role). */
@@ -20,8 +20,6 @@ export interface PodDirectoryOptions extends ReflectorTimings {
   clock: Clock;
   metrics: Metrics;
   logger: Logger;
-  /** Replaces the client-node transport built from kubeConfig (tests, tools). */
-  transport?: KubeTransport;
 }
 
 export interface RunningPodDirectory extends PodDirectory {
@@ -73,7 +71,7 @@ export function createPodDirectory(options: PodDirectoryOptions): RunningPodDire
     markReady = resolve;
   });
 
-  const transport = options.transport ?? createKubeTransport(options.kubeConfig);
+  const { transport } = options;
   const reflector = (resource: WatchResource, store: ReflectorStore, fieldSelector?: string) =>
     new Reflector({
       resource,

@@ -9,6 +9,8 @@ export interface KubeConfigSources {
 }
 
 /**
+ * client-node's KubeConfig, for `corridor explain` and the agent's fallback transport (see
+ * client-node.ts); the agent itself resolves its connection with connection.ts, the same way.
  * Where to find the API server: the explicit file; else in-cluster (the DaemonSet's
  * ServiceAccount); else $KUBECONFIG or ~/.kube/config. client-node's own default falls back to
  * http://localhost:8080 without a word, which is never what an agent wants, so that case is an

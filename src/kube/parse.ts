@@ -1,9 +1,9 @@
 import type { NamespaceInfo, PodInfo, ServiceAccountInfo } from './types.js';
 
 /**
- * Raw objects reach us two ways: watch events are plain JSON, list results are client-node model
- * instances (timestamps as Date). Both are read through these guards, so a missing or oddly typed
- * field yields a default instead of a throw.
+ * Raw objects are plain JSON from the http transport, or client-node model instances (timestamps
+ * as Date) from its list calls when that transport is in use. Both are read through these guards,
+ * so a missing or oddly typed field yields a default instead of a throw.
  */
 type Json = Record<string, unknown>;
 

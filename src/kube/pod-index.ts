@@ -3,11 +3,19 @@ import type { PodInfo, PodLookup } from './types.js';
 const UNKNOWN: PodLookup = Object.freeze({ kind: 'unknown' });
 
 /**
- * Only these pods can answer for an IP. hostNetwork pods share the node's address, and a finished
- * pod's IP is free for the CNI to hand out again (AWS VPC CNI does so after about a minute).
+ * Pods the node answers for at all, with or without an IP yet: hostNetwork pods share the node's
+ * address (and identity), and a finished pod will never ask again.
+ */
+export function isLivePod(pod: PodInfo): boolean {
+  return !pod.hostNetwork && pod.phase !== 'Succeeded' && pod.phase !== 'Failed';
+}
+
+/**
+ * Only these pods can answer for an IP. A finished pod's IP is free for the CNI to hand out again
+ * (AWS VPC CNI does so after about a minute); a pod the CNI has not reached yet has none.
  */
 export function canOwnIp(pod: PodInfo): pod is PodInfo & { ip: string } {
-  return pod.ip !== undefined && !pod.hostNetwork && pod.phase !== 'Succeeded' && pod.phase !== 'Failed';
+  return pod.ip !== undefined && isLivePod(pod);
 }
 
 /**
@@ -25,14 +33,17 @@ export function ownerOf(claimants: readonly PodInfo[]): PodLookup {
 }
 
 /**
- * This node's pods by uid and by IP. The owner of each IP is worked out when a pod changes, so
- * `byIp` on the request path is a single map read.
+ * This node's live pods by uid, and the owner of each IP. A pod is here from the moment it is
+ * scheduled (so its role can be assumed while the CNI is still setting it up), but owns no IP
+ * until it has one. The owner of each IP is worked out when a pod changes, so `byIp` on the
+ * request path is a single map read.
  */
 export class PodIndex {
-  private readonly podsByUid = new Map<string, PodInfo & { ip: string }>();
+  private readonly podsByUid = new Map<string, PodInfo>();
   private readonly uidsByIp = new Map<string, Set<string>>();
   private readonly ownerByIp = new Map<string, PodLookup>();
   private podList: readonly PodInfo[] | undefined;
+  private withIp = 0;
 
   byIp(ip: string): PodLookup {
     return this.ownerByIp.get(ip) ?? UNKNOWN;
@@ -42,28 +53,35 @@ export class PodIndex {
     return this.podsByUid.get(uid);
   }
 
+  /** Pods with an IP (what corridor_pods counts); pods() also holds those still waiting for one. */
   get size(): number {
-    return this.podsByUid.size;
+    return this.withIp;
   }
 
-  /** Pods that can own an IP: with an IP, not hostNetwork, not finished. */
+  /** Live pods (not hostNetwork, not finished), with or without an IP. */
   pods(): readonly PodInfo[] {
     this.podList ??= Object.freeze([...this.podsByUid.values()]);
     return this.podList;
   }
 
-  /** Adds or replaces a pod; a pod that can no longer own an IP leaves the index. Returns the IPs whose owner may have changed. */
+  /** Adds or replaces a pod; a pod that is no longer live leaves the index. Returns the IPs whose owner may have changed. */
   upsert(pod: PodInfo): Set<string> {
-    if (!canOwnIp(pod)) return this.remove(pod.uid);
+    if (!isLivePod(pod)) return this.remove(pod.uid);
     const touched = new Set<string>();
     const previous = this.podsByUid.get(pod.uid);
-    if (previous && previous.ip !== pod.ip) this.detach(previous, touched);
+    if (previous?.ip !== undefined) {
+      this.withIp--;
+      if (previous.ip !== pod.ip) this.release(previous.uid, previous.ip, touched);
+    }
     this.podsByUid.set(pod.uid, pod);
     this.podList = undefined;
-    let uids = this.uidsByIp.get(pod.ip);
-    if (!uids) this.uidsByIp.set(pod.ip, (uids = new Set()));
-    uids.add(pod.uid);
-    this.recompute(pod.ip, touched);
+    if (pod.ip !== undefined) {
+      this.withIp++;
+      let uids = this.uidsByIp.get(pod.ip);
+      if (!uids) this.uidsByIp.set(pod.ip, (uids = new Set()));
+      uids.add(pod.uid);
+      this.recompute(pod.ip, touched);
+    }
     return touched;
   }
 
@@ -71,7 +89,13 @@ export class PodIndex {
   remove(uid: string): Set<string> {
     const touched = new Set<string>();
     const previous = this.podsByUid.get(uid);
-    if (previous) this.detach(previous, touched);
+    if (!previous) return touched;
+    this.podsByUid.delete(uid);
+    this.podList = undefined;
+    if (previous.ip !== undefined) {
+      this.withIp--;
+      this.release(uid, previous.ip, touched);
+    }
     return touched;
   }
 
@@ -87,13 +111,11 @@ export class PodIndex {
     return touched;
   }
 
-  private detach(pod: PodInfo & { ip: string }, touched: Set<string>): void {
-    this.podsByUid.delete(pod.uid);
-    this.podList = undefined;
-    const uids = this.uidsByIp.get(pod.ip);
-    uids?.delete(pod.uid);
-    if (uids?.size === 0) this.uidsByIp.delete(pod.ip);
-    this.recompute(pod.ip, touched);
+  private release(uid: string, ip: string, touched: Set<string>): void {
+    const uids = this.uidsByIp.get(ip);
+    uids?.delete(uid);
+    if (uids?.size === 0) this.uidsByIp.delete(ip);
+    this.recompute(ip, touched);
   }
 
   private recompute(ip: string, touched: Set<string>): void {

@@ -3,7 +3,7 @@ import type { Metrics, WatchResource } from '../metrics/index.js';
 import type { Clock, Scheduler, Timer } from '../time/index.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { resourceVersionOf, statusCodeOf } from './parse.js';
-import { httpStatusOf, type KubeTransport, type WatchHandle } from './transport.js';
+import { httpStatusOf, type KubeTransport, type WatchHandle } from './transport-types.js';
 
 /** Where a reflector puts what it sees. Objects are raw; the store parses them. */
 export interface ReflectorStore {
@@ -214,7 +214,7 @@ export class Reflector {
         return;
       }
     } catch (error) {
-      // A store bug must not kill the watch (client-node would swallow it silently anyway).
+      // A store bug must not kill the watch, nor reach the transport's socket callbacks.
       this.logger.error({ err: error, type }, 'applying a watch event failed');
     }
     const version = resourceVersionOf(object);

@@ -26,32 +26,37 @@ export function samePod(a: PodInfo, b: PodInfo): boolean {
 }
 
 /**
- * Feeds pod watch events into the index. `changed` gets the indexed pods that are new or differ
- * in a decision input (pods that left the index are not passed), and the IPs whose owner may have moved.
+ * Feeds pod watch events into the index. `changed` gets the live pods (with or without an IP)
+ * that are new or differ in a decision input or their IP, so listeners hear of a pod when it is
+ * scheduled and again when the CNI gives it its IP; pods that left are not passed. `ips` are the
+ * IPs whose owner may have moved.
  */
 export function createPodStore(
   index: PodIndex,
   nodeName: string,
   changed: (pods: PodInfo[], ips: Set<string>) => void,
 ): ReflectorStore {
-  const parseOwn = (raw: unknown): PodInfo => {
-    const pod = parsePod(raw);
-    // The field selector already filters by node; a pod bound elsewhere is never ours to answer for.
-    return pod.nodeName === nodeName ? pod : { ...pod, ip: undefined };
-  };
+  // The field selector already filters by node; a pod bound elsewhere is never ours to answer for.
+  const ours = (pod: PodInfo) => pod.nodeName === nodeName;
   return {
     replace(objects) {
-      const pods = objects.map(parseOwn);
+      const pods = objects.map(parsePod).filter(ours);
       const before = new Map(index.pods().map((pod) => [pod.uid, pod]));
       const ips = index.replace(pods);
       const fresh = index.pods().filter((pod) => {
         const old = before.get(pod.uid);
         return !old || !samePod(old, pod);
       });
-      if (ips.size > 0 || fresh.length > 0) changed(fresh, ips);
+      // A pod gone without an IP touches no IP, but listeners still need to hear that it left.
+      const left = [...before.keys()].some((uid) => !index.get(uid));
+      if (ips.size > 0 || fresh.length > 0 || left) changed(fresh, ips);
     },
     upsert(object) {
-      const pod = parseOwn(object);
+      const pod = parsePod(object);
+      if (!ours(pod)) {
+        if (index.get(pod.uid)) changed([], index.remove(pod.uid));
+        return;
+      }
       const before = index.get(pod.uid);
       const ips = index.upsert(pod);
       const after = index.get(pod.uid);

@@ -2,6 +2,7 @@ import http from 'node:http';
 import { createInterface } from 'node:readline';
 import { CoreV1Api } from '@kubernetes/client-node';
 import t from 'tap';
+import { clientNodeKubeConfig } from '../helpers/client-node.js';
 import { fakeKubeApi, makeNamespace, makePod, within, type FakeKubeApi } from '../helpers/fake-kube-api.js';
 
 interface WatchLine {
@@ -48,7 +49,7 @@ t.test('lists honour the node field selector and report the current resourceVers
   const api = await fakeKubeApi(t, {
     objects: [makePod({ name: 'a', ip: '10.0.0.1' }), makePod({ name: 'b', ip: '10.0.0.2', nodeName: 'node-b' })],
   });
-  const core = api.kubeConfig().makeApiClient(CoreV1Api);
+  const core = clientNodeKubeConfig(api).makeApiClient(CoreV1Api);
   const list = await core.listPodForAllNamespaces({ fieldSelector: 'spec.nodeName=node-a' });
   t.same(list.items.map((p) => p.metadata?.name), ['a']);
   t.equal(list.metadata?.resourceVersion, api.resourceVersion);
@@ -59,7 +60,7 @@ t.test('lists honour the node field selector and report the current resourceVers
 
 t.test('single objects can be read by name', async (t) => {
   const api = await fakeKubeApi(t, { objects: [makeNamespace('gha', { k: 'v' }), makePod({ name: 'a', namespace: 'gha', ip: '10.0.0.1' })] });
-  const core = api.kubeConfig().makeApiClient(CoreV1Api);
+  const core = clientNodeKubeConfig(api).makeApiClient(CoreV1Api);
   t.equal((await core.readNamespacedPod({ namespace: 'gha', name: 'a' })).status?.podIP, '10.0.0.1');
   t.same((await core.readNamespace({ name: 'gha' })).metadata?.annotations, { k: 'v' });
   await t.rejects(core.readNamespacedPod({ namespace: 'gha', name: 'missing' }), { code: 404 });
@@ -171,4 +172,24 @@ t.test('kubeConfigText is a kubeconfig client-node can load', async (t) => {
   t.equal(loaded.getCurrentCluster()?.server, api.url);
   const core = loaded.makeApiClient(CoreV1Api);
   t.same((await core.listNamespace()).items, []);
+});
+
+t.test('watch=1 opens a watch, as the API server reads the parameter as a bool', async (t) => {
+  const api = await fakeKubeApi(t);
+  const watch = watchStream(api, '/api/v1/pods?watch=1&timeoutSeconds=1');
+  t.equal(await watch.status, 200);
+  await within(watch.ended, 5000, 'the watch to time out');
+  t.equal(api.requests.watch.pods, 1);
+  t.equal(api.requests.list.pods, 0);
+});
+
+t.test('a changed token is required from then on (rotation)', async (t) => {
+  const api = await fakeKubeApi(t);
+  const get = (token: string) => fetch(`${api.url}/api/v1/pods`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+  const old = api.token;
+  api.token = 'rotated';
+  t.equal(await get(old), 401);
+  t.equal(await get('rotated'), 200);
+  t.match(api.kubeConfigText(), /"token":"rotated"/);
+  t.same(api.connection(), { server: api.url, token: 'rotated', insecureSkipTlsVerify: false, source: 'fake-kube-api' });
 });

@@ -2,8 +2,8 @@ import type { NamespaceInfo, PodDirectory, PodInfo, PodLookup, ServiceAccountInf
 
 let uid = 0;
 
-/** A pod on node-a, Running, with an IP; override anything. */
-export function podInfo(fields: Partial<PodInfo> & { name: string; ip: string }): PodInfo {
+/** A pod on node-a, Running; override anything. `ip: undefined` is a pod the CNI has not reached yet. */
+export function podInfo(fields: Partial<PodInfo> & { name: string; ip: string | undefined }): PodInfo {
   return {
     uid: `uid-${++uid}`,
     namespace: 'gha',
@@ -18,11 +18,13 @@ export function podInfo(fields: Partial<PodInfo> & { name: string; ip: string })
 }
 
 /**
- * An in-memory PodDirectory for app tests that need no watch: IPs map to pods directly.
+ * An in-memory PodDirectory for app tests that need no watch: IPs map to pods directly, and pods
+ * without an IP yet (scheduled, CNI pending) are listed and announced but own no IP.
  * The watch-backed directory has its own tests against a real API stand-in.
  */
 export class FakeDirectory implements PodDirectory {
   private readonly podsByIp = new Map<string, PodInfo[]>();
+  private readonly scheduled = new Map<string, PodInfo>();
   private readonly namespaces = new Map<string, NamespaceInfo>();
   private readonly serviceAccounts = new Map<string, ServiceAccountInfo>();
   private readonly listeners: Array<(pods: readonly PodInfo[]) => void> = [];
@@ -30,7 +32,12 @@ export class FakeDirectory implements PodDirectory {
   ready = true;
 
   addPod(pod: PodInfo): PodInfo {
-    const ip = pod.ip as string;
+    if (pod.ip === undefined) {
+      this.scheduled.set(pod.uid, pod);
+      this.emit([pod]);
+      return pod;
+    }
+    const ip = pod.ip;
     this.podsByIp.set(ip, [...(this.podsByIp.get(ip) ?? []), pod]);
     for (const wake of this.waiters.get(ip) ?? []) wake();
     this.waiters.delete(ip);
@@ -38,8 +45,19 @@ export class FakeDirectory implements PodDirectory {
     return pod;
   }
 
+  /** The CNI gave a scheduled pod its IP: the pod, as the watch's MODIFIED event would carry it. */
+  giveIp(pod: PodInfo, ip: string): PodInfo {
+    this.scheduled.delete(pod.uid);
+    return this.addPod({ ...pod, ip, phase: 'Running' });
+  }
+
   removePod(pod: PodInfo): void {
-    const ip = pod.ip as string;
+    if (pod.ip === undefined) {
+      this.scheduled.delete(pod.uid);
+      this.emit([]);
+      return;
+    }
+    const ip = pod.ip;
     this.podsByIp.set(ip, (this.podsByIp.get(ip) ?? []).filter((p) => p.uid !== pod.uid));
     this.emit([]);
   }
@@ -79,7 +97,7 @@ export class FakeDirectory implements PodDirectory {
   }
 
   pods(): readonly PodInfo[] {
-    return [...this.podsByIp.values()].flat();
+    return [...this.podsByIp.values()].flat().concat([...this.scheduled.values()]);
   }
 
   onChange(listener: (pods: readonly PodInfo[]) => void): void {

@@ -184,6 +184,29 @@ t.test('a pod that appears gets its session prefetched, so its first request is 
   t.same(cache?.values.filter((v) => v.labels.result === 'hit').map((v) => v.value), [1]);
 });
 
+t.test('a pod is prefetched when it is scheduled, before it has an IP, so the request right after its IP arrives is a cache hit', async (t) => {
+  const app = await build(t);
+  app.directory.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
+  app.directory.setNamespace('gha1', { 'iam.amazonaws.com/role': 'gha1-ingest' });
+  const scheduled = app.directory.addPod(podInfo({ name: 'p', ip: undefined, phase: 'Pending' }));
+  await settle();
+  t.same(app.assumer.calls.map((c) => c.roleArn), [`${BASE_ROLE_ARN}spark-etl`], 'AssumeRole at scheduling, with no IP yet');
+  // Another pod's change makes the app drop sessions no pod uses: the IP-less pod still counts.
+  app.directory.addPod(podInfo({ name: 'q', namespace: 'gha1', ip: '10.0.0.8' }));
+  await settle();
+  const unknown = await app.imds.inject({ url: `${CREDS}spark-etl`, remoteAddress: '10.0.0.7' });
+  t.equal(unknown.statusCode, 404, 'before its IP arrives the pod owns no IP');
+
+  app.directory.giveIp(scheduled, '10.0.0.7');
+  await settle();
+  const res = await app.imds.inject({ url: `${CREDS}spark-etl`, remoteAddress: '10.0.0.7' });
+  t.equal(res.statusCode, 200);
+  t.equal(app.assumer.calls.length, 2, 'one call per session: none at the IP event or the request');
+  const metrics = await app.metrics.registry.getMetricsAsJSON();
+  const cache = metrics.find((m) => m.name === 'corridor_credential_cache_total');
+  t.same(Object.fromEntries(cache?.values.map((v) => [v.labels.result, v.value]) ?? []), { hit: 1 }, 'a hit, no miss');
+});
+
 t.test('two pods of one namespace and role share one session; another namespace gets its own', async (t) => {
   const app = await build(t);
   app.directory.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });

@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import t, { type Test } from 'tap';
-import { createPodDirectory, type PodInfo, type PodLookup, type RunningPodDirectory } from '../../src/kube/index.js';
+import { createHttpTransport, createPodDirectory, type PodInfo, type PodLookup, type RunningPodDirectory } from '../../src/kube/index.js';
 import { createLogger } from '../../src/log/index.js';
 import { createMetrics, type Metrics } from '../../src/metrics/index.js';
 import { systemClock, systemScheduler, type Clock, type Scheduler } from '../../src/time/index.js';
@@ -53,8 +53,10 @@ async function setup(t: Test, options: SetupOptions = {}): Promise<Harness> {
   const metrics = createMetrics(new Registry(), 'test', { defaultMetrics: false });
   const logs: Array<Record<string, unknown>> = [];
   const logger = createLogger('debug', { write: (line: string) => { logs.push(JSON.parse(line)); } });
+  // The agent's own transport, over real HTTP to the stand-in.
+  const transport = createHttpTransport(api.connection());
   const directory = createPodDirectory({
-    kubeConfig: api.kubeConfig(),
+    transport,
     nodeName: 'node-a',
     watchServiceAccounts: options.watchServiceAccounts ?? false,
     scheduler: options.scheduler ?? systemScheduler,
@@ -64,7 +66,10 @@ async function setup(t: Test, options: SetupOptions = {}): Promise<Harness> {
     backoff: { initialMs: 10, maxMs: 50 },
     requestTimeoutMs: options.requestTimeoutMs,
   });
-  t.teardown(() => directory.stop());
+  t.teardown(() => {
+    directory.stop();
+    transport.close?.();
+  });
 
   const changes: PodInfo[][] = [];
   const pending = new Set<(pods: readonly PodInfo[]) => void>();
@@ -380,7 +385,7 @@ t.test('readiness waits for ServiceAccounts when they are watched', async (t) =>
   await within(h.directory.whenReady(), WAIT_MS, 'ready');
 });
 
-t.test('IP ownership rules hold for pods arriving by list (Date timestamps) and by watch (strings)', async (t) => {
+t.test('IP ownership rules hold for pods arriving by list and by watch', async (t) => {
   const h = await setup(t, {
     objects: [
       ...baseObjects(),
@@ -418,4 +423,39 @@ t.test('a listener that throws is logged and does not stop other listeners or th
   await h.until(() => h.directory.byIp('10.0.0.111').kind === 'found', 'pod y');
   t.ok(heardAfter.includes('x') && heardAfter.includes('y'), 'a listener registered after the throwing one still hears every change');
   t.ok(h.logs.some((l) => l.level === 'error' && l.msg === 'a pod change listener threw'));
+});
+
+t.test('a pod is announced when it is scheduled, without an IP, and again when it gets one; it owns no IP until then', async (t) => {
+  const h = await setup(t, { objects: baseObjects() });
+  await within(h.directory.whenReady(), WAIT_MS, 'ready');
+  h.api.upsert(makePod({ name: 'starting', namespace: 'gha', phase: 'Pending' }));
+  await h.until(() => h.directory.pods().some((p) => p.name === 'starting'), 'the scheduled pod');
+  t.same(h.changes.at(-1)?.map((p) => [p.name, p.ip]), [['starting', undefined]], 'listeners hear of it before it has an IP');
+  t.equal(await gauge(h.metrics.pods), 1, 'corridor_pods counts pods with an IP only');
+
+  h.api.modifyPod('gha', 'starting', (pod) => {
+    pod.status = { ...pod.status, phase: 'Running', podIP: '10.0.0.120', podIPs: [{ ip: '10.0.0.120' }] };
+  });
+  await h.until(() => owner(h.directory.byIp('10.0.0.120')) === 'starting', 'the IP event');
+  t.same(h.changes.at(-1)?.map((p) => [p.name, p.ip]), [['starting', '10.0.0.120']], 'and again when the CNI gives it its IP');
+  t.equal(await gauge(h.metrics.pods), 2);
+});
+
+t.test('an IP-less pod is in pods() from the first list, hostNetwork and finished ones never are, and its deletion is heard', async (t) => {
+  const h = await setup(t, {
+    objects: [
+      ...baseObjects(),
+      makePod({ name: 'pending', namespace: 'gha', phase: 'Pending' }),
+      makePod({ name: 'host', namespace: 'gha', hostNetwork: true, phase: 'Pending' }),
+      makePod({ name: 'done', namespace: 'gha', phase: 'Succeeded' }),
+      makePod({ name: 'pending-elsewhere', namespace: 'gha', phase: 'Pending', nodeName: 'node-b' }),
+    ],
+  });
+  await h.watching();
+  t.same(h.directory.pods().map((p) => p.name).sort(), ['pending', 'web']);
+  t.same(h.changes.map((c) => c.map((p) => p.name).sort()), [['pending', 'web']], 'announced with the rest when ready');
+  const heard = h.nextChange('the deletion of the IP-less pod');
+  h.api.deletePod('gha', 'pending');
+  t.same(await heard, [], 'listeners are called (so unused sessions can be dropped), with no pods');
+  t.same(h.directory.pods().map((p) => p.name), ['web']);
 });

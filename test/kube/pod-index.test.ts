@@ -79,12 +79,26 @@ t.test('an update that changes the IP moves the pod and frees the old IP', async
   t.equal(index.size, 1);
 });
 
-t.test('a pod that gets its IP later becomes findable', async (t) => {
+t.test('a pod without an IP is listed but owns nothing; once it gets its IP it owns it', async (t) => {
   const index = new PodIndex();
-  index.upsert(pod({ name: 'web', ip: undefined, phase: 'Pending' }));
-  t.equal(index.size, 0, 'not indexed without an IP');
-  index.upsert(pod({ name: 'web', ip: '10.0.0.7' }));
+  const touched = index.upsert(pod({ name: 'web', ip: undefined, phase: 'Pending' }));
+  t.equal(index.size, 0, 'size counts pods with an IP');
+  t.same(index.pods().map((p) => p.name), ['web'], 'listed from the moment it is scheduled');
+  t.same([...touched], [], 'no IP touched');
+  t.same([...index.upsert(pod({ name: 'web', ip: '10.0.0.7' }))], ['10.0.0.7']);
   t.equal(summary(index.byIp('10.0.0.7')), 'found web');
+  t.equal(index.size, 1);
+  t.same(index.pods().map((p) => p.name), ['web'], 'still once');
+});
+
+t.test('hostNetwork and finished pods are not listed, with or without an IP', async (t) => {
+  const index = new PodIndex();
+  index.upsert(pod({ name: 'host', ip: undefined, hostNetwork: true, phase: 'Pending' }));
+  index.upsert(pod({ name: 'done', ip: undefined, phase: 'Succeeded' }));
+  index.upsert(pod({ name: 'starting', ip: undefined, phase: 'Pending' }));
+  index.upsert(pod({ name: 'starting', ip: undefined, phase: 'Failed' }));
+  t.same(index.pods(), [], 'a pod that failed before it got an IP leaves');
+  t.same([...index.remove('uid-nothing')], []);
 });
 
 t.test('a pod that finishes leaves the index and hands its IP to the next pod', async (t) => {
@@ -163,8 +177,10 @@ t.test('after any sequence of upserts and removes, every IP answers as ownerOf i
         );
         if (summary(index.byIp(ip)) !== summary(ownerOf(claimants))) return false;
       }
-      return true;
+      const live = [...truth.values()].filter((p) => !p.hostNetwork && p.phase !== 'Succeeded' && p.phase !== 'Failed');
+      if (index.pods().map((p) => p.name).sort().join() !== live.map((p) => p.name).sort().join()) return false;
+      return index.size === live.filter((p) => p.ip !== undefined).length;
     }),
   );
-  t.pass('index agrees with a from-scratch computation');
+  t.pass('index (owners, pods() and size) agrees with a from-scratch computation');
 });

@@ -1,0 +1,66 @@
+import type { WatchResource } from '../metrics/index.js';
+
+/**
+ * What a reflector needs from the API server, and nothing else. Two implementations: the thin
+ * node:http one (http-transport.ts, the agent's default) and client-node's (transport.ts, for
+ * kubeconfig users only client-node can authenticate). Neither file is imported from here, so
+ * code that needs only the contract never loads @kubernetes/client-node.
+ */
+
+export interface ListRequest {
+  fieldSelector?: string;
+  /** '0' lets the API server answer from its watch cache; undefined asks for a consistent read. */
+  resourceVersion?: string;
+  signal: AbortSignal;
+}
+
+export interface ListResult {
+  items: readonly unknown[];
+  resourceVersion: string | undefined;
+}
+
+export interface WatchRequest {
+  fieldSelector?: string;
+  resourceVersion: string;
+  /** The server ends the watch after this long, so a silently dead connection cannot last forever. */
+  timeoutSeconds: number;
+}
+
+export interface WatchHandlers {
+  event(type: string, object: unknown): void;
+  /** Called once: null when the server closed the stream, else the error (HTTP status in `statusCode`). */
+  done(error: unknown): void;
+}
+
+export interface WatchHandle {
+  /** Ends the watch; `done` is not called afterwards. */
+  abort(): void;
+}
+
+/** The two calls a reflector needs; tests may pass a scripted one. */
+export interface KubeTransport {
+  list(resource: WatchResource, request: ListRequest): Promise<ListResult>;
+  /** Resolves once the stream is open (or has already failed through `done`). */
+  watch(resource: WatchResource, request: WatchRequest, handlers: WatchHandlers): Promise<WatchHandle>;
+  /** Releases pooled connections (after every list and watch has ended). */
+  close?(): void;
+}
+
+export const RESOURCE_PATHS: Readonly<Record<WatchResource, string>> = Object.freeze({
+  pods: '/api/v1/pods',
+  namespaces: '/api/v1/namespaces',
+  serviceaccounts: '/api/v1/serviceaccounts',
+});
+
+/**
+ * The HTTP status behind a transport error: the http transport and client-node's Watch put it in
+ * `statusCode`, client-node's list calls throw ApiException with a numeric `code`. Network errors
+ * have neither (their `code` is a string such as ECONNREFUSED).
+ */
+export function httpStatusOf(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { code, statusCode } = error as { code?: unknown; statusCode?: unknown };
+  if (typeof statusCode === 'number') return statusCode;
+  if (typeof code === 'number') return code;
+  return undefined;
+}

@@ -1,0 +1,418 @@
+import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import { renameSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import net, { type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
+import { promisify } from 'node:util';
+import t, { type Test } from 'tap';
+import {
+  createHttpTransport,
+  httpStatusOf,
+  type HttpTransportOptions,
+  type KubeConnection,
+  type KubeTransport,
+  type WatchHandlers,
+} from '../../src/kube/index.js';
+import { fakeKubeApi, makePod, within } from '../helpers/fake-kube-api.js';
+import { FakeTime } from '../helpers/fake-time.js';
+
+const WAIT_MS = 5000;
+const never = new AbortController().signal;
+
+function open(t: Test, connection: KubeConnection, options: HttpTransportOptions = {}): KubeTransport {
+  const transport = createHttpTransport(connection, options);
+  t.teardown(() => transport.close?.());
+  return transport;
+}
+
+interface Event {
+  type: string;
+  object: any;
+}
+
+/** WatchHandlers that record what they are told; `done` resolves with done's argument. */
+function recorder() {
+  const events: Event[] = [];
+  const waiting: Array<(event: Event) => void> = [];
+  let doneCalls = 0;
+  let resolveDone!: (error: unknown) => void;
+  const done = new Promise<unknown>((resolve) => {
+    resolveDone = resolve;
+  });
+  const handlers: WatchHandlers = {
+    event(type, object) {
+      const event = { type, object };
+      const waiter = waiting.shift();
+      if (waiter) waiter(event);
+      else events.push(event);
+    },
+    done(error) {
+      doneCalls++;
+      resolveDone(error);
+    },
+  };
+  return {
+    handlers,
+    events,
+    get doneCalls() {
+      return doneCalls;
+    },
+    done: (what = 'done') => within(done, WAIT_MS, what),
+    next: (what = 'a watch event') => {
+      const event = events.shift();
+      return event ? Promise.resolve(event) : within(new Promise<Event>((resolve) => waiting.push(resolve)), WAIT_MS, what);
+    },
+  };
+}
+
+/** A port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** An HTTP server whose handler the test writes, for answers the stand-in never gives. */
+async function scriptedServer(t: Test, handler: http.RequestListener): Promise<string> {
+  const server = http.createServer(handler);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+t.test('list returns the raw items and resourceVersion, sending the field selector and resourceVersion', async (t) => {
+  const api = await fakeKubeApi(t, {
+    objects: [makePod({ name: 'a', ip: '10.0.0.1' }), makePod({ name: 'b', ip: '10.0.0.2', nodeName: 'node-b' })],
+  });
+  const transport = open(t, api.connection());
+  const request = api.nextRequest('list', 'pods');
+  const list = await transport.list('pods', { fieldSelector: 'spec.nodeName=node-a', resourceVersion: '0', signal: never });
+  t.same(list.items.map((pod: any) => pod.metadata.name), ['a']);
+  t.equal(typeof (list.items[0] as any).metadata.creationTimestamp, 'string', 'plain JSON, not client-node models');
+  t.equal(list.resourceVersion, api.resourceVersion);
+  const query = (await request).query;
+  t.equal(query.get('fieldSelector'), 'spec.nodeName=node-a');
+  t.equal(query.get('resourceVersion'), '0');
+  const consistent = api.nextRequest('list', 'namespaces');
+  t.same((await transport.list('namespaces', { signal: never })).items, []);
+  t.equal((await consistent).query.get('resourceVersion'), null, 'no resourceVersion: a consistent read');
+  t.same((await transport.list('serviceaccounts', { signal: never })).items, []);
+});
+
+t.test('a watch delivers ADDED, MODIFIED, DELETED and BOOKMARK events, asking for bookmarks from the given resourceVersion', async (t) => {
+  const api = await fakeKubeApi(t);
+  const transport = open(t, api.connection());
+  const w = recorder();
+  const request = api.nextRequest('watch', 'pods');
+  await transport.watch('pods', { fieldSelector: 'spec.nodeName=node-a', resourceVersion: api.resourceVersion, timeoutSeconds: 300 }, w.handlers);
+  const query = (await within(request, WAIT_MS, 'the watch request')).query;
+  t.same(
+    Object.fromEntries(['watch', 'allowWatchBookmarks', 'timeoutSeconds', 'fieldSelector', 'resourceVersion'].map((k) => [k, query.get(k)])),
+    { watch: 'true', allowWatchBookmarks: 'true', timeoutSeconds: '300', fieldSelector: 'spec.nodeName=node-a', resourceVersion: api.resourceVersion },
+  );
+  api.upsert(makePod({ name: 'a', ip: '10.0.0.1' }));
+  api.modifyPod('default', 'a', (pod) => {
+    pod.metadata.annotations = { k: 'v' };
+  });
+  api.upsert(makePod({ name: 'elsewhere', ip: '10.0.0.9', nodeName: 'node-b' }));
+  api.deletePod('default', 'a');
+  api.sendBookmark();
+  const seen = [await w.next(), await w.next(), await w.next(), await w.next()];
+  t.same(seen.map((e) => [e.type, e.object.metadata.name ?? null]), [['ADDED', 'a'], ['MODIFIED', 'a'], ['DELETED', 'a'], ['BOOKMARK', null]]);
+  t.same(seen[1]?.object.metadata.annotations, { k: 'v' });
+  t.equal(seen[3]?.object.metadata.resourceVersion, api.resourceVersion);
+  t.equal(w.doneCalls, 0);
+});
+
+t.test('events split across chunks reach the handler whole, and a last event without a newline comes before done(null)', async (t) => {
+  const first = JSON.stringify({ type: 'ADDED', object: { metadata: { name: 'grüße-🚀', resourceVersion: '5' } } });
+  const second = JSON.stringify({ type: 'MODIFIED', object: { metadata: { name: 'b', resourceVersion: '6' } } });
+  const bytes = Buffer.from(`${first}\n${second}`);
+  const url = await scriptedServer(t, (request, response) => {
+    response.writeHead(200, { 'content-type': 'application/json' });
+    void (async () => {
+      // Cut inside the first event's multi-byte characters, and inside the second event.
+      for (const [from, to] of [[0, 30], [30, 33], [33, first.length + 10], [first.length + 10, bytes.length]] as const) {
+        response.write(bytes.subarray(from, to));
+        await pause(15);
+      }
+      response.end();
+    })();
+  });
+  const transport = open(t, { server: url, insecureSkipTlsVerify: false, source: 'test' });
+  const w = recorder();
+  await transport.watch('pods', { resourceVersion: '4', timeoutSeconds: 60 }, w.handlers);
+  t.equal(await w.done(), null, 'a clean end');
+  t.same(w.events.map((e) => [e.type, e.object.metadata.name]), [['ADDED', 'grüße-🚀'], ['MODIFIED', 'b']]);
+});
+
+t.test('a malformed line ends the watch with an error', async (t) => {
+  const url = await scriptedServer(t, (_request, response) => {
+    response.writeHead(200, { 'content-type': 'application/json' });
+    response.write('{"type":"ADDED","object":{}}\nthis is not json\n{"type":"ADDED","object":{}}\n');
+  });
+  const transport = open(t, { server: url, insecureSkipTlsVerify: false, source: 'test' });
+  const w = recorder();
+  await transport.watch('pods', { resourceVersion: '1', timeoutSeconds: 60 }, w.handlers);
+  const error = await w.done();
+  t.match(error, { code: 'EBADRESPONSE', message: /malformed watch event: this is not json/ });
+  t.equal(w.events.length, 1, 'nothing after the bad line');
+});
+
+t.test('a handler that throws ends its watch with that error, instead of crashing the process', async (t) => {
+  const api = await fakeKubeApi(t);
+  const transport = open(t, api.connection());
+  const w = recorder();
+  const bug = new Error('handler bug');
+  const opened = api.nextRequest('watch', 'pods');
+  await transport.watch('pods', { resourceVersion: api.resourceVersion, timeoutSeconds: 60 }, { event: () => { throw bug; }, done: w.handlers.done });
+  await within(opened, WAIT_MS, 'the watch');
+  api.upsert(makePod({ name: 'a', ip: '10.0.0.1' }));
+  t.equal(await w.done(), bug);
+});
+
+t.test('410 Gone as an HTTP status ends the watch with statusCode 410', async (t) => {
+  const api = await fakeKubeApi(t);
+  api.upsert(makePod({ name: 'a', ip: '10.0.0.1' }));
+  api.expireHistory({ as: 'http' });
+  const transport = open(t, api.connection());
+  const w = recorder();
+  await transport.watch('pods', { resourceVersion: '1000', timeoutSeconds: 60 }, w.handlers);
+  const error = await w.done();
+  t.equal(httpStatusOf(error), 410, 'the reflector reads 410 and relists');
+  t.match(error, { reason: 'Expired', message: /HTTP 410 Expired: too old resource version/ });
+  t.same(w.events, []);
+});
+
+t.test('410 Gone as an ERROR event is passed to the handler, then the stream ends cleanly', async (t) => {
+  const api = await fakeKubeApi(t);
+  api.upsert(makePod({ name: 'a', ip: '10.0.0.1' }));
+  api.expireHistory({ as: 'event' });
+  const transport = open(t, api.connection());
+  const w = recorder();
+  await transport.watch('pods', { resourceVersion: '1000', timeoutSeconds: 60 }, w.handlers);
+  t.equal(await w.done(), null);
+  t.match(w.events, [{ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired' } }]);
+});
+
+t.test('a stream the server closes ends with done(null), once', async (t) => {
+  const api = await fakeKubeApi(t);
+  const transport = open(t, api.connection());
+  const w = recorder();
+  const opened = api.nextRequest('watch', 'pods');
+  await transport.watch('pods', { resourceVersion: api.resourceVersion, timeoutSeconds: 60 }, w.handlers);
+  await within(opened, WAIT_MS, 'the watch');
+  api.closeWatches();
+  t.equal(await w.done(), null);
+  t.equal(w.doneCalls, 1);
+});
+
+t.test('a connection cut mid-stream ends the watch with an error', async (t) => {
+  const api = await fakeKubeApi(t);
+  const transport = open(t, api.connection());
+  const w = recorder();
+  const opened = api.nextRequest('watch', 'pods');
+  await transport.watch('pods', { resourceVersion: api.resourceVersion, timeoutSeconds: 60 }, w.handlers);
+  await within(opened, WAIT_MS, 'the watch');
+  api.setDown(true, 'reset');
+  const error = await w.done();
+  t.not(error, null);
+  t.match(error, { code: 'ECONNRESET' });
+});
+
+t.test('with nothing listening, list and watch fail with the socket error code', async (t) => {
+  const transport = open(t, { server: `http://127.0.0.1:${await closedPort()}`, insecureSkipTlsVerify: false, source: 'test' });
+  await t.rejects(transport.list('pods', { signal: never }), { code: 'ECONNREFUSED' });
+  const w = recorder();
+  await within(transport.watch('pods', { resourceVersion: '1', timeoutSeconds: 60 }, w.handlers), WAIT_MS, 'watch to resolve');
+  t.match(await w.done(), { code: 'ECONNREFUSED' });
+  t.equal(httpStatusOf(await w.done()), undefined, 'no HTTP status: the reflector retries instead of relisting');
+});
+
+t.test('an API server shedding load answers 503, seen as statusCode 503', async (t) => {
+  const api = await fakeKubeApi(t);
+  api.setDown(true, 'unavailable');
+  const transport = open(t, api.connection());
+  await t.rejects(transport.list('pods', { signal: never }), { name: 'KubeApiError', statusCode: 503, reason: 'ServiceUnavailable' });
+  const w = recorder();
+  await transport.watch('pods', { resourceVersion: '1', timeoutSeconds: 60 }, w.handlers);
+  t.equal(httpStatusOf(await w.done()), 503);
+});
+
+t.test('abort ends a watch without calling done, and nothing is delivered after it', async (t) => {
+  const api = await fakeKubeApi(t);
+  const transport = open(t, api.connection());
+  const aborted = recorder();
+  const opened = api.nextRequest('watch', 'pods');
+  const handle = await transport.watch('pods', { resourceVersion: api.resourceVersion, timeoutSeconds: 60 }, aborted.handlers);
+  await within(opened, WAIT_MS, 'the watch');
+  handle.abort();
+  // A second watch sees the pod: by then the first one would have too, were it still open.
+  const marker = recorder();
+  const reopened = api.nextRequest('watch', 'pods');
+  await transport.watch('pods', { resourceVersion: api.resourceVersion, timeoutSeconds: 60 }, marker.handlers);
+  await within(reopened, WAIT_MS, 'the second watch');
+  api.upsert(makePod({ name: 'after-abort', ip: '10.0.0.3' }));
+  t.equal((await marker.next()).object.metadata.name, 'after-abort');
+  t.same(aborted.events, []);
+  t.equal(aborted.doneCalls, 0, 'done is not called for an abort');
+  handle.abort();
+  t.equal(aborted.doneCalls, 0, 'a second abort is harmless');
+});
+
+t.test('a list is cancelled by its AbortSignal', async (t) => {
+  const api = await fakeKubeApi(t);
+  api.listDelayMs = 60_000;
+  const transport = open(t, api.connection());
+  const controller = new AbortController();
+  const arrived = api.nextRequest('list', 'pods');
+  const listing = transport.list('pods', { signal: controller.signal });
+  await within(arrived, WAIT_MS, 'the list request');
+  controller.abort();
+  await t.rejects(listing, { name: 'AbortError' });
+});
+
+t.test('a list with no answer within the request timeout fails with ETIMEDOUT', async (t) => {
+  const api = await fakeKubeApi(t);
+  api.listDelayMs = 60_000;
+  const time = new FakeTime();
+  const transport = open(t, api.connection(), { scheduler: time, clock: time, requestTimeoutMs: 1000 });
+  const arrived = api.nextRequest('list', 'pods');
+  const listing = transport.list('pods', { signal: never });
+  let settled = false;
+  listing.catch(() => undefined).finally(() => (settled = true));
+  await within(arrived, WAIT_MS, 'the list request');
+  await time.advance(999);
+  t.notOk(settled, 'still waiting just before the timeout');
+  await time.advance(1);
+  await t.rejects(listing, { code: 'ETIMEDOUT' });
+});
+
+t.test('a refused token is an error with statusCode 401 and the server\'s reason', async (t) => {
+  const api = await fakeKubeApi(t);
+  const transport = open(t, { ...api.connection(), token: 'wrong' });
+  await t.rejects(transport.list('pods', { signal: never }), { statusCode: 401, reason: 'Unauthorized', message: /list pods: HTTP 401 Unauthorized/ });
+});
+
+t.test('a rotated token file is used for the next request', async (t) => {
+  const api = await fakeKubeApi(t);
+  const dir = t.testdir({ token: 'token-one\n' });
+  const tokenFile = join(dir, 'token');
+  api.token = 'token-one';
+  const transport = open(t, { server: api.url, tokenFile, insecureSkipTlsVerify: false, source: 'test' });
+  t.equal((await transport.list('pods', { signal: never })).resourceVersion, api.resourceVersion);
+  // As the kubelet rotates a projected token: a new file swapped in.
+  writeFileSync(join(dir, 'token.new'), 'token-two-rotated\n');
+  renameSync(join(dir, 'token.new'), tokenFile);
+  api.token = 'token-two-rotated';
+  t.equal((await transport.list('pods', { signal: never })).resourceVersion, api.resourceVersion, 'the new token was sent');
+});
+
+t.test('a token file is read again every minute even when stat shows no change, and at once after a 401', async (t) => {
+  const api = await fakeKubeApi(t);
+  const dir = t.testdir({ token: 'token-aaaa' });
+  const tokenFile = join(dir, 'token');
+  // Same inode, same size, same mtime: invisible to stat.
+  const rewrite = (value: string) => {
+    writeFileSync(tokenFile, value);
+    utimesSync(tokenFile, 1_700_000_000, 1_700_000_000);
+  };
+  rewrite('token-aaaa');
+  api.token = 'token-aaaa';
+  const time = new FakeTime();
+  const transport = open(t, { server: api.url, tokenFile, insecureSkipTlsVerify: false, source: 'test' }, { clock: time, scheduler: time });
+  await transport.list('pods', { signal: never });
+
+  rewrite('token-bbbb');
+  await transport.list('pods', { signal: never });
+  t.pass('within the minute the cached token is sent (the server still takes token-aaaa)');
+  api.token = 'token-bbbb';
+  await time.advance(60_000);
+  await transport.list('pods', { signal: never });
+  t.pass('after a minute the file is read again');
+
+  rewrite('token-cccc');
+  api.token = 'token-cccc';
+  await t.rejects(transport.list('pods', { signal: never }), { name: 'KubeApiError', statusCode: 401 });
+  await transport.list('pods', { signal: never });
+  t.pass('a 401 makes the next request read the file again');
+  t.equal(readFileSync(tokenFile, 'utf8'), 'token-cccc');
+});
+
+t.test('a missing token file is a clear error', async (t) => {
+  const api = await fakeKubeApi(t);
+  const transport = open(t, { server: api.url, tokenFile: '/nonexistent/token', insecureSkipTlsVerify: false, source: 'test' });
+  await t.rejects(transport.list('pods', { signal: never }), /cannot read token file \/nonexistent\/token/);
+});
+
+// ---- TLS ----
+
+const run = promisify(execFile);
+
+interface Pki {
+  ca: string;
+  serverCert: string;
+  serverKey: string;
+  clientCert: string;
+  clientKey: string;
+}
+
+/** A throwaway CA, a serving certificate for 127.0.0.1 and a client certificate, made with openssl. */
+async function makePki(dir: string): Promise<Pki> {
+  const file = (name: string) => join(dir, name);
+  const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  await run('openssl', ['req', '-x509', ...key, '-keyout', file('ca.key'), '-out', file('ca.crt'), '-subj', '/CN=corridor-test-ca', '-days', '1',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  for (const [name, subject, ext] of [
+    ['server', '/CN=127.0.0.1', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n'],
+    ['client', '/CN=corridor-test-client', 'extendedKeyUsage=clientAuth\n'],
+  ] as const) {
+    writeFileSync(file(`${name}.ext`), ext);
+    await run('openssl', ['req', ...key, '-keyout', file(`${name}.key`), '-out', file(`${name}.csr`), '-subj', subject]);
+    await run('openssl', ['x509', '-req', '-in', file(`${name}.csr`), '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-CAcreateserial',
+      '-out', file(`${name}.crt`), '-days', '1', '-extfile', file(`${name}.ext`)]);
+  }
+  const read = (name: string) => readFileSync(file(name), 'utf8');
+  return { ca: read('ca.crt'), serverCert: read('server.crt'), serverKey: read('server.key'), clientCert: read('client.crt'), clientKey: read('client.key') };
+}
+
+let openssl = true;
+try {
+  await run('openssl', ['version']);
+} catch {
+  openssl = false;
+}
+
+t.test('over https: the CA and client certificate are used; insecure-skip-tls-verify skips server verification', { skip: !openssl && 'openssl not found' }, async (t) => {
+  const pki = await makePki(t.testdir({}));
+  const clients: string[] = [];
+  const server = https.createServer({ cert: pki.serverCert, key: pki.serverKey, ca: pki.ca, requestCert: true, rejectUnauthorized: true }, (request, response) => {
+    clients.push(String((request.socket as TLSSocket).getPeerCertificate().subject?.CN));
+    response.writeHead(200, { 'content-type': 'application/json' }).end('{"kind":"PodList","metadata":{"resourceVersion":"7"},"items":[]}');
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const base: KubeConnection = { server: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, insecureSkipTlsVerify: false, source: 'test' };
+  const client = { cert: pki.clientCert, key: pki.clientKey };
+
+  t.equal((await open(t, { ...base, ...client, ca: pki.ca }).list('pods', { signal: never })).resourceVersion, '7');
+  t.same(clients, ['corridor-test-client'], 'the client certificate was presented');
+  await t.rejects(open(t, { ...base, ...client }).list('pods', { signal: never }), { code: /CERT|SIGNATURE|ISSUER/ }, 'an unknown CA is refused');
+  t.equal((await open(t, { ...base, ...client, insecureSkipTlsVerify: true }).list('pods', { signal: never })).resourceVersion, '7');
+  await t.rejects(open(t, { ...base, ca: pki.ca }).list('pods', { signal: never }), 'without a client certificate the server refuses');
+});
