@@ -8,16 +8,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startFakeSts } from '../../src/demo/index.js';
 import { fakeKubeApi, makeNamespace, makePod, within } from '../helpers/fake-kube-api.js';
+import { freePort } from '../helpers/free-port.js';
 
 const ENTRY = fileURLToPath(new URL('../../src/cli/corridor.ts', import.meta.url));
 
-function freePort(): Promise<number> {
-  const server = http.createServer();
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
-    const { port } = server.address() as { port: number };
-    server.close(() => resolve(port));
-  }));
-}
 
 t.test('SIGTERM finishes the request in flight, then the agent exits 0', async (t) => {
   const sts = await startFakeSts({ latencyMs: 1500 });

@@ -4,12 +4,12 @@ import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import http from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Test } from 'tap';
+import { freePort } from './free-port.js';
 
 const run = promisify(execFile);
 
@@ -239,17 +239,4 @@ async function getBody(url: string, auth?: Auth): Promise<string> {
   const { status, body } = await request(url, auth);
   if (status !== 200) throw new Error(`GET ${url}: HTTP ${status}: ${body.slice(0, 300)}`);
   return body;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }

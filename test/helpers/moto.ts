@@ -1,9 +1,9 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import http from 'node:http';
-import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import type { Test } from 'tap';
+import { freePort } from './free-port.js';
 
 const run = promisify(execFile);
 
@@ -63,18 +63,6 @@ async function ensureMotoInstalled(): Promise<void> {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function spawnMoto(host: string, port: number, netns: string | undefined): Promise<ChildProcess> {
   const command = ['python3', '-m', 'moto.server', '-H', host, '-p', String(port)];
