@@ -64,9 +64,26 @@ export async function startAgent(config: Readonly<AgentConfig>, overrides: Agent
     logger,
   });
   const app = await buildApp({ directory, credentials, clock, metrics, logger }, config);
+  // Everything that keeps the process alive; released on stop, and when start-up fails half-way,
+  // so a port in use ends the process (and the pod restarts) instead of leaving it hanging.
+  const release = async () => {
+    await app.imds.close();
+    directory.stop();
+    transport.close?.();
+    credentials.close();
+    stsAssumer?.close();
+    await app.admin.close();
+  };
   directory.start();
-  const imdsUrl = await app.imds.listen({ host: config.hostIp, port: config.port });
-  const adminUrl = await app.admin.listen({ host: config.adminHost, port: config.adminPort });
+  let imdsUrl: string;
+  let adminUrl: string;
+  try {
+    imdsUrl = await app.imds.listen({ host: config.hostIp, port: config.port });
+    adminUrl = await app.admin.listen({ host: config.adminHost, port: config.adminPort });
+  } catch (error) {
+    await release();
+    throw error;
+  }
   logger.info({ imds: imdsUrl, admin: adminUrl, node: config.nodeName, version: version() }, 'corridor agent listening');
 
   return {
@@ -76,12 +93,7 @@ export async function startAgent(config: Readonly<AgentConfig>, overrides: Agent
     adminUrl,
     logger,
     async stop() {
-      await app.imds.close();
-      directory.stop();
-      transport.close?.();
-      credentials.close();
-      stsAssumer?.close();
-      await app.admin.close();
+      await release();
       logger.info('corridor agent stopped');
     },
   };

@@ -1,5 +1,5 @@
-import t from 'tap';
-import { spawn } from 'node:child_process';
+import t, { type Test } from 'tap';
+import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,30 +13,27 @@ import { freePort } from '../helpers/free-port.js';
 const ENTRY = fileURLToPath(new URL('../../src/cli/corridor.ts', import.meta.url));
 
 
-t.test('SIGTERM finishes the request in flight, then the agent exits 0', async (t) => {
-  const sts = await startFakeSts({ latencyMs: 1500 });
-  t.teardown(() => sts.close());
-  const kube = await fakeKubeApi(t, {
-    objects: [makeNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' }), makePod({ name: 'driver', namespace: 'gha', ip: '127.0.0.2', nodeName: 'node-a' })],
-  });
-  const dir = mkdtempSync(join(tmpdir(), 'corridor-shutdown-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  writeFileSync(join(dir, 'kubeconfig'), kube.kubeConfigText());
-  const port = await freePort();
-  const adminPort = await freePort();
+interface AgentProcess {
+  child: ChildProcess;
+  output(): string;
+  /** Resolves once the agent has listed pods and namespaces. */
+  synced: Promise<void>;
+}
 
+/** `corridor agent` as its own process, configured through CORRIDOR_* like the DaemonSet does. */
+function spawnAgent(t: Test, settings: { port: number; adminPort: number; kubeconfig: string; stsUrl: string }): AgentProcess {
   const child = spawn(process.execPath, [...process.execArgv, ENTRY, 'agent'], {
     env: {
       PATH: process.env.PATH,
       TS_NODE_TRANSPILE_ONLY: '1',
       CORRIDOR_NODE_NAME: 'node-a',
       CORRIDOR_HOST_IP: '127.0.0.1',
-      CORRIDOR_PORT: String(port),
+      CORRIDOR_PORT: String(settings.port),
       CORRIDOR_ADMIN_HOST: '127.0.0.1',
-      CORRIDOR_ADMIN_PORT: String(adminPort),
-      CORRIDOR_KUBECONFIG: join(dir, 'kubeconfig'),
+      CORRIDOR_ADMIN_PORT: String(settings.adminPort),
+      CORRIDOR_KUBECONFIG: settings.kubeconfig,
       CORRIDOR_BASE_ROLE_ARN: 'arn:aws:iam::123456789012:role/',
-      CORRIDOR_STS_ENDPOINT: sts.url,
+      CORRIDOR_STS_ENDPOINT: settings.stsUrl,
       CORRIDOR_PASSTHROUGH_PATHS: '',
       CORRIDOR_IMDS_UPSTREAM: 'http://127.0.0.1:9',
       // The agent's own identity from the default chain: static keys here, and never IMDS.
@@ -55,7 +52,28 @@ t.test('SIGTERM finishes the request in flight, then the agent exits 0', async (
     });
   });
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  await within(synced, 30_000, `the agent to sync (output so far: ${output})`);
+  return { child, output: () => output, synced };
+}
+
+async function cluster(t: Test): Promise<{ kubeconfig: string }> {
+  const kube = await fakeKubeApi(t, {
+    objects: [makeNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' }), makePod({ name: 'driver', namespace: 'gha', ip: '127.0.0.2', nodeName: 'node-a' })],
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'corridor-shutdown-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'kubeconfig'), kube.kubeConfigText());
+  return { kubeconfig: join(dir, 'kubeconfig') };
+}
+
+t.test('SIGTERM finishes the request in flight, then the agent exits 0', async (t) => {
+  const sts = await startFakeSts({ latencyMs: 1500 });
+  t.teardown(() => sts.close());
+  const { kubeconfig } = await cluster(t);
+  const port = await freePort();
+  const adminPort = await freePort();
+
+  const { child, output, synced } = spawnAgent(t, { port, adminPort, kubeconfig, stsUrl: sts.url });
+  await within(synced, 30_000, 'the agent to sync');
 
   // The prefetch for the driver's role is still waiting on the slow STS: this request joins it.
   const inFlight = new Promise<{ status: number; body: string }>((resolve, reject) => {
@@ -76,6 +94,20 @@ t.test('SIGTERM finishes the request in flight, then the agent exits 0', async (
   const [code] = await within(once(child, 'exit') as Promise<[number | null]>, 10_000, 'the agent to exit');
   t.equal(code, 0, 'a clean exit');
   t.ok(Date.now() - sentAt < 10_000);
-  t.match(output, /shutting down/);
-  t.match(output, /corridor agent stopped/);
+  t.match(output(), /shutting down/);
+  t.match(output(), /corridor agent stopped/);
+});
+
+t.test('a metadata port already in use ends the agent with exit code 1 and one clear line, not a hanging process', async (t) => {
+  const sts = await startFakeSts();
+  t.teardown(() => sts.close());
+  const { kubeconfig } = await cluster(t);
+  const taken = http.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => taken.close(() => resolve())));
+  const port = (taken.address() as { port: number }).port;
+  const { child, output } = spawnAgent(t, { port, adminPort: await freePort(), kubeconfig, stsUrl: sts.url });
+  const [code] = await within(once(child, 'exit') as Promise<[number | null]>, 30_000, 'the agent to exit');
+  t.equal(code, 1);
+  t.match(output(), /corridor: listen EADDRINUSE/);
 });
