@@ -23,26 +23,9 @@ installed_version() {
   "$binary" --version 2>/dev/null | sed -nE 's/^etcd Version: ([0-9.]+)$/\1/p' || true
 }
 
-if [ -x "$binary" ] && [ "$(installed_version)" = "$version" ]; then
-  echo "$binary"
-  exit 0
-fi
-
-mkdir -p "$bin_dir"
-# Several test files may ask at once: one builds, the others wait and then reuse its binary.
-if command -v flock >/dev/null 2>&1; then
-  exec 9>"$cache/.build-etcd.lock"
-  flock 9
-  if [ -x "$binary" ] && [ "$(installed_version)" = "$version" ]; then
-    echo "$binary"
-    exit 0
-  fi
-fi
-
-if ! command -v go >/dev/null 2>&1; then
-  echo "build-etcd: go is not installed; cannot build etcd $version" >&2
-  exit 3
-fi
+# shellcheck source=scripts/lib/cached-go-binary.sh
+source "$(dirname "$0")/lib/cached-go-binary.sh"
+reuse_or_lock etcd "$binary" "$version" "$cache"
 
 export GOFLAGS=-mod=readonly GOTOOLCHAIN=local CGO_ENABLED=0
 

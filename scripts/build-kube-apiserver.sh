@@ -23,26 +23,9 @@ installed_version() {
   "$binary" --version 2>/dev/null | sed -nE 's/^Kubernetes (v[0-9.]+)$/\1/p' || true
 }
 
-if [ -x "$binary" ] && [ "$(installed_version)" = "$version" ]; then
-  echo "$binary"
-  exit 0
-fi
-
-mkdir -p "$bin_dir"
-# Several test files may ask at once: one builds, the others wait and then reuse its binary.
-if command -v flock >/dev/null 2>&1; then
-  exec 9>"$cache/.build-kube-apiserver.lock"
-  flock 9
-  if [ -x "$binary" ] && [ "$(installed_version)" = "$version" ]; then
-    echo "$binary"
-    exit 0
-  fi
-fi
-
-if ! command -v go >/dev/null 2>&1; then
-  echo "build-kube-apiserver: go is not installed; cannot build kube-apiserver $version" >&2
-  exit 3
-fi
+# shellcheck source=scripts/lib/cached-go-binary.sh
+source "$(dirname "$0")/lib/cached-go-binary.sh"
+reuse_or_lock kube-apiserver "$binary" "$version" "$cache"
 
 # -mod=readonly: build exactly what go.mod/go.sum pin (and never rewrite them), even if
 # GOFLAGS=-mod=vendor or -mod=mod is inherited.

@@ -18,26 +18,9 @@ installed_version() {
   "$helm" version --template '{{.Version}}' 2>/dev/null || true
 }
 
-if [ -x "$helm" ] && [ "$(installed_version)" = "$version" ]; then
-  echo "$helm"
-  exit 0
-fi
-
-mkdir -p "$bin_dir"
-# Several test files may ask at once: one builds, the others wait and then reuse its binary.
-if command -v flock >/dev/null 2>&1; then
-  exec 9>"$cache/.install-helm.lock"
-  flock 9
-  if [ -x "$helm" ] && [ "$(installed_version)" = "$version" ]; then
-    echo "$helm"
-    exit 0
-  fi
-fi
-
-if ! command -v go >/dev/null 2>&1; then
-  echo "install-helm: go is not installed; cannot build helm $version" >&2
-  exit 3
-fi
+# shellcheck source=scripts/lib/cached-go-binary.sh
+source "$(dirname "$0")/lib/cached-go-binary.sh"
+reuse_or_lock helm "$helm" "$version" "$cache"
 
 # -mod=mod: `go install pkg@version` ignores any go.mod around it, but a GOFLAGS=-mod=vendor
 # inherited from the environment would break it. GOTOOLCHAIN=local: never fetch another Go.
