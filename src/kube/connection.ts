@@ -53,25 +53,35 @@ interface MergedConfig {
   contexts: Map<string, Named>;
 }
 
+/** Where the cluster configuration is: in-cluster (the pod's ServiceAccount) or kubeconfig file(s). */
+export type KubeConfigLocation = { kind: 'in-cluster' } | { kind: 'files'; files: string[] };
+
 /**
  * Where to find the API server: the explicit file; else in-cluster (the DaemonSet's
  * ServiceAccount); else $KUBECONFIG or ~/.kube/config. Unlike client-node's default, which falls
- * back to http://localhost:8080 without a word, finding nothing is an error. Throws with a message
- * fit for a start-up failure.
+ * back to http://localhost:8080 without a word, finding nothing is an error. Both this module
+ * and client-node's loader (kubeconfig.ts) follow this one order.
  */
-export function resolveKubeConnection(path?: string, sources: KubeConnectionSources = {}): KubeConnection {
+export function locateKubeConfig(path: string | undefined, sources: { env?: NodeJS.ProcessEnv; homeDir?: string } = {}): KubeConfigLocation {
   const env = sources.env ?? process.env;
-  if (path !== undefined && path !== '') return fromKubeconfig([path]);
-  if (env.KUBERNETES_SERVICE_HOST) return inCluster(env, sources.serviceAccountDir ?? SERVICE_ACCOUNT_DIR);
+  if (path !== undefined && path !== '') return { kind: 'files', files: [path] };
+  if (env.KUBERNETES_SERVICE_HOST) return { kind: 'in-cluster' };
   const listed = (env.KUBECONFIG ?? '').split(delimiter).filter(Boolean);
-  if (listed.length > 0) return fromKubeconfig(listed);
+  if (listed.length > 0) return { kind: 'files', files: listed };
   const file = join(sources.homeDir ?? homedir(), '.kube', 'config');
   if (!existsSync(file)) {
     throw new Error(
       'no Kubernetes configuration found: pass --kubeconfig, run in a cluster (KUBERNETES_SERVICE_HOST), or create ~/.kube/config',
     );
   }
-  return fromKubeconfig([file]);
+  return { kind: 'files', files: [file] };
+}
+
+/** The connection settings for a kubeconfig path (or the defaults; see locateKubeConfig). Throws with a message fit for a start-up failure. */
+export function resolveKubeConnection(path?: string, sources: KubeConnectionSources = {}): KubeConnection {
+  const location = locateKubeConfig(path, sources);
+  if (location.kind === 'in-cluster') return inCluster(sources.env ?? process.env, sources.serviceAccountDir ?? SERVICE_ACCOUNT_DIR);
+  return fromKubeconfig(location.files);
 }
 
 function inCluster(env: NodeJS.ProcessEnv, serviceAccountDir: string): KubeConnection {

@@ -1,7 +1,5 @@
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { delimiter, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import { locateKubeConfig } from './connection.js';
 
 export interface KubeConfigSources {
   env?: NodeJS.ProcessEnv;
@@ -10,23 +8,17 @@ export interface KubeConfigSources {
 
 /**
  * client-node's KubeConfig, for `corridor explain` and the agent's fallback transport (see
- * client-node.ts); the agent itself resolves its connection with connection.ts, the same way.
- * Where to find the API server: the explicit file; else in-cluster (the DaemonSet's
- * ServiceAccount); else $KUBECONFIG or ~/.kube/config. client-node's own default falls back to
- * http://localhost:8080 without a word, which is never what an agent wants, so that case is an
- * error here.
+ * client-node.ts), found where connection.ts's locateKubeConfig says. Several KUBECONFIG files
+ * are merged by client-node, which refuses duplicate names.
  */
 export function loadKubeConfig(path?: string, sources: KubeConfigSources = {}): KubeConfig {
-  const env = sources.env ?? process.env;
   const kubeConfig = new KubeConfig();
-  if (path !== undefined && path !== '') {
-    loadFile(kubeConfig, path);
-  } else if (env.KUBERNETES_SERVICE_HOST) {
+  const location = locateKubeConfig(path, sources);
+  if (location.kind === 'in-cluster') {
     // loadFromCluster reads process.env itself; the caller's env decides only that we are in a cluster.
     kubeConfig.loadFromCluster();
-  } else if (env.KUBECONFIG) {
-    // Like kubectl, the first file's current-context wins; client-node refuses duplicate names.
-    const [first, ...rest] = env.KUBECONFIG.split(delimiter).filter(Boolean);
+  } else {
+    const [first, ...rest] = location.files;
     if (first !== undefined) loadFile(kubeConfig, first);
     for (const file of rest) {
       const more = new KubeConfig();
@@ -37,14 +29,6 @@ export function loadKubeConfig(path?: string, sources: KubeConfigSources = {}): 
         throw new Error(`cannot merge kubeconfig ${file} (from KUBECONFIG): ${firstLine(error)}`);
       }
     }
-  } else {
-    const file = join(sources.homeDir ?? homedir(), '.kube', 'config');
-    if (!existsSync(file)) {
-      throw new Error(
-        'no Kubernetes configuration found: pass --kubeconfig, run in a cluster (KUBERNETES_SERVICE_HOST), or create ~/.kube/config',
-      );
-    }
-    loadFile(kubeConfig, file);
   }
   if (!kubeConfig.getCurrentCluster()) {
     throw new Error('the Kubernetes configuration has no current cluster (check current-context)');
