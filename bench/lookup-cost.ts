@@ -1,5 +1,5 @@
 import { Registry } from 'prom-client';
-import { createAccessResolver } from '../src/access/index.js';
+import { createCallerResolver } from '../src/caller/index.js';
 import { parseAgentConfig } from '../src/config/index.js';
 import { createSessionCache, type SessionKey } from '../src/credentials/index.js';
 import { parseNamespace, parsePod, PodIndex, type NamespaceInfo, type PodDirectory, type PodInfo } from '../src/kube/index.js';
@@ -51,7 +51,7 @@ export async function measureLookupCost(shape: ScaleShape): Promise<LookupCostRe
   };
   const metrics = createMetrics(new Registry(), 'bench', { defaultMetrics: false });
   const logger = createLogger('silent');
-  const resolver = createAccessResolver({
+  const resolver = createCallerResolver({
     directory,
     policy: { annotations: config.annotations, baseRoleArn: config.baseRoleArn, serviceAccountRoles: false },
     podLookupTimeoutMs: 0,

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { createAccessResolver, type AccessResolver } from './access/index.js';
+import { createCallerResolver, type CallerResolver } from './caller/index.js';
 import { adminRoutes } from './admin/index.js';
 import type { AgentConfig } from './config/index.js';
 import type { CredentialSource, SessionKey } from './credentials/index.js';
@@ -47,7 +47,7 @@ export type AppConfig = Pick<
 export interface App {
   imds: FastifyInstance;
   admin: FastifyInstance;
-  resolver: AccessResolver;
+  resolver: CallerResolver;
 }
 
 // Small limits: SDK requests are tiny, so anything large or slow is a misbehaving client.
@@ -58,7 +58,7 @@ const MAX_CONNECTIONS_PER_CALLER = 256;
 /** Builds the metadata and admin servers with their dependencies wired, without listening. */
 export async function buildApp(deps: AppDeps, config: AppConfig): Promise<App> {
   const { directory, credentials, metrics, logger } = deps;
-  const resolver = createAccessResolver({
+  const resolver = createCallerResolver({
     directory,
     policy: { annotations: config.annotations, baseRoleArn: config.baseRoleArn, serviceAccountRoles: config.serviceAccountRoles },
     podLookupTimeoutMs: config.podLookupTimeoutMs,
@@ -141,7 +141,7 @@ function limitRequestRate(app: FastifyInstance, limiter: RateLimiter): void {
 }
 
 /** Pods that appear get their session assumed in the background; sessions no pod uses are dropped. */
-function wirePrefetch(directory: PodDirectory, resolver: AccessResolver, credentials: CredentialSource): void {
+function wirePrefetch(directory: PodDirectory, resolver: CallerResolver, credentials: CredentialSource): void {
   directory.onChange((changed) => {
     for (const pod of changed) {
       const access = resolver.forPod(pod);

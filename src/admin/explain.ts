@@ -1,4 +1,4 @@
-import type { Access } from '../access/index.js';
+import type { CallerAccess } from '../caller/index.js';
 import type { CredentialSource } from '../credentials/index.js';
 import { imdsTime } from '../imds/index.js';
 
@@ -19,7 +19,7 @@ export interface Explanation {
 }
 
 /** Why a pod gets which role, with the state of its session: the troubleshooting answer. */
-export function explainAccess(access: Access, credentials: CredentialSource | undefined): Explanation {
+export function explainAccess(access: CallerAccess, credentials: CredentialSource | undefined): Explanation {
   const { decision, pod } = access;
   const status = access.sessionKey && credentials ? credentials.status(access.sessionKey) : undefined;
   return {

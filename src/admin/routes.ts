@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { AccessResolver } from '../access/index.js';
+import type { CallerResolver } from '../caller/index.js';
 import type { CredentialSource } from '../credentials/index.js';
 import type { PodDirectory } from '../kube/index.js';
 import type { Metrics } from '../metrics/index.js';
@@ -7,7 +7,7 @@ import { explainAccess } from './explain.js';
 
 export interface AdminRoutesOptions {
   directory: PodDirectory;
-  resolver: AccessResolver;
+  resolver: CallerResolver;
   credentials: CredentialSource;
   metrics: Metrics;
   /** Brings gauges computed from the clock up to date before a scrape. */

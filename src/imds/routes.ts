@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Access, AccessResolver } from '../access/index.js';
+import type { CallerAccess, CallerResolver } from '../caller/index.js';
 import { CredentialsUnavailableError, type CredentialSource, type Session } from '../credentials/index.js';
 import type { Logger } from '../log/index.js';
 import type { Route } from '../metrics/index.js';
@@ -10,7 +10,7 @@ import { parseTokenTtl, type TokenIssuer } from './token.js';
 import type { MetadataUpstream } from './upstream.js';
 
 export interface ImdsRoutesOptions {
-  resolver: AccessResolver;
+  resolver: CallerResolver;
   credentials: CredentialSource;
   tokens: TokenIssuer;
   upstream: MetadataUpstream;
@@ -26,7 +26,7 @@ declare module 'fastify' {
   }
 }
 
-type Allowed = Access & { decision: { allowed: true } };
+type Allowed = CallerAccess & { decision: { allowed: true } };
 
 const TOKEN_HEADER = 'x-aws-ec2-metadata-token';
 const TTL_HEADER = 'x-aws-ec2-metadata-token-ttl-seconds';
@@ -69,7 +69,7 @@ export async function imdsRoutes(app: FastifyInstance, options: ImdsRoutesOption
   }
 
   /** Records the decision; answers 404 with a one-line reason when it is a denial. */
-  function allowedOrAnswered(access: Access, reply: FastifyReply): Allowed | undefined {
+  function allowedOrAnswered(access: CallerAccess, reply: FastifyReply): Allowed | undefined {
     resolver.record(access);
     if (access.decision.allowed) return access as Allowed;
     text(reply, 404, `Not Found: ${access.decision.message}`);
@@ -100,7 +100,7 @@ export async function imdsRoutes(app: FastifyInstance, options: ImdsRoutesOption
     return serveDocument(known, request, reply, extended);
   };
 
-  function serveDocument(access: Access, request: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply, extended: boolean): Promise<FastifyReply> | undefined {
+  function serveDocument(access: CallerAccess, request: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply, extended: boolean): Promise<FastifyReply> | undefined {
     const allowed = allowedOrAnswered(access, reply);
     if (allowed === undefined) return undefined;
     const role = allowed.decision.role;

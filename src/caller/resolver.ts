@@ -6,7 +6,7 @@ import type { CounterHandle, Metrics } from '../metrics/index.js';
 import { decideRole, type Decision, type PolicyOptions } from '../policy/index.js';
 
 /** Who is calling and what they may have: the pod (if any), the decision and the session key. */
-export interface Access {
+export interface CallerAccess {
   ip: string;
   pod: PodInfo | undefined;
   decision: Decision;
@@ -14,18 +14,18 @@ export interface Access {
   sessionKey: SessionKey | undefined;
 }
 
-export interface AccessResolver {
+export interface CallerResolver {
   /** From the in-memory index only; undefined when the IP is not known yet. */
-  now(ip: string): Access | undefined;
+  now(ip: string): CallerAccess | undefined;
   /** Waits up to the pod-lookup timeout for an unknown IP to appear in the watch. */
-  wait(ip: string): Promise<Access>;
+  wait(ip: string): Promise<CallerAccess>;
   /** The decision for a known pod object (prefetch, explain). */
-  forPod(pod: PodInfo): Access;
+  forPod(pod: PodInfo): CallerAccess;
   /** Counts the decision and writes an audit line when it differs from this pod's last one. */
-  record(access: Access): void;
+  record(access: CallerAccess): void;
 }
 
-export interface AccessResolverOptions {
+export interface CallerResolverOptions {
   directory: PodDirectory;
   policy: PolicyOptions;
   podLookupTimeoutMs: number;
@@ -36,10 +36,10 @@ export interface AccessResolverOptions {
 interface CachedAccess {
   namespace: unknown;
   serviceAccount: unknown;
-  access: Access;
+  access: CallerAccess;
 }
 
-export function createAccessResolver(options: AccessResolverOptions): AccessResolver {
+export function createCallerResolver(options: CallerResolverOptions): CallerResolver {
   const { directory, policy, metrics } = options;
   const audit = options.logger.child({ component: 'audit' });
   // Pod objects are replaced on every watch update, so a WeakMap keyed by them never goes stale;
@@ -49,9 +49,9 @@ export function createAccessResolver(options: AccessResolverOptions): AccessReso
   const decisionCounters = new Map<string, CounterHandle>();
   // What record() needs of an access, worked out once per access object: a pod's access is
   // reused until the pod or its namespace changes, so the request path builds no strings.
-  const auditOf = new WeakMap<Access, { counter: CounterHandle; signature: string }>();
+  const auditOf = new WeakMap<CallerAccess, { counter: CounterHandle; signature: string }>();
 
-  function forPod(pod: PodInfo): Access {
+  function forPod(pod: PodInfo): CallerAccess {
     const namespace = directory.namespace(pod.namespace);
     const serviceAccount = policy.serviceAccountRoles ? directory.serviceAccount(pod.namespace, pod.serviceAccountName) : undefined;
     const cached = byPod.get(pod);
@@ -60,12 +60,12 @@ export function createAccessResolver(options: AccessResolverOptions): AccessReso
     const sessionKey = decision.allowed
       ? { roleArn: decision.role.arn, namespace: pod.namespace, ...(decision.externalId !== undefined ? { externalId: decision.externalId } : {}) }
       : undefined;
-    const access: Access = { ip: pod.ip ?? '', pod, decision, sessionKey };
+    const access: CallerAccess = { ip: pod.ip ?? '', pod, decision, sessionKey };
     byPod.set(pod, { namespace, serviceAccount, access });
     return access;
   }
 
-  function fromLookup(ip: string, lookup: PodLookup): Access {
+  function fromLookup(ip: string, lookup: PodLookup): CallerAccess {
     if (lookup.kind === 'found') return forPod(lookup.pod);
     if (lookup.kind === 'ambiguous') {
       const names = lookup.pods.map((p) => `${p.namespace}/${p.name}`).join(', ');
@@ -84,7 +84,7 @@ export function createAccessResolver(options: AccessResolverOptions): AccessReso
     return handle;
   }
 
-  function auditFor(access: Access): { counter: CounterHandle; signature: string } {
+  function auditFor(access: CallerAccess): { counter: CounterHandle; signature: string } {
     let known = auditOf.get(access);
     if (known === undefined) {
       const { decision } = access;
@@ -127,6 +127,6 @@ export function createAccessResolver(options: AccessResolverOptions): AccessReso
   };
 }
 
-function denied(ip: string, decision: Decision): Access {
+function denied(ip: string, decision: Decision): CallerAccess {
   return { ip, pod: undefined, decision, sessionKey: undefined };
 }

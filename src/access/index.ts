@@ -1,2 +1,0 @@
-export { createAccessResolver } from './resolver.js';
-export type { Access, AccessResolver, AccessResolverOptions } from './resolver.js';
