@@ -13,10 +13,11 @@ import {
   limitConnectionsPerCaller,
   type MetadataUpstream,
   type RateLimiter,
+  type Route,
 } from './imds/index.js';
 import type { PodDirectory } from './kube/index.js';
 import type { Logger } from './log/index.js';
-import type { CounterHandle, HistogramHandle, Metrics, Route } from './metrics/index.js';
+import type { CounterHandle, HistogramHandle, Metrics } from './metrics/index.js';
 import type { Clock } from './time/index.js';
 
 export interface AppDeps {

@@ -2,11 +2,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CallerAccess, CallerResolver } from '../caller/index.js';
 import { CredentialsUnavailableError, type CredentialSource, type Session } from '../credentials/index.js';
 import type { Logger } from '../log/index.js';
-import type { Route } from '../metrics/index.js';
 import type { RoleRef } from '../policy/index.js';
 import type { Clock } from '../time/index.js';
 import { credentialDocuments, iamInfoDocument } from './document.js';
 import { parseTokenTtl, type TokenIssuer } from './token.js';
+import type { Route } from './route.js';
 import type { MetadataUpstream } from './upstream.js';
 
 export interface ImdsRoutesOptions {
@@ -18,12 +18,6 @@ export interface ImdsRoutesOptions {
   logger: Logger;
   requireImdsv2: boolean;
   passthroughPaths: readonly string[];
-}
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    route?: Route;
-  }
 }
 
 type Allowed = CallerAccess & { decision: { allowed: true } };

@@ -1,14 +1,6 @@
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type LabelValues, type Registry } from 'prom-client';
 import { DeferredCounts, FastHistogram, type CounterHandle } from './deferred.js';
 
-export type Route =
-  | 'token'
-  | 'credentials-list'
-  | 'credentials'
-  | 'info'
-  | 'passthrough'
-  | 'other';
-
 export type DecisionReason =
   | 'pod-annotation'
   | 'service-account'

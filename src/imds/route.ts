@@ -1,0 +1,14 @@
+/** Which part of the metadata surface answered: the `route` label of the request metrics. */
+export type Route =
+  | 'token'
+  | 'credentials-list'
+  | 'credentials'
+  | 'info'
+  | 'passthrough'
+  | 'other';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    route?: Route;
+  }
+}
