@@ -1,4 +1,5 @@
-export { imdsRoutes, callerIp } from './routes.js';
+export { imdsRoutes } from './routes.js';
+export { callerIp } from './caller-ip.js';
 export type { ImdsRoutesOptions } from './routes.js';
 export { createTokenIssuer, parseTokenTtl } from './token.js';
 export type { TokenIssuer } from './token.js';

@@ -4,7 +4,9 @@ import { CredentialsUnavailableError, type CredentialSource, type Session } from
 import type { Logger } from '../log/index.js';
 import type { RoleRef } from '../policy/index.js';
 import type { Clock } from '../time/index.js';
+import { callerIp } from './caller-ip.js';
 import { credentialDocuments, iamInfoDocument } from './document.js';
+import { replies, sendText } from './replies.js';
 import { parseTokenTtl, type TokenIssuer } from './token.js';
 import type { Route } from './route.js';
 import type { MetadataUpstream } from './upstream.js';
@@ -27,46 +29,51 @@ const TTL_HEADER = 'x-aws-ec2-metadata-token-ttl-seconds';
 const CREDENTIALS = '/latest/meta-data/iam/security-credentials';
 const CREDENTIALS_EXTENDED = '/latest/meta-data/iam/security-credentials-extended';
 
-/** The caller is the TCP peer; IPv4-mapped IPv6 addresses are reduced to their IPv4 form. */
-export function callerIp(request: FastifyRequest): string {
-  const address = request.socket.remoteAddress ?? '';
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
-}
-
-function text(reply: FastifyReply, status: number, body: string): FastifyReply {
-  return reply.code(status).type('text/plain').send(body);
-}
-
 /** The metadata surface of DESIGN.md: token, credential list and documents, iam/info, allowlisted passthrough. */
 export async function imdsRoutes(app: FastifyInstance, options: ImdsRoutesOptions): Promise<void> {
-  const { resolver, credentials, tokens, logger } = options;
+  const { tokens } = options;
 
   app.put('/latest/api/token', { config: { route: 'token' } }, async (request, reply) => {
-    if (request.headers['x-forwarded-for'] !== undefined) return text(reply, 403, 'Forbidden');
+    if (request.headers['x-forwarded-for'] !== undefined) return sendText(reply, 403, replies.forbidden);
     const ttl = parseTokenTtl(request.headers[TTL_HEADER]);
-    if (ttl === undefined) return text(reply, 400, `Bad Request: ${TTL_HEADER} must be 1-21600`);
+    if (ttl === undefined) return sendText(reply, 400, replies.badTokenTtl);
     reply.header(TTL_HEADER, String(ttl));
-    return text(reply, 200, tokens.mint(callerIp(request), ttl));
+    return sendText(reply, 200, tokens.mint(callerIp(request), ttl));
   });
 
   // Only PUT mints tokens; any other method on the token path is 405, as on real IMDS.
-  app.route({ method: ['GET', 'POST', 'DELETE', 'PATCH'], url: '/latest/api/token', config: { route: 'token' }, handler: async (_request, reply) => text(reply, 405, 'Method Not Allowed') });
+  app.route({ method: ['GET', 'POST', 'DELETE', 'PATCH'], url: '/latest/api/token', config: { route: 'token' }, handler: async (_request, reply) => sendText(reply, 405, replies.methodNotAllowed) });
 
-  /** IMDSv2 check for every GET: a token given must be ours, unexpired and for this IP. */
-  function tokenRejected(request: FastifyRequest, reply: FastifyReply): boolean {
+  await app.register(metadataRoutes, options);
+
+  // Everything else, above all the node's own credentials and user-data, is never proxied. This
+  // handler is outside metadataRoutes, so an unknown path gets its 404 (or 405) without a token check.
+  app.setNotFoundHandler({}, (request, reply) => {
+    if (request.method !== 'GET' && request.method !== 'HEAD') return sendText(reply, 405, replies.methodNotAllowed);
+    return sendText(reply, 404, replies.notFound);
+  });
+}
+
+/** The GET routes behind the IMDSv2 check: credential list and documents, iam/info, allowlisted passthrough. */
+async function metadataRoutes(app: FastifyInstance, options: ImdsRoutesOptions): Promise<void> {
+  const { resolver, credentials, tokens, logger } = options;
+
+  // IMDSv2: a token given must be ours, unexpired and for this IP; a tokenless GET passes unless
+  // IMDSv2 is required. Callback style, so the cached credential path makes no promise.
+  app.addHook('onRequest', (request, reply, done) => {
     const token = request.headers[TOKEN_HEADER];
     if (token === undefined ? options.requireImdsv2 : typeof token !== 'string' || !tokens.verify(token, callerIp(request))) {
-      text(reply, 401, 'Unauthorized');
-      return true;
+      sendText(reply, 401, replies.unauthorized);
+      return;
     }
-    return false;
-  }
+    done();
+  });
 
   /** Records the decision; answers 404 with a one-line reason when it is a denial. */
   function allowedOrAnswered(access: CallerAccess, reply: FastifyReply): Allowed | undefined {
     resolver.record(access);
     if (access.decision.allowed) return access as Allowed;
-    text(reply, 404, `Not Found: ${access.decision.message}`);
+    sendText(reply, 404, replies.denied(access.decision.message));
     return undefined;
   }
 
@@ -77,17 +84,15 @@ export async function imdsRoutes(app: FastifyInstance, options: ImdsRoutesOption
   }
 
   const listRoles = async (request: FastifyRequest, reply: FastifyReply) => {
-    if (tokenRejected(request, reply)) return reply;
     const access = await allowedAccess(request, reply);
     if (access === undefined) return reply;
-    return text(reply, 200, access.decision.role.name);
+    return sendText(reply, 200, access.decision.role.name);
   };
 
   // The cached path is synchronous (no promise, no extra tick): the pod, its decision, the session
   // and the rendered document are all in memory. Only an IP the watch has not delivered yet and
   // a cache miss (STS) go asynchronous. A handler that has answered returns undefined.
   const credentialDocument = (extended: boolean) => (request: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply): Promise<FastifyReply> | undefined => {
-    if (tokenRejected(request, reply)) return undefined;
     const ip = callerIp(request);
     const known = resolver.now(ip);
     if (known === undefined) return resolver.wait(ip).then((access) => serveDocument(access, request, reply, extended) ?? reply);
@@ -99,7 +104,7 @@ export async function imdsRoutes(app: FastifyInstance, options: ImdsRoutesOption
     if (allowed === undefined) return undefined;
     const role = allowed.decision.role;
     if (request.params.name !== role.name) {
-      text(reply, 404, 'Not Found');
+      sendText(reply, 404, replies.notFound);
       return undefined;
     }
     const session = credentials.peek(allowed.sessionKey!);
@@ -116,7 +121,7 @@ export async function imdsRoutes(app: FastifyInstance, options: ImdsRoutesOption
     } catch (error) {
       if (!(error instanceof CredentialsUnavailableError)) throw error;
       logger.warn({ pod: access.pod?.name, namespace: access.pod?.namespace, role: role.arn, code: error.code, err: error.message }, 'no credentials to serve');
-      return text(reply, 503, `Service Unavailable: credentials for role ${role.name} are not available (${error.code})`);
+      return sendText(reply, 503, replies.credentialsUnavailable(role.name, error.code));
     }
     return sendDocument(reply, session, role, extended);
   }
@@ -134,31 +139,23 @@ export async function imdsRoutes(app: FastifyInstance, options: ImdsRoutesOption
   }
 
   const iamInfo = async (request: FastifyRequest, reply: FastifyReply) => {
-    if (tokenRejected(request, reply)) return reply;
     const access = await allowedAccess(request, reply);
     if (access === undefined) return reply;
     const session = access.sessionKey ? credentials.peek(access.sessionKey) : undefined;
-    return text(reply, 200, iamInfoDocument(access.decision.role, session?.issuedAt ?? options.clock.now()));
+    return sendText(reply, 200, iamInfoDocument(access.decision.role, session?.issuedAt ?? options.clock.now()));
   };
   app.get('/latest/meta-data/iam/info', { config: { route: 'info' } }, iamInfo);
   app.get('/latest/meta-data/iam/info/', { config: { route: 'info' } }, iamInfo);
 
   for (const path of new Set(options.passthroughPaths)) {
-    app.get(path, { config: { route: 'passthrough' } }, async (request, reply) => {
-      if (tokenRejected(request, reply)) return reply;
+    app.get(path, { config: { route: 'passthrough' } }, async (_request, reply) => {
       try {
         const answer = await options.upstream.get(path);
         return reply.code(answer.status).type(answer.contentType ?? 'text/plain').send(answer.body);
       } catch (error) {
         logger.warn({ path, err: (error as Error).message }, 'metadata passthrough failed');
-        return text(reply, 502, 'Bad Gateway: the instance metadata service did not answer');
+        return sendText(reply, 502, replies.upstreamFailed);
       }
     });
   }
-
-  // Everything else, above all the node's own credentials and user-data, is never proxied.
-  app.setNotFoundHandler({}, (request, reply) => {
-    if (request.method !== 'GET' && request.method !== 'HEAD') return text(reply, 405, 'Method Not Allowed');
-    return text(reply, 404, 'Not Found');
-  });
 }

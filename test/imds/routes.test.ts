@@ -63,6 +63,25 @@ t.test('a token that is forged, expired or minted for another IP gets 401', asyn
   t.equal((await get(tampered)).statusCode, 401, 'tampered');
 });
 
+t.test('with IMDSv2 required, every metadata GET needs a valid token; the token PUT, unknown paths and other methods answer as before any check', async (t) => {
+  const app = await withSparkPod(t, ['--require-imdsv2']);
+  const bad = { 'x-aws-ec2-metadata-token': 'forged' };
+  for (const url of [CREDS, `${CREDS}spark-etl`, '/latest/meta-data/iam/security-credentials-extended/spark-etl', '/latest/meta-data/iam/info', '/latest/meta-data/placement/region']) {
+    t.equal((await app.imds.inject({ url, remoteAddress: '10.0.0.7' })).statusCode, 401, `tokenless GET ${url}`);
+    t.equal((await app.imds.inject({ url, remoteAddress: '10.0.0.7', headers: bad })).statusCode, 401, `forged token GET ${url}`);
+    t.equal((await app.imds.inject({ method: 'HEAD', url, remoteAddress: '10.0.0.7' })).statusCode, 401, `tokenless HEAD ${url}`);
+  }
+  const put = await app.imds.inject({ method: 'PUT', url: '/latest/api/token', remoteAddress: '10.0.0.7', headers: { ...bad, 'x-aws-ec2-metadata-token-ttl-seconds': '60' } });
+  t.equal(put.statusCode, 200, 'the token PUT ignores a token header');
+  t.equal((await app.imds.inject({ url: '/latest/api/token', remoteAddress: '10.0.0.7' })).statusCode, 405, 'GET on the token path');
+  const unknown = await app.imds.inject({ url: '/latest/user-data', remoteAddress: '10.0.0.7', headers: bad });
+  t.same([unknown.statusCode, unknown.body], [404, 'Not Found'], 'an unknown path');
+  t.equal((await app.imds.inject({ method: 'POST', url: CREDS, remoteAddress: '10.0.0.7', headers: bad })).statusCode, 405, 'POST on a metadata path');
+  const valid = { 'x-aws-ec2-metadata-token': put.body };
+  t.equal((await app.imds.inject({ url: '/latest/meta-data/iam/info', remoteAddress: '10.0.0.7', headers: valid })).statusCode, 200, 'iam/info with the token');
+  t.equal((await app.imds.inject({ url: '/latest/meta-data/placement/region', remoteAddress: '10.0.0.7', headers: valid })).statusCode, 200, 'passthrough with the token');
+});
+
 t.test('the token PUT refuses X-Forwarded-For with 403 and a bad TTL with 400', async (t) => {
   const app = await withSparkPod(t);
   const put = (headers: Record<string, string>) => app.imds.inject({ method: 'PUT', url: '/latest/api/token', remoteAddress: '10.0.0.7', headers });
