@@ -1,4 +1,3 @@
-export { adminRoutes } from './routes.js';
-export type { AdminRoutesOptions } from './routes.js';
+export { buildAdminServer } from './server.js';
 export { explainAccess } from './explain.js';
 export type { Explanation } from './explain.js';

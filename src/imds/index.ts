@@ -1,12 +1,4 @@
-export { imdsRoutes } from './routes.js';
-export { callerIp } from './caller-ip.js';
-export type { ImdsRoutesOptions } from './routes.js';
-export { createTokenIssuer, parseTokenTtl } from './token.js';
-export type { TokenIssuer } from './token.js';
-export { imdsTime, credentialDocuments, iamInfoDocument } from './document.js';
-export { createMetadataUpstream } from './upstream.js';
-export type { MetadataUpstream, UpstreamAnswer } from './upstream.js';
-export { createRateLimiter } from './rate-limit.js';
-export type { RateLimiter } from './rate-limit.js';
-export { limitConnectionsPerCaller } from './connection-limit.js';
-export type { Route } from './route.js';
+export { buildImdsServer } from './server.js';
+export type { ImdsServerDeps, ImdsServerOptions } from './server.js';
+export type { MetadataUpstream } from './upstream.js';
+export { imdsTime } from './document.js';

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { createRateLimiter } from '../../src/imds/index.js';
+import { createRateLimiter } from '../../src/imds/rate-limit.js';
 import { build } from '../helpers/build-app.js';
 import { podInfo } from '../helpers/fake-directory.js';
 import { FakeTime } from '../helpers/fake-time.js';

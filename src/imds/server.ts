@@ -1,0 +1,115 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { CallerResolver } from '../caller/index.js';
+import type { CredentialSource } from '../credentials/index.js';
+import type { Logger } from '../log/index.js';
+import type { CounterHandle, HistogramHandle, Metrics } from '../metrics/index.js';
+import type { Clock } from '../time/index.js';
+import { callerIp } from './caller-ip.js';
+import { limitConnectionsPerCaller } from './connection-limit.js';
+import { createRateLimiter, type RateLimiter } from './rate-limit.js';
+import { replies, sendText } from './replies.js';
+import type { Route } from './route.js';
+import { imdsRoutes } from './routes.js';
+import { createTokenIssuer } from './token.js';
+import { createMetadataUpstream, type MetadataUpstream } from './upstream.js';
+
+export interface ImdsServerDeps {
+  resolver: CallerResolver;
+  credentials: CredentialSource;
+  clock: Clock;
+  metrics: Metrics;
+  logger: Logger;
+  /** The real IMDS for allowlisted paths; built from options.imdsUpstream when absent. */
+  upstream?: MetadataUpstream;
+  /** Signs IMDSv2 tokens; a random one when absent. */
+  tokenSecret?: Buffer;
+}
+
+export interface ImdsServerOptions {
+  requireImdsv2: boolean;
+  passthroughPaths: readonly string[];
+  /** Base URL of the node's own IMDS. */
+  imdsUpstream: string;
+  /** Requests per second per caller; 0 turns the limit off. */
+  rateLimitPerSecond: number;
+  rateLimitBurst: number;
+}
+
+// Small limits: SDK requests are tiny, so anything large or slow is a misbehaving client.
+const MAX_HEADER_BYTES = 8 * 1024;
+// An SDK keeps one or two connections; a Spark executor with many threads a few dozen.
+const MAX_CONNECTIONS_PER_CALLER = 256;
+
+/** The metadata server pods reach through the DNAT rule: its limits, hooks and routes, not listening. */
+export async function buildImdsServer(deps: ImdsServerDeps, options: ImdsServerOptions): Promise<FastifyInstance> {
+  const { metrics, clock } = deps;
+  const logger = deps.logger.child({ component: 'imds' });
+  const imds = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    // No pino child per request (with redaction it costs more than the rest of a cached answer):
+    // request.log is the component logger, and the one line logged per request, below, names the request id.
+    childLoggerFactory: (componentLogger) => componentLogger,
+    trustProxy: false,
+    bodyLimit: 1024,
+    connectionTimeout: 10_000,
+    requestTimeout: 5_000,
+    keepAliveTimeout: 5_000,
+    // Node checks request and header timeouts only every connectionsCheckingInterval (30 s by default).
+    http: { maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: 5_000, connectionsCheckingInterval: 1_000 },
+    return503OnClosing: true,
+  });
+  limitConnectionsPerCaller(imds.server, MAX_CONNECTIONS_PER_CALLER);
+  recordRequestMetrics(imds, metrics);
+  if (options.rateLimitPerSecond > 0) {
+    limitRequestRate(imds, createRateLimiter({ perSecond: options.rateLimitPerSecond, burst: options.rateLimitBurst, clock }));
+  }
+  imds.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
+    // Fastify's own client errors (bad content type, body too large) keep their 4xx code.
+    if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+      return sendText(reply, error.statusCode, replies.clientError(error.statusCode));
+    }
+    request.log.error({ reqId: request.id, err: error, url: request.url }, 'metadata request failed');
+    return sendText(reply, 500, replies.internalServerError);
+  });
+  await imds.register(imdsRoutes, {
+    resolver: deps.resolver,
+    credentials: deps.credentials,
+    tokens: createTokenIssuer(clock, deps.tokenSecret),
+    upstream: deps.upstream ?? createMetadataUpstream({ baseUrl: options.imdsUpstream, clock, timeoutMs: 1000 }),
+    clock,
+    logger,
+    requireImdsv2: options.requireImdsv2,
+    passthroughPaths: options.passthroughPaths,
+  });
+  return imds;
+}
+
+function recordRequestMetrics(app: FastifyInstance, metrics: Metrics): void {
+  // Handles per route and status code, made on first use: the per-request work is two map reads
+  // and three additions (see metrics/deferred.ts).
+  const byRoute = new Map<Route, { duration: HistogramHandle; byCode: Map<number, CounterHandle> }>();
+  app.addHook('onResponse', (request, reply, done) => {
+    const route: Route = request.routeOptions.config.route ?? 'other';
+    let handles = byRoute.get(route);
+    if (handles === undefined) byRoute.set(route, (handles = { duration: metrics.requestDuration.handle({ route }), byCode: new Map() }));
+    const code = reply.statusCode;
+    let count = handles.byCode.get(code);
+    if (count === undefined) handles.byCode.set(code, (count = metrics.handle(metrics.requests, { route, code: String(code) })));
+    count.inc();
+    handles.duration.observe(reply.elapsedTime / 1000);
+    done();
+  });
+}
+
+/** Over its budget, a caller gets 429 as real IMDS answers when throttling, before any lookup. */
+function limitRequestRate(app: FastifyInstance, limiter: RateLimiter): void {
+  // Callback style: an async hook costs every request a promise and a tick.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (!limiter.take(callerIp(request))) {
+      sendText(reply.header('retry-after', '1'), 429, replies.tooManyRequests);
+      return;
+    }
+    done();
+  });
+}
