@@ -7,8 +7,8 @@ import type { Clock } from '../time/index.js';
 import { callerIp } from './caller-ip.js';
 import { credentialDocuments, iamInfoDocument } from './document.js';
 import { replies, sendText } from './replies.js';
-import { parseTokenTtl, type TokenIssuer } from './token.js';
 import type { Route } from './route.js';
+import { parseTokenTtl, type TokenIssuer } from './token.js';
 import type { MetadataUpstream } from './upstream.js';
 
 export interface ImdsRoutesOptions {
