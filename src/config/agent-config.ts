@@ -1,3 +1,4 @@
+import type { AnnotationKeys } from '../policy/index.js';
 import { parseFlags, type FlagSpec, type FlagValue } from './flags.js';
 
 export const DEFAULT_PASSTHROUGH_PATHS = [
@@ -38,13 +39,6 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
   { name: 'service-account-role-annotation', kind: 'string', default: 'eks.amazonaws.com/role-arn', help: 'ServiceAccount annotation naming the role' },
   { name: 'log-level', kind: 'string', default: 'info', help: 'trace, debug, info, warn, error or fatal' },
 ];
-
-export interface AnnotationKeys {
-  role: string;
-  allowedRoles: string;
-  externalId: string;
-  serviceAccountRole: string;
-}
 
 export interface AgentConfig {
   nodeName: string;
