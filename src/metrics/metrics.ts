@@ -9,17 +9,6 @@ export type Route =
   | 'passthrough'
   | 'other';
 
-export type DecisionReason =
-  | 'pod-annotation'
-  | 'service-account'
-  | 'namespace-default'
-  | 'unknown-pod'
-  | 'ambiguous-ip'
-  | 'unknown-namespace'
-  | 'no-role'
-  | 'not-allowed'
-  | 'malformed-annotation';
-
 export type StsResult = 'success' | 'error' | 'throttled' | 'access-denied';
 export type CacheResult = 'hit' | 'miss' | 'coalesced';
 export type WatchResource = 'pods' | 'namespaces' | 'serviceaccounts';
