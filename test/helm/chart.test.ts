@@ -5,7 +5,8 @@ import type { IContainer, IEnvVar, IPodSpec } from 'kubernetes-models/v1';
 import type { IClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import type { IDaemonSet } from 'kubernetes-models/apps/v1';
 import { parse } from 'yaml';
-import { AGENT_FLAGS, envName, parseAgentConfig } from '../../src/config/index.js';
+import { AGENT_FLAGS, parseAgentConfig } from '../../src/config/index.js';
+import { envName } from '../../src/config/flags.js';
 import { CHART, NAMESPACE, ROOT, findHelm, helm, only, renderChart, schemaProblem, setArgs, type K8sObject } from '../helpers/helm.js';
 
 /** Flags the DaemonSet fills from the downward API rather than from values. */
