@@ -23,6 +23,8 @@ export function envName(flag: string): string {
 
 export interface ParsedFlags {
   values: Map<string, FlagValue>;
+  /** Flags set on the command line or in the environment; the others have their default. */
+  given: Set<string>;
   positionals: string[];
   errors: string[];
   help: boolean;
@@ -66,9 +68,13 @@ export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[], 
     raw.set(name, spec.repeatable && earlier !== undefined ? `${earlier},${text}` : text);
   }
   const values = new Map<string, FlagValue>();
+  const given = new Set<string>();
   for (const spec of specs) {
+    const fromFlag = raw.get(spec.name);
     const fromEnv = env[envName(spec.name)];
-    const text = raw.get(spec.name) ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : spec.default);
+    const setText = fromFlag ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : undefined);
+    if (setText !== undefined) given.add(spec.name);
+    const text = setText ?? spec.default;
     if (text === undefined) {
       if (spec.required) errors.push(`--${spec.name} (or ${envName(spec.name)}) is required`);
       values.set(spec.name, undefined);
@@ -78,7 +84,7 @@ export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[], 
     if (parsed.error) errors.push(`--${spec.name}: ${parsed.error}`);
     values.set(spec.name, parsed.value);
   }
-  return { values, positionals, errors, help };
+  return { values, given, positionals, errors, help };
 }
 
 function convert(spec: FlagSpec, text: string): { value?: FlagValue; error?: string } {
