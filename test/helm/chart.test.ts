@@ -165,6 +165,17 @@ if (!found.ok) {
     t.equal(envOf(container(objects, 'iptables', true)).get('CORRIDOR_PORT')?.value, '18181', 'the iptables rule points at agent.port');
   });
 
+  t.test('agent.passthroughPaths: [] reaches the agent as an empty list; null keeps its default list', async (t) => {
+    const none = container(renderChart(bin, {}, ['--set-json', 'agent.passthroughPaths=[]']), 'corridor');
+    t.equal(envOf(none).get('CORRIDOR_PASSTHROUGH_PATHS')?.value, '', 'an empty list is rendered as an empty variable');
+    const result = parseAgentConfig([], resolvedEnv(none));
+    t.same(result.ok && result.config.passthroughPaths, [], 'which the agent reads as proxying nothing');
+    const unset = container(renderChart(bin, {}, ['--set-json', 'agent.passthroughPaths=null']), 'corridor');
+    t.notOk(envOf(unset).has('CORRIDOR_PASSTHROUGH_PATHS'), 'null sets no variable');
+    const fallback = parseAgentConfig([], resolvedEnv(unset));
+    t.ok(fallback.ok && fallback.config.passthroughPaths.includes('/latest/meta-data/placement/region'), 'so the agent keeps its default list');
+  });
+
   t.test('the ClusterRole grants get/list/watch on pods and namespaces, plus serviceaccounts only in that mode', async (t) => {
     t.same(grants(only(defaults, 'ClusterRole') as unknown as IClusterRole), triples(['pods', 'namespaces']), 'default');
     t.same(grants(only(allOn, 'ClusterRole') as unknown as IClusterRole), triples(['pods', 'namespaces', 'serviceaccounts']), 'agent.serviceAccountRoles=true');
