@@ -1,6 +1,6 @@
 import { CoreV1Api } from '@kubernetes/client-node';
 import { explainAccess } from '../admin/index.js';
-import { AGENT_FLAGS, annotationKeys, type FlagSpec } from '../config/index.js';
+import { AGENT_FLAGS, policyOptions, type FlagSpec } from '../config/index.js';
 // client-node is what a person's kubeconfig most likely needs (exec plugins such as `aws eks
 // get-token`); this command is loaded on demand, so the agent never pays for it.
 import { loadKubeConfig } from '../kube/client-node.js';
@@ -21,30 +21,20 @@ const EXPLAIN_FLAGS: readonly FlagSpec[] = [
  * runs the agent's own decision code on them. Prints JSON; exits 0 when allowed, 1 when denied.
  */
 export async function runExplainCommand(argv: string[], out: (text: string) => void = (text) => process.stdout.write(text)): Promise<number> {
-  const parsed = parseCommandFlags('explain', EXPLAIN_FLAGS, argv);
+  const parsed = parseCommandFlags('explain', EXPLAIN_FLAGS, argv, policyOptions);
   if ('exitCode' in parsed) return parsed.exitCode;
-  const { values } = parsed;
+  const { values, derived: policy } = parsed;
   const get = (name: string) => values.get(name) as string | undefined;
   const namespaceName = get('namespace') as string;
-  let baseRoleArn = get('base-role-arn');
-  if (baseRoleArn !== undefined && !baseRoleArn.endsWith('/')) baseRoleArn += '/';
-  const serviceAccountRoles = values.get('service-account-roles') as boolean;
 
   const api = loadKubeConfig(get('kubeconfig')).makeApiClient(CoreV1Api);
   const pod = parsePod(await api.readNamespacedPod({ name: get('pod') as string, namespace: namespaceName }));
   const namespace = parseNamespace(await api.readNamespace({ name: namespaceName }));
   let serviceAccount: ServiceAccountInfo | undefined;
-  if (serviceAccountRoles) {
+  if (policy.serviceAccountRoles) {
     serviceAccount = parseServiceAccount(await api.readNamespacedServiceAccount({ name: pod.serviceAccountName, namespace: namespaceName }));
   }
-  const decision = decideRole(
-    { pod, namespace, serviceAccount },
-    {
-      baseRoleArn,
-      serviceAccountRoles,
-      annotations: annotationKeys(values),
-    },
-  );
+  const decision = decideRole({ pod, namespace, serviceAccount }, policy);
   const explanation = explainAccess({ ip: pod.ip ?? '', pod, decision, sessionKey: undefined }, undefined);
   out(`${JSON.stringify(explanation, null, 2)}\n`);
   return decision.allowed ? 0 : 1;

@@ -1,3 +1,4 @@
+import type { AnnotationKeys, PolicyOptions } from '../policy/index.js';
 import { parseFlags, type FlagSpec, type FlagValue } from './flags.js';
 
 export const DEFAULT_PASSTHROUGH_PATHS = [
@@ -39,13 +40,6 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
   { name: 'log-level', kind: 'string', default: 'info', help: 'trace, debug, info, warn, error or fatal' },
 ];
 
-export interface AnnotationKeys {
-  role: string;
-  allowedRoles: string;
-  externalId: string;
-  serviceAccountRole: string;
-}
-
 export interface AgentConfig {
   nodeName: string;
   hostIp: string;
@@ -79,17 +73,13 @@ const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 
 
 /** Parses flags and CORRIDOR_* env once, validates everything, and returns a frozen config or every error. */
 export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ConfigResult {
-  const { values, errors, help, positionals } = parseFlags(AGENT_FLAGS, argv, env);
+  const { values, given, errors, help, positionals } = parseFlags(AGENT_FLAGS, argv, env);
   if (positionals.length > 0) errors.push(`unexpected argument ${positionals[0]}`);
   const str = (name: string) => values.get(name) as string | undefined;
   const num = (name: string) => values.get(name) as number;
   const bool = (name: string) => values.get(name) as boolean;
 
-  let baseRoleArn = str('base-role-arn');
-  if (baseRoleArn !== undefined) {
-    if (!baseRoleArn.endsWith('/')) baseRoleArn += '/';
-    if (!BASE_ARN.test(baseRoleArn)) errors.push(`--base-role-arn: "${str('base-role-arn')}" is not an IAM role ARN prefix like arn:aws:iam::123456789012:role/`);
-  }
+  const policy = policyOptions(values, errors);
   for (const name of ['sts-endpoint', 'imds-upstream']) {
     const url = str(name);
     if (url !== undefined && !isHttpUrl(url)) errors.push(`--${name}: "${url}" is not an http(s) URL`);
@@ -119,8 +109,8 @@ export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     adminHost: str('admin-host') as string,
     adminPort: num('admin-port'),
     kubeconfig: str('kubeconfig'),
-    baseRoleArn,
-    stsRegion: argv.some((a) => a.startsWith('--sts-region')) || env.CORRIDOR_STS_REGION ? (str('sts-region') as string) : (env.AWS_REGION ?? (str('sts-region') as string)),
+    baseRoleArn: policy.baseRoleArn,
+    stsRegion: given.has('sts-region') ? (str('sts-region') as string) : (env.AWS_REGION ?? (str('sts-region') as string)),
     stsEndpoint: str('sts-endpoint'),
     sessionDurationMs,
     refreshBeforeMs,
@@ -131,16 +121,35 @@ export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     rateLimitPerSecond: num('rate-limit'),
     rateLimitBurst: num('rate-limit-burst'),
     requireImdsv2: bool('require-imdsv2'),
-    serviceAccountRoles: bool('service-account-roles'),
+    serviceAccountRoles: policy.serviceAccountRoles,
     sessionTags: bool('session-tags'),
-    annotations: annotationKeys(values),
+    annotations: policy.annotations,
     logLevel,
   };
   return { ok: true, config: Object.freeze(config) };
 }
 
-/** The four annotation keys, from parsed flags (shared by `agent` and `explain`). */
-export function annotationKeys(values: ReadonlyMap<string, FlagValue>): Readonly<AnnotationKeys> {
+/**
+ * What policy needs, from parsed flags (shared by `agent` and `explain`). A --base-role-arn gets
+ * the trailing slash short names are appended to; one that is not a role ARN prefix adds an error.
+ */
+export function policyOptions(values: ReadonlyMap<string, FlagValue>, errors: string[]): PolicyOptions {
+  return {
+    annotations: annotationKeys(values),
+    baseRoleArn: baseRoleArn(values.get('base-role-arn') as string | undefined, errors),
+    serviceAccountRoles: values.get('service-account-roles') as boolean,
+  };
+}
+
+function baseRoleArn(text: string | undefined, errors: string[]): string | undefined {
+  if (text === undefined) return undefined;
+  const prefix = text.endsWith('/') ? text : `${text}/`;
+  if (!BASE_ARN.test(prefix)) errors.push(`--base-role-arn: "${text}" is not an IAM role ARN prefix like arn:aws:iam::123456789012:role/`);
+  return prefix;
+}
+
+/** The four annotation keys, from parsed flags. */
+function annotationKeys(values: ReadonlyMap<string, FlagValue>): Readonly<AnnotationKeys> {
   return Object.freeze({
     role: values.get('role-annotation') as string,
     allowedRoles: values.get('allowed-roles-annotation') as string,

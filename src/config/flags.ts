@@ -23,6 +23,8 @@ export function envName(flag: string): string {
 
 export interface ParsedFlags {
   values: Map<string, FlagValue>;
+  /** Flags set on the command line or in the environment; the others have their default. */
+  given: Set<string>;
   positionals: string[];
   errors: string[];
   help: boolean;
@@ -30,8 +32,9 @@ export interface ParsedFlags {
 
 /**
  * Reads `--name value`, `--name=value` and bare `--bool` from argv, then `CORRIDOR_*` from env,
- * then defaults. Flags win over env. Every problem is collected, none thrown, so the caller can
- * report them all in one line.
+ * then defaults. Flags win over env. Unset means the default; an empty value, from a flag or the
+ * environment alike, is a value: an empty list for a list flag, an error for every other kind.
+ * Every problem is collected, none thrown, so the caller can report them all in one line.
  */
 export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[], env: NodeJS.ProcessEnv): ParsedFlags {
   const byName = new Map(specs.map((s) => [s.name, s]));
@@ -66,9 +69,17 @@ export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[], 
     raw.set(name, spec.repeatable && earlier !== undefined ? `${earlier},${text}` : text);
   }
   const values = new Map<string, FlagValue>();
+  const given = new Set<string>();
   for (const spec of specs) {
-    const fromEnv = env[envName(spec.name)];
-    const text = raw.get(spec.name) ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : spec.default);
+    const fromFlag = raw.get(spec.name);
+    const setText = fromFlag ?? env[envName(spec.name)];
+    if (setText !== undefined) given.add(spec.name);
+    if (setText === '' && spec.kind !== 'list') {
+      errors.push(`--${spec.name}: ${emptyValueProblem(spec, fromFlag !== undefined)}`);
+      values.set(spec.name, undefined);
+      continue;
+    }
+    const text = setText ?? spec.default;
     if (text === undefined) {
       if (spec.required) errors.push(`--${spec.name} (or ${envName(spec.name)}) is required`);
       values.set(spec.name, undefined);
@@ -78,7 +89,16 @@ export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[], 
     if (parsed.error) errors.push(`--${spec.name}: ${parsed.error}`);
     values.set(spec.name, parsed.value);
   }
-  return { values, positionals, errors, help };
+  return { values, given, positionals, errors, help };
+}
+
+/** Only a list can be empty; say how to get the default instead. */
+function emptyValueProblem(spec: FlagSpec, fromFlag: boolean): string {
+  const where = fromFlag ? '' : ` in ${envName(spec.name)}`;
+  if (spec.required) return `empty value${where}`;
+  const fix = fromFlag ? 'leave the flag out' : 'unset it';
+  const then = spec.default !== undefined ? `for the default, ${spec.default}` : 'to set none';
+  return `empty value${where} (${fix} ${then})`;
 }
 
 function convert(spec: FlagSpec, text: string): { value?: FlagValue; error?: string } {

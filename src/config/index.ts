@@ -1,4 +1,4 @@
-export { parseAgentConfig, annotationKeys, sessionSettings, AGENT_FLAGS, DEFAULT_PASSTHROUGH_PATHS } from './agent-config.js';
-export type { AgentConfig, AnnotationKeys, ConfigResult } from './agent-config.js';
-export { parseFlags, usage, envName } from './flags.js';
-export type { FlagSpec, FlagValue, ParsedFlags } from './flags.js';
+export { parseAgentConfig, policyOptions, sessionSettings, AGENT_FLAGS } from './agent-config.js';
+export type { AgentConfig } from './agent-config.js';
+export { parseFlags, usage } from './flags.js';
+export type { FlagSpec, FlagValue } from './flags.js';

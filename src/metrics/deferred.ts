@@ -133,15 +133,6 @@ export class FastHistogram<T extends string = string> {
     };
   }
 
-  /** prom-client's positional form, for callers off the hot path. */
-  labels(...values: string[]): HistogramHandle {
-    const labels: Record<string, string> = {};
-    this.labelNames.forEach((name, i) => {
-      if (values[i] !== undefined) labels[name] = values[i]!;
-    });
-    return this.handle(labels as LabelValues<T>);
-  }
-
   /** What prom-client's registry reads: the same shape as its Histogram's get(). */
   async get(): Promise<{ name: string; help: string; type: 'histogram'; values: Array<MetricValueWithName<T>>; aggregator: 'sum' }> {
     const values: Array<MetricValueWithName<T> & { exemplar?: null | undefined }> = [];

@@ -1,16 +1,6 @@
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type LabelValues, type Registry } from 'prom-client';
 import { DeferredCounts, FastHistogram, type CounterHandle } from './deferred.js';
 
-export type DecisionReason =
-  | 'pod-annotation'
-  | 'service-account'
-  | 'namespace-default'
-  | 'unknown-pod'
-  | 'ambiguous-ip'
-  | 'unknown-namespace'
-  | 'no-role'
-  | 'not-allowed'
-  | 'malformed-annotation';
 
 export type StsResult = 'success' | 'error' | 'throttled' | 'access-denied';
 export type CacheResult = 'hit' | 'miss' | 'coalesced';

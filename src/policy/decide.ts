@@ -1,7 +1,6 @@
-import type { AnnotationKeys } from '../config/index.js';
-import type { NamespaceInfo, PodInfo, ServiceAccountInfo } from '../kube/index.js';
 import { parseNamespacePolicy, type NamespacePolicy } from './namespace-policy.js';
 import { resolveRole, type RoleRef } from './role-arn.js';
+import type { AnnotationKeys, NamespaceFacts, PodFacts, ServiceAccountFacts } from './types.js';
 
 export type RoleSource = 'pod-annotation' | 'service-account' | 'namespace-default';
 export type DenyReason = 'unknown-pod' | 'ambiguous-ip' | 'unknown-namespace' | 'no-role' | 'not-allowed' | 'malformed-annotation';
@@ -17,15 +16,15 @@ export interface PolicyOptions {
 }
 
 export interface DecisionInput {
-  pod: PodInfo;
-  namespace: NamespaceInfo | undefined;
-  serviceAccount: ServiceAccountInfo | undefined;
+  pod: PodFacts;
+  namespace: NamespaceFacts | undefined;
+  serviceAccount: ServiceAccountFacts | undefined;
 }
 
 const policies = new WeakMap<object, NamespacePolicy>();
 
 /** Parsing is cached per namespace annotations object: the watch replaces it on every change. */
-function namespacePolicy(namespace: NamespaceInfo, options: PolicyOptions): NamespacePolicy {
+function namespacePolicy(namespace: NamespaceFacts, options: PolicyOptions): NamespacePolicy {
   let policy = policies.get(namespace.annotations);
   if (policy === undefined) {
     policy = parseNamespacePolicy(namespace.annotations, options.annotations, options.baseRoleArn);

@@ -1,4 +1,4 @@
 export { decideRole } from './decide.js';
-export type { Decision, DecisionInput, DenyReason, PolicyOptions, RoleSource } from './decide.js';
-export { resolveRole, lastSegment } from './role-arn.js';
+export type { Decision, PolicyOptions } from './decide.js';
+export type { AnnotationKeys } from './types.js';
 export type { RoleRef } from './role-arn.js';

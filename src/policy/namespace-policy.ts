@@ -1,6 +1,6 @@
-import type { AnnotationKeys } from '../config/index.js';
 import { compileGlob } from './glob.js';
 import { isRoleArn, isRoleNamePattern, resolveRole, rolePathAndName, truncate, type RoleRef } from './role-arn.js';
+import type { AnnotationKeys } from './types.js';
 
 interface AllowedPattern {
   regex: RegExp;

@@ -47,3 +47,10 @@ t.test('explain names a malformed namespace annotation', async (t) => {
   t.equal(code, 1);
   t.match(result.reason, /malformed-annotation: .*not valid JSON/);
 });
+
+t.test('explain refuses a --base-role-arn that is no role ARN prefix, as the agent does, and exits 2', async (t) => {
+  const stderr = t.capture(process.stderr, 'write', () => true);
+  const code = await runExplainCommand(['--namespace', 'gha', '--pod', 'driver', '--base-role-arn', 'arn:aws:s3:::bucket'], () => t.fail('prints no explanation'));
+  t.equal(code, 2);
+  t.match(String(stderr()[0]?.args[0]), /--base-role-arn: "arn:aws:s3:::bucket" is not an IAM role ARN prefix/);
+});

@@ -89,3 +89,39 @@ t.test('AWS_REGION picks the STS region unless the flag says otherwise', async (
   const fromFlag = parseAgentConfig([...required, '--sts-region', 'us-west-2'], { AWS_REGION: 'eu-west-1' });
   t.equal(fromFlag.ok && fromFlag.config.stsRegion, 'us-west-2');
 });
+
+t.test('CORRIDOR_STS_REGION wins over AWS_REGION, as the flag does', async (t) => {
+  const result = parseAgentConfig(required, { AWS_REGION: 'eu-west-1', CORRIDOR_STS_REGION: 'ap-south-1' });
+  t.equal(result.ok && result.config.stsRegion, 'ap-south-1');
+});
+
+t.test('an empty passthrough list, from the flag or CORRIDOR_PASSTHROUGH_PATHS, proxies nothing; unset keeps the default list', async (t) => {
+  const fromFlag = parseAgentConfig([...required, '--passthrough-paths='], {});
+  t.same(fromFlag.ok && fromFlag.config.passthroughPaths, []);
+  const fromEnv = parseAgentConfig(required, { CORRIDOR_PASSTHROUGH_PATHS: '' });
+  t.same(fromEnv.ok && fromEnv.config.passthroughPaths, []);
+  const unset = parseAgentConfig(required, {});
+  t.ok(unset.ok && unset.config.passthroughPaths.includes('/latest/meta-data/placement/region'));
+});
+
+t.test('an empty duration, port, switch or string, from a flag or the environment, is refused rather than read as the default', async (t) => {
+  const fromEnv = parseAgentConfig(required, { CORRIDOR_SESSION_DURATION: '', CORRIDOR_ADMIN_PORT: '', CORRIDOR_REQUIRE_IMDSV2: '', CORRIDOR_BASE_ROLE_ARN: '', CORRIDOR_STS_REGION: '' });
+  t.notOk(fromEnv.ok);
+  if (!fromEnv.ok) {
+    t.same(fromEnv.errors, [
+      '--admin-port: empty value in CORRIDOR_ADMIN_PORT (unset it for the default, 9181)',
+      '--base-role-arn: empty value in CORRIDOR_BASE_ROLE_ARN (unset it to set none)',
+      '--sts-region: empty value in CORRIDOR_STS_REGION (unset it for the default, us-east-1)',
+      '--session-duration: empty value in CORRIDOR_SESSION_DURATION (unset it for the default, 1h)',
+      '--require-imdsv2: empty value in CORRIDOR_REQUIRE_IMDSV2 (unset it for the default, false)',
+    ]);
+  }
+  const fromFlag = parseAgentConfig([...required, '--rate-limit=', '--pod-lookup-timeout='], {});
+  t.notOk(fromFlag.ok);
+  if (!fromFlag.ok) {
+    t.same(fromFlag.errors, [
+      '--pod-lookup-timeout: empty value (leave the flag out for the default, 1s)',
+      '--rate-limit: empty value (leave the flag out for the default, 100)',
+    ]);
+  }
+});

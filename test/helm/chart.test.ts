@@ -5,7 +5,8 @@ import type { IContainer, IEnvVar, IPodSpec } from 'kubernetes-models/v1';
 import type { IClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import type { IDaemonSet } from 'kubernetes-models/apps/v1';
 import { parse } from 'yaml';
-import { AGENT_FLAGS, envName, parseAgentConfig } from '../../src/config/index.js';
+import { AGENT_FLAGS, parseAgentConfig } from '../../src/config/index.js';
+import { envName } from '../../src/config/flags.js';
 import { CHART, NAMESPACE, ROOT, findHelm, helm, only, renderChart, schemaProblem, setArgs, type K8sObject } from '../helpers/helm.js';
 
 /** Flags the DaemonSet fills from the downward API rather than from values. */
@@ -162,6 +163,17 @@ if (!found.ok) {
     const ports = Object.fromEntries((agent.ports ?? []).map((p) => [p.name, p.containerPort]));
     t.same(ports, { metadata: 18181, metrics: 19181 }, 'container ports follow agent.port and agent.adminPort');
     t.equal(envOf(container(objects, 'iptables', true)).get('CORRIDOR_PORT')?.value, '18181', 'the iptables rule points at agent.port');
+  });
+
+  t.test('agent.passthroughPaths: [] reaches the agent as an empty list; null keeps its default list', async (t) => {
+    const none = container(renderChart(bin, {}, ['--set-json', 'agent.passthroughPaths=[]']), 'corridor');
+    t.equal(envOf(none).get('CORRIDOR_PASSTHROUGH_PATHS')?.value, '', 'an empty list is rendered as an empty variable');
+    const result = parseAgentConfig([], resolvedEnv(none));
+    t.same(result.ok && result.config.passthroughPaths, [], 'which the agent reads as proxying nothing');
+    const unset = container(renderChart(bin, {}, ['--set-json', 'agent.passthroughPaths=null']), 'corridor');
+    t.notOk(envOf(unset).has('CORRIDOR_PASSTHROUGH_PATHS'), 'null sets no variable');
+    const fallback = parseAgentConfig([], resolvedEnv(unset));
+    t.ok(fallback.ok && fallback.config.passthroughPaths.includes('/latest/meta-data/placement/region'), 'so the agent keeps its default list');
   });
 
   t.test('the ClusterRole grants get/list/watch on pods and namespaces, plus serviceaccounts only in that mode', async (t) => {

@@ -107,12 +107,13 @@ as envName() in src/config/flags.ts (sessionDuration -> CORRIDOR_SESSION_DURATIO
 
 {{/*
 One env entry per key of .Values.agent that has a value; lists are joined with commas. An empty
-string (or null, or an empty list) sets nothing, so the agent's own default applies.
+string (or null) sets nothing, so the agent's own default applies; an empty list is rendered as
+an empty variable, which the agent reads as an empty list.
 */}}
 {{- define "corridor.agentEnv" -}}
 {{- range $key, $value := .Values.agent }}
 {{- $text := kindIs "slice" $value | ternary (join "," $value) (toString $value) }}
-{{- if and (not (kindIs "invalid" $value)) (ne $text "") }}
+{{- if or (kindIs "slice" $value) (and (not (kindIs "invalid" $value)) (ne $text "")) }}
 - name: {{ include "corridor.envName" $key }}
   value: {{ $text | quote }}
 {{- end }}
