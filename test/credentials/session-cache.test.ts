@@ -331,13 +331,12 @@ t.test('a key dropped while its call is in flight stays dropped; its waiters sti
   t.equal(time.pendingTimers, 0, 'no refresh scheduled for it');
 });
 
-t.test('audit lines never contain secrets', async (t) => {
+// That no secret reaches a log line is proven through the real logger in test/log/logger.test.ts.
+t.test('an STS call logs an audit line with role, namespace and result; throttling warns', async (t) => {
   const { cache, time, assumer, logs } = build(t);
   await cache.get(KEY);
   assumer.failWith = throttled();
   await time.advance(20 * MIN);
-  const text = JSON.stringify(logs);
-  t.notMatch(text, /secret-value|token-value|ASIAFAKE/);
   const success = logs.find((l) => l.result === 'success');
   t.match(success, { role: KEY.roleArn, namespace: 'etl', result: 'success', expiration: /^\d{4}-\d\d-\d\dT/ });
   t.ok(logs.some((l) => l.result === 'throttled' && l.level === 'warn'));
