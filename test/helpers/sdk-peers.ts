@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import type { Test } from 'tap';
 import { startFakeSts, type FakeSts } from '../../src/demo/index.js';
 import { startHarness, type TestAgent } from './agent-harness.js';
-import { reportPeerWhenPassing, skipPeer } from './peers.js';
+import { reportPeerWhenPassing, skipPeer, type PeerBuild } from './peers.js';
 import { makeNamespace, makePod, within } from './fake-kube-api.js';
 import { startMoto, type Moto } from './moto.js';
 
@@ -125,8 +125,11 @@ export interface ProgramPeer {
   title: string;
   /** The client's source address, which the agent's one pod has. */
   podIp: string;
-  /** How to run the client (the arguments come before the STS endpoint), or why it cannot run. */
-  client: { command: string; args?: readonly string[] } | { skip: string };
+  /**
+   * The client program (what buildPeer returns), with the arguments that come before the STS
+   * endpoint; or why it cannot run.
+   */
+  client: PeerBuild & { args?: readonly string[] };
   /** What the identity run checks beyond assertIdentity; returns the version to report. */
   identity(t: Test, result: ClientResult): string | undefined;
   rollover: {
@@ -146,12 +149,12 @@ export interface ProgramPeer {
  */
 export function programPeer(t: Test, spec: ProgramPeer): void {
   const { client } = spec;
-  if ('skip' in client) {
-    skipPeer(t, spec.peer, client.skip);
+  if (!client.ok) {
+    skipPeer(t, spec.peer, client.reason);
     return;
   }
   const run = (stsEndpoint: string, agent: TestAgent, extra: readonly string[] = []) =>
-    runClient(client.command, [...(client.args ?? []), '--sts-endpoint', stsEndpoint, ...extra], podEnv(agent.agent.imdsUrl));
+    runClient(client.path, [...(client.args ?? []), '--sts-endpoint', stsEndpoint, ...extra], podEnv(agent.agent.imdsUrl));
   t.test(spec.title, async (t) => {
     let version: string | undefined;
     reportPeerWhenPassing(t, spec.peer, () => version);

@@ -9,12 +9,11 @@ import { programPeer } from '../helpers/sdk-peers.js';
  * Like the Java peer it calls the agent from 127.0.0.1 (the address a connection to 127.0.0.1
  * comes from, without patching the SDK's HTTP client), so the pod the agent knows has that IP.
  */
-const build = buildPeer(t, 'build-go-peer.sh');
 programPeer(t, {
   peer: 'aws-sdk-go-v2',
   title: 'the AWS SDK for Go v2 gets the pod\'s role from the agent',
   podIp: '127.0.0.1',
-  client: build.ok ? { command: build.path } : { skip: build.reason },
+  client: buildPeer(t, 'build-go-peer.sh'),
   identity(t, result) {
     t.equal(result.rounds[0]?.source, 'EC2RoleProvider', 'the default chain ended at the EC2 role provider');
     const modules = (result.modules ?? {}) as Record<string, string>;

@@ -10,12 +10,11 @@ import { programPeer } from '../helpers/sdk-peers.js';
  * this machine to the agent on 127.0.0.1 comes from 127.0.0.1: so the pod the agent knows here
  * has the IP 127.0.0.1, which is exactly the address the client's connections come from.
  */
-const build = buildPeer(t, 'build-java-peer.sh');
 programPeer(t, {
   peer: 'aws-sdk-java-v2',
   title: 'the AWS SDK for Java v2 gets the pod\'s role from the agent',
   podIp: '127.0.0.1',
-  client: build.ok ? { command: build.path } : { skip: build.reason },
+  client: buildPeer(t, 'build-java-peer.sh'),
   identity(t, result) {
     t.comment(`aws-sdk-java-v2 ${result.version} on Java ${String(result.java)}`);
     return result.version;

@@ -15,8 +15,8 @@ programPeer(t, {
   title: 'botocore gets the pod\'s role from the agent',
   podIp: POD_IP,
   client: hasTool('python3', ['-c', 'import boto3, botocore'])
-    ? { command: 'python3', args: [CLIENT, '--source-ip', POD_IP] }
-    : { skip: 'python3 with boto3 is not installed (bash scripts/install-python-peers.sh)' },
+    ? { ok: true, path: 'python3', args: [CLIENT, '--source-ip', POD_IP] }
+    : { ok: false, reason: 'python3 with boto3 is not installed (bash scripts/install-python-peers.sh)' },
   identity(t, result) {
     t.equal(result.method, 'iam-role', 'botocore used its instance-metadata provider');
     return String(result.botocore);
