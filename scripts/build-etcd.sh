@@ -9,13 +9,13 @@
 # CORRIDOR_CACHE (default ~/.cache/corridor) holds bin/etcd. Progress goes to stderr so that
 # stdout is only the path. Exit 3 when Go is not installed.
 set -euo pipefail
+name=build-etcd
+# shellcheck source=scripts/lib/cached-build.sh
+source "$(dirname "$0")/lib/cached-build.sh"
 
-root=$(cd "$(dirname "$0")/.." && pwd)
 module_dir="$root/test/peers/etcd"
-version=$(sed -nE 's/^require go\.etcd\.io\/etcd\/server\/v3 v([0-9.]+)$/\1/p' "$module_dir/go.mod")
-[ -n "$version" ] || { echo "build-etcd: no go.etcd.io/etcd/server/v3 version in $module_dir/go.mod" >&2; exit 1; }
-cache=${CORRIDOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/corridor}
-bin_dir="$cache/bin"
+version=$(go_mod_version "$module_dir/go.mod" go.etcd.io/etcd/server/v3)
+version=${version#v}
 binary="$bin_dir/etcd"
 
 installed_version() {
@@ -23,21 +23,12 @@ installed_version() {
   "$binary" --version 2>/dev/null | sed -nE 's/^etcd Version: ([0-9.]+)$/\1/p' || true
 }
 
-# shellcheck source=scripts/lib/cached-go-binary.sh
-source "$(dirname "$0")/lib/cached-go-binary.sh"
-reuse_or_lock etcd "$binary" "$version" "$cache"
+reuse_or_lock etcd "$binary" has_pinned_version "$bin_dir"
+require_tools "etcd $version" go
 
 export GOFLAGS=-mod=readonly GOTOOLCHAIN=local CGO_ENABLED=0
 
-echo "build-etcd: building etcd $version with $(go version | cut -d' ' -f3) into $bin_dir (first build takes a few minutes)" >&2
-start=$(date +%s)
+build_started "etcd $version with $(go version | cut -d' ' -f3)" "$bin_dir (first build takes a few minutes)"
 (cd "$module_dir" && go build -trimpath -ldflags "-s -w" -o "$binary.tmp" go.etcd.io/etcd/server/v3) >&2
 mv -f "$binary.tmp" "$binary"
-echo "build-etcd: built in $(($(date +%s) - start))s" >&2
-
-got=$(installed_version)
-if [ "$got" != "$version" ]; then
-  echo "build-etcd: built etcd reports version '$got', wanted $version" >&2
-  exit 1
-fi
-echo "$binary"
+build_done "$binary" etcd

@@ -11,19 +11,15 @@
 # MAVEN_REPO_LOCAL): the first build downloads the SDK from Maven Central, later ones run
 # offline. Progress goes to stderr. Exit 3 when java or mvn is not installed.
 set -euo pipefail
+name=build-java-peer
+# shellcheck source=scripts/lib/cached-build.sh
+source "$(dirname "$0")/lib/cached-build.sh"
 
-root=$(cd "$(dirname "$0")/.." && pwd)
 project="$root/test/peers/java"
-cache=${CORRIDOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/corridor}
 out="$cache/java-peer"
-launcher="$cache/bin/corridor-java-peer"
+launcher="$bin_dir/corridor-java-peer"
 
-for tool in java mvn; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "build-java-peer: $tool is not installed; cannot build the AWS SDK for Java v2 peer" >&2
-    exit 3
-  fi
-done
+require_tools "the AWS SDK for Java v2 peer" java mvn
 stamp=$( (java -version 2>&1; cd "$project" && cat pom.xml && find src -type f | sort | xargs cat) | sha256sum | cut -d' ' -f1)
 
 # Up to date: same sources and Java, and every jar on the recorded classpath still there (a
@@ -36,22 +32,9 @@ up_to_date() {
   done <"$out/classpath.txt"
 }
 
-if up_to_date; then
-  echo "$launcher"
-  exit 0
-fi
-mkdir -p "$out" "$cache/bin"
-if command -v flock >/dev/null 2>&1; then
-  exec 9>"$cache/.build-java-peer.lock"
-  flock 9
-  if up_to_date; then
-    echo "$launcher"
-    exit 0
-  fi
-fi
+reuse_or_lock java-peer "$launcher" up_to_date "$out" "$bin_dir"
 
-echo "build-java-peer: building the AWS SDK for Java v2 peer with $(mvn -v 2>/dev/null | head -1 | sed 's/\x1b\[[0-9;]*m//g') into $out" >&2
-start=$(date +%s)
+build_started "the AWS SDK for Java v2 peer with $(mvn -v 2>/dev/null | head -1 | sed 's/\x1b\[[0-9;]*m//g')" "$out"
 rm -rf "$out/target"
 args=(-B -q -f "$project/pom.xml" "-Dcorridor.build.dir=$out/target" compile dependency:build-classpath "-Dmdep.outputFile=$out/classpath.txt")
 if [ -n "${MAVEN_REPO_LOCAL:-}" ]; then args+=("-Dmaven.repo.local=$MAVEN_REPO_LOCAL"); fi
@@ -67,5 +50,4 @@ LAUNCHER
 chmod +x "$launcher.tmp"
 mv -f "$launcher.tmp" "$launcher"
 echo "$stamp" >"$out/stamp"
-echo "build-java-peer: built in $(($(date +%s) - start))s" >&2
-echo "$launcher"
+build_done "$launcher"

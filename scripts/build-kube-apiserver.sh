@@ -9,13 +9,12 @@
 # that stdout is only the path. Exit 3 when Go is not installed. The first build takes several
 # minutes on two cores (and about 1 GB of module downloads); later runs return at once.
 set -euo pipefail
+name=build-kube-apiserver
+# shellcheck source=scripts/lib/cached-build.sh
+source "$(dirname "$0")/lib/cached-build.sh"
 
-root=$(cd "$(dirname "$0")/.." && pwd)
 module_dir="$root/test/peers/kube-apiserver"
-version=$(sed -nE 's/^require k8s\.io\/kubernetes (v[0-9.]+)$/\1/p' "$module_dir/go.mod")
-[ -n "$version" ] || { echo "build-kube-apiserver: no k8s.io/kubernetes version in $module_dir/go.mod" >&2; exit 1; }
-cache=${CORRIDOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/corridor}
-bin_dir="$cache/bin"
+version=$(go_mod_version "$module_dir/go.mod" k8s.io/kubernetes)
 binary="$bin_dir/kube-apiserver"
 
 installed_version() {
@@ -23,9 +22,8 @@ installed_version() {
   "$binary" --version 2>/dev/null | sed -nE 's/^Kubernetes (v[0-9.]+)$/\1/p' || true
 }
 
-# shellcheck source=scripts/lib/cached-go-binary.sh
-source "$(dirname "$0")/lib/cached-go-binary.sh"
-reuse_or_lock kube-apiserver "$binary" "$version" "$cache"
+reuse_or_lock kube-apiserver "$binary" has_pinned_version "$bin_dir"
+require_tools "kube-apiserver $version" go
 
 # -mod=readonly: build exactly what go.mod/go.sum pin (and never rewrite them), even if
 # GOFLAGS=-mod=vendor or -mod=mod is inherited.
@@ -41,15 +39,7 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 done
 
-echo "build-kube-apiserver: building kube-apiserver $version with $(go version | cut -d' ' -f3) into $bin_dir (first build takes several minutes)" >&2
-start=$(date +%s)
+build_started "kube-apiserver $version with $(go version | cut -d' ' -f3)" "$bin_dir (first build takes several minutes)"
 (cd "$module_dir" && go build -trimpath -ldflags "$ldflags" -o "$binary.tmp" k8s.io/kubernetes/cmd/kube-apiserver) >&2
 mv -f "$binary.tmp" "$binary"
-echo "build-kube-apiserver: built in $(($(date +%s) - start))s" >&2
-
-got=$(installed_version)
-if [ "$got" != "$version" ]; then
-  echo "build-kube-apiserver: built kube-apiserver reports version '$got', wanted $version" >&2
-  exit 1
-fi
-echo "$binary"
+build_done "$binary" kube-apiserver

@@ -7,27 +7,26 @@
 # CORRIDOR_CACHE (default ~/.cache/corridor) holds bin/helm; HELM_VERSION (default v3.22.0).
 # Progress goes to stderr so that stdout is only the path. Exit 3 when Go is not installed.
 set -euo pipefail
+name=install-helm
+# shellcheck source=scripts/lib/cached-build.sh
+source "$(dirname "$0")/lib/cached-build.sh"
 
 version=${HELM_VERSION:-v3.22.0}
-cache=${CORRIDOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/corridor}
-bin_dir="$cache/bin"
-helm="$bin_dir/helm"
+binary="$bin_dir/helm"
 
 installed_version() {
   # `helm version --template` prints e.g. v3.22.0; an unreadable or foreign binary prints nothing.
-  "$helm" version --template '{{.Version}}' 2>/dev/null || true
+  "$binary" version --template '{{.Version}}' 2>/dev/null || true
 }
 
-# shellcheck source=scripts/lib/cached-go-binary.sh
-source "$(dirname "$0")/lib/cached-go-binary.sh"
-reuse_or_lock helm "$helm" "$version" "$cache"
+reuse_or_lock helm "$binary" has_pinned_version "$bin_dir"
+require_tools "helm $version" go
 
 # -mod=mod: `go install pkg@version` ignores any go.mod around it, but a GOFLAGS=-mod=vendor
 # inherited from the environment would break it. GOTOOLCHAIN=local: never fetch another Go.
 export GOFLAGS=-mod=mod GOTOOLCHAIN=local CGO_ENABLED=0
 
-echo "install-helm: building helm $version with $(go version | cut -d' ' -f3) into $bin_dir (first build takes a few minutes)" >&2
-start=$(date +%s)
+build_started "helm $version with $(go version | cut -d' ' -f3)" "$bin_dir (first build takes a few minutes)"
 # Stamp the version and the Kubernetes version (lint deprecations, .Capabilities.KubeVersion) the
 # way helm's Makefile does; without it `helm version` says v3.22 and helm assumes Kubernetes 1.20.
 module_dir=$(go mod download -json "helm.sh/helm/v3@$version" | sed -nE 's/^[[:space:]]*"Dir": "(.*)",?$/\1/p')
@@ -39,11 +38,4 @@ if [ -n "$client_go" ]; then
   done
 fi
 GOBIN="$bin_dir" go install -trimpath -ldflags "$ldflags" "helm.sh/helm/v3/cmd/helm@$version" >&2
-echo "install-helm: built in $(($(date +%s) - start))s" >&2
-
-got=$(installed_version)
-if [ "$got" != "$version" ]; then
-  echo "install-helm: built helm reports version '$got', wanted $version" >&2
-  exit 1
-fi
-echo "$helm"
+build_done "$binary" helm

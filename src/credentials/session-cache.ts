@@ -1,3 +1,11 @@
+// Hand-written rather than built on lru-cache's fetch(), which would give the coalescing of
+// concurrent misses but not the two things this cache is for. A timer per key: each session is
+// renewed refresh-before ahead of its own expiry, with jitter, through the injected Scheduler,
+// and a failing key retries on its own backoff; lru-cache's TTL only drops an entry or, with
+// allowStale, refetches it when someone reads it stale. A failure kept per key (code, message,
+// next attempt) that status(), metrics and explain show and that makes requests fail fast
+// without calling STS; a rejected fetch() leaves nothing behind, so the next request would call
+// STS again. Sessions leave by retain() (no pod on the node uses them), not by LRU order.
 import type { Logger } from '../log/index.js';
 import type { Metrics, StsResult } from '../metrics/index.js';
 import type { Clock, Scheduler, Timer } from '../time/index.js';

@@ -1,3 +1,7 @@
+// The agent lists and watches through this thin node:http client instead of
+// @kubernetes/client-node's: importing client-node costs about 90 MB of RSS on every node, for
+// what is a list and a watch per resource. client-node stays where a kubeconfig needs its auth
+// plugins (exec, auth-provider: open-transport.ts loads it only then) and in `corridor explain`.
 import { statSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';

@@ -2,24 +2,24 @@ import http from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import type { Test } from 'tap';
 import { parseAgentConfig } from '../../src/config/index.js';
 import { createStsAssumer } from '../../src/credentials/index.js';
 import { createLogger } from '../../src/log/index.js';
 import { startAgent, type RunningAgent } from '../../src/main.js';
+import { sink, type LogLine } from './log-sink.js';
 import { fakeKubeApi, type FakeKubeApi, type KubeObject } from './fake-kube-api.js';
 import { MOTO_CREDENTIALS } from './moto.js';
 
 export interface TestAgent {
   agent: RunningAgent;
-  logs: Array<Record<string, unknown>>;
+  logs: LogLine[];
   /** A request to the agent from a pod's source address (127.0.0.x stands in for pod IPs). */
   request(from: string, path: string, options?: { method?: string; headers?: Record<string, string> }): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }>;
   /** Resolves after the agent's directory has applied the next change. */
   nextChange(): Promise<void>;
   /** Resolves with the first log line, logged so far or later, that `match` accepts. */
-  waitForLog(match: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
+  waitForLog(match: (line: LogLine) => boolean): Promise<LogLine>;
 }
 
 export interface Harness extends TestAgent {
@@ -58,26 +58,14 @@ export async function startTestAgent(t: Test, options: { kubeConfigText: string;
     {},
   );
   if (!parsed.ok) throw new Error(parsed.errors.join('; '));
-  const logs: Array<Record<string, unknown>> = [];
-  const logWaiters = new Set<(line: Record<string, unknown>) => void>();
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const text of chunk.toString().split('\n')) {
-        if (!text) continue;
-        const line = JSON.parse(text) as Record<string, unknown>;
-        logs.push(line);
-        for (const waiter of logWaiters) waiter(line);
-      }
-      done();
-    },
-  });
+  const logs = sink();
   const assumer = createStsAssumer({ region: 'us-east-1', endpoint: options.stsEndpoint, env: {}, credentials: MOTO_CREDENTIALS, requestTimeoutMs: 5000 });
-  const agent = await startAgent(parsed.config, { assumer, logger: createLogger('info', sink) });
+  const agent = await startAgent(parsed.config, { assumer, logger: createLogger('info', logs) });
   t.teardown(() => agent.stop());
   const imds = new URL(agent.imdsUrl);
   return {
     agent,
-    logs,
+    logs: logs.lines,
     request(from, path, { method = 'GET', headers = {} } = {}) {
       return new Promise((resolve, reject) => {
         const req = http.request({ host: imds.hostname, port: imds.port, path, method, headers, localAddress: from, agent: false }, (res) => {
@@ -90,18 +78,7 @@ export async function startTestAgent(t: Test, options: { kubeConfigText: string;
         req.end();
       });
     },
-    waitForLog(match) {
-      const seen = logs.find(match);
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve) => {
-        const waiter = (line: Record<string, unknown>) => {
-          if (!match(line)) return;
-          logWaiters.delete(waiter);
-          resolve(line);
-        };
-        logWaiters.add(waiter);
-      });
-    },
+    waitForLog: (match) => logs.waitFor(match),
     nextChange() {
       return new Promise((resolve) => {
         let done = false;

@@ -1,5 +1,4 @@
 import { Registry } from 'prom-client';
-import { Writable } from 'node:stream';
 import type { Test } from 'tap';
 import { buildApp, type App, type AppConfig } from '../../src/app.js';
 import { parseAgentConfig, sessionSettings } from '../../src/config/index.js';
@@ -10,6 +9,7 @@ import { createMetrics, type Metrics } from '../../src/metrics/index.js';
 import { FakeAssumer } from './fake-assumer.js';
 import { FakeDirectory } from './fake-directory.js';
 import { FakeTime } from './fake-time.js';
+import { sink, type LogLine } from './log-sink.js';
 
 export interface Built extends App {
   directory: FakeDirectory;
@@ -17,7 +17,7 @@ export interface Built extends App {
   time: FakeTime;
   metrics: Metrics;
   /** Every JSON log line written so far. */
-  logs: Array<Record<string, unknown>>;
+  logs: LogLine[];
   config: AppConfig;
 }
 
@@ -28,14 +28,8 @@ export async function build(t: Test, flags: string[] = [], upstream?: MetadataUp
   const parsed = parseAgentConfig(['--node-name', 'node-a', '--host-ip', '127.0.0.1', '--base-role-arn', BASE_ROLE_ARN, '--pod-lookup-timeout', '50ms', ...flags], {});
   if (!parsed.ok) throw new Error(parsed.errors.join('; '));
   const config = parsed.config;
-  const logs: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line));
-      done();
-    },
-  });
-  const logger = createLogger('debug', sink);
+  const logs = sink();
+  const logger = createLogger('debug', logs);
   const time = new FakeTime();
   const metrics = createMetrics(new Registry(), 'test', { defaultMetrics: false });
   const assumer = new FakeAssumer(time);
@@ -58,5 +52,5 @@ export async function build(t: Test, flags: string[] = [], upstream?: MetadataUp
     await app.imds.close();
     await app.admin.close();
   });
-  return { ...app, directory, assumer, time, metrics, logs, config };
+  return { ...app, directory, assumer, time, metrics, logs: logs.lines, config };
 }

@@ -1,6 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import http from 'node:http';
@@ -10,6 +9,7 @@ import { promisify } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Test } from 'tap';
 import { freePort } from './free-port.js';
+import { stopChild } from './stop-child.js';
 
 const run = promisify(execFile);
 
@@ -177,12 +177,7 @@ function startDaemon(name: string, file: string, args: string[]): Daemon {
     child,
     output: () => `--- ${name} output (last part) ---\n${output}`,
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
+      await stopChild(child, 10_000);
     },
   };
 }

@@ -4,6 +4,7 @@ import http from 'node:http';
 import { promisify } from 'node:util';
 import type { Test } from 'tap';
 import { freePort } from './free-port.js';
+import { stopChild } from './stop-child.js';
 
 const run = promisify(execFile);
 
@@ -46,7 +47,7 @@ export async function startMoto(t: Test, options: MotoOptions = {}): Promise<Mot
     const port = options.port ?? (await freePort());
     try {
       const child = await spawnMoto(host, port, options.netns);
-      t.teardown(() => stop(child));
+      t.teardown(() => stopChild(child));
       return { endpoint: `http://${host}:${port}`, port };
     } catch (error) {
       // Another process may have taken the port between probing and binding; try another one.
@@ -93,7 +94,7 @@ async function spawnMoto(host: string, port: number, netns: string | undefined):
     });
     await (netns === undefined ? answers(port) : answersInNetns(netns, host, port));
   } catch (error) {
-    await stop(child);
+    await stopChild(child);
     throw error;
   }
   // Keep draining its output so a chatty server never blocks on a full pipe.
@@ -121,11 +122,3 @@ async function answersInNetns(netns: string, host: string, port: number): Promis
   await run('ip', ['netns', 'exec', netns, 'python3', '-c', script, `http://${host}:${port}/moto-api/`], { timeout: 15_000 });
 }
 
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-}

@@ -1,6 +1,6 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { promisify } from 'node:util';
+import { stopChild } from './stop-child.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -77,19 +77,11 @@ export class NetnsLab {
     const lines: string[] = [];
     let output = '';
     let partial = '';
-    const exited = once(child, 'exit') as Promise<[number | null]>;
     const started: NetnsProcess = {
       child,
       lines,
       output: () => output,
-      async stop() {
-        if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-        const [code] = await exited;
-        clearTimeout(timer);
-        return code;
-      },
+      stop: () => stopChild(child),
     };
     this.processes.push(started);
     await new Promise<void>((resolve, reject) => {

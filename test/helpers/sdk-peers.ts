@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import type { Test } from 'tap';
 import { startFakeSts, type FakeSts } from '../../src/demo/index.js';
 import { startHarness, type TestAgent } from './agent-harness.js';
+import { reportPeerWhenPassing, skipPeer, type PeerBuild } from './peers.js';
 import { makeNamespace, makePod, within } from './fake-kube-api.js';
 import { startMoto, type Moto } from './moto.js';
 
@@ -114,4 +115,63 @@ export function assertRollover(t: Test, result: ClientResult, sts: FakeSts): voi
   t.ok(result.rounds.every((r) => r.arn === EXPECTED_ARN), 'every call was made as the pod\'s role');
   t.ok(keys.size >= 2, `the same client moved through ${keys.size} sessions (${keys.size - 1} rollovers)`);
   t.ok(sts.assumeCalls.length >= 2, `${sts.assumeCalls.length} AssumeRole calls by the agent`);
+}
+
+/** An SDK peer that runs as a separate program printing one JSON result (botocore, Go, Java). */
+export interface ProgramPeer {
+  /** The name reported to the runner: botocore, aws-sdk-java-v2, aws-sdk-go-v2. */
+  peer: string;
+  /** The title of the peer's test. */
+  title: string;
+  /** The client's source address, which the agent's one pod has. */
+  podIp: string;
+  /**
+   * The client program (what buildPeer returns), with the arguments that come before the STS
+   * endpoint; or why it cannot run.
+   */
+  client: PeerBuild & { args?: readonly string[] };
+  /** What the identity run checks beyond assertIdentity; returns the version to report. */
+  identity(t: Test, result: ClientResult): string | undefined;
+  rollover: {
+    title: string;
+    /** Arguments after --sts-endpoint: rounds, interval and the like. */
+    args: readonly string[];
+    /** What the rollover run checks beyond assertRollover. */
+    check?(t: Test, result: ClientResult): void;
+  };
+}
+
+/**
+ * The two subtests every program peer runs: one call over IMDSv2 with moto as STS (the identity,
+ * and the version reported when the test passes), then one long-lived client across the STS
+ * stand-in's 30 s session rollovers without a failed call. Skips, and reports the skip, when the
+ * client cannot run.
+ */
+export function programPeer(t: Test, spec: ProgramPeer): void {
+  const { client } = spec;
+  if (!client.ok) {
+    skipPeer(t, spec.peer, client.reason);
+    return;
+  }
+  const run = (stsEndpoint: string, agent: TestAgent, extra: readonly string[] = []) =>
+    runClient(client.path, [...(client.args ?? []), '--sts-endpoint', stsEndpoint, ...extra], podEnv(agent.agent.imdsUrl));
+  t.test(spec.title, async (t) => {
+    let version: string | undefined;
+    reportPeerWhenPassing(t, spec.peer, () => version);
+
+    await t.test('over IMDSv2; moto names the assumed role', async (t) => {
+      const { moto, agent } = await identityPeer(t, spec.podIp);
+      const before = await tokensMinted(agent);
+      const result = await run(moto.endpoint, agent);
+      await assertIdentity(t, agent, result, before);
+      version = spec.identity(t, result);
+    });
+
+    await t.test(spec.rollover.title, async (t) => {
+      const { sts, agent } = await rolloverPeer(t, spec.podIp);
+      const result = await run(sts.url, agent, spec.rollover.args);
+      assertRollover(t, result, sts);
+      spec.rollover.check?.(t, result);
+    });
+  });
 }
