@@ -9,5 +9,5 @@ export type { StsAssumer, StsAssumerOptions } from './sts-assumer.js';
 export { roleSessionName } from './session-name.js';
 export { proxyFor, bypassesProxy, ProxyConfigError } from './proxy.js';
 export type { ProxyEnv } from './proxy.js';
-export { retryPolicy } from './retry-policy.js';
-export type { RetryPolicy } from './retry-policy.js';
+export { retryPolicy } from './refresh-timing.js';
+export type { RetryPolicy } from './refresh-timing.js';

@@ -1,7 +1,7 @@
 import type { Logger } from '../log/index.js';
 import type { Metrics, StsResult } from '../metrics/index.js';
 import type { Clock, Scheduler, Timer } from '../time/index.js';
-import { nextRetryDelay, retryPolicy, slowRetryDelay } from './retry-policy.js';
+import { nextRetryDelay, refreshTime, retryPolicy, slowRetryDelay } from './refresh-timing.js';
 import { roleSessionName } from './session-name.js';
 import { CredentialsUnavailableError, type CredentialSource, type KeyFailure, type KeyStatus } from './source.js';
 import { toAssumeRoleError } from './sts-errors.js';
@@ -30,9 +30,6 @@ export interface SessionCache extends CredentialSource {
   close(): void;
 }
 
-/** Refresh starts up to this fraction of refresh-before earlier, so sessions assumed together do not renew together. */
-const REFRESH_JITTER = 0.1;
-
 type Trigger = 'miss' | 'prefetch' | 'refresh' | 'retry';
 
 interface Entry {
@@ -58,7 +55,7 @@ interface Entry {
  * served only while it has at least `min-remaining` left.
  *
  * After a failed STS call the key is retried on a timer: retryable errors with capped,
- * decorrelated-jitter backoff (see retry-policy.ts), non-retryable ones every `slowMs`. While
+ * decorrelated-jitter backoff (see refresh-timing.ts), non-retryable ones every `slowMs`. While
  * a session with min-remaining left exists it is served and requests never call STS. A `get`
  * for a key with nothing servable after a failure:
  * - after AccessDenied-like (non-retryable) errors or Throttling, fails at once with the kept
@@ -186,7 +183,7 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
     entry.failure = undefined;
     entry.retryDelayMs = undefined;
     entry.lastAttemptEndedAt = now;
-    const refreshAt = session.expiration - refreshBeforeMs - random() * REFRESH_JITTER * refreshBeforeMs;
+    const refreshAt = refreshTime(session.expiration, refreshBeforeMs, random);
     if (refreshAt - now < policy.baseMs) {
       logger.warn({ role: entry.key.roleArn, namespace: entry.key.namespace, expiration: iso(session.expiration) }, 'STS returned a session shorter than refresh-before; renewing it soon');
     }
