@@ -1,5 +1,5 @@
 export { AssumeRoleError } from './types.js';
-export type { AssumeRequest, RoleAssumer, Session, SessionKey } from './types.js';
+export type { AssumeRequest, RoleAssumer, Session, SessionKey, StsResult } from './types.js';
 export { CredentialsUnavailableError } from './source.js';
 export type { CredentialSource, KeyFailure, KeyStatus } from './source.js';
 export { createSessionCache } from './session-cache.js';

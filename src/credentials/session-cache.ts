@@ -1,11 +1,11 @@
 import type { Logger } from '../log/index.js';
-import type { Metrics, StsResult } from '../metrics/index.js';
+import type { Metrics } from '../metrics/index.js';
 import type { Clock, Scheduler, Timer } from '../time/index.js';
 import { nextRetryDelay, refreshTime, retryPolicy, slowRetryDelay } from './refresh-timing.js';
 import { roleSessionName } from './session-name.js';
 import { CredentialsUnavailableError, type CredentialSource, type KeyFailure, type KeyStatus } from './source.js';
 import { toAssumeRoleError } from './sts-errors.js';
-import type { AssumeRequest, AssumeRoleError, RoleAssumer, Session, SessionKey } from './types.js';
+import type { AssumeRequest, AssumeRoleError, RoleAssumer, Session, SessionKey, StsResult } from './types.js';
 
 export interface SessionCacheOptions {
   assumer: RoleAssumer;
