@@ -3,7 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { createAccessResolver, type AccessResolver } from './access/index.js';
 import { adminRoutes } from './admin/index.js';
 import type { AgentConfig } from './config/index.js';
-import type { CredentialSource, SessionKey } from './credentials/index.js';
+import type { CredentialSource } from './credentials/index.js';
 import {
   callerIp,
   createMetadataUpstream,
@@ -21,8 +21,9 @@ import type { Clock } from './time/index.js';
 
 export interface AppDeps {
   directory: PodDirectory;
-  /** The session cache; `updateGauges` (when present) runs before each /metrics scrape. */
-  credentials: CredentialSource & { updateGauges?(): void };
+  credentials: CredentialSource;
+  /** Brings gauges computed from the clock up to date before each /metrics scrape (the session cache's updateGauges). */
+  beforeScrape?: () => void;
   clock: Clock;
   metrics: Metrics;
   logger: Logger;
@@ -65,7 +66,6 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<App> {
     metrics,
     logger,
   });
-  wirePrefetch(directory, resolver, credentials);
 
   const imds = Fastify({
     loggerInstance: logger.child({ component: 'imds' }) as FastifyBaseLogger,
@@ -107,7 +107,7 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<App> {
   });
 
   const admin = Fastify({ loggerInstance: logger.child({ component: 'admin' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
-  await admin.register(adminRoutes, { directory, resolver, credentials, metrics, beforeScrape: () => credentials.updateGauges?.() });
+  await admin.register(adminRoutes, { directory, resolver, credentials, metrics, beforeScrape: deps.beforeScrape });
   return { imds, admin, resolver };
 }
 
@@ -137,21 +137,5 @@ function limitRequestRate(app: FastifyInstance, limiter: RateLimiter): void {
       return;
     }
     done();
-  });
-}
-
-/** Pods that appear get their session assumed in the background; sessions no pod uses are dropped. */
-function wirePrefetch(directory: PodDirectory, resolver: AccessResolver, credentials: CredentialSource): void {
-  directory.onChange((changed) => {
-    for (const pod of changed) {
-      const access = resolver.forPod(pod);
-      if (access.sessionKey) credentials.prefetch(access.sessionKey);
-    }
-    const inUse: SessionKey[] = [];
-    for (const pod of directory.pods()) {
-      const key = resolver.forPod(pod).sessionKey;
-      if (key) inUse.push(key);
-    }
-    credentials.retain(inUse);
   });
 }

@@ -11,3 +11,5 @@ export { proxyFor, bypassesProxy, ProxyConfigError } from './proxy.js';
 export type { ProxyEnv } from './proxy.js';
 export { retryPolicy } from './refresh-timing.js';
 export type { RetryPolicy } from './refresh-timing.js';
+export { startPrefetch } from './prefetch.js';
+export type { PodAnnouncer, PrefetchingCache, PrefetchOptions, RoleFinder } from './prefetch.js';
