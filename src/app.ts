@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildAdminServer } from './admin/index.js';
 import { createCallerResolver, type CallerResolver } from './caller/index.js';
 import type { AgentConfig } from './config/index.js';
-import type { CredentialSource, SessionKey } from './credentials/index.js';
+import type { CredentialSource } from './credentials/index.js';
 import { buildImdsServer, type MetadataUpstream } from './imds/index.js';
 import type { PodDirectory } from './kube/index.js';
 import type { Logger } from './log/index.js';
@@ -11,8 +11,9 @@ import type { Clock } from './time/index.js';
 
 export interface AppDeps {
   directory: PodDirectory;
-  /** The session cache; `updateGauges` (when present) runs before each /metrics scrape. */
-  credentials: CredentialSource & { updateGauges?(): void };
+  credentials: CredentialSource;
+  /** Brings gauges computed from the clock up to date before each /metrics scrape (the session cache's updateGauges). */
+  beforeScrape?: () => void;
   clock: Clock;
   metrics: Metrics;
   logger: Logger;
@@ -50,7 +51,6 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<App> {
     metrics,
     logger,
   });
-  wirePrefetch(directory, resolver, credentials);
 
   const imds = await buildImdsServer({ ...deps, resolver }, config);
   const admin = await buildAdminServer({
@@ -59,23 +59,7 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<App> {
     credentials,
     metrics,
     logger,
-    beforeScrape: () => credentials.updateGauges?.(),
+    ...(deps.beforeScrape ? { beforeScrape: deps.beforeScrape } : {}),
   });
   return { imds, admin, resolver };
-}
-
-/** Pods that appear get their session assumed in the background; sessions no pod uses are dropped. */
-function wirePrefetch(directory: PodDirectory, resolver: CallerResolver, credentials: CredentialSource): void {
-  directory.onChange((changed) => {
-    for (const pod of changed) {
-      const access = resolver.forPod(pod);
-      if (access.sessionKey) credentials.prefetch(access.sessionKey);
-    }
-    const inUse: SessionKey[] = [];
-    for (const pod of directory.pods()) {
-      const key = resolver.forPod(pod).sessionKey;
-      if (key) inUse.push(key);
-    }
-    credentials.retain(inUse);
-  });
 }

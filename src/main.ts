@@ -1,7 +1,7 @@
 import { Registry } from 'prom-client';
 import { buildApp, type App } from './app.js';
 import { sessionSettings, type AgentConfig } from './config/index.js';
-import { createSessionCache, createStsAssumer, type RoleAssumer, type StsAssumer } from './credentials/index.js';
+import { createSessionCache, createStsAssumer, startPrefetch, type RoleAssumer, type StsAssumer } from './credentials/index.js';
 import { createPodDirectory, openKubeTransport, type RunningPodDirectory } from './kube/index.js';
 import { createLogger, type Logger } from './log/index.js';
 import { createMetrics } from './metrics/index.js';
@@ -63,7 +63,9 @@ export async function startAgent(config: Readonly<AgentConfig>, overrides: Agent
     metrics,
     logger,
   });
-  const app = await buildApp({ directory, credentials, clock, metrics, logger }, config);
+  const app = await buildApp({ directory, credentials, beforeScrape: () => credentials.updateGauges(), clock, metrics, logger }, config);
+  // Before the watch starts, so the first list of pods is prefetched too.
+  startPrefetch({ pods: directory, roles: app.resolver, credentials });
   // Everything that keeps the process alive; released on stop, and when start-up fails half-way,
   // so a port in use ends the process (and the pod restarts) instead of leaving it hanging.
   const release = async () => {

@@ -1,4 +1,7 @@
 import type { AnnotationKeys, PolicyOptions } from '../policy/index.js';
+// The module, not credentials/index.js: that one loads the AWS SDK, which `corridor iptables` (it reads
+// config) must not pay for.
+import { DEFAULT_MIN_REMAINING, DEFAULT_REFRESH_BEFORE, DEFAULT_SESSION_DURATION } from '../credentials/refresh-timing.js';
 import { parseFlags, type FlagSpec, type FlagValue } from './flags.js';
 
 export const DEFAULT_PASSTHROUGH_PATHS = [
@@ -22,9 +25,9 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
   { name: 'base-role-arn', kind: 'string', help: 'prefix for short role names, e.g. arn:aws:iam::123456789012:role/' },
   { name: 'sts-region', kind: 'string', default: 'us-east-1', help: 'region of the STS endpoint (AWS_REGION is used when set and this flag is not)' },
   { name: 'sts-endpoint', kind: 'string', help: 'STS endpoint URL override (VPC endpoint, tests)' },
-  { name: 'session-duration', kind: 'duration', default: '1h', help: 'requested STS session length (role chaining caps it at 1h)' },
-  { name: 'refresh-before', kind: 'duration', default: '45m', help: 'start renewing a session this long before it expires' },
-  { name: 'min-remaining', kind: 'duration', default: '25m', help: 'never serve credentials with less lifetime left than this' },
+  { name: 'session-duration', kind: 'duration', default: DEFAULT_SESSION_DURATION, help: 'requested STS session length (role chaining caps it at 1h)' },
+  { name: 'refresh-before', kind: 'duration', default: DEFAULT_REFRESH_BEFORE, help: 'start renewing a session this long before it expires' },
+  { name: 'min-remaining', kind: 'duration', default: DEFAULT_MIN_REMAINING, help: 'never serve credentials with less lifetime left than this' },
   { name: 'pod-lookup-timeout', kind: 'duration', default: '1s', help: 'how long a request from an unseen IP waits for the pod watch' },
   { name: 'imds-upstream', kind: 'string', default: 'http://169.254.169.254', help: 'the real instance metadata service, for allowlisted paths only' },
   { name: 'passthrough-paths', kind: 'list', default: DEFAULT_PASSTHROUGH_PATHS.join(','), help: 'comma-separated metadata paths proxied to the real IMDS' },

@@ -1,5 +1,5 @@
 export { AssumeRoleError } from './types.js';
-export type { AssumeRequest, RoleAssumer, Session, SessionKey } from './types.js';
+export type { AssumeRequest, RoleAssumer, Session, SessionKey, StsResult } from './types.js';
 export { CredentialsUnavailableError } from './source.js';
 export type { CredentialSource, KeyFailure, KeyStatus } from './source.js';
 export { createSessionCache } from './session-cache.js';
@@ -9,5 +9,7 @@ export type { StsAssumer, StsAssumerOptions } from './sts-assumer.js';
 export { roleSessionName } from './session-name.js';
 export { proxyFor, bypassesProxy, ProxyConfigError } from './proxy.js';
 export type { ProxyEnv } from './proxy.js';
-export { retryPolicy } from './retry-policy.js';
-export type { RetryPolicy } from './retry-policy.js';
+export { retryPolicy } from './refresh-timing.js';
+export type { RetryPolicy } from './refresh-timing.js';
+export { startPrefetch } from './prefetch.js';
+export type { PodAnnouncer, PrefetchingCache, PrefetchOptions, RoleFinder } from './prefetch.js';

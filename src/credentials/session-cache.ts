@@ -7,13 +7,13 @@
 // without calling STS; a rejected fetch() leaves nothing behind, so the next request would call
 // STS again. Sessions leave by retain() (no pod on the node uses them), not by LRU order.
 import type { Logger } from '../log/index.js';
-import type { Metrics, StsResult } from '../metrics/index.js';
+import type { Metrics } from '../metrics/index.js';
 import type { Clock, Scheduler, Timer } from '../time/index.js';
-import { nextRetryDelay, retryPolicy, slowRetryDelay } from './retry-policy.js';
+import { nextRetryDelay, refreshTime, retryPolicy, slowRetryDelay } from './refresh-timing.js';
 import { roleSessionName } from './session-name.js';
 import { CredentialsUnavailableError, type CredentialSource, type KeyFailure, type KeyStatus } from './source.js';
 import { toAssumeRoleError } from './sts-errors.js';
-import type { AssumeRequest, AssumeRoleError, RoleAssumer, Session, SessionKey } from './types.js';
+import type { AssumeRequest, AssumeRoleError, RoleAssumer, Session, SessionKey, StsResult } from './types.js';
 
 export interface SessionCacheOptions {
   assumer: RoleAssumer;
@@ -37,9 +37,6 @@ export interface SessionCache extends CredentialSource {
   /** Stops every refresh and retry timer; cached sessions stay readable. */
   close(): void;
 }
-
-/** Refresh starts up to this fraction of refresh-before earlier, so sessions assumed together do not renew together. */
-const REFRESH_JITTER = 0.1;
 
 type Trigger = 'miss' | 'prefetch' | 'refresh' | 'retry';
 
@@ -66,7 +63,7 @@ interface Entry {
  * served only while it has at least `min-remaining` left.
  *
  * After a failed STS call the key is retried on a timer: retryable errors with capped,
- * decorrelated-jitter backoff (see retry-policy.ts), non-retryable ones every `slowMs`. While
+ * decorrelated-jitter backoff (see refresh-timing.ts), non-retryable ones every `slowMs`. While
  * a session with min-remaining left exists it is served and requests never call STS. A `get`
  * for a key with nothing servable after a failure:
  * - after AccessDenied-like (non-retryable) errors or Throttling, fails at once with the kept
@@ -194,7 +191,7 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
     entry.failure = undefined;
     entry.retryDelayMs = undefined;
     entry.lastAttemptEndedAt = now;
-    const refreshAt = session.expiration - refreshBeforeMs - random() * REFRESH_JITTER * refreshBeforeMs;
+    const refreshAt = refreshTime(session.expiration, refreshBeforeMs, random);
     if (refreshAt - now < policy.baseMs) {
       logger.warn({ role: entry.key.roleArn, namespace: entry.key.namespace, expiration: iso(session.expiration) }, 'STS returned a session shorter than refresh-before; renewing it soon');
     }

@@ -36,6 +36,9 @@ export class AssumeRoleError extends Error {
   }
 }
 
+/** The `result` label of corridor_sts_calls_total: how one AssumeRole call ended. */
+export type StsResult = 'success' | 'error' | 'throttled' | 'access-denied';
+
 /** Sessions are shared by every pod of one namespace that uses the same role and external id. */
 export interface SessionKey {
   roleArn: string;

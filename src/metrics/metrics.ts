@@ -2,8 +2,6 @@ import { Counter, Gauge, Histogram, collectDefaultMetrics, type LabelValues, typ
 import { DeferredCounts, FastHistogram, type CounterHandle } from './deferred.js';
 
 
-export type StsResult = 'success' | 'error' | 'throttled' | 'access-denied';
-export type CacheResult = 'hit' | 'miss' | 'coalesced';
 export type WatchResource = 'pods' | 'namespaces' | 'serviceaccounts';
 
 /** Every corridor_ metric, registered on the registry passed in (never the global one). */

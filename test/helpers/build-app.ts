@@ -2,7 +2,7 @@ import { Registry } from 'prom-client';
 import type { Test } from 'tap';
 import { buildApp, type App, type AppConfig } from '../../src/app.js';
 import { parseAgentConfig, sessionSettings } from '../../src/config/index.js';
-import { createSessionCache } from '../../src/credentials/index.js';
+import { createSessionCache, startPrefetch } from '../../src/credentials/index.js';
 import type { MetadataUpstream } from '../../src/imds/index.js';
 import { createLogger } from '../../src/log/index.js';
 import { createMetrics, type Metrics } from '../../src/metrics/index.js';
@@ -44,9 +44,11 @@ export async function build(t: Test, flags: string[] = [], upstream?: MetadataUp
     logger,
   });
   const app = await buildApp(
-    { directory, credentials, clock: time, metrics, logger, upstream: upstream ?? { get: async () => ({ status: 200, body: 'eu-west-1', contentType: 'text/plain' }) } },
+    { directory, credentials, beforeScrape: () => credentials.updateGauges(), clock: time, metrics, logger, upstream: upstream ?? { get: async () => ({ status: 200, body: 'eu-west-1', contentType: 'text/plain' }) } },
     config,
   );
+  // As main.ts does.
+  startPrefetch({ pods: directory, roles: app.resolver, credentials });
   t.teardown(async () => {
     credentials.close();
     await app.imds.close();

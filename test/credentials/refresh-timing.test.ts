@@ -1,8 +1,38 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { nextRetryDelay, retryPolicy, slowRetryDelay } from '../../src/credentials/retry-policy.js';
+import { parseDuration } from '../../src/time/index.js';
+import {
+  DEFAULT_MIN_REMAINING,
+  DEFAULT_REFRESH_BEFORE,
+  DEFAULT_SESSION_DURATION,
+  nextRetryDelay,
+  refreshTime,
+  retryPolicy,
+  slowRetryDelay,
+} from '../../src/credentials/refresh-timing.js';
 
 const MIN = 60_000;
+const HOUR = 60 * MIN;
+
+t.test('a session starts renewing refresh-before ahead of its expiry, up to 10% of refresh-before earlier', async (t) => {
+  const expiration = 10 * HOUR;
+  t.equal(refreshTime(expiration, 45 * MIN, () => 0), expiration - 45 * MIN, 'no jitter drawn: exactly refresh-before ahead');
+  t.equal(refreshTime(expiration, 45 * MIN, () => 0.5), expiration - 45 * MIN - 2.25 * MIN);
+  t.ok(refreshTime(expiration, 45 * MIN, () => 0.999) > expiration - 49.5 * MIN, 'never more than 10% earlier');
+  t.equal(refreshTime(expiration, 10_000, () => 0.5), expiration - 10_500, 'the jitter scales with refresh-before');
+});
+
+t.test('at the defaults a 1h session renews 10.5 to 15 min in, and min-remaining < refresh-before < session-duration', async (t) => {
+  const duration = parseDuration(DEFAULT_SESSION_DURATION) as number;
+  const refreshBefore = parseDuration(DEFAULT_REFRESH_BEFORE) as number;
+  const minRemaining = parseDuration(DEFAULT_MIN_REMAINING) as number;
+  t.same([duration, refreshBefore, minRemaining], [HOUR, 45 * MIN, 25 * MIN]);
+  t.ok(minRemaining < refreshBefore && refreshBefore < duration);
+  for (const draw of [0, 0.5, 0.999]) {
+    const renewsAfter = refreshTime(duration, refreshBefore, () => draw);
+    t.ok(renewsAfter > 10.5 * MIN && renewsAfter <= 15 * MIN, `draw ${draw}: renews after ${renewsAfter / MIN} min`);
+  }
+});
 
 t.test('at the defaults (refresh-before 45m, min-remaining 25m): base 2 s, cap 4 min, slow 4 min', async (t) => {
   t.same(retryPolicy(45 * MIN, 25 * MIN), { baseMs: 2000, capMs: 4 * MIN, slowMs: 4 * MIN });

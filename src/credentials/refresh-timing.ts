@@ -1,3 +1,25 @@
+/**
+ * When a session renews: the defaults of the three durations that decide it, the refresh time
+ * (refresh-before ahead of expiry, up to 10% earlier) and the retry policy after a failed call.
+ * All times in ms.
+ */
+
+/**
+ * Defaults of --session-duration, --refresh-before and --min-remaining, spelled as the flags take
+ * them. A 1 h session renews after about 15 min, and an STS outage of about 20 min costs nothing.
+ */
+export const DEFAULT_SESSION_DURATION = '1h';
+export const DEFAULT_REFRESH_BEFORE = '45m';
+export const DEFAULT_MIN_REMAINING = '25m';
+
+/** Refresh starts up to this fraction of refresh-before earlier, so sessions assumed together do not renew together. */
+export const REFRESH_JITTER = 0.1;
+
+/** When a session expiring at `expiration` starts renewing; `random` is in [0, 1). */
+export function refreshTime(expiration: number, refreshBeforeMs: number, random: () => number): number {
+  return expiration - refreshBeforeMs - random() * REFRESH_JITTER * refreshBeforeMs;
+}
+
 /** How often, and how soon, a key whose STS call failed is tried again. All in ms. */
 export interface RetryPolicy {
   /** First retry delay, and the lower bound of every jittered delay. */
