@@ -6,7 +6,7 @@ import { parseNamespace, parseServiceAccount } from './parse.js';
 import { PodIndex } from './pod-index.js';
 import { Reflector, type ReflectorStore, type ReflectorTimings } from './reflector.js';
 import { AnnotatedCache, createPodStore } from './stores.js';
-import type { KubeTransport } from './transport-types.js';
+import type { KubeTransport } from './api/transport-types.js';
 import type { NamespaceInfo, PodDirectory, PodInfo, ServiceAccountInfo } from './types.js';
 
 export interface PodDirectoryOptions extends ReflectorTimings {

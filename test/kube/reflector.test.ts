@@ -1,7 +1,7 @@
 import { Registry } from 'prom-client';
 import t, { type Test } from 'tap';
 import { Reflector, type ReflectorStore } from '../../src/kube/reflector.js';
-import type { KubeTransport, ListRequest, ListResult, WatchHandlers, WatchRequest } from '../../src/kube/transport-types.js';
+import type { KubeTransport, ListRequest, ListResult, WatchHandlers, WatchRequest } from '../../src/kube/api/transport-types.js';
 import { createLogger } from '../../src/log/index.js';
 import { createMetrics, type Metrics } from '../../src/metrics/index.js';
 import { FakeTime, settle } from '../helpers/fake-time.js';

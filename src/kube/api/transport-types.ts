@@ -1,10 +1,11 @@
-import type { WatchResource } from '../metrics/index.js';
+import type { WatchResource } from '../../metrics/index.js';
 
 /**
  * What a reflector needs from the API server, and nothing else. Two implementations: the thin
- * node:http one (http-transport.ts, the agent's default) and client-node's (transport.ts, for
- * kubeconfig users only client-node can authenticate). Neither file is imported from here, so
- * code that needs only the contract never loads @kubernetes/client-node.
+ * node:http one (http-transport.ts, the agent's default) and client-node's
+ * (client-node-transport.ts, for kubeconfig users only client-node can authenticate). Neither
+ * file is imported from here, so code that needs only the contract never loads
+ * @kubernetes/client-node.
  */
 
 export interface ListRequest {

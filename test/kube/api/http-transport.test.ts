@@ -15,9 +15,9 @@ import {
   type KubeConnection,
   type KubeTransport,
   type WatchHandlers,
-} from '../../src/kube/index.js';
-import { fakeKubeApi, makePod, within } from '../helpers/fake-kube-api.js';
-import { FakeTime } from '../helpers/fake-time.js';
+} from '../../../src/kube/index.js';
+import { fakeKubeApi, makePod, within } from '../../helpers/fake-kube-api.js';
+import { FakeTime } from '../../helpers/fake-time.js';
 
 const WAIT_MS = 5000;
 const never = new AbortController().signal;
