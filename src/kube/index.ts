@@ -12,5 +12,5 @@ export { PodIndex, ownerOf, canOwnIp } from './pod-index.js';
 export { parsePod, parseNamespace, parseServiceAccount } from './parse.js';
 export type { BackoffOptions } from './backoff.js';
 export { httpStatusOf } from './api/transport-types.js';
-export type { KubeTransport, ListRequest, ListResult, WatchRequest, WatchHandlers, WatchHandle } from './api/transport-types.js';
+export type { KubeTransport, ListRequest, ListResult, WatchRequest, WatchHandlers, WatchHandle, WatchResource } from './api/transport-types.js';
 export type { NamespaceInfo, PodDirectory, PodInfo, PodLookup, ServiceAccountInfo } from './types.js';

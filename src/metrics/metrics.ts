@@ -22,7 +22,6 @@ export type DecisionReason =
 
 export type StsResult = 'success' | 'error' | 'throttled' | 'access-denied';
 export type CacheResult = 'hit' | 'miss' | 'coalesced';
-export type WatchResource = 'pods' | 'namespaces' | 'serviceaccounts';
 
 /** Every corridor_ metric, registered on the registry passed in (never the global one). */
 export interface Metrics {

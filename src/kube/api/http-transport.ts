@@ -1,11 +1,10 @@
 import { statSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { WatchResource } from '../../metrics/index.js';
 import { systemClock, systemScheduler, type Clock, type Scheduler } from '../../time/index.js';
 import type { KubeConnection } from './connection.js';
 import { LineSplitter } from '../line-splitter.js';
-import { RESOURCE_PATHS, type KubeTransport, type ListResult, type WatchHandle, type WatchHandlers } from './transport-types.js';
+import { RESOURCE_PATHS, type KubeTransport, type ListResult, type WatchHandle, type WatchHandlers, type WatchResource } from './transport-types.js';
 
 export interface HttpTransportOptions {
   /** A list, or a watch until its response headers, is abandoned after this long. Default 30 s. */

@@ -1,5 +1,3 @@
-import type { WatchResource } from '../../metrics/index.js';
-
 /**
  * What a reflector needs from the API server, and nothing else. Two implementations: the thin
  * node:http one (http-transport.ts, the agent's default) and client-node's
@@ -7,6 +5,9 @@ import type { WatchResource } from '../../metrics/index.js';
  * file is imported from here, so code that needs only the contract never loads
  * @kubernetes/client-node.
  */
+
+/** The kinds of object the agent lists and watches (also the `resource` label of corridor_watch_restarts_total). */
+export type WatchResource = 'pods' | 'namespaces' | 'serviceaccounts';
 
 export interface ListRequest {
   fieldSelector?: string;
