@@ -1,3 +1,5 @@
+import { record } from '../values.js';
+
 /**
  * What a reflector needs from the API server, and nothing else. Two implementations: the thin
  * node:http one (http-transport.ts, the agent's default) and client-node's
@@ -60,8 +62,7 @@ export const RESOURCE_PATHS: Readonly<Record<WatchResource, string>> = Object.fr
  * have neither (their `code` is a string such as ECONNREFUSED).
  */
 export function httpStatusOf(error: unknown): number | undefined {
-  if (typeof error !== 'object' || error === null) return undefined;
-  const { code, statusCode } = error as { code?: unknown; statusCode?: unknown };
+  const { code, statusCode } = record(error);
   if (typeof statusCode === 'number') return statusCode;
   if (typeof code === 'number') return code;
   return undefined;
