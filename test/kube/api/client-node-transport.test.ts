@@ -1,6 +1,6 @@
 import t from 'tap';
-import { createClientNodeTransport } from '../../../src/kube/api/client-node.js';
-import { httpStatusOf, type WatchHandlers } from '../../../src/kube/index.js';
+import { createClientNodeTransport } from '../../../src/kube/api/client-node-transport.js';
+import { httpStatusOf, type WatchHandlers } from '../../../src/kube/api/transport-types.js';
 import { clientNodeKubeConfig } from '../../helpers/client-node.js';
 import { fakeKubeApi, makePod, within } from '../../helpers/fake-kube-api.js';
 

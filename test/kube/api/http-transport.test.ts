@@ -8,14 +8,9 @@ import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
-import {
-  createHttpTransport,
-  httpStatusOf,
-  type HttpTransportOptions,
-  type KubeConnection,
-  type KubeTransport,
-  type WatchHandlers,
-} from '../../../src/kube/index.js';
+import type { KubeConnection } from '../../../src/kube/api/connection.js';
+import { createHttpTransport, type HttpTransportOptions } from '../../../src/kube/api/http-transport.js';
+import { httpStatusOf, type KubeTransport, type WatchHandlers } from '../../../src/kube/api/transport-types.js';
 import { fakeKubeApi, makePod, within } from '../../helpers/fake-kube-api.js';
 import { FakeTime } from '../../helpers/fake-time.js';
 

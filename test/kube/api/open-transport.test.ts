@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import t from 'tap';
-import { openKubeTransport } from '../../../src/kube/index.js';
+import { openKubeTransport } from '../../../src/kube/api/open-transport.js';
 import { createLogger } from '../../../src/log/index.js';
 import { fakeKubeApi, makePod } from '../../helpers/fake-kube-api.js';
 
