@@ -3,7 +3,7 @@ import { explainAccess } from '../admin/index.js';
 import { AGENT_FLAGS, policyOptions, type FlagSpec } from '../config/index.js';
 // client-node is what a person's kubeconfig most likely needs (exec plugins such as `aws eks
 // get-token`); this command is loaded on demand, so the agent never pays for it.
-import { loadKubeConfig } from '../kube/client-node.js';
+import { loadKubeConfig } from '../kube/api/client-node.js';
 import { parseNamespace, parsePod, parseServiceAccount, type ServiceAccountInfo } from '../kube/index.js';
 import { decideRole } from '../policy/index.js';
 import { parseCommandFlags } from './command-flags.js';

@@ -1,12 +1,12 @@
 import type { Logger } from '../log/index.js';
-import type { Metrics, WatchResource } from '../metrics/index.js';
+import type { Metrics } from '../metrics/index.js';
 import type { Clock, Scheduler } from '../time/index.js';
 import { IpWaiters } from './ip-waiters.js';
 import { parseNamespace, parseServiceAccount } from './parse.js';
 import { PodIndex } from './pod-index.js';
 import { Reflector, type ReflectorStore, type ReflectorTimings } from './reflector.js';
 import { AnnotatedCache, createPodStore } from './stores.js';
-import type { KubeTransport } from './transport-types.js';
+import type { KubeTransport, WatchResource } from './api/transport-types.js';
 import type { NamespaceInfo, PodDirectory, PodInfo, ServiceAccountInfo } from './types.js';
 
 export interface PodDirectoryOptions extends ReflectorTimings {

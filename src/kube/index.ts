@@ -1,16 +1,10 @@
 // @kubernetes/client-node stays out of this file's graph (about 90 MB of RSS): its parts are in
-// client-node.ts, imported by `corridor explain` and, on demand, by open-transport.ts.
+// api/client-node.ts, imported by `corridor explain` and, on demand, by api/open-transport.ts.
 export { createPodDirectory } from './directory.js';
-export type { PodDirectoryOptions, RunningPodDirectory } from './directory.js';
-export { resolveKubeConnection, SERVICE_ACCOUNT_DIR } from './connection.js';
-export type { KubeConnection, KubeConnectionSources } from './connection.js';
-export { createHttpTransport, KubeApiError } from './http-transport.js';
-export type { HttpTransportOptions } from './http-transport.js';
-export { openKubeTransport } from './open-transport.js';
-export type { OpenKubeTransportOptions } from './open-transport.js';
-export { PodIndex, ownerOf, canOwnIp } from './pod-index.js';
+export type { RunningPodDirectory } from './directory.js';
+export type { KubeConnection } from './api/connection.js';
+export { openKubeTransport } from './api/open-transport.js';
+export type { WatchResource } from './api/transport-types.js';
+export { PodIndex } from './pod-index.js';
 export { parsePod, parseNamespace, parseServiceAccount } from './parse.js';
-export type { BackoffOptions } from './backoff.js';
-export { httpStatusOf } from './transport-types.js';
-export type { KubeTransport, ListRequest, ListResult, WatchRequest, WatchHandlers, WatchHandle } from './transport-types.js';
 export type { NamespaceInfo, PodDirectory, PodInfo, PodLookup, ServiceAccountInfo } from './types.js';

@@ -1,19 +1,11 @@
 import type { NamespaceInfo, PodInfo, ServiceAccountInfo } from './types.js';
+import { record, text, type Json } from './values.js';
 
-/**
+/*
  * Raw objects are plain JSON from the http transport, or client-node model instances (timestamps
- * as Date) from its list calls when that transport is in use. Both are read through these guards,
- * so a missing or oddly typed field yields a default instead of a throw.
+ * as Date) from its list calls when that transport is in use. Both are read through the guards of
+ * values.ts, so a missing or oddly typed field yields a default instead of a throw.
  */
-type Json = Record<string, unknown>;
-
-function record(value: unknown): Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Json) : {};
-}
-
-function text(value: unknown, fallback = ''): string {
-  return typeof value === 'string' ? value : fallback;
-}
 
 function annotationsOf(metadata: Json): Readonly<Record<string, string>> {
   const out: Record<string, string> = {};

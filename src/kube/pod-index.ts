@@ -4,18 +4,11 @@ const UNKNOWN: PodLookup = Object.freeze({ kind: 'unknown' });
 
 /**
  * Pods the node answers for at all, with or without an IP yet: hostNetwork pods share the node's
- * address (and identity), and a finished pod will never ask again.
+ * address (and identity), and a finished pod will never ask again (its IP is free for the CNI to
+ * hand out again; AWS VPC CNI does so after about a minute).
  */
-export function isLivePod(pod: PodInfo): boolean {
+function isLivePod(pod: PodInfo): boolean {
   return !pod.hostNetwork && pod.phase !== 'Succeeded' && pod.phase !== 'Failed';
-}
-
-/**
- * Only these pods can answer for an IP. A finished pod's IP is free for the CNI to hand out again
- * (AWS VPC CNI does so after about a minute); a pod the CNI has not reached yet has none.
- */
-export function canOwnIp(pod: PodInfo): pod is PodInfo & { ip: string } {
-  return pod.ip !== undefined && isLivePod(pod);
 }
 
 /**

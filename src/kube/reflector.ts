@@ -1,9 +1,9 @@
 import type { Logger } from '../log/index.js';
-import type { Metrics, WatchResource } from '../metrics/index.js';
+import type { Metrics } from '../metrics/index.js';
 import type { Clock, Scheduler, Timer } from '../time/index.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { resourceVersionOf, statusCodeOf } from './parse.js';
-import { httpStatusOf, type KubeTransport, type WatchHandle } from './transport-types.js';
+import { httpStatusOf, type KubeTransport, type WatchHandle, type WatchResource } from './api/transport-types.js';
 
 /** Where a reflector puts what it sees. Objects are raw; the store parses them. */
 export interface ReflectorStore {

@@ -3,14 +3,14 @@ import type { PodIndex } from './pod-index.js';
 import type { ReflectorStore } from './reflector.js';
 import type { PodInfo } from './types.js';
 
-export function sameAnnotations(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+function sameAnnotations(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
   const keys = Object.keys(a);
   if (keys.length !== Object.keys(b).length) return false;
   return keys.every((key) => b[key] === a[key]);
 }
 
 /** Equal in everything a decision or the IP index reads; status churn (conditions, restarts) is not. */
-export function samePod(a: PodInfo, b: PodInfo): boolean {
+function samePod(a: PodInfo, b: PodInfo): boolean {
   return (
     a.uid === b.uid &&
     a.name === b.name &&

@@ -1,9 +1,6 @@
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type LabelValues, type Registry } from 'prom-client';
 import { DeferredCounts, FastHistogram, type CounterHandle } from './deferred.js';
 
-
-export type WatchResource = 'pods' | 'namespaces' | 'serviceaccounts';
-
 /** Every corridor_ metric, registered on the registry passed in (never the global one). */
 export interface Metrics {
   registry: Registry;

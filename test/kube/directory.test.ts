@@ -1,6 +1,7 @@
 import { Registry } from 'prom-client';
 import t, { type Test } from 'tap';
-import { createHttpTransport, createPodDirectory, type PodInfo, type PodLookup, type RunningPodDirectory } from '../../src/kube/index.js';
+import { createHttpTransport } from '../../src/kube/api/http-transport.js';
+import { createPodDirectory, type PodInfo, type PodLookup, type RunningPodDirectory } from '../../src/kube/index.js';
 import { createLogger } from '../../src/log/index.js';
 import { createMetrics, type Metrics } from '../../src/metrics/index.js';
 import { systemClock, systemScheduler, type Clock, type Scheduler } from '../../src/time/index.js';

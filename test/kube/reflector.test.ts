@@ -1,7 +1,7 @@
 import { Registry } from 'prom-client';
 import t, { type Test } from 'tap';
 import { Reflector, type ReflectorStore } from '../../src/kube/reflector.js';
-import type { KubeTransport, ListRequest, ListResult, WatchHandlers, WatchRequest } from '../../src/kube/transport-types.js';
+import type { KubeTransport, ListRequest, ListResult, WatchHandlers, WatchRequest } from '../../src/kube/api/transport-types.js';
 import { createLogger } from '../../src/log/index.js';
 import { createMetrics, type Metrics } from '../../src/metrics/index.js';
 import { FakeTime, settle } from '../helpers/fake-time.js';
@@ -72,7 +72,14 @@ function setup(t: Test) {
     onListed: () => { listed++; },
   });
   t.teardown(() => reflector.stop());
-  return { time, transport, store, metrics, logs, reflector, listed: () => listed };
+  /** Starts the reflector and answers its first list (resourceVersion 10); resolves once the watch is open. */
+  const startWatching = async (items: unknown[] = []) => {
+    reflector.start();
+    transport.lastList().resolve({ items, resourceVersion: '10' });
+    await settle();
+    return transport.lastWatch();
+  };
+  return { time, transport, store, metrics, logs, reflector, startWatching, listed: () => listed };
 }
 
 t.test('lists first from the watch cache, then watches from the list resourceVersion with the field selector', async (t) => {
@@ -94,11 +101,8 @@ t.test('lists first from the watch cache, then watches from the list resourceVer
 });
 
 t.test('watch events reach the store and advance the resourceVersion a restarted watch resumes from', async (t) => {
-  const { time, transport, store, reflector, metrics } = setup(t);
-  reflector.start();
-  transport.lastList().resolve({ items: [], resourceVersion: '10' });
-  await settle();
-  const { handlers } = transport.lastWatch();
+  const { time, transport, store, metrics, startWatching } = setup(t);
+  const { handlers } = await startWatching();
   handlers.event('ADDED', obj('a', '11'));
   handlers.event('MODIFIED', obj('a', '12'));
   handlers.event('DELETED', obj('a', '13'));
@@ -114,10 +118,8 @@ t.test('watch events reach the store and advance the resourceVersion a restarted
 });
 
 t.test('consecutive failures back off exponentially up to the cap; a healthy watch resets it', async (t) => {
-  const { time, transport, reflector } = setup(t);
-  reflector.start();
-  transport.lastList().resolve({ items: [], resourceVersion: '10' });
-  await settle();
+  const { time, transport, startWatching } = setup(t);
+  await startWatching();
   // random is pinned near 1, so each delay is its ceiling.
   for (const expected of [100, 200, 400, 800, 1000, 1000]) {
     transport.lastWatch().handlers.done(Object.assign(new Error('Service Unavailable'), { statusCode: 503 }));
@@ -134,11 +136,8 @@ t.test('consecutive failures back off exponentially up to the cap; a healthy wat
 });
 
 t.test('an ERROR event with code 410 relists with a consistent read and replaces the store', async (t) => {
-  const { time, transport, store, reflector, metrics } = setup(t);
-  reflector.start();
-  transport.lastList().resolve({ items: [obj('a', '5')], resourceVersion: '10' });
-  await settle();
-  const first = transport.lastWatch();
+  const { time, transport, store, metrics, startWatching } = setup(t);
+  const first = await startWatching([obj('a', '5')]);
   first.handlers.event('ERROR', { kind: 'Status', code: 410, reason: 'Expired' });
   t.ok(first.aborted, 'the expired stream is closed at once');
   first.handlers.event('ADDED', obj('late', '99'));
@@ -154,20 +153,16 @@ t.test('an ERROR event with code 410 relists with a consistent read and replaces
 });
 
 t.test('an HTTP 410 on the watch request relists too', async (t) => {
-  const { time, transport, reflector } = setup(t);
-  reflector.start();
-  transport.lastList().resolve({ items: [], resourceVersion: '10' });
-  await settle();
+  const { time, transport, startWatching } = setup(t);
+  await startWatching();
   transport.lastWatch().handlers.done(Object.assign(new Error('Gone'), { statusCode: 410 }));
   await time.advance(100);
   t.equal(transport.lists.length, 2);
 });
 
 t.test('other ERROR events restart the watch from the same resourceVersion without relisting', async (t) => {
-  const { time, transport, reflector, logs } = setup(t);
-  reflector.start();
-  transport.lastList().resolve({ items: [], resourceVersion: '10' });
-  await settle();
+  const { time, transport, logs, startWatching } = setup(t);
+  await startWatching();
   transport.lastWatch().handlers.event('ERROR', { kind: 'Status', code: 500, message: 'etcd hiccup' });
   await time.advance(100);
   t.equal(transport.lists.length, 1);
@@ -206,11 +201,8 @@ t.test('a list that hangs is aborted at the request timeout and retried', async 
 });
 
 t.test('a watch that stays silent past its server-side timeout is treated as dead and restarted', async (t) => {
-  const { time, transport, reflector } = setup(t);
-  reflector.start();
-  transport.lastList().resolve({ items: [], resourceVersion: '10' });
-  await settle();
-  const watch = transport.lastWatch();
+  const { time, transport, startWatching } = setup(t);
+  const watch = await startWatching();
   await time.advance((watch.request.timeoutSeconds + 30) * 1000);
   t.ok(watch.aborted);
   await time.advance(100);
@@ -218,10 +210,8 @@ t.test('a watch that stays silent past its server-side timeout is treated as dea
 });
 
 t.test('stop cancels the current watch and any pending retry', async (t) => {
-  const { time, transport, reflector } = setup(t);
-  reflector.start();
-  transport.lastList().resolve({ items: [], resourceVersion: '10' });
-  await settle();
+  const { time, transport, reflector, startWatching } = setup(t);
+  await startWatching();
   transport.lastWatch().handlers.done(null);
   reflector.stop();
   await time.advance(10_000);
@@ -230,11 +220,9 @@ t.test('stop cancels the current watch and any pending retry', async (t) => {
 });
 
 t.test('a store that throws does not stop the watch', async (t) => {
-  const { transport, store, reflector, logs } = setup(t);
+  const { transport, store, logs, startWatching } = setup(t);
   store.upsert = () => { throw new Error('bug'); };
-  reflector.start();
-  transport.lastList().resolve({ items: [], resourceVersion: '10' });
-  await settle();
+  await startWatching();
   transport.lastWatch().handlers.event('ADDED', obj('a', '11'));
   transport.lastWatch().handlers.event('DELETED', obj('a', '12'));
   t.same(store.calls.at(-1), ['remove', obj('a', '12')]);

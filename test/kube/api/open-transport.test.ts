@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import t from 'tap';
-import { openKubeTransport } from '../../src/kube/index.js';
-import { createLogger } from '../../src/log/index.js';
-import { fakeKubeApi, makePod } from '../helpers/fake-kube-api.js';
+import { openKubeTransport } from '../../../src/kube/api/open-transport.js';
+import { createLogger } from '../../../src/log/index.js';
+import { fakeKubeApi, makePod } from '../../helpers/fake-kube-api.js';
 
 function capture() {
   const logs: Array<Record<string, unknown>> = [];

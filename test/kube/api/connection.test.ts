@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import t from 'tap';
-import { resolveKubeConnection } from '../../src/kube/index.js';
+import { resolveKubeConnection } from '../../../src/kube/api/connection.js';
 
 const CA = '-----BEGIN CERTIFICATE-----\nY2E=\n-----END CERTIFICATE-----\n';
 const CERT = '-----BEGIN CERTIFICATE-----\nY2VydA==\n-----END CERTIFICATE-----\n';

@@ -1,8 +1,8 @@
 import t from 'tap';
-import { createClientNodeTransport } from '../../src/kube/client-node.js';
-import { httpStatusOf, type WatchHandlers } from '../../src/kube/index.js';
-import { clientNodeKubeConfig } from '../helpers/client-node.js';
-import { fakeKubeApi, makePod, within } from '../helpers/fake-kube-api.js';
+import { createClientNodeTransport } from '../../../src/kube/api/client-node-transport.js';
+import { httpStatusOf, type WatchHandlers } from '../../../src/kube/api/transport-types.js';
+import { clientNodeKubeConfig } from '../../helpers/client-node.js';
+import { fakeKubeApi, makePod, within } from '../../helpers/fake-kube-api.js';
 
 // The client-node transport is the fallback for kubeconfig users the http transport cannot
 // authenticate (exec plugins, auth-provider); it must keep listing and watching.

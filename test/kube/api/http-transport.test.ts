@@ -3,21 +3,17 @@ import { once } from 'node:events';
 import { renameSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
-import {
-  createHttpTransport,
-  httpStatusOf,
-  type HttpTransportOptions,
-  type KubeConnection,
-  type KubeTransport,
-  type WatchHandlers,
-} from '../../src/kube/index.js';
-import { fakeKubeApi, makePod, within } from '../helpers/fake-kube-api.js';
-import { FakeTime } from '../helpers/fake-time.js';
+import type { KubeConnection } from '../../../src/kube/api/connection.js';
+import { createHttpTransport, type HttpTransportOptions } from '../../../src/kube/api/http-transport.js';
+import { httpStatusOf, type KubeTransport, type WatchHandle, type WatchHandlers } from '../../../src/kube/api/transport-types.js';
+import { fakeKubeApi, makePod, within, type FakeKubeApi } from '../../helpers/fake-kube-api.js';
+import { FakeTime } from '../../helpers/fake-time.js';
+import { freePort } from '../../helpers/free-port.js';
 
 const WAIT_MS = 5000;
 const never = new AbortController().signal;
@@ -27,6 +23,13 @@ function open(t: Test, connection: KubeConnection, options: HttpTransportOptions
   t.teardown(() => transport.close?.());
   return transport;
 }
+
+/** A connection to `server` with nothing else set (no token, system CAs). */
+function plain(server: string, settings: Partial<KubeConnection> = {}): KubeConnection {
+  return { server, insecureSkipTlsVerify: false, source: 'test', ...settings };
+}
+
+const listPods = (transport: KubeTransport) => transport.list('pods', { signal: never });
 
 interface Event {
   type: string;
@@ -68,25 +71,56 @@ function recorder() {
   };
 }
 
-/** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+/** Starts a pods watch from `resourceVersion` with a fresh recorder, once watch() has resolved. */
+async function watchFrom(transport: KubeTransport, resourceVersion: string) {
+  const w = recorder();
+  await within(transport.watch('pods', { resourceVersion, timeoutSeconds: 60 }, w.handlers), WAIT_MS, 'watch to resolve');
+  return w;
 }
 
-/** An HTTP server whose handler the test writes, for answers the stand-in never gives. */
-async function scriptedServer(t: Test, handler: http.RequestListener): Promise<string> {
-  const server = http.createServer(handler);
+/** A pods watch from the stand-in's current resourceVersion, once the stand-in has the request. */
+async function watchOpen(api: FakeKubeApi, transport: KubeTransport, handlers: WatchHandlers, what = 'the watch'): Promise<WatchHandle> {
+  const opened = api.nextRequest('watch', 'pods');
+  const handle = await transport.watch('pods', { resourceVersion: api.resourceVersion, timeoutSeconds: 60 }, handlers);
+  await within(opened, WAIT_MS, what);
+  return handle;
+}
+
+/** A watch from a resourceVersion the stand-in has expired, which it reports `as` an HTTP status or an ERROR event. */
+async function watchExpired(t: Test, as: 'http' | 'event') {
+  const api = await fakeKubeApi(t);
+  api.upsert(makePod({ name: 'a', ip: '10.0.0.1' }));
+  api.expireHistory({ as });
+  return watchFrom(open(t, api.connection()), '1000');
+}
+
+/** A pods list the stand-in leaves unanswered, once the stand-in has the request; `settled` says whether it has ended. */
+async function unansweredList(t: Test, signal: AbortSignal, options: HttpTransportOptions = {}) {
+  const api = await fakeKubeApi(t);
+  api.listDelayMs = 60_000;
+  const transport = open(t, api.connection(), options);
+  const arrived = api.nextRequest('list', 'pods');
+  const listing = transport.list('pods', { signal });
+  let settled = false;
+  listing.catch(() => undefined).finally(() => (settled = true));
+  await within(arrived, WAIT_MS, 'the list request');
+  return { listing, settled: () => settled };
+}
+
+/** Serves on a loopback port until the test ends; returns the port. */
+async function listen(t: Test, server: http.Server): Promise<number> {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   t.teardown(() => {
     server.closeAllConnections();
     server.close();
   });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return (server.address() as AddressInfo).port;
+}
+
+/** An HTTP server whose handler the test writes, for answers the stand-in never gives. */
+async function scriptedServer(t: Test, handler: http.RequestListener): Promise<string> {
+  return `http://127.0.0.1:${await listen(t, http.createServer(handler))}`;
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -150,9 +184,7 @@ t.test('events split across chunks reach the handler whole, and a last event wit
       response.end();
     })();
   });
-  const transport = open(t, { server: url, insecureSkipTlsVerify: false, source: 'test' });
-  const w = recorder();
-  await transport.watch('pods', { resourceVersion: '4', timeoutSeconds: 60 }, w.handlers);
+  const w = await watchFrom(open(t, plain(url)), '4');
   t.equal(await w.done(), null, 'a clean end');
   t.same(w.events.map((e) => [e.type, e.object.metadata.name]), [['ADDED', 'grüße-🚀'], ['MODIFIED', 'b']]);
 });
@@ -162,9 +194,7 @@ t.test('a malformed line ends the watch with an error', async (t) => {
     response.writeHead(200, { 'content-type': 'application/json' });
     response.write('{"type":"ADDED","object":{}}\nthis is not json\n{"type":"ADDED","object":{}}\n');
   });
-  const transport = open(t, { server: url, insecureSkipTlsVerify: false, source: 'test' });
-  const w = recorder();
-  await transport.watch('pods', { resourceVersion: '1', timeoutSeconds: 60 }, w.handlers);
+  const w = await watchFrom(open(t, plain(url)), '1');
   const error = await w.done();
   t.match(error, { code: 'EBADRESPONSE', message: /malformed watch event: this is not json/ });
   t.equal(w.events.length, 1, 'nothing after the bad line');
@@ -175,20 +205,13 @@ t.test('a handler that throws ends its watch with that error, instead of crashin
   const transport = open(t, api.connection());
   const w = recorder();
   const bug = new Error('handler bug');
-  const opened = api.nextRequest('watch', 'pods');
-  await transport.watch('pods', { resourceVersion: api.resourceVersion, timeoutSeconds: 60 }, { event: () => { throw bug; }, done: w.handlers.done });
-  await within(opened, WAIT_MS, 'the watch');
+  await watchOpen(api, transport, { event: () => { throw bug; }, done: w.handlers.done });
   api.upsert(makePod({ name: 'a', ip: '10.0.0.1' }));
   t.equal(await w.done(), bug);
 });
 
 t.test('410 Gone as an HTTP status ends the watch with statusCode 410', async (t) => {
-  const api = await fakeKubeApi(t);
-  api.upsert(makePod({ name: 'a', ip: '10.0.0.1' }));
-  api.expireHistory({ as: 'http' });
-  const transport = open(t, api.connection());
-  const w = recorder();
-  await transport.watch('pods', { resourceVersion: '1000', timeoutSeconds: 60 }, w.handlers);
+  const w = await watchExpired(t, 'http');
   const error = await w.done();
   t.equal(httpStatusOf(error), 410, 'the reflector reads 410 and relists');
   t.match(error, { reason: 'Expired', message: /HTTP 410 Expired: too old resource version/ });
@@ -196,12 +219,7 @@ t.test('410 Gone as an HTTP status ends the watch with statusCode 410', async (t
 });
 
 t.test('410 Gone as an ERROR event is passed to the handler, then the stream ends cleanly', async (t) => {
-  const api = await fakeKubeApi(t);
-  api.upsert(makePod({ name: 'a', ip: '10.0.0.1' }));
-  api.expireHistory({ as: 'event' });
-  const transport = open(t, api.connection());
-  const w = recorder();
-  await transport.watch('pods', { resourceVersion: '1000', timeoutSeconds: 60 }, w.handlers);
+  const w = await watchExpired(t, 'event');
   t.equal(await w.done(), null);
   t.match(w.events, [{ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired' } }]);
 });
@@ -210,9 +228,7 @@ t.test('a stream the server closes ends with done(null), once', async (t) => {
   const api = await fakeKubeApi(t);
   const transport = open(t, api.connection());
   const w = recorder();
-  const opened = api.nextRequest('watch', 'pods');
-  await transport.watch('pods', { resourceVersion: api.resourceVersion, timeoutSeconds: 60 }, w.handlers);
-  await within(opened, WAIT_MS, 'the watch');
+  await watchOpen(api, transport, w.handlers);
   api.closeWatches();
   t.equal(await w.done(), null);
   t.equal(w.doneCalls, 1);
@@ -222,9 +238,7 @@ t.test('a connection cut mid-stream ends the watch with an error', async (t) => 
   const api = await fakeKubeApi(t);
   const transport = open(t, api.connection());
   const w = recorder();
-  const opened = api.nextRequest('watch', 'pods');
-  await transport.watch('pods', { resourceVersion: api.resourceVersion, timeoutSeconds: 60 }, w.handlers);
-  await within(opened, WAIT_MS, 'the watch');
+  await watchOpen(api, transport, w.handlers);
   api.setDown(true, 'reset');
   const error = await w.done();
   t.not(error, null);
@@ -232,10 +246,10 @@ t.test('a connection cut mid-stream ends the watch with an error', async (t) => 
 });
 
 t.test('with nothing listening, list and watch fail with the socket error code', async (t) => {
-  const transport = open(t, { server: `http://127.0.0.1:${await closedPort()}`, insecureSkipTlsVerify: false, source: 'test' });
-  await t.rejects(transport.list('pods', { signal: never }), { code: 'ECONNREFUSED' });
-  const w = recorder();
-  await within(transport.watch('pods', { resourceVersion: '1', timeoutSeconds: 60 }, w.handlers), WAIT_MS, 'watch to resolve');
+  // A port that was free a moment ago: nothing listens on it.
+  const transport = open(t, plain(`http://127.0.0.1:${await freePort()}`));
+  await t.rejects(listPods(transport), { code: 'ECONNREFUSED' });
+  const w = await watchFrom(transport, '1');
   t.match(await w.done(), { code: 'ECONNREFUSED' });
   t.equal(httpStatusOf(await w.done()), undefined, 'no HTTP status: the reflector retries instead of relisting');
 });
@@ -244,9 +258,8 @@ t.test('an API server shedding load answers 503, seen as statusCode 503', async 
   const api = await fakeKubeApi(t);
   api.setDown(true, 'unavailable');
   const transport = open(t, api.connection());
-  await t.rejects(transport.list('pods', { signal: never }), { name: 'KubeApiError', statusCode: 503, reason: 'ServiceUnavailable' });
-  const w = recorder();
-  await transport.watch('pods', { resourceVersion: '1', timeoutSeconds: 60 }, w.handlers);
+  await t.rejects(listPods(transport), { name: 'KubeApiError', statusCode: 503, reason: 'ServiceUnavailable' });
+  const w = await watchFrom(transport, '1');
   t.equal(httpStatusOf(await w.done()), 503);
 });
 
@@ -254,15 +267,11 @@ t.test('abort ends a watch without calling done, and nothing is delivered after 
   const api = await fakeKubeApi(t);
   const transport = open(t, api.connection());
   const aborted = recorder();
-  const opened = api.nextRequest('watch', 'pods');
-  const handle = await transport.watch('pods', { resourceVersion: api.resourceVersion, timeoutSeconds: 60 }, aborted.handlers);
-  await within(opened, WAIT_MS, 'the watch');
+  const handle = await watchOpen(api, transport, aborted.handlers);
   handle.abort();
   // A second watch sees the pod: by then the first one would have too, were it still open.
   const marker = recorder();
-  const reopened = api.nextRequest('watch', 'pods');
-  await transport.watch('pods', { resourceVersion: api.resourceVersion, timeoutSeconds: 60 }, marker.handlers);
-  await within(reopened, WAIT_MS, 'the second watch');
+  await watchOpen(api, transport, marker.handlers, 'the second watch');
   api.upsert(makePod({ name: 'after-abort', ip: '10.0.0.3' }));
   t.equal((await marker.next()).object.metadata.name, 'after-abort');
   t.same(aborted.events, []);
@@ -272,29 +281,17 @@ t.test('abort ends a watch without calling done, and nothing is delivered after 
 });
 
 t.test('a list is cancelled by its AbortSignal', async (t) => {
-  const api = await fakeKubeApi(t);
-  api.listDelayMs = 60_000;
-  const transport = open(t, api.connection());
   const controller = new AbortController();
-  const arrived = api.nextRequest('list', 'pods');
-  const listing = transport.list('pods', { signal: controller.signal });
-  await within(arrived, WAIT_MS, 'the list request');
+  const { listing } = await unansweredList(t, controller.signal);
   controller.abort();
   await t.rejects(listing, { name: 'AbortError' });
 });
 
 t.test('a list with no answer within the request timeout fails with ETIMEDOUT', async (t) => {
-  const api = await fakeKubeApi(t);
-  api.listDelayMs = 60_000;
   const time = new FakeTime();
-  const transport = open(t, api.connection(), { scheduler: time, clock: time, requestTimeoutMs: 1000 });
-  const arrived = api.nextRequest('list', 'pods');
-  const listing = transport.list('pods', { signal: never });
-  let settled = false;
-  listing.catch(() => undefined).finally(() => (settled = true));
-  await within(arrived, WAIT_MS, 'the list request');
+  const { listing, settled } = await unansweredList(t, never, { scheduler: time, clock: time, requestTimeoutMs: 1000 });
   await time.advance(999);
-  t.notOk(settled, 'still waiting just before the timeout');
+  t.notOk(settled(), 'still waiting just before the timeout');
   await time.advance(1);
   await t.rejects(listing, { code: 'ETIMEDOUT' });
 });
@@ -302,7 +299,7 @@ t.test('a list with no answer within the request timeout fails with ETIMEDOUT', 
 t.test('a refused token is an error with statusCode 401 and the server\'s reason', async (t) => {
   const api = await fakeKubeApi(t);
   const transport = open(t, { ...api.connection(), token: 'wrong' });
-  await t.rejects(transport.list('pods', { signal: never }), { statusCode: 401, reason: 'Unauthorized', message: /list pods: HTTP 401 Unauthorized/ });
+  await t.rejects(listPods(transport), { statusCode: 401, reason: 'Unauthorized', message: /list pods: HTTP 401 Unauthorized/ });
 });
 
 t.test('a rotated token file is used for the next request', async (t) => {
@@ -310,13 +307,13 @@ t.test('a rotated token file is used for the next request', async (t) => {
   const dir = t.testdir({ token: 'token-one\n' });
   const tokenFile = join(dir, 'token');
   api.token = 'token-one';
-  const transport = open(t, { server: api.url, tokenFile, insecureSkipTlsVerify: false, source: 'test' });
-  t.equal((await transport.list('pods', { signal: never })).resourceVersion, api.resourceVersion);
+  const transport = open(t, plain(api.url, { tokenFile }));
+  t.equal((await listPods(transport)).resourceVersion, api.resourceVersion);
   // As the kubelet rotates a projected token: a new file swapped in.
   writeFileSync(join(dir, 'token.new'), 'token-two-rotated\n');
   renameSync(join(dir, 'token.new'), tokenFile);
   api.token = 'token-two-rotated';
-  t.equal((await transport.list('pods', { signal: never })).resourceVersion, api.resourceVersion, 'the new token was sent');
+  t.equal((await listPods(transport)).resourceVersion, api.resourceVersion, 'the new token was sent');
 });
 
 t.test('a token file is read again every minute even when stat shows no change, and at once after a 401', async (t) => {
@@ -331,29 +328,29 @@ t.test('a token file is read again every minute even when stat shows no change, 
   rewrite('token-aaaa');
   api.token = 'token-aaaa';
   const time = new FakeTime();
-  const transport = open(t, { server: api.url, tokenFile, insecureSkipTlsVerify: false, source: 'test' }, { clock: time, scheduler: time });
-  await transport.list('pods', { signal: never });
+  const transport = open(t, plain(api.url, { tokenFile }), { clock: time, scheduler: time });
+  await listPods(transport);
 
   rewrite('token-bbbb');
-  await transport.list('pods', { signal: never });
+  await listPods(transport);
   t.pass('within the minute the cached token is sent (the server still takes token-aaaa)');
   api.token = 'token-bbbb';
   await time.advance(60_000);
-  await transport.list('pods', { signal: never });
+  await listPods(transport);
   t.pass('after a minute the file is read again');
 
   rewrite('token-cccc');
   api.token = 'token-cccc';
-  await t.rejects(transport.list('pods', { signal: never }), { name: 'KubeApiError', statusCode: 401 });
-  await transport.list('pods', { signal: never });
+  await t.rejects(listPods(transport), { name: 'KubeApiError', statusCode: 401 });
+  await listPods(transport);
   t.pass('a 401 makes the next request read the file again');
   t.equal(readFileSync(tokenFile, 'utf8'), 'token-cccc');
 });
 
 t.test('a missing token file is a clear error', async (t) => {
   const api = await fakeKubeApi(t);
-  const transport = open(t, { server: api.url, tokenFile: '/nonexistent/token', insecureSkipTlsVerify: false, source: 'test' });
-  await t.rejects(transport.list('pods', { signal: never }), /cannot read token file \/nonexistent\/token/);
+  const transport = open(t, plain(api.url, { tokenFile: '/nonexistent/token' }));
+  await t.rejects(listPods(transport), /cannot read token file \/nonexistent\/token/);
 });
 
 // ---- TLS ----
@@ -401,18 +398,13 @@ t.test('over https: the CA and client certificate are used; insecure-skip-tls-ve
     clients.push(String((request.socket as TLSSocket).getPeerCertificate().subject?.CN));
     response.writeHead(200, { 'content-type': 'application/json' }).end('{"kind":"PodList","metadata":{"resourceVersion":"7"},"items":[]}');
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  const base: KubeConnection = { server: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, insecureSkipTlsVerify: false, source: 'test' };
+  const url = `https://127.0.0.1:${await listen(t, server)}`;
+  const listWith = (settings: Partial<KubeConnection>) => listPods(open(t, plain(url, settings)));
   const client = { cert: pki.clientCert, key: pki.clientKey };
 
-  t.equal((await open(t, { ...base, ...client, ca: pki.ca }).list('pods', { signal: never })).resourceVersion, '7');
+  t.equal((await listWith({ ...client, ca: pki.ca })).resourceVersion, '7');
   t.same(clients, ['corridor-test-client'], 'the client certificate was presented');
-  await t.rejects(open(t, { ...base, ...client }).list('pods', { signal: never }), { code: /CERT|SIGNATURE|ISSUER/ }, 'an unknown CA is refused');
-  t.equal((await open(t, { ...base, ...client, insecureSkipTlsVerify: true }).list('pods', { signal: never })).resourceVersion, '7');
-  await t.rejects(open(t, { ...base, ca: pki.ca }).list('pods', { signal: never }), 'without a client certificate the server refuses');
+  await t.rejects(listWith(client), { code: /CERT|SIGNATURE|ISSUER/ }, 'an unknown CA is refused');
+  t.equal((await listWith({ ...client, insecureSkipTlsVerify: true })).resourceVersion, '7');
+  await t.rejects(listWith({ ca: pki.ca }), 'without a client certificate the server refuses');
 });

@@ -5,4 +5,4 @@
  */
 export { loadKubeConfig } from './kubeconfig.js';
 export type { KubeConfigSources } from './kubeconfig.js';
-export { createClientNodeTransport } from './transport.js';
+export { createClientNodeTransport } from './client-node-transport.js';

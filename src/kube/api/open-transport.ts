@@ -1,4 +1,4 @@
-import type { Logger } from '../log/index.js';
+import type { Logger } from '../../log/index.js';
 import { resolveKubeConnection, type KubeConnectionSources } from './connection.js';
 import { createHttpTransport, type HttpTransportOptions } from './http-transport.js';
 import type { KubeTransport } from './transport-types.js';

@@ -1,11 +1,15 @@
-import type { WatchResource } from '../metrics/index.js';
+import { record } from '../values.js';
 
 /**
  * What a reflector needs from the API server, and nothing else. Two implementations: the thin
- * node:http one (http-transport.ts, the agent's default) and client-node's (transport.ts, for
- * kubeconfig users only client-node can authenticate). Neither file is imported from here, so
- * code that needs only the contract never loads @kubernetes/client-node.
+ * node:http one (http-transport.ts, the agent's default) and client-node's
+ * (client-node-transport.ts, for kubeconfig users only client-node can authenticate). Neither
+ * file is imported from here, so code that needs only the contract never loads
+ * @kubernetes/client-node.
  */
+
+/** The kinds of object the agent lists and watches (also the `resource` label of corridor_watch_restarts_total). */
+export type WatchResource = 'pods' | 'namespaces' | 'serviceaccounts';
 
 export interface ListRequest {
   fieldSelector?: string;
@@ -58,8 +62,7 @@ export const RESOURCE_PATHS: Readonly<Record<WatchResource, string>> = Object.fr
  * have neither (their `code` is a string such as ECONNREFUSED).
  */
 export function httpStatusOf(error: unknown): number | undefined {
-  if (typeof error !== 'object' || error === null) return undefined;
-  const { code, statusCode } = error as { code?: unknown; statusCode?: unknown };
+  const { code, statusCode } = record(error);
   if (typeof statusCode === 'number') return statusCode;
   if (typeof code === 'number') return code;
   return undefined;

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { loadKubeConfig } from '../../src/kube/kubeconfig.js';
+import { loadKubeConfig } from '../../../src/kube/api/kubeconfig.js';
 
 function kubeconfigText(server: string, name = 'test'): string {
   return JSON.stringify({

@@ -1,4 +1,5 @@
 import { KubeConfig } from '@kubernetes/client-node';
+import { firstLine } from '../values.js';
 import { locateKubeConfig } from './connection.js';
 
 export interface KubeConfigSources {
@@ -42,8 +43,4 @@ function loadFile(kubeConfig: KubeConfig, file: string): void {
   } catch (error) {
     throw new Error(`cannot load kubeconfig ${file}: ${firstLine(error)}`);
   }
-}
-
-function firstLine(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
 }

@@ -5,11 +5,12 @@
 import { statSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { WatchResource } from '../metrics/index.js';
-import { systemClock, systemScheduler, type Clock, type Scheduler } from '../time/index.js';
+import { systemClock, systemScheduler, type Clock, type Scheduler } from '../../time/index.js';
 import type { KubeConnection } from './connection.js';
-import { LineSplitter } from './line-splitter.js';
-import { RESOURCE_PATHS, type KubeTransport, type ListResult, type WatchHandle, type WatchHandlers } from './transport-types.js';
+import { LineSplitter } from '../line-splitter.js';
+import { resourceVersionOf } from '../parse.js';
+import { record } from '../values.js';
+import { RESOURCE_PATHS, type KubeTransport, type ListResult, type WatchHandle, type WatchHandlers, type WatchResource } from './transport-types.js';
 
 export interface HttpTransportOptions {
   /** A list, or a watch until its response headers, is abandoned after this long. Default 30 s. */
@@ -224,14 +225,14 @@ function streamEvents(response: http.IncomingMessage, handlers: WatchHandlers, i
         finish(new TransportError(`malformed watch event: ${line.slice(0, 200)}`, 'EBADRESPONSE'));
         return false;
       }
-      const type = typeof event === 'object' && event !== null ? (event as { type?: unknown }).type : undefined;
+      const { type, object } = record(event);
       if (typeof type !== 'string') {
         finish(new TransportError(`watch event without a type: ${line.slice(0, 200)}`, 'EBADRESPONSE'));
         return false;
       }
       // ERROR events (410 Gone among them) go to the handler like any other: it decides.
       try {
-        handlers.event(type, (event as { object?: unknown }).object);
+        handlers.event(type, object);
       } catch (error) {
         // Thrown from a socket callback it would crash the process; it ends this watch instead.
         finish(error);
@@ -275,10 +276,9 @@ function readBounded(response: http.IncomingMessage, limit: number, done: (body:
 
 function parseList(body: string): ListResult {
   const parsed: unknown = JSON.parse(body);
-  const list = typeof parsed === 'object' && parsed !== null ? (parsed as { items?: unknown; metadata?: { resourceVersion?: unknown } }) : {};
-  if (!Array.isArray(list.items)) throw new Error('the answer is not a list (no items)');
-  const version = list.metadata?.resourceVersion;
-  return { items: list.items, resourceVersion: typeof version === 'string' && version !== '' ? version : undefined };
+  const { items } = record(parsed);
+  if (!Array.isArray(items)) throw new Error('the answer is not a list (no items)');
+  return { items, resourceVersion: resourceVersionOf(parsed) };
 }
 
 /** The message of a metav1.Status body when there is one, so logs say what the server said. */

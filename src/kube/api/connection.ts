@@ -3,6 +3,7 @@ import { isIPv6 } from 'node:net';
 import { homedir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { firstLine, isRecord, text, type Json } from '../values.js';
 
 /** How to reach and authenticate to the API server, resolved once at start-up. */
 export interface KubeConnection {
@@ -37,8 +38,6 @@ export interface KubeConnectionSources {
 }
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
-
-type Json = Record<string, unknown>;
 
 interface Named {
   value: Json;
@@ -209,16 +208,4 @@ function fromBase64(data: string, what: string): string {
   const decoded = Buffer.from(data, 'base64').toString('utf8');
   if (!decoded.includes('-----BEGIN')) throw new Error(`${what} is not base64 of a PEM block`);
   return decoded;
-}
-
-function isRecord(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function text(value: unknown): string {
-  return typeof value === 'string' ? value : '';
-}
-
-function firstLine(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
 }
