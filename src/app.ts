@@ -13,6 +13,7 @@ import {
   limitConnectionsPerCaller,
   type MetadataUpstream,
   type RateLimiter,
+  type TokenKeyRing,
 } from './imds/index.js';
 import type { PodDirectory } from './kube/index.js';
 import type { Logger } from './log/index.js';
@@ -28,7 +29,8 @@ export interface AppDeps {
   logger: Logger;
   /** The real IMDS for allowlisted paths; built from config.imdsUpstream when absent. */
   upstream?: MetadataUpstream;
-  tokenSecret?: Buffer;
+  /** The token signing key(s): the node's key store (main), a fixed secret, or absent: a random one. */
+  tokenSecret?: Buffer | TokenKeyRing;
 }
 
 export type AppConfig = Pick<

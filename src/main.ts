@@ -2,6 +2,7 @@ import { Registry } from 'prom-client';
 import { buildApp, type App } from './app.js';
 import { sessionSettings, type AgentConfig } from './config/index.js';
 import { createSessionCache, createStsAssumer, type RoleAssumer, type StsAssumer } from './credentials/index.js';
+import { openTokenKeyStore } from './imds/index.js';
 import { createPodDirectory, openKubeTransport, type RunningPodDirectory } from './kube/index.js';
 import { createLogger, type Logger } from './log/index.js';
 import { createMetrics } from './metrics/index.js';
@@ -63,7 +64,9 @@ export async function startAgent(config: Readonly<AgentConfig>, overrides: Agent
     metrics,
     logger,
   });
-  const app = await buildApp({ directory, credentials, clock, metrics, logger }, config);
+  // Token signing keys on the node, so pods' IMDSv2 tokens survive this process (never fails).
+  const tokenKeys = await openTokenKeyStore({ dir: config.tokenKeyDir, clock, scheduler, logger: logger.child({ component: 'token-keys' }) });
+  const app = await buildApp({ directory, credentials, clock, metrics, logger, tokenSecret: tokenKeys }, config);
   // Everything that keeps the process alive; released on stop, and when start-up fails half-way,
   // so a port in use ends the process (and the pod restarts) instead of leaving it hanging.
   const release = async () => {
@@ -71,10 +74,12 @@ export async function startAgent(config: Readonly<AgentConfig>, overrides: Agent
     directory.stop();
     transport.close?.();
     credentials.close();
+    tokenKeys.close();
     stsAssumer?.close();
     await app.admin.close();
   };
   directory.start();
+  tokenKeys.start();
   let imdsUrl: string;
   let adminUrl: string;
   try {

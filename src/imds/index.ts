@@ -1,6 +1,6 @@
 export { imdsRoutes, callerIp } from './routes.js';
 export type { ImdsRoutesOptions } from './routes.js';
-export { createTokenIssuer, parseTokenTtl } from './token.js';
+export { createTokenIssuer, fixedKeyRing, parseTokenTtl, MAX_TOKEN_TTL_SECONDS } from './token.js';
 export type { TokenIssuer } from './token.js';
 export { imdsTime, credentialDocuments, iamInfoDocument } from './document.js';
 export { createMetadataUpstream } from './upstream.js';
@@ -8,3 +8,5 @@ export type { MetadataUpstream, UpstreamAnswer } from './upstream.js';
 export { createRateLimiter } from './rate-limit.js';
 export type { RateLimiter } from './rate-limit.js';
 export { limitConnectionsPerCaller } from './connection-limit.js';
+export { openTokenKeyStore, createTokenKeyStore, RELOAD_EVERY_MS, RETIRED_KEY_GRACE_MS, MAX_KEY_AGE_MS } from './token-keys.js';
+export type { TokenKey, TokenKeyRing, TokenKeyStore, TokenKeyStoreOptions, KeyFs } from './token-keys.js';
