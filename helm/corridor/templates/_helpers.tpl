@@ -118,3 +118,8 @@ string (or null, or an empty list) sets nothing, so the agent's own default appl
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/* The agent's token key directory inside its container (the agent's default when agent.tokenKeyDir is empty). */}}
+{{- define "corridor.tokenKeyDir" -}}
+{{- .Values.agent.tokenKeyDir | default "/var/lib/corridor" -}}
+{{- end }}
