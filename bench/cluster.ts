@@ -38,6 +38,8 @@ export function agentArgs(kubeconfig: string, stsEndpoint: string): string[] {
     '--node-name', NODE, '--host-ip', '127.0.0.1', '--port', '0', '--admin-host', '127.0.0.1', '--admin-port', '0',
     '--kubeconfig', kubeconfig, '--base-role-arn', BASE_ROLE_ARN, '--sts-endpoint', stsEndpoint, '--sts-region', 'us-east-1',
     '--passthrough-paths', '', '--imds-upstream', 'http://127.0.0.1:9', '--log-level', 'info',
+    // A memory token key: benchmarks must not write the node's /var/lib/corridor.
+    '--token-key-dir', '',
   ];
 }
 

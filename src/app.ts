@@ -3,7 +3,7 @@ import { buildAdminServer } from './admin/index.js';
 import { createCallerResolver, type CallerResolver } from './caller/index.js';
 import type { AgentConfig } from './config/index.js';
 import type { CredentialSource } from './credentials/index.js';
-import { buildImdsServer, type MetadataUpstream } from './imds/index.js';
+import { buildImdsServer, type MetadataUpstream, type TokenKeyRing } from './imds/index.js';
 import type { PodDirectory } from './kube/index.js';
 import type { Logger } from './log/index.js';
 import type { Metrics } from './metrics/index.js';
@@ -19,7 +19,8 @@ export interface AppDeps {
   logger: Logger;
   /** The real IMDS for allowlisted paths; built from config.imdsUpstream when absent. */
   upstream?: MetadataUpstream;
-  tokenSecret?: Buffer;
+  /** The token signing key(s): the node's key store (main), a fixed secret, or absent: a random one. */
+  tokenSecret?: Buffer | TokenKeyRing;
 }
 
 export type AppConfig = Pick<

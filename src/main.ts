@@ -2,6 +2,7 @@ import { Registry } from 'prom-client';
 import { buildApp, type App } from './app.js';
 import { sessionSettings, type AgentConfig } from './config/index.js';
 import { createSessionCache, createStsAssumer, startPrefetch, type RoleAssumer, type StsAssumer } from './credentials/index.js';
+import { openTokenKeyStore } from './imds/index.js';
 import { createPodDirectory, openKubeTransport, type RunningPodDirectory } from './kube/index.js';
 import { createLogger, type Logger } from './log/index.js';
 import { createMetrics } from './metrics/index.js';
@@ -63,7 +64,9 @@ export async function startAgent(config: Readonly<AgentConfig>, overrides: Agent
     metrics,
     logger,
   });
-  const app = await buildApp({ directory, credentials, beforeScrape: () => credentials.updateGauges(), clock, metrics, logger }, config);
+  // Token signing keys on the node, so pods' IMDSv2 tokens survive this process (never fails).
+  const tokenKeys = await openTokenKeyStore({ dir: config.tokenKeyDir, clock, scheduler, logger: logger.child({ component: 'token-keys' }) });
+  const app = await buildApp({ directory, credentials, beforeScrape: () => credentials.updateGauges(), clock, metrics, logger, tokenSecret: tokenKeys }, config);
   // Before the watch starts, so the first list of pods is prefetched too.
   startPrefetch({ pods: directory, roles: app.resolver, credentials });
   // Everything that keeps the process alive; released on stop, and when start-up fails half-way,
@@ -73,10 +76,12 @@ export async function startAgent(config: Readonly<AgentConfig>, overrides: Agent
     directory.stop();
     transport.close?.();
     credentials.close();
+    tokenKeys.close();
     stsAssumer?.close();
     await app.admin.close();
   };
   directory.start();
+  tokenKeys.start();
   let imdsUrl: string;
   let adminUrl: string;
   try {

@@ -6,6 +6,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   explain: async (argv) => (await import('./explain.js')).runExplainCommand(argv),
   demo: async (argv) => (await import('./demo.js')).runDemoCommand(argv),
   iptables: async (argv) => (await import('./iptables.js')).runIptablesCommand(argv),
+  'token-key': async (argv) => (await import('./token-key.js')).runTokenKeyCommand(argv),
 };
 
 const HELP = `usage: corridor <command> [flags]
@@ -15,6 +16,7 @@ commands:
   explain    show which role a pod gets and why, from a kubeconfig
   demo       run the agent against a local cluster and STS stand-in and fetch credentials through it
   iptables   install, check or remove the node's rules sending pods' metadata traffic to the agent
+  token-key  rotate or show the node's IMDSv2 token signing keys (in the agent's container)
 
 Each command takes --help.`;
 

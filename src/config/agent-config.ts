@@ -33,6 +33,7 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
   { name: 'passthrough-paths', kind: 'list', default: DEFAULT_PASSTHROUGH_PATHS.join(','), help: 'comma-separated metadata paths proxied to the real IMDS' },
   { name: 'rate-limit', kind: 'integer', default: '100', help: 'metadata requests per second one pod may make (token bucket; 0 turns the limit off)' },
   { name: 'rate-limit-burst', kind: 'integer', default: '500', help: 'requests one pod may make at once before the rate limit applies' },
+  { name: 'token-key-dir', kind: 'string', default: '/var/lib/corridor', emptyMeans: 'a memory key only', help: 'node directory holding the IMDSv2 token signing keys, so tokens survive restarts ("" = a memory key only)' },
   { name: 'require-imdsv2', kind: 'boolean', default: 'false', help: 'refuse metadata GETs without an IMDSv2 token (401)' },
   { name: 'service-account-roles', kind: 'boolean', default: 'false', help: 'let a ServiceAccount annotation pick the role (watches ServiceAccounts)' },
   { name: 'session-tags', kind: 'boolean', default: 'false', help: 'tag sessions with kubernetes-namespace and kubernetes-node (needs sts:TagSession)' },
@@ -63,6 +64,8 @@ export interface AgentConfig {
   rateLimitPerSecond: number;
   rateLimitBurst: number;
   requireImdsv2: boolean;
+  /** Where token signing keys live on the node; undefined: a memory key only. */
+  tokenKeyDir: string | undefined;
   serviceAccountRoles: boolean;
   sessionTags: boolean;
   annotations: AnnotationKeys;
@@ -124,6 +127,7 @@ export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     rateLimitPerSecond: num('rate-limit'),
     rateLimitBurst: num('rate-limit-burst'),
     requireImdsv2: bool('require-imdsv2'),
+    tokenKeyDir: str('token-key-dir') || undefined,
     serviceAccountRoles: policy.serviceAccountRoles,
     sessionTags: bool('session-tags'),
     annotations: policy.annotations,

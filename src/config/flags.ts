@@ -12,6 +12,8 @@ export interface FlagSpec {
   required?: boolean;
   /** A `list` flag that may be given more than once; the values add up (`--interface a --interface b`). */
   repeatable?: boolean;
+  /** A `string` flag that takes an empty value says what it means (shown in --help); others refuse it. */
+  emptyMeans?: string;
 }
 
 export type FlagValue = string | number | boolean | readonly string[] | undefined;
@@ -33,7 +35,8 @@ export interface ParsedFlags {
 /**
  * Reads `--name value`, `--name=value` and bare `--bool` from argv, then `CORRIDOR_*` from env,
  * then defaults. Flags win over env. Unset means the default; an empty value, from a flag or the
- * environment alike, is a value: an empty list for a list flag, an error for every other kind.
+ * environment alike, is a value: an empty list for a list flag, '' for a flag that says what empty
+ * means (`emptyMeans`), an error for every other kind.
  * Every problem is collected, none thrown, so the caller can report them all in one line.
  */
 export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[], env: NodeJS.ProcessEnv): ParsedFlags {
@@ -74,7 +77,7 @@ export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[], 
     const fromFlag = raw.get(spec.name);
     const setText = fromFlag ?? env[envName(spec.name)];
     if (setText !== undefined) given.add(spec.name);
-    if (setText === '' && spec.kind !== 'list') {
+    if (setText === '' && spec.kind !== 'list' && spec.emptyMeans === undefined) {
       errors.push(`--${spec.name}: ${emptyValueProblem(spec, fromFlag !== undefined)}`);
       values.set(spec.name, undefined);
       continue;
@@ -92,7 +95,7 @@ export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[], 
   return { values, given, positionals, errors, help };
 }
 
-/** Only a list can be empty; say how to get the default instead. */
+/** Only a list, or a flag that says what empty means, can be empty; say how to get the default instead. */
 function emptyValueProblem(spec: FlagSpec, fromFlag: boolean): string {
   const where = fromFlag ? '' : ` in ${envName(spec.name)}`;
   if (spec.required) return `empty value${where}`;

@@ -80,6 +80,8 @@ export async function runDemo(options: DemoOptions): Promise<RunningDemo> {
       // The demo never talks to a real metadata service: nothing is passed through.
       '--passthrough-paths', '', '--imds-upstream', 'http://127.0.0.1:9',
       '--log-level', options.logLevel,
+      // A memory token key: the demo runs without root and leaves nothing in /var/lib/corridor.
+      '--token-key-dir', '',
     ],
     {},
   );

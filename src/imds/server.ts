@@ -11,6 +11,7 @@ import { replies, sendText } from './replies.js';
 import type { Route } from './route.js';
 import { imdsRoutes } from './routes.js';
 import { createTokenIssuer } from './token.js';
+import type { TokenKeyRing } from './token-keys.js';
 import { createMetadataUpstream, type MetadataUpstream } from './upstream.js';
 
 export interface ImdsServerDeps {
@@ -22,7 +23,7 @@ export interface ImdsServerDeps {
   /** The real IMDS for allowlisted paths; built from options.imdsUpstream when absent. */
   upstream?: MetadataUpstream;
   /** Signs IMDSv2 tokens; a random one when absent. */
-  tokenSecret?: Buffer;
+  tokenSecret?: Buffer | TokenKeyRing;
 }
 
 export interface ImdsServerOptions {

@@ -1,35 +1,55 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../time/index.js';
+import type { TokenKeyRing } from './token-keys.js';
 
 export const MIN_TOKEN_TTL_SECONDS = 1;
 export const MAX_TOKEN_TTL_SECONDS = 21_600;
+// A c2 token is about 65 characters; anything much longer is not ours, refused before any work.
 const MAX_TOKEN_LENGTH = 128;
 
-/** IMDSv2 session tokens of our own: HMAC over (caller IP, expiry), so no state is kept per token. */
+/**
+ * IMDSv2 session tokens of our own: `c2.<key id>.<expiry>.<HMAC(key, id, caller IP, expiry)>`, so
+ * no state is kept per token. The key id picks the signing key from the node's key ring
+ * (token-keys.ts), so tokens stay valid across agent restarts and key rotations.
+ */
 export interface TokenIssuer {
   mint(ip: string, ttlSeconds: number): string;
-  /** True only for a token we minted, for this IP, that has not expired. */
+  /** True only for a token we minted, for this IP, that has not expired, with a key still accepted. */
   verify(token: string, ip: string): boolean;
 }
 
-export function createTokenIssuer(clock: Clock, secret: Buffer = randomBytes(32)): TokenIssuer {
-  const sign = (ip: string, expiry: string) => createHmac('sha256', secret).update(`${ip}\n${expiry}`).digest('base64url');
+const KEY_ID = /^[0-9a-z]{1,12}$/;
+
+/** `keys`: the node's key ring, or one fixed secret (tests); default a random in-memory secret. */
+export function createTokenIssuer(clock: Clock, keys: Buffer | TokenKeyRing = randomBytes(32)): TokenIssuer {
+  const ring = Buffer.isBuffer(keys) ? fixedKeyRing(keys) : keys;
+  const sign = (secret: Buffer, id: string, ip: string, expiry: string) => createHmac('sha256', secret).update(`${id}\n${ip}\n${expiry}`).digest('base64url');
   return {
     mint(ip, ttlSeconds) {
+      const key = ring.signingKey();
       const expiry = (clock.now() + ttlSeconds * 1000).toString(36);
-      return `c1.${expiry}.${sign(ip, expiry)}`;
+      return `c2.${key.id}.${expiry}.${sign(key.secret, key.id, ip, expiry)}`;
     },
     verify(token, ip) {
       if (token.length > MAX_TOKEN_LENGTH) return false;
-      const [version, expiry, mac, extra] = token.split('.');
-      if (version !== 'c1' || expiry === undefined || mac === undefined || extra !== undefined) return false;
+      const [version, id, expiry, mac, extra] = token.split('.');
+      if (version !== 'c2' || id === undefined || expiry === undefined || mac === undefined || extra !== undefined || !KEY_ID.test(id)) return false;
       const expiresAt = parseInt(expiry, 36);
-      if (!Number.isFinite(expiresAt) || expiresAt.toString(36) !== expiry || expiresAt <= clock.now()) return false;
-      const expected = Buffer.from(sign(ip, expiry));
+      const now = clock.now();
+      if (!Number.isFinite(expiresAt) || expiresAt.toString(36) !== expiry || expiresAt <= now) return false;
+      const held = ring.lookup(id);
+      if (held === undefined || (held.acceptUntil !== undefined && held.acceptUntil <= now)) return false;
+      const expected = Buffer.from(sign(held.key.secret, id, ip, expiry));
       const given = Buffer.from(mac);
       return given.length === expected.length && timingSafeEqual(given, expected);
     },
   };
+}
+
+/** A ring of one key that never retires (tests, a secret passed to buildApp). */
+export function fixedKeyRing(secret: Buffer): TokenKeyRing {
+  const held = { key: { id: '0', secret }, acceptUntil: undefined };
+  return { signingKey: () => held.key, lookup: (id) => (id === '0' ? held : undefined) };
 }
 
 /** Parses the TTL header: a whole number of seconds in 1..21600, as real IMDS requires. */

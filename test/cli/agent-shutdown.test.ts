@@ -1,59 +1,13 @@
 import t, { type Test } from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startFakeSts } from '../../src/demo/index.js';
 import { fakeKubeApi, makeNamespace, makePod, within } from '../helpers/fake-kube-api.js';
+import { spawnAgent } from '../helpers/agent-process.js';
 import { freePort } from '../helpers/free-port.js';
-
-const ENTRY = fileURLToPath(new URL('../../src/cli/corridor.ts', import.meta.url));
-
-
-interface AgentProcess {
-  child: ChildProcess;
-  output(): string;
-  /** Resolves once the agent has listed pods and namespaces. */
-  synced: Promise<void>;
-}
-
-/** `corridor agent` as its own process, configured through CORRIDOR_* like the DaemonSet does. */
-function spawnAgent(t: Test, settings: { port: number; adminPort: number; kubeconfig: string; stsUrl: string }): AgentProcess {
-  const child = spawn(process.execPath, [...process.execArgv, ENTRY, 'agent'], {
-    env: {
-      PATH: process.env.PATH,
-      TS_NODE_TRANSPILE_ONLY: '1',
-      CORRIDOR_NODE_NAME: 'node-a',
-      CORRIDOR_HOST_IP: '127.0.0.1',
-      CORRIDOR_PORT: String(settings.port),
-      CORRIDOR_ADMIN_HOST: '127.0.0.1',
-      CORRIDOR_ADMIN_PORT: String(settings.adminPort),
-      CORRIDOR_KUBECONFIG: settings.kubeconfig,
-      CORRIDOR_BASE_ROLE_ARN: 'arn:aws:iam::123456789012:role/',
-      CORRIDOR_STS_ENDPOINT: settings.stsUrl,
-      CORRIDOR_PASSTHROUGH_PATHS: '',
-      CORRIDOR_IMDS_UPSTREAM: 'http://127.0.0.1:9',
-      // The agent's own identity from the default chain: static keys here, and never IMDS.
-      AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
-      AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
-      AWS_EC2_METADATA_DISABLED: 'true',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
-  let output = '';
-  const synced = new Promise<void>((resolve) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('kubernetes caches synced')) resolve();
-    });
-  });
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  return { child, output: () => output, synced };
-}
 
 async function cluster(t: Test): Promise<{ kubeconfig: string }> {
   const kube = await fakeKubeApi(t, {

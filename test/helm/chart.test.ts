@@ -39,6 +39,7 @@ const SAMPLES: Readonly<Record<string, string | number | boolean>> = {
   'rate-limit': 20,
   'rate-limit-burst': 40,
   'require-imdsv2': true,
+  'token-key-dir': '/var/lib/corridor-keys',
   'service-account-roles': true,
   'session-tags': true,
   'role-annotation': 'example.com/role',
@@ -213,7 +214,21 @@ if (!found.ok) {
     const interfaces = renderChart(bin, {}, ['--set', 'iptables.interfaces={cali+,eni+}']);
     t.equal(envOf(container(interfaces, 'iptables', true)).get('CORRIDOR_INTERFACE')?.value, 'cali+,eni+', 'several patterns are joined with commas');
     const off = renderChart(bin, { 'iptables.enabled': false });
-    t.equal(podSpec(off).initContainers, undefined, 'iptables.enabled=false drops the init container');
+    t.same(podSpec(off).initContainers?.map((c) => c.name), ['token-keys'], 'iptables.enabled=false drops the iptables init container');
+  });
+
+  t.test('the token key directory is a hostPath on the node, the agent\'s and 0700, mounted where the agent looks', async (t) => {
+    const volume = podSpec(defaults).volumes?.find((v) => v.name === 'token-keys');
+    t.same(volume?.hostPath, { path: '/var/lib/corridor', type: 'DirectoryOrCreate' });
+    t.same(container(defaults, 'corridor').volumeMounts?.find((m) => m.name === 'token-keys'), { name: 'token-keys', mountPath: '/var/lib/corridor' });
+    t.equal(envOf(container(defaults, 'corridor')).get('CORRIDOR_TOKEN_KEY_DIR')?.value, '/var/lib/corridor');
+    const init = container(defaults, 'token-keys', true);
+    t.same(init.command, ['sh', '-c', 'chown "$0" "$1" && chmod 0700 "$1"', '65532:65532', '/var/lib/corridor']);
+    t.same(init.securityContext?.capabilities, { add: ['CHOWN', 'FOWNER'], drop: ['ALL'] }, 'root with CHOWN and FOWNER only');
+    const moved = renderChart(bin, { 'tokenKeys.hostPath': '/mnt/corridor', 'agent.tokenKeyDir': '/keys' });
+    t.equal(podSpec(moved).volumes?.find((v) => v.name === 'token-keys')?.hostPath?.path, '/mnt/corridor');
+    t.equal(container(moved, 'corridor').volumeMounts?.find((m) => m.name === 'token-keys')?.mountPath, '/keys');
+    t.equal(container(moved, 'token-keys', true).command?.at(-1), '/keys');
   });
 
   t.test('the pod runs on the host network on every node, critical, probed on the admin port', async (t) => {
@@ -255,6 +270,7 @@ if (!found.ok) {
       ['agent.logLevel=loud', /logLevel/],
       ['agent.baseRoleArn=teams', /baseRoleArn/],
       ['updateStrategy.rollingUpdate.maxUnavailable=0', /maxUnavailable/],
+      ['tokenKeys.hostPath=relative/keys', /hostPath/],
     ];
     for (const [set, message] of cases) {
       const result = helm(bin, ['template', 'corridor', CHART, '--set', set]);

@@ -8,7 +8,7 @@ import { CHART } from '../helpers/helm.js';
 /** Flags the DaemonSet fills from the downward API rather than from values. */
 const FROM_DOWNWARD_API = new Set(['node-name', 'host-ip']);
 /** Values whose content is a Kubernetes object (documented upstream), not the chart's own keys. */
-const KUBERNETES_TYPED = new Set(['resources', 'iptables.resources', 'livenessProbe', 'readinessProbe']);
+const KUBERNETES_TYPED = new Set(['resources', 'iptables.resources', 'tokenKeys.resources', 'livenessProbe', 'readinessProbe']);
 
 interface SchemaNode {
   $ref?: string;

@@ -53,6 +53,8 @@ export async function startTestAgent(t: Test, options: { kubeConfigText: string;
       '--node-name', 'node-a', '--host-ip', '127.0.0.1', '--port', '0', '--admin-host', '127.0.0.1', '--admin-port', '0',
       '--kubeconfig', kubeconfig, '--base-role-arn', BASE_ROLE_ARN, '--sts-endpoint', options.stsEndpoint,
       '--passthrough-paths', '', '--imds-upstream', 'http://127.0.0.1:9', '--log-level', 'info',
+      // The test's own key directory, never the machine's /var/lib/corridor; flags may override it.
+      '--token-key-dir', join(dir, 'token-keys'),
       ...(options.flags ?? []),
     ],
     {},

@@ -119,3 +119,8 @@ an empty variable, which the agent reads as an empty list.
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/* The agent's token key directory inside its container (the agent's default when agent.tokenKeyDir is empty). */}}
+{{- define "corridor.tokenKeyDir" -}}
+{{- .Values.agent.tokenKeyDir | default "/var/lib/corridor" -}}
+{{- end }}

@@ -1,0 +1,57 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Test } from 'tap';
+import { fileURLToPath } from 'node:url';
+
+const ENTRY = fileURLToPath(new URL('../../src/cli/corridor.ts', import.meta.url));
+
+export interface AgentProcess {
+  child: ChildProcess;
+  output(): string;
+  /** Resolves once the agent has listed pods and namespaces. */
+  synced: Promise<void>;
+}
+
+export interface AgentProcessSettings {
+  port: number;
+  adminPort: number;
+  kubeconfig: string;
+  stsUrl: string;
+  /** CORRIDOR_TOKEN_KEY_DIR; default '' (a memory key), never the machine's /var/lib/corridor. */
+  tokenKeyDir?: string;
+}
+
+/** `corridor agent` as its own process, configured through CORRIDOR_* like the DaemonSet does. */
+export function spawnAgent(t: Test, settings: AgentProcessSettings): AgentProcess {
+  const child = spawn(process.execPath, [...process.execArgv, ENTRY, 'agent'], {
+    env: {
+      PATH: process.env.PATH,
+      TS_NODE_TRANSPILE_ONLY: '1',
+      CORRIDOR_NODE_NAME: 'node-a',
+      CORRIDOR_HOST_IP: '127.0.0.1',
+      CORRIDOR_PORT: String(settings.port),
+      CORRIDOR_ADMIN_HOST: '127.0.0.1',
+      CORRIDOR_ADMIN_PORT: String(settings.adminPort),
+      CORRIDOR_KUBECONFIG: settings.kubeconfig,
+      CORRIDOR_BASE_ROLE_ARN: 'arn:aws:iam::123456789012:role/',
+      CORRIDOR_STS_ENDPOINT: settings.stsUrl,
+      CORRIDOR_PASSTHROUGH_PATHS: '',
+      CORRIDOR_IMDS_UPSTREAM: 'http://127.0.0.1:9',
+      CORRIDOR_TOKEN_KEY_DIR: settings.tokenKeyDir ?? '',
+      // The agent's own identity from the default chain: static keys here, and never IMDS.
+      AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+      AWS_EC2_METADATA_DISABLED: 'true',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  let output = '';
+  const synced = new Promise<void>((resolve) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('kubernetes caches synced')) resolve();
+    });
+  });
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return { child, output: () => output, synced };
+}
