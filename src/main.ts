@@ -63,7 +63,7 @@ export async function startAgent(config: Readonly<AgentConfig>, overrides: Agent
     metrics,
     logger,
   });
-  const app = await buildApp({ directory, credentials, beforeScrape: () => credentials.updateGauges(), clock, metrics, logger }, config);
+  const app = await buildApp({ directory, credentials, beforeScrape: () => credentials.updateGauges(), clock, scheduler, metrics, logger }, config);
   // Before the watch starts, so the first list of pods is prefetched too.
   startPrefetch({ pods: directory, roles: app.resolver, credentials });
   // Everything that keeps the process alive; released on stop, and when start-up fails half-way,
