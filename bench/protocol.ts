@@ -1,7 +1,8 @@
 /** Messages between the bench and a server child (bench/child.ts). */
 
 export type ChildRequest =
-  | { type: 'start-agent'; args: string[]; stsEndpoint: string }
+  /** `defaultLimits`: keep the agent's own rate limit (the flood bench) instead of lifting it. */
+  | { type: 'start-agent'; args: string[]; stsEndpoint: string; defaultLimits?: boolean }
   | { type: 'start-bare'; body: string; contentType: string }
   | { type: 'stats' }
   | { type: 'stop' };

@@ -7,7 +7,7 @@ import { buildImdsServer, type MetadataUpstream, type TokenKeyRing } from './imd
 import type { PodDirectory } from './kube/index.js';
 import type { Logger } from './log/index.js';
 import type { Metrics } from './metrics/index.js';
-import type { Clock } from './time/index.js';
+import type { Clock, Scheduler } from './time/index.js';
 
 export interface AppDeps {
   directory: PodDirectory;
@@ -15,6 +15,7 @@ export interface AppDeps {
   /** Brings gauges computed from the clock up to date before each /metrics scrape (the session cache's updateGauges). */
   beforeScrape?: () => void;
   clock: Clock;
+  scheduler: Scheduler;
   metrics: Metrics;
   logger: Logger;
   /** The real IMDS for allowlisted paths; built from config.imdsUpstream when absent. */

@@ -66,7 +66,7 @@ export async function startAgent(config: Readonly<AgentConfig>, overrides: Agent
   });
   // Token signing keys on the node, so pods' IMDSv2 tokens survive this process (never fails).
   const tokenKeys = await openTokenKeyStore({ dir: config.tokenKeyDir, clock, scheduler, logger: logger.child({ component: 'token-keys' }) });
-  const app = await buildApp({ directory, credentials, beforeScrape: () => credentials.updateGauges(), clock, metrics, logger, tokenSecret: tokenKeys }, config);
+  const app = await buildApp({ directory, credentials, beforeScrape: () => credentials.updateGauges(), clock, scheduler, metrics, logger, tokenSecret: tokenKeys }, config);
   // Before the watch starts, so the first list of pods is prefetched too.
   startPrefetch({ pods: directory, roles: app.resolver, credentials });
   // Everything that keeps the process alive; released on stop, and when start-up fails half-way,

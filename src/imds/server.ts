@@ -3,10 +3,9 @@ import type { CallerResolver } from '../caller/index.js';
 import type { CredentialSource } from '../credentials/index.js';
 import type { Logger } from '../log/index.js';
 import type { CounterHandle, HistogramHandle, Metrics } from '../metrics/index.js';
-import type { Clock } from '../time/index.js';
+import type { Clock, Scheduler } from '../time/index.js';
 import { callerIp } from './caller-ip.js';
-import { limitConnectionsPerCaller } from './connection-limit.js';
-import { createRateLimiter, type RateLimiter } from './rate-limit.js';
+import { createCallerGuard, type CallerGuard } from '../guard/index.js';
 import { replies, sendText } from './replies.js';
 import type { Route } from './route.js';
 import { imdsRoutes } from './routes.js';
@@ -18,6 +17,7 @@ export interface ImdsServerDeps {
   resolver: CallerResolver;
   credentials: CredentialSource;
   clock: Clock;
+  scheduler: Scheduler;
   metrics: Metrics;
   logger: Logger;
   /** The real IMDS for allowlisted paths; built from options.imdsUpstream when absent. */
@@ -40,6 +40,11 @@ export interface ImdsServerOptions {
 const MAX_HEADER_BYTES = 8 * 1024;
 // An SDK keeps one or two connections; a Spark executor with many threads a few dozen.
 const MAX_CONNECTIONS_PER_CALLER = 256;
+// Requests one pod may have waiting at once (a cache miss, a pod-start wait, a passthrough): a
+// Spark executor's threads asking together on a cold start; far more is a pod holding our memory.
+const MAX_IN_FLIGHT_PER_CALLER = 64;
+// Below the process's open-file limit with room for the admin port, the watches and STS.
+const MAX_CONNECTIONS = 4096;
 
 /** The metadata server pods reach through the DNAT rule: its limits, hooks and routes, not listening. */
 export async function buildImdsServer(deps: ImdsServerDeps, options: ImdsServerOptions): Promise<FastifyInstance> {
@@ -60,11 +65,22 @@ export async function buildImdsServer(deps: ImdsServerDeps, options: ImdsServerO
     http: { maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: 5_000, connectionsCheckingInterval: 1_000 },
     return503OnClosing: true,
   });
-  limitConnectionsPerCaller(imds.server, MAX_CONNECTIONS_PER_CALLER);
   recordRequestMetrics(imds, metrics);
-  if (options.rateLimitPerSecond > 0) {
-    limitRequestRate(imds, createRateLimiter({ perSecond: options.rateLimitPerSecond, burst: options.rateLimitBurst, clock }));
-  }
+  const guard = createCallerGuard({
+    perSecond: options.rateLimitPerSecond,
+    burst: options.rateLimitBurst,
+    maxConnectionsPerCaller: MAX_CONNECTIONS_PER_CALLER,
+    maxInFlightPerCaller: MAX_IN_FLIGHT_PER_CALLER,
+    maxConnections: MAX_CONNECTIONS,
+    clock,
+    scheduler: deps.scheduler,
+  });
+  guard.attach(imds.server);
+  imds.addHook('onClose', (_instance, done) => {
+    guard.close();
+    done();
+  });
+  guardRequests(imds, guard);
   imds.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
     // Fastify's own client errors (bad content type, body too large) keep their 4xx code.
     if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
@@ -103,14 +119,30 @@ function recordRequestMetrics(app: FastifyInstance, metrics: Metrics): void {
   });
 }
 
-/** Over its budget, a caller gets 429 as real IMDS answers when throttling, before any lookup. */
-function limitRequestRate(app: FastifyInstance, limiter: RateLimiter): void {
+/**
+ * Over its budget, a caller gets 429 as real IMDS answers when throttling, before any lookup,
+ * with Connection: close; the guard then holds its other connections unread (guard/).
+ */
+function guardRequests(app: FastifyInstance, guard: CallerGuard): void {
+  app.decorateRequest('admitted', false);
   // Callback style: an async hook costs every request a promise and a tick.
   app.addHook('onRequest', (request, reply, done) => {
-    if (!limiter.take(callerIp(request))) {
-      sendText(reply.header('retry-after', '1'), 429, replies.tooManyRequests);
-      return;
-    }
+    const admission = guard.admit(callerIp(request), request.socket);
+    if (admission === 'serve') {
+      request.admitted = true;
+      done();
+    } else if (admission === 'drop') reply.hijack();
+    else sendText(reply.header('retry-after', '1').header('connection', 'close'), 429, replies.tooManyRequests);
+  });
+  app.addHook('onResponse', (request, _reply, done) => {
+    if (request.admitted) guard.finished(callerIp(request), request.socket);
     done();
   });
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Counted in flight by the caller guard until answered. */
+    admitted: boolean;
+  }
 }

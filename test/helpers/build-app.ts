@@ -44,7 +44,7 @@ export async function build(t: Test, flags: string[] = [], upstream?: MetadataUp
     logger,
   });
   const app = await buildApp(
-    { directory, credentials, beforeScrape: () => credentials.updateGauges(), clock: time, metrics, logger, upstream: upstream ?? { get: async () => ({ status: 200, body: 'eu-west-1', contentType: 'text/plain' }) } },
+    { directory, credentials, beforeScrape: () => credentials.updateGauges(), clock: time, scheduler: time, metrics, logger, upstream: upstream ?? { get: async () => ({ status: 200, body: 'eu-west-1', contentType: 'text/plain' }) } },
     config,
   );
   // As main.ts does.

@@ -1,0 +1,219 @@
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Clock, Scheduler, Timer } from '../time/index.js';
+
+/**
+ * Per-caller limits for a server every pod on the node can reach: connections, request rate and
+ * requests in flight, keyed by the TCP peer address. The point is what a caller over its limits
+ * costs: almost nothing. Its connections are not read any more (the kernel holds what it sends,
+ * and its writes block), so a flood is neither parsed nor answered at line rate.
+ *
+ * - A request within budget takes a token and is served.
+ * - The first request over budget on a connection gets 429 with `Connection: close`; requests it
+ *   had pipelined behind it are dropped with that connection. Every other connection of the
+ *   caller is held unread, and so are the ones it opens while held.
+ * - A held caller is released one connection at a time, each time its bucket has refilled a
+ *   tenth of a second's worth, so it still gets its rate; once its bucket is full again (it has
+ *   been quiet), all of it is released. Releasing one at a time is what keeps other pods fast: a
+ *   connection released at once reads a whole pipelined chunk.
+ */
+export interface CallerGuardOptions {
+  /** Requests per second one caller may make; 0 turns the rate limit off. */
+  perSecond: number;
+  /** Requests a caller may make at once before the rate applies. */
+  burst: number;
+  /** Open connections one caller may hold; more are closed as they arrive. */
+  maxConnectionsPerCaller: number;
+  /** Requests one caller may have in flight (a cache miss, a pod-start wait, a passthrough). */
+  maxInFlightPerCaller: number;
+  /** Open connections in all, for callers that are not exempt; past it new ones are closed. */
+  maxConnections: number;
+  /** Callers no limit applies to: the node itself (kubelet probes) and loopback. */
+  exempt?: (ip: string) => boolean;
+  clock: Clock;
+  scheduler: Scheduler;
+}
+
+export type Admission = 'serve' | 'limited' | 'drop';
+
+export interface CallerGuard {
+  /** Watches the server's connections; call once, before it listens. */
+  attach(server: Server): void;
+  /**
+   * One request from `ip` on `socket`: 'serve' (call `finished` when it is answered), 'limited'
+   * (answer 429 with Connection: close) or 'drop' (answer nothing; the connection is closed).
+   */
+  admit(ip: string, socket: Socket): Admission;
+  finished(ip: string, socket: Socket): void;
+  /** Callers tracked now; idle ones are forgotten, active ones never. */
+  trackedCallers(): number;
+  close(): void;
+}
+
+interface Caller {
+  tokens: number;
+  updatedAt: number;
+  sockets: Set<Socket>;
+  inFlight: number;
+  /** Over budget: connections are held unread and released one per `releaseEveryMs`. */
+  held: Socket[] | undefined;
+  release: Timer | undefined;
+}
+
+interface Connection {
+  caller: Caller;
+  inFlight: number;
+  /** Answered 429 with Connection: close; whatever it pipelined after that is dropped. */
+  closing: boolean;
+}
+
+// Enough for every pod, node address and port-forward on a node many times over; past it, only
+// callers that hold nothing (no connection, nothing in flight, a full bucket) are forgotten.
+const MAX_TRACKED_CALLERS = 16_384;
+
+/** IPv4-mapped IPv6 addresses are the IPv4 caller. */
+export function peerAddress(address: string | undefined): string {
+  const text = address ?? '';
+  return text.startsWith('::ffff:') ? text.slice(7) : text;
+}
+
+export function createCallerGuard(options: CallerGuardOptions): CallerGuard {
+  const { perSecond, burst, clock, scheduler } = options;
+  const exempt = options.exempt ?? (() => false);
+  const limited = perSecond > 0;
+  const releaseEveryMs = limited ? Math.max(1, Math.ceil(1000 / Math.min(perSecond, 10))) : 0;
+  const callers = new Map<string, Caller>();
+  const connections = new WeakMap<Socket, Connection>();
+  let counted = 0;
+
+  function callerOf(ip: string): Caller | undefined {
+    let caller = callers.get(ip);
+    if (caller === undefined) {
+      if (callers.size >= MAX_TRACKED_CALLERS && !forgetIdle()) return undefined;
+      caller = { tokens: burst, updatedAt: clock.now(), sockets: new Set(), inFlight: 0, held: undefined, release: undefined };
+      callers.set(ip, caller);
+    }
+    return caller;
+  }
+
+  function refill(caller: Caller, now: number): void {
+    if (now > caller.updatedAt) {
+      caller.tokens = Math.min(burst, caller.tokens + ((now - caller.updatedAt) * perSecond) / 1000);
+      caller.updatedAt = now;
+    }
+  }
+
+  /** Forgets every caller that holds nothing; a fresh entry for it would be identical. */
+  function forgetIdle(): boolean {
+    const now = clock.now();
+    const before = callers.size;
+    for (const [ip, caller] of callers) {
+      if (caller.sockets.size > 0 || caller.inFlight > 0 || caller.held !== undefined) continue;
+      refill(caller, now);
+      if (caller.tokens >= burst) callers.delete(ip);
+    }
+    return callers.size < before;
+  }
+
+  function hold(caller: Caller, socket: Socket): void {
+    socket.pause();
+    caller.held!.push(socket);
+  }
+
+  function startHolding(caller: Caller, except: Socket): void {
+    caller.held = [];
+    for (const socket of caller.sockets) if (socket !== except) hold(caller, socket);
+    scheduleRelease(caller);
+  }
+
+  function scheduleRelease(caller: Caller): void {
+    caller.release = scheduler.schedule(releaseEveryMs, () => releaseSome(caller));
+  }
+
+  function releaseSome(caller: Caller): void {
+    caller.release = undefined;
+    const held = caller.held;
+    if (held === undefined) return;
+    refill(caller, clock.now());
+    if (caller.tokens >= burst || held.length === 0) {
+      caller.held = undefined;
+      for (const socket of held) socket.resume();
+      return;
+    }
+    held.shift()!.resume();
+    scheduleRelease(caller);
+  }
+
+  function onConnection(socket: Socket): void {
+    const ip = peerAddress(socket.remoteAddress);
+    if (exempt(ip)) return;
+    const caller = callerOf(ip);
+    if (caller === undefined || caller.sockets.size >= options.maxConnectionsPerCaller || counted >= options.maxConnections) {
+      socket.destroy();
+      return;
+    }
+    counted++;
+    caller.sockets.add(socket);
+    const connection: Connection = { caller, inFlight: 0, closing: false };
+    connections.set(socket, connection);
+    if (caller.held !== undefined) hold(caller, socket);
+    socket.once('close', () => {
+      counted--;
+      caller.sockets.delete(socket);
+      caller.inFlight -= connection.inFlight;
+      connection.inFlight = 0;
+      if (caller.held !== undefined) {
+        const at = caller.held.indexOf(socket);
+        if (at !== -1) caller.held.splice(at, 1);
+      }
+    });
+  }
+
+  return {
+    attach(server) {
+      server.on('connection', onConnection);
+    },
+    admit(ip, socket) {
+      if (exempt(ip)) return 'serve';
+      const connection = connections.get(socket);
+      if (connection?.closing) {
+        socket.destroy();
+        return 'drop';
+      }
+      // A request whose connection the server saw (inject() has none) counts against it too.
+      const caller = connection?.caller ?? callerOf(ip);
+      if (caller === undefined) return 'limited';
+      if (limited) {
+        refill(caller, clock.now());
+        if (caller.tokens < 1 || caller.inFlight >= options.maxInFlightPerCaller) {
+          if (connection) connection.closing = true;
+          if (caller.held === undefined) startHolding(caller, socket);
+          return 'limited';
+        }
+        caller.tokens -= 1;
+      } else if (caller.inFlight >= options.maxInFlightPerCaller) {
+        if (connection) connection.closing = true;
+        return 'limited';
+      }
+      caller.inFlight++;
+      if (connection) connection.inFlight++;
+      return 'serve';
+    },
+    finished(ip, socket) {
+      if (exempt(ip)) return;
+      const connection = connections.get(socket);
+      const caller = connection?.caller ?? callers.get(ip);
+      if (caller === undefined) return;
+      // A connection that closed first has already given its requests back.
+      if (connection !== undefined) {
+        if (connection.inFlight === 0) return;
+        connection.inFlight--;
+      }
+      if (caller.inFlight > 0) caller.inFlight--;
+    },
+    trackedCallers: () => callers.size,
+    close() {
+      for (const caller of callers.values()) caller.release?.cancel();
+    },
+  };
+}
