@@ -8,3 +8,4 @@ export type { MetadataUpstream, UpstreamAnswer } from './upstream.js';
 export { createRateLimiter } from './rate-limit.js';
 export type { RateLimiter } from './rate-limit.js';
 export { limitConnectionsPerCaller } from './connection-limit.js';
+export { alsoListen, closeListener } from './also-listen.js';
