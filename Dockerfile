@@ -26,7 +26,8 @@ ARG IPTABLES_BACKEND=nft
 RUN apt-get update \
  && apt-get install -y --no-install-recommends iptables \
  && rm -rf /var/lib/apt/lists/* \
- && update-alternatives --set iptables "/usr/sbin/iptables-${IPTABLES_BACKEND}"
+ && update-alternatives --set iptables "/usr/sbin/iptables-${IPTABLES_BACKEND}" \
+ && update-alternatives --set ip6tables "/usr/sbin/ip6tables-${IPTABLES_BACKEND}"
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/package.json ./package.json

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # corridor-iptables.sh install|check|remove: the node's rules that send pods' metadata traffic
-# (169.254.169.254:80) to the corridor agent, run from the DaemonSet's containers. The work is
-# done by `corridor iptables`; this only maps the DaemonSet's environment onto it:
+# (169.254.169.254:80, and [fd00:ec2::254]:80 with ip6tables) to the corridor agent, run from the
+# DaemonSet's containers. The work is done by `corridor iptables`; this only maps the DaemonSet's
+# environment onto it:
 #   HOST_IP             the node IP (fieldRef status.hostIP); the agent listens there. CORRIDOR_HOST_IP wins if set.
+#   CORRIDOR_HOST_IPV6  the node's IPv6 address, or status.hostIPs (the IPv6 one is taken); empty:
+#                       pods' IPv6 metadata traffic is refused (read by corridor itself)
+#   CORRIDOR_IPV6       auto (default), on or off: see `corridor iptables --help` (read by corridor itself)
 #   CORRIDOR_PORT       the agent's metadata port (default 8181)
 #   CORRIDOR_INTERFACE  pod interface patterns, comma-separated: cali+, eni+, cni0, veth+, !eth0
 #   CORRIDOR_BIN        the corridor executable (default: corridor on PATH)

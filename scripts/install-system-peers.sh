@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system tools the node-path e2e test (test/e2e/node-path.test.ts) needs, with
-# apt-get, when they are missing: iptables (iptables, iptables-restore) and iproute2 (ip netns).
+# apt-get, when they are missing: iptables (iptables, iptables-restore, ip6tables,
+# ip6tables-restore: Debian's iptables package has both) and iproute2 (ip netns).
 # The test itself also needs root; without these tools or root it skips and says why.
 set -euo pipefail
 
@@ -8,7 +9,7 @@ set -euo pipefail
 export PATH="$PATH:/usr/sbin:/sbin"
 
 missing=()
-for tool in iptables iptables-restore; do
+for tool in iptables iptables-restore ip6tables ip6tables-restore; do
   command -v "$tool" >/dev/null 2>&1 || { missing+=(iptables); break; }
 done
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)

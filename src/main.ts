@@ -2,7 +2,7 @@ import { Registry } from 'prom-client';
 import { buildApp, type App } from './app.js';
 import { sessionSettings, type AgentConfig } from './config/index.js';
 import { createSessionCache, createStsAssumer, startPrefetch, type RoleAssumer, type StsAssumer } from './credentials/index.js';
-import { openTokenKeyStore } from './imds/index.js';
+import { alsoListen, closeListener, openTokenKeyStore } from './imds/index.js';
 import { createPodDirectory, openKubeTransport, type RunningPodDirectory } from './kube/index.js';
 import { createLogger, type Logger } from './log/index.js';
 import { createMetrics } from './metrics/index.js';
@@ -71,7 +71,9 @@ export async function startAgent(config: Readonly<AgentConfig>, overrides: Agent
   startPrefetch({ pods: directory, roles: app.resolver, credentials });
   // Everything that keeps the process alive; released on stop, and when start-up fails half-way,
   // so a port in use ends the process (and the pod restarts) instead of leaving it hanging.
+  let imds6: Awaited<ReturnType<typeof alsoListen>> | undefined;
   const release = async () => {
+    if (imds6) await closeListener(imds6);
     await app.imds.close();
     directory.stop();
     transport.close?.();
@@ -86,12 +88,15 @@ export async function startAgent(config: Readonly<AgentConfig>, overrides: Agent
   let adminUrl: string;
   try {
     imdsUrl = await app.imds.listen({ host: config.hostIp, port: config.port });
+    // The node's IPv6 address too, for pods' [fd00:ec2::254] traffic DNATed there.
+    if (config.hostIpv6 !== undefined) imds6 = await alsoListen(app.imds.server, config.hostIpv6, config.port);
     adminUrl = await app.admin.listen({ host: config.adminHost, port: config.adminPort });
   } catch (error) {
     await release();
     throw error;
   }
-  logger.info({ imds: imdsUrl, admin: adminUrl, node: config.nodeName, version: version() }, 'corridor agent listening');
+  const imds6Url = config.hostIpv6 === undefined ? undefined : `http://[${config.hostIpv6}]:${new URL(imdsUrl).port}`;
+  logger.info({ imds: imdsUrl, imds6: imds6Url, admin: adminUrl, node: config.nodeName, version: version() }, 'corridor agent listening');
 
   return {
     app,

@@ -1,18 +1,26 @@
 import { usage } from '../config/index.js';
 import {
+  checkIpv6Rules,
   checkRules,
   createIptablesRunner,
+  describeIpv6,
   describeRedirect,
+  installIpv6Rules,
   installRules,
   IPTABLES_FLAGS,
   parseIptablesOptions,
+  removeIpv6Rules,
   removeRules,
+  underIpv6Mode,
   type IptablesRunner,
+  type Ipv6Outcome,
   type RedirectTarget,
 } from '../iptables/index.js';
 
 export interface IptablesCommandIo {
   runner: IptablesRunner;
+  /** The same for ip6tables (fd00:ec2::254). */
+  runner6: IptablesRunner;
   env: NodeJS.ProcessEnv;
   out(line: string): void;
   err(line: string): void;
@@ -20,6 +28,7 @@ export interface IptablesCommandIo {
 
 const defaultIo = (): IptablesCommandIo => ({
   runner: createIptablesRunner(),
+  runner6: createIptablesRunner({ binary: 'ip6tables' }),
   env: process.env,
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
@@ -34,7 +43,7 @@ export async function runIptablesCommand(argv: string[], io: IptablesCommandIo =
   const parsed = parseIptablesOptions(argv, io.env);
   if (!parsed.ok) {
     if (parsed.help) {
-      io.out(`${usage('iptables install|check|remove', IPTABLES_FLAGS)}\n\ninstall  sends pods' 169.254.169.254:80 traffic to the agent (idempotent)\ncheck    exits 1 unless the rules are exactly as install leaves them\nremove   deletes corridor's jump and chain: pods reach the node's metadata service again`);
+      io.out(`${usage('iptables install|check|remove', IPTABLES_FLAGS)}\n\ninstall  sends pods' 169.254.169.254:80 (and [fd00:ec2::254]:80) traffic to the agent (idempotent)\ncheck    exits 1 unless the rules are exactly as install leaves them\nremove   deletes corridor's jump and chain: pods reach the node's metadata service again`);
       return 0;
     }
     io.err(`corridor iptables: ${parsed.errors.join('; ')}`);
@@ -42,17 +51,29 @@ export async function runIptablesCommand(argv: string[], io: IptablesCommandIo =
   }
   const { options } = parsed;
   const prefix = `corridor iptables ${options.action}`;
+  const hostIpv6 = options.action === 'remove' ? undefined : options.target.hostIpv6;
+  // IPv4 first, as before; the IPv6 part cannot open anything the IPv4 part closed.
+  const ipv6 = (work: () => Promise<string[]>) => underIpv6Mode(options.ipv6, hostIpv6, work);
+  const warn = (outcome: Ipv6Outcome) => {
+    if (!outcome.managed && outcome.warning) io.err(`${prefix}: WARNING: ${outcome.reason}`);
+  };
   try {
     switch (options.action) {
       case 'install': {
         const changes = await installRules(io.runner, options.target);
-        io.out(changes.length > 0 ? `${prefix}: ${changes.join('; ')}` : `${prefix}: already in place, nothing changed (${summary(options.target)})`);
+        const outcome = await ipv6(() => installIpv6Rules(io.runner6, options.target));
+        warn(outcome);
+        const all = [...changes, ...(outcome.managed ? outcome.lines : [])];
+        io.out(all.length > 0 ? `${prefix}: ${all.join('; ')}` : `${prefix}: already in place, nothing changed (${summary(options.target, outcome)})`);
         return 0;
       }
       case 'check': {
         const problems = await checkRules(io.runner, options.target);
+        const outcome = await ipv6(() => checkIpv6Rules(io.runner6, options.target));
+        warn(outcome);
+        problems.push(...(outcome.managed ? outcome.lines : []));
         if (problems.length === 0) {
-          io.out(`${prefix}: ok (${summary(options.target)})`);
+          io.out(`${prefix}: ok (${summary(options.target, outcome)})`);
           return 0;
         }
         io.err(`${prefix}: FAILED: ${problems.join('; ')}`);
@@ -60,7 +81,10 @@ export async function runIptablesCommand(argv: string[], io: IptablesCommandIo =
       }
       case 'remove': {
         const removed = await removeRules(io.runner);
-        io.out(removed.length > 0 ? `${prefix}: ${removed.join('; ')}` : `${prefix}: nothing of corridor's was installed`);
+        const outcome = await ipv6(() => removeIpv6Rules(io.runner6));
+        warn(outcome);
+        const all = [...removed, ...(outcome.managed ? outcome.lines : [])];
+        io.out(all.length > 0 ? `${prefix}: ${all.join('; ')}` : `${prefix}: nothing of corridor's was installed`);
         return 0;
       }
     }
@@ -70,6 +94,8 @@ export async function runIptablesCommand(argv: string[], io: IptablesCommandIo =
   }
 }
 
-function summary(target: RedirectTarget): string {
-  return target.interfaces.map((pattern) => describeRedirect(target, pattern)).join(', ');
+function summary(target: RedirectTarget, ipv6: Ipv6Outcome): string {
+  const ipv4 = target.interfaces.map((pattern) => describeRedirect(target, pattern)).join(', ');
+  const ipv6Text = ipv6.managed ? target.interfaces.map((pattern) => describeIpv6(target, pattern)).join(', ') : 'not managed';
+  return `${ipv4}; IPv6 ${ipv6Text}`;
 }

@@ -3,6 +3,7 @@ import type { AnnotationKeys, PolicyOptions } from '../policy/index.js';
 // config) must not pay for.
 import { DEFAULT_MIN_REMAINING, DEFAULT_REFRESH_BEFORE, DEFAULT_SESSION_DURATION } from '../credentials/refresh-timing.js';
 import { parseFlags, type FlagSpec, type FlagValue } from './flags.js';
+import { parseHostIpv6 } from './host-ipv6.js';
 
 export const DEFAULT_PASSTHROUGH_PATHS = [
   '/latest/meta-data/placement/region',
@@ -18,6 +19,7 @@ export const DEFAULT_PASSTHROUGH_PATHS = [
 export const AGENT_FLAGS: readonly FlagSpec[] = [
   { name: 'node-name', kind: 'string', required: true, help: 'this node\'s name; pods are watched with spec.nodeName=<it>' },
   { name: 'host-ip', kind: 'string', required: true, help: 'address the metadata server binds to (the iptables DNAT target)' },
+  { name: 'host-ipv6', kind: 'string', help: 'the node\'s IPv6 address (or status.hostIPs, of which the IPv6 one is taken): the metadata server listens there too, the ip6tables DNAT target' },
   { name: 'port', kind: 'port', default: '8181', help: 'metadata server port' },
   { name: 'admin-host', kind: 'string', default: '0.0.0.0', help: 'address of the admin server (/metrics, /healthz, /readyz, /debug/explain)' },
   { name: 'admin-port', kind: 'port', default: '9181', help: 'admin server port' },
@@ -47,6 +49,8 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
 export interface AgentConfig {
   nodeName: string;
   hostIp: string;
+  /** The node's IPv6 address, where the metadata server listens as well; undefined: none. */
+  hostIpv6: string | undefined;
   port: number;
   adminHost: string;
   adminPort: number;
@@ -105,12 +109,16 @@ export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     errors.push('durations must satisfy min-remaining < refresh-before < session-duration');
   }
 
+  const hostIpv6 = parseHostIpv6(str('host-ipv6'));
+  if (!hostIpv6.ok) errors.push(`--host-ipv6: ${hostIpv6.error}`);
+
   if (num('rate-limit') > 0 && num('rate-limit-burst') < 1) errors.push('--rate-limit-burst must be at least 1 when --rate-limit is on');
 
   if (help || errors.length > 0) return { ok: false, help, errors };
   const config: AgentConfig = {
     nodeName: str('node-name') as string,
     hostIp: str('host-ip') as string,
+    hostIpv6: hostIpv6.ok ? hostIpv6.address : undefined,
     port: num('port'),
     adminHost: str('admin-host') as string,
     adminPort: num('admin-port'),

@@ -424,6 +424,8 @@ export interface PodSpecInput {
   namespace?: string;
   /** status.podIP; omit for a pod that has none yet. */
   ip?: string;
+  /** A dual-stack pod's status.podIPs after `ip` (its IPv6 address, say). */
+  moreIps?: string[];
   nodeName?: string;
   annotations?: Record<string, string>;
   labels?: Record<string, string>;
@@ -457,7 +459,7 @@ export function makePod(input: PodSpecInput): KubeObject {
   if (input.uid !== undefined) pod.metadata.uid = input.uid;
   if (input.ip !== undefined) {
     (pod.status as Record<string, unknown>).podIP = input.ip;
-    (pod.status as Record<string, unknown>).podIPs = [{ ip: input.ip }];
+    (pod.status as Record<string, unknown>).podIPs = [input.ip, ...(input.moreIps ?? [])].map((ip) => ({ ip }));
   }
   if (input.deletionTimestamp !== undefined) {
     pod.metadata.deletionTimestamp = input.deletionTimestamp === true ? '2026-01-01T00:00:00Z' : input.deletionTimestamp;

@@ -5,3 +5,4 @@ export { imdsTime } from './document.js';
 export { openTokenKeyStore, RELOAD_EVERY_MS, RETIRED_KEY_GRACE_MS } from './token-keys.js';
 export { MAX_TOKEN_TTL_SECONDS } from './token.js';
 export type { TokenKeyRing } from './token-keys.js';
+export { alsoListen, closeListener } from './also-listen.js';

@@ -1,3 +1,4 @@
+import { SocketAddress, isIPv6 } from 'node:net';
 import type { NamespaceInfo, PodInfo, ServiceAccountInfo } from './types.js';
 import { record, text, type Json } from './values.js';
 
@@ -15,6 +16,27 @@ function annotationsOf(metadata: Json): Readonly<Record<string, string>> {
   return out;
 }
 
+/**
+ * An address as a socket's remoteAddress prints it, so a caller compares equal as text: IPv6 in
+ * lower case and compressed (`FD00:10:0::5` -> `fd00:10::5`, the same inet_ntop both go through).
+ */
+function socketForm(ip: string): string {
+  return isIPv6(ip) ? new SocketAddress({ address: ip, family: 'ipv6' }).address : ip;
+}
+
+/** status.podIP first, then the rest of status.podIPs ([{ip}]), each once. */
+function podIpsOf(status: Json): string[] {
+  const ips: string[] = [];
+  const add = (value: unknown) => {
+    if (typeof value !== 'string' || value === '') return;
+    const ip = socketForm(value);
+    if (!ips.includes(ip)) ips.push(ip);
+  };
+  add(status.podIP);
+  if (Array.isArray(status.podIPs)) for (const entry of status.podIPs) add(record(entry).ip);
+  return ips;
+}
+
 /** The resourceVersion of any Kubernetes object or list, or undefined. */
 export function resourceVersionOf(raw: unknown): string | undefined {
   const version = record(record(raw).metadata).resourceVersion;
@@ -28,7 +50,7 @@ export function parsePod(raw: unknown): PodInfo {
   const status = record(object.status);
   const name = text(metadata.name);
   const namespace = text(metadata.namespace);
-  const ip = text(status.podIP);
+  const ips = podIpsOf(status);
   const deletion = metadata.deletionTimestamp;
   return {
     // A uid is always present on real objects; the fallback keeps a malformed one from colliding with ''.
@@ -36,7 +58,8 @@ export function parsePod(raw: unknown): PodInfo {
     name,
     namespace,
     nodeName: text(spec.nodeName),
-    ip: ip === '' ? undefined : ip,
+    ip: ips[0],
+    ips,
     phase: text(status.phase, 'Unknown'),
     terminating: deletion !== undefined && deletion !== null && deletion !== '',
     hostNetwork: spec.hostNetwork === true,

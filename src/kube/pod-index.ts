@@ -28,7 +28,8 @@ export function ownerOf(claimants: readonly PodInfo[]): PodLookup {
 /**
  * This node's live pods by uid, and the owner of each IP. A pod is here from the moment it is
  * scheduled (so its role can be assumed while the CNI is still setting it up), but owns no IP
- * until it has one. The owner of each IP is worked out when a pod changes, so `byIp` on the
+ * until it has one; a dual-stack pod claims each of its addresses, and each address's owner is
+ * decided on its own. The owner of each IP is worked out when a pod changes, so `byIp` on the
  * request path is a single map read.
  */
 export class PodIndex {
@@ -62,18 +63,18 @@ export class PodIndex {
     if (!isLivePod(pod)) return this.remove(pod.uid);
     const touched = new Set<string>();
     const previous = this.podsByUid.get(pod.uid);
-    if (previous?.ip !== undefined) {
+    if (previous !== undefined && previous.ips.length > 0) {
       this.withIp--;
-      if (previous.ip !== pod.ip) this.release(previous.uid, previous.ip, touched);
+      for (const ip of previous.ips) if (!pod.ips.includes(ip)) this.release(previous.uid, ip, touched);
     }
     this.podsByUid.set(pod.uid, pod);
     this.podList = undefined;
-    if (pod.ip !== undefined) {
-      this.withIp++;
-      let uids = this.uidsByIp.get(pod.ip);
-      if (!uids) this.uidsByIp.set(pod.ip, (uids = new Set()));
+    if (pod.ips.length > 0) this.withIp++;
+    for (const ip of pod.ips) {
+      let uids = this.uidsByIp.get(ip);
+      if (!uids) this.uidsByIp.set(ip, (uids = new Set()));
       uids.add(pod.uid);
-      this.recompute(pod.ip, touched);
+      this.recompute(ip, touched);
     }
     return touched;
   }
@@ -85,10 +86,8 @@ export class PodIndex {
     if (!previous) return touched;
     this.podsByUid.delete(uid);
     this.podList = undefined;
-    if (previous.ip !== undefined) {
-      this.withIp--;
-      this.release(uid, previous.ip, touched);
-    }
+    if (previous.ips.length > 0) this.withIp--;
+    for (const ip of previous.ips) this.release(uid, ip, touched);
     return touched;
   }
 

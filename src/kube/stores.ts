@@ -17,6 +17,8 @@ function samePod(a: PodInfo, b: PodInfo): boolean {
     a.namespace === b.namespace &&
     a.nodeName === b.nodeName &&
     a.ip === b.ip &&
+    a.ips.length === b.ips.length &&
+    a.ips.every((ip, i) => b.ips[i] === ip) &&
     a.phase === b.phase &&
     a.terminating === b.terminating &&
     a.hostNetwork === b.hostNetwork &&

@@ -4,8 +4,13 @@ export interface PodInfo {
   name: string;
   namespace: string;
   nodeName: string;
-  /** status.podIP; undefined until the CNI has set the pod up. */
+  /** status.podIP, the primary address; undefined until the CNI has set the pod up. */
   ip: string | undefined;
+  /**
+   * Every address in status.podIPs (dual-stack: one per family), the primary first; empty until
+   * the CNI has set the pod up. IPv6 ones in the form a socket's remoteAddress has.
+   */
+  ips: readonly string[];
   phase: string;
   /** metadata.deletionTimestamp is set: the pod is terminating. */
   terminating: boolean;

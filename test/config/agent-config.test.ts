@@ -125,3 +125,16 @@ t.test('an empty duration, port, switch or string, from a flag or the environmen
     ]);
   }
 });
+
+t.test('--host-ipv6: the node\'s IPv6 address, taken from status.hostIPs when given that; none by default', async (t) => {
+  const hostIpv6 = (env: NodeJS.ProcessEnv, argv: string[] = []) => {
+    const result = parseAgentConfig([...required, ...argv], env);
+    return result.ok ? result.config.hostIpv6 : result.errors;
+  };
+  t.equal(hostIpv6({}), undefined);
+  t.equal(hostIpv6({ CORRIDOR_HOST_IPV6: '' }), undefined, 'empty is none');
+  t.equal(hostIpv6({ CORRIDOR_HOST_IPV6: '10.0.0.1' }), undefined, 'an IPv4-only node\'s status.hostIPs');
+  t.equal(hostIpv6({ CORRIDOR_HOST_IPV6: '10.0.0.1,2600:1F18:0::7' }), '2600:1f18::7', 'a dual-stack node\'s, in socket form');
+  t.equal(hostIpv6({}, ['--host-ipv6', 'fd00:77::1']), 'fd00:77::1');
+  t.match(hostIpv6({}, ['--host-ipv6', 'fd00::zz']), [/--host-ipv6: "fd00::zz" is not an IP address/]);
+});

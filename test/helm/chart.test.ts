@@ -9,8 +9,8 @@ import { AGENT_FLAGS, parseAgentConfig } from '../../src/config/index.js';
 import { envName } from '../../src/config/flags.js';
 import { CHART, NAMESPACE, ROOT, findHelm, helm, only, renderChart, schemaProblem, setArgs, type K8sObject } from '../helpers/helm.js';
 
-/** Flags the DaemonSet fills from the downward API rather than from values. */
-const FROM_DOWNWARD_API: Readonly<Record<string, string>> = { 'node-name': 'spec.nodeName', 'host-ip': 'status.hostIP' };
+/** Flags the DaemonSet fills from the downward API rather than from values; host-ipv6 takes status.hostIPs whole (ipv6.fromHostIPs). */
+const FROM_DOWNWARD_API: Readonly<Record<string, string>> = { 'node-name': 'spec.nodeName', 'host-ip': 'status.hostIP', 'host-ipv6': 'status.hostIPs' };
 
 /** Every optional object and mode on. */
 const ALL_ON = {

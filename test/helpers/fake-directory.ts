@@ -2,9 +2,13 @@ import type { NamespaceInfo, PodDirectory, PodInfo, PodLookup, ServiceAccountInf
 
 let uid = 0;
 
-/** A pod on node-a, Running; override anything. `ip: undefined` is a pod the CNI has not reached yet. */
+/**
+ * A pod on node-a, Running; override anything. `ip: undefined` is a pod the CNI has not reached
+ * yet; `ips` defaults to `[ip]` (single-stack), give it for a dual-stack pod.
+ */
 export function podInfo(fields: Partial<PodInfo> & { name: string; ip: string | undefined }): PodInfo {
   return {
+    ips: fields.ip === undefined ? [] : [fields.ip],
     uid: `uid-${++uid}`,
     namespace: 'gha',
     nodeName: 'node-a',

@@ -27,12 +27,26 @@ t.test('a full pod from watch JSON parses into PodInfo', async (t) => {
     namespace: 'gha',
     nodeName: 'node-a',
     ip: '10.0.0.5',
+    ips: ['10.0.0.5'],
     phase: 'Running',
     terminating: true,
     hostNetwork: false,
     serviceAccountName: 'builder',
     annotations: { 'iam.amazonaws.com/role': 'reader' },
   });
+});
+
+t.test('a dual-stack pod has every address of status.podIPs, IPv6 in the form its sockets report', async (t) => {
+  const status = { phase: 'Running', podIP: '10.0.0.5', podIPs: [{ ip: '10.0.0.5' }, { ip: 'FD00:10:0:0:0:0:0:5' }] };
+  const pod = parsePod({ metadata: { name: 'web', namespace: 'gha', uid: 'u-1' }, spec: { nodeName: 'node-a' }, status });
+  t.equal(pod.ip, '10.0.0.5', 'status.podIP stays the primary');
+  t.same(pod.ips, ['10.0.0.5', 'fd00:10::5']);
+  const v6first = parsePod({ metadata: { uid: 'u-2' }, status: { podIP: 'fd00:10::7', podIPs: [{ ip: 'fd00:10::7' }, { ip: '10.0.0.7' }] } });
+  t.same(v6first.ips, ['fd00:10::7', '10.0.0.7'], 'an IPv6-primary cluster');
+  const onlyList = parsePod({ metadata: { uid: 'u-3' }, status: { podIPs: [{ ip: '10.0.0.8' }, { ip: 42 }, 'x', { ip: '' }] } });
+  t.same(onlyList.ips, ['10.0.0.8'], 'podIPs without podIP, odd entries skipped');
+  t.equal(onlyList.ip, '10.0.0.8');
+  t.same(parsePod({ metadata: { uid: 'u-4' }, status: { phase: 'Pending' } }).ips, [], 'no IP yet');
 });
 
 t.test('a pod from a list call (client-node model, Date timestamps) parses the same way', async (t) => {

@@ -79,6 +79,50 @@ t.test('an update that changes the IP moves the pod and frees the old IP', async
   t.equal(index.size, 1);
 });
 
+const dual = (fields: Partial<PodInfo> & { name: string }) => pod({ ip: '10.0.0.5', ips: ['10.0.0.5', 'fd00:10::5'], ...fields });
+
+t.test('a dual-stack pod is found by each of its addresses, and counts once', async (t) => {
+  const index = new PodIndex();
+  const touched = index.upsert(dual({ name: 'web' }));
+  t.equal(summary(index.byIp('10.0.0.5')), 'found web');
+  t.equal(summary(index.byIp('fd00:10::5')), 'found web', 'a call from its IPv6 address');
+  t.same([...touched].sort(), ['10.0.0.5', 'fd00:10::5']);
+  t.equal(index.size, 1);
+  t.same([...index.remove('uid-web')].sort(), ['10.0.0.5', 'fd00:10::5'], 'removal frees both');
+  t.equal(summary(index.byIp('fd00:10::5')), 'unknown');
+  t.equal(index.size, 0);
+});
+
+t.test('the ownership rules apply to each address on its own', async (t) => {
+  const index = new PodIndex();
+  // The IPv4 address was reused by a new single-stack pod while the old dual-stack pod terminates;
+  // its IPv6 address is still only the old pod's.
+  index.upsert(dual({ name: 'old', terminating: true }));
+  index.upsert(pod({ name: 'new', ip: '10.0.0.5' }));
+  t.equal(summary(index.byIp('10.0.0.5')), 'found new');
+  t.equal(summary(index.byIp('fd00:10::5')), 'found old');
+  // Two live pods on one IPv6 address are ambiguous there, and only there.
+  index.upsert(pod({ name: 'other', ip: '10.0.0.9', ips: ['10.0.0.9', 'fd00:10::5'] }));
+  index.upsert(dual({ name: 'old', terminating: false, ip: '10.0.0.8', ips: ['10.0.0.8', 'fd00:10::5'] }));
+  t.equal(summary(index.byIp('fd00:10::5')), 'ambiguous old,other');
+  t.equal(summary(index.byIp('10.0.0.9')), 'found other');
+  t.equal(summary(index.byIp('10.0.0.5')), 'found new', 'old gave 10.0.0.5 up when its addresses changed');
+  index.upsert(pod({ name: 'other', ip: '10.0.0.9', phase: 'Succeeded' }));
+  t.equal(summary(index.byIp('fd00:10::5')), 'found old', 'a finished pod owns none of its addresses');
+});
+
+t.test('a pod that gains its IPv6 address later keeps its IPv4 one', async (t) => {
+  const index = new PodIndex();
+  index.upsert(pod({ name: 'web', ip: '10.0.0.5' }));
+  const touched = index.upsert(dual({ name: 'web' }));
+  t.same([...touched].sort(), ['10.0.0.5', 'fd00:10::5']);
+  t.equal(summary(index.byIp('10.0.0.5')), 'found web');
+  t.equal(summary(index.byIp('fd00:10::5')), 'found web');
+  t.equal(index.size, 1);
+  index.upsert(pod({ name: 'web', ip: '10.0.0.5' }));
+  t.equal(summary(index.byIp('fd00:10::5')), 'unknown', 'and loses it again');
+});
+
 t.test('a pod without an IP is listed but owns nothing; once it gets its IP it owns it', async (t) => {
   const index = new PodIndex();
   const touched = index.upsert(pod({ name: 'web', ip: undefined, phase: 'Pending' }));

@@ -16,7 +16,7 @@ const options: PolicyOptions = {
 
 function pod(annotations: Record<string, string> = {}, namespace = 'gha'): PodInfo {
   return {
-    uid: 'u1', name: 'spark-driver', namespace, nodeName: 'node-a', ip: '10.0.0.7', phase: 'Running',
+    uid: 'u1', name: 'spark-driver', namespace, nodeName: 'node-a', ip: '10.0.0.7', ips: ['10.0.0.7'], phase: 'Running',
     terminating: false, hostNetwork: false, serviceAccountName: 'spark', annotations,
   };
 }

@@ -124,3 +124,16 @@ an empty variable, which the agent reads as an empty list.
 {{- define "corridor.tokenKeyDir" -}}
 {{- .Values.agent.tokenKeyDir | default "/var/lib/corridor" -}}
 {{- end }}
+
+{{/*
+CORRIDOR_HOST_IPV6 from status.hostIPs ("10.0.1.5,2600:1f18::5"; the Downward API cannot pick one
+family, so corridor takes the IPv6 address from the list). Empty output when ipv6.fromHostIPs is off.
+*/}}
+{{- define "corridor.hostIPv6Env" -}}
+{{- if .Values.ipv6.fromHostIPs }}
+- name: CORRIDOR_HOST_IPV6
+  valueFrom:
+    fieldRef:
+      fieldPath: status.hostIPs
+{{- end }}
+{{- end }}

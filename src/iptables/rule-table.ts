@@ -1,5 +1,5 @@
 import type { CommandResult, IptablesRunner } from './runner.js';
-import { chainRestoreInput, natArgs } from './rules.js';
+import { chainRestoreInput, tableArgs, type TableName } from './rules.js';
 
 /** An iptables command that ran and failed for a reason other than "no such rule/chain". */
 export class IptablesCommandError extends Error {
@@ -10,15 +10,24 @@ export class IptablesCommandError extends Error {
 }
 
 /**
- * The few questions and changes install, check and remove need, over the injected runner. Exit
- * code 1 is iptables' "no such rule / chain" answer; anything else is a real failure and throws.
+ * The few questions and changes install, check and remove need of one table (nat, or filter for
+ * the IPv6 REJECT), over the injected runner. Exit code 1 is iptables' "no such rule / chain"
+ * answer; anything else is a real failure and throws. `binary` only names the command in errors.
  */
-export class NatTable {
-  constructor(private readonly runner: IptablesRunner) {}
+export class RuleTable {
+  private readonly args: ReturnType<typeof tableArgs>;
+
+  constructor(
+    private readonly runner: IptablesRunner,
+    readonly table: TableName = 'nat',
+    private readonly binary = 'iptables',
+  ) {
+    this.args = tableArgs(table);
+  }
 
   /** The chain's rules as `iptables -S` prints them (`-A CHAIN ...` lines), or undefined when it does not exist. */
   async rulesOf(chain: string): Promise<string[] | undefined> {
-    const args = natArgs.list(chain);
+    const args = this.args.list(chain);
     const result = await this.runner.run(args);
     if (result.code === 1) return undefined;
     this.expectSuccess(args, result);
@@ -26,7 +35,7 @@ export class NatTable {
   }
 
   async hasRule(chain: string, rule: readonly string[]): Promise<boolean> {
-    const args = natArgs.check(chain, rule);
+    const args = this.args.check(chain, rule);
     const result = await this.runner.run(args);
     if (result.code === 1) return false;
     this.expectSuccess(args, result);
@@ -34,22 +43,22 @@ export class NatTable {
   }
 
   async insertFirst(chain: string, rule: readonly string[]): Promise<void> {
-    await this.mustRun(natArgs.insertFirst(chain, rule));
+    await this.mustRun(this.args.insertFirst(chain, rule));
   }
 
   async deleteRule(chain: string, rule: readonly string[]): Promise<void> {
-    await this.mustRun(natArgs.delete(chain, rule));
+    await this.mustRun(this.args.delete(chain, rule));
   }
 
   /** Creates or empties the chain and fills it with exactly these rules, atomically. */
   async replaceChain(chain: string, rules: readonly (readonly string[])[]): Promise<void> {
-    const result = await this.runner.restore(chainRestoreInput(chain, rules));
-    if (result.code !== 0) throw new IptablesCommandError(`iptables-restore --noflush (chain ${chain})`, result);
+    const result = await this.runner.restore(chainRestoreInput(chain, rules, this.table));
+    if (result.code !== 0) throw new IptablesCommandError(`${this.binary}-restore --noflush (${this.table === 'nat' ? '' : `${this.table} `}chain ${chain})`, result);
   }
 
   async deleteChain(chain: string): Promise<void> {
-    await this.mustRun(natArgs.flush(chain));
-    await this.mustRun(natArgs.deleteChain(chain));
+    await this.mustRun(this.args.flush(chain));
+    await this.mustRun(this.args.deleteChain(chain));
   }
 
   private async mustRun(args: string[]): Promise<void> {
@@ -57,6 +66,6 @@ export class NatTable {
   }
 
   private expectSuccess(args: readonly string[], result: CommandResult): void {
-    if (result.code !== 0) throw new IptablesCommandError(`iptables ${args.join(' ')}`, result);
+    if (result.code !== 0) throw new IptablesCommandError(`${this.binary} ${args.join(' ')}`, result);
   }
 }

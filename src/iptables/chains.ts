@@ -1,0 +1,33 @@
+import type { ManagedChain } from './managed-chain.js';
+import { RuleTable } from './rule-table.js';
+import type { IptablesRunner } from './runner.js';
+import { ENTRY_CHAIN, FORWARD_CHAIN, METADATA_ADDRESS, METADATA_ADDRESS_V6, ipv6JumpRule, jumpRule } from './rules.js';
+
+/** iptables nat: PREROUTING jumps to the DNAT rules for 169.254.169.254. */
+export function ipv4Chain(runner: IptablesRunner): ManagedChain {
+  return { table: new RuleTable(runner, 'nat'), label: 'nat', entry: ENTRY_CHAIN, entryLabel: ENTRY_CHAIN, jump: jumpRule(), traffic: `${METADATA_ADDRESS}:80` };
+}
+
+/** ip6tables filter: FORWARD jumps to the REJECT rules for fd00:ec2::254, the backstop. */
+export function ipv6RejectChain(runner6: IptablesRunner): ManagedChain {
+  return {
+    table: new RuleTable(runner6, 'filter', 'ip6tables'),
+    label: 'ip6tables filter',
+    entry: FORWARD_CHAIN,
+    entryLabel: `ip6tables ${FORWARD_CHAIN}`,
+    jump: ipv6JumpRule(),
+    traffic: `[${METADATA_ADDRESS_V6}]:80`,
+  };
+}
+
+/** ip6tables nat: PREROUTING jumps to the DNAT rules for fd00:ec2::254, when the node has an IPv6 address. */
+export function ipv6RedirectChain(runner6: IptablesRunner): ManagedChain {
+  return {
+    table: new RuleTable(runner6, 'nat', 'ip6tables'),
+    label: 'ip6tables nat',
+    entry: ENTRY_CHAIN,
+    entryLabel: `ip6tables ${ENTRY_CHAIN}`,
+    jump: ipv6JumpRule(),
+    traffic: `[${METADATA_ADDRESS_V6}]:80`,
+  };
+}
