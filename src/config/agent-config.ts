@@ -19,7 +19,7 @@ export const DEFAULT_PASSTHROUGH_PATHS = [
 export const AGENT_FLAGS: readonly FlagSpec[] = [
   { name: 'node-name', kind: 'string', required: true, help: 'this node\'s name; pods are watched with spec.nodeName=<it>' },
   { name: 'host-ip', kind: 'string', required: true, help: 'address the metadata server binds to (the iptables DNAT target)' },
-  { name: 'host-ipv6', kind: 'string', help: 'the node\'s IPv6 address (or status.hostIPs, of which the IPv6 one is taken): the metadata server listens there too, the ip6tables DNAT target' },
+  { name: 'host-ipv6', kind: 'string', emptyMeans: 'no IPv6 address', help: 'the node\'s IPv6 address (or status.hostIPs, of which the IPv6 one is taken): the metadata server listens there too, the ip6tables DNAT target' },
   { name: 'port', kind: 'port', default: '8181', help: 'metadata server port' },
   { name: 'admin-host', kind: 'string', default: '0.0.0.0', help: 'address of the admin server (/metrics, /healthz, /readyz, /debug/explain)' },
   { name: 'admin-port', kind: 'port', default: '9181', help: 'admin server port' },

@@ -1,4 +1,5 @@
-import { SocketAddress, isIP, isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
+import { socketForm } from '../net/index.js';
 
 export type HostIpv6Result = { ok: true; address: string | undefined } | { ok: false; error: string };
 
@@ -15,9 +16,8 @@ export function parseHostIpv6(text: string | undefined): HostIpv6Result {
   if (bad !== undefined) return { ok: false, error: `"${bad}" is not an IP address (give the node's IPv6 address, or status.hostIPs)` };
   const ipv6 = entries.find((entry) => isIPv6(entry));
   if (ipv6 === undefined) return { ok: true, address: undefined };
-  // SocketAddress formats as a socket's remoteAddress does (FD00:10:0::5 -> fd00:10::5).
-  const address = new SocketAddress({ address: ipv6, family: 'ipv6' }).address;
-  if (/^fe[89ab]/i.test(address) || address.startsWith('::ffff:') || address === '::' || address === '::1') {
+  const address = socketForm(ipv6);
+  if (!isIPv6(address) || /^fe[89ab]/i.test(address) || address === '::' || address === '::1') {
     return { ok: false, error: `"${ipv6}" is not an address pods can be sent to (link-local, loopback, unspecified or IPv4-mapped)` };
   }
   return { ok: true, address };

@@ -13,6 +13,7 @@ export const IPTABLES_FLAGS: readonly FlagSpec[] = [
   {
     name: 'host-ipv6',
     kind: 'string',
+    emptyMeans: 'no IPv6 address',
     help: 'the agent\'s IPv6 address (the node\'s), the DNAT target for fd00:ec2::254; or status.hostIPs, of which the IPv6 one is taken; none: pods\' IPv6 metadata traffic is refused',
   },
   { name: 'port', kind: 'port', default: '8181', help: 'the agent\'s metadata port' },
