@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { peerAddress } from '../net/index.js';
 import type { Clock, Scheduler, Timer } from '../time/index.js';
 
 /**
@@ -70,12 +71,6 @@ interface Connection {
 // Enough for every pod, node address and port-forward on a node many times over; past it, only
 // callers that hold nothing (no connection, nothing in flight, a full bucket) are forgotten.
 const MAX_TRACKED_CALLERS = 16_384;
-
-/** IPv4-mapped IPv6 addresses are the IPv4 caller. */
-export function peerAddress(address: string | undefined): string {
-  const text = address ?? '';
-  return text.startsWith('::ffff:') ? text.slice(7) : text;
-}
 
 export function createCallerGuard(options: CallerGuardOptions): CallerGuard {
   const { perSecond, burst, clock, scheduler } = options;

@@ -1,2 +1,3 @@
-export { createCallerGuard, peerAddress } from './caller-guard.js';
+export { createCallerGuard } from './caller-guard.js';
 export type { Admission, CallerGuard, CallerGuardOptions } from './caller-guard.js';
+export { exposedServerOptions, guardServer } from './fastify.js';

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
+import { peerAddress } from '../net/index.js';
 
-/** The caller is the TCP peer; IPv4-mapped IPv6 addresses are reduced to their IPv4 form. */
+/** The caller is the TCP peer, never a header; IPv4-mapped IPv6 addresses are the IPv4 caller. */
 export function callerIp(request: FastifyRequest): string {
-  const address = request.socket.remoteAddress ?? '';
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
+  return peerAddress(request.socket.remoteAddress);
 }

@@ -1,4 +1,4 @@
-import { SocketAddress, isIPv6 } from 'node:net';
+import { socketForm } from '../net/index.js';
 import type { NamespaceInfo, PodInfo, ServiceAccountInfo } from './types.js';
 import { record, text, type Json } from './values.js';
 
@@ -14,14 +14,6 @@ function annotationsOf(metadata: Json): Readonly<Record<string, string>> {
     if (typeof value === 'string') out[key] = value;
   }
   return out;
-}
-
-/**
- * An address as a socket's remoteAddress prints it, so a caller compares equal as text: IPv6 in
- * lower case and compressed (`FD00:10:0::5` -> `fd00:10::5`, the same inet_ntop both go through).
- */
-function socketForm(ip: string): string {
-  return isIPv6(ip) ? new SocketAddress({ address: ip, family: 'ipv6' }).address : ip;
 }
 
 /** status.podIP first, then the rest of status.podIPs ([{ip}]), each once. */

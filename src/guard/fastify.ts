@@ -1,0 +1,54 @@
+import type { FastifyInstance } from 'fastify';
+import { peerAddress } from '../net/index.js';
+import type { CallerGuard } from './caller-guard.js';
+
+// Small limits: metadata, probe and scrape requests are tiny, so anything large or slow is a
+// misbehaving client. Node checks request and header timeouts only every
+// connectionsCheckingInterval (30 s by default), and applies headersTimeout from the moment a
+// connection opens, so one that never sends a byte is closed too.
+const MAX_HEADER_BYTES = 8 * 1024;
+
+/** Fastify options both servers every pod can reach share: no proxy trust, small sizes, short timeouts. */
+export const exposedServerOptions = {
+  trustProxy: false,
+  bodyLimit: 1024,
+  connectionTimeout: 10_000,
+  requestTimeout: 5_000,
+  keepAliveTimeout: 5_000,
+  http: { maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: 5_000, connectionsCheckingInterval: 1_000 },
+  return503OnClosing: true,
+} as const;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Counted in flight by the caller guard until answered. */
+    admitted: boolean;
+  }
+}
+
+/**
+ * Puts `guard` in front of every route of `app`. Over its budget, a caller gets 429 (as real IMDS
+ * answers when throttling) with Connection: close, before any lookup, and the guard holds its
+ * other connections unread.
+ */
+export function guardServer(app: FastifyInstance, guard: CallerGuard, tooManyRequests: string): void {
+  guard.attach(app.server);
+  app.decorateRequest('admitted', false);
+  // Callback style: an async hook costs every request a promise and a tick.
+  app.addHook('onRequest', (request, reply, done) => {
+    const admission = guard.admit(peerAddress(request.socket.remoteAddress), request.socket);
+    if (admission === 'serve') {
+      request.admitted = true;
+      done();
+    } else if (admission === 'drop') reply.hijack();
+    else reply.code(429).header('retry-after', '1').header('connection', 'close').type('text/plain').send(tooManyRequests);
+  });
+  app.addHook('onResponse', (request, _reply, done) => {
+    if (request.admitted) guard.finished(peerAddress(request.socket.remoteAddress), request.socket);
+    done();
+  });
+  app.addHook('onClose', (_instance, done) => {
+    guard.close();
+    done();
+  });
+}
