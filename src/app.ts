@@ -61,6 +61,8 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<App> {
     credentials,
     metrics,
     logger,
+    clock: deps.clock,
+    scheduler: deps.scheduler,
     ...(deps.beforeScrape ? { beforeScrape: deps.beforeScrape } : {}),
   });
   return { imds, admin, resolver };

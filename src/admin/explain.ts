@@ -12,14 +12,24 @@ export interface Explanation {
   role: string | null;
   source: string | null;
   reason: string;
+  /** The pods that share an ambiguous IP (namespace/name); only in the node admin's view. */
+  sharedWith?: readonly string[];
   credentials: {
     expiration: string | null;
     lastError: { code: string; message: string; at: string; nextAttemptAt: string | null } | null;
   } | null;
 }
 
+/**
+ * Who reads an explanation: the node's admin sees everything; a pod asking about itself sees its
+ * own decision but not STS's error text (a real AccessDenied names the node's role and instance).
+ */
+export type ExplainAudience = 'admin' | 'self';
+
+const STS_TEXT_WITHHELD = 'the error text is in the agent\'s log and in explain on the node';
+
 /** Why a pod gets which role, with the state of its session: the troubleshooting answer. */
-export function explainAccess(access: CallerAccess, credentials: CredentialSource | undefined): Explanation {
+export function explainAccess(access: CallerAccess, credentials: CredentialSource | undefined, audience: ExplainAudience = 'admin'): Explanation {
   const { decision, pod } = access;
   const status = access.sessionKey && credentials ? credentials.status(access.sessionKey) : undefined;
   return {
@@ -32,13 +42,14 @@ export function explainAccess(access: CallerAccess, credentials: CredentialSourc
     role: decision.allowed ? decision.role.arn : null,
     source: decision.allowed ? decision.source : null,
     reason: decision.allowed ? `role from ${decision.source}` : `${decision.reason}: ${decision.message}`,
+    ...(audience === 'admin' && access.sharedWith ? { sharedWith: access.sharedWith } : {}),
     credentials: status
       ? {
           expiration: status.session ? imdsTime(status.session.expiration) : null,
           lastError: status.lastFailure
             ? {
                 code: status.lastFailure.code,
-                message: status.lastFailure.message,
+                message: audience === 'admin' ? status.lastFailure.message : STS_TEXT_WITHHELD,
                 at: imdsTime(status.lastFailure.at),
                 nextAttemptAt: status.lastFailure.nextAttemptAt !== undefined ? imdsTime(status.lastFailure.nextAttemptAt) : null,
               }

@@ -3,6 +3,7 @@ import type { CallerResolver } from '../caller/index.js';
 import type { CredentialSource } from '../credentials/index.js';
 import type { PodDirectory } from '../kube/index.js';
 import type { Metrics } from '../metrics/index.js';
+import { isLoopback, peerAddress, socketForm } from '../net/index.js';
 import { explainAccess } from './explain.js';
 
 export interface AdminRoutesOptions {
@@ -14,7 +15,7 @@ export interface AdminRoutesOptions {
   beforeScrape?: () => void;
 }
 
-/** /metrics, /healthz, /readyz and the node-local /debug/explain?ip=. */
+/** /metrics, /healthz, /readyz for anyone (the kubelet, Prometheus); /debug/explain?ip= for the node and a pod about itself. */
 export async function adminRoutes(app: FastifyInstance, options: AdminRoutesOptions): Promise<void> {
   const { directory, resolver, credentials, metrics } = options;
 
@@ -36,7 +37,14 @@ export async function adminRoutes(app: FastifyInstance, options: AdminRoutesOpti
     if (typeof ip !== 'string' || !/^[0-9a-fA-F.:]{2,45}$/.test(ip)) {
       return reply.code(400).send({ error: 'give the pod IP as ?ip=10.0.0.7' });
     }
+    // A directory of other namespaces' pods and roles is not for pods: the node's admin (loopback:
+    // kubectl port-forward or exec) asks about anyone, a pod only about itself.
+    const caller = peerAddress(request.socket.remoteAddress);
+    const audience = isLoopback(caller) ? 'admin' : caller === socketForm(ip) ? 'self' : undefined;
+    if (audience === undefined) {
+      return reply.code(403).send({ error: 'explain answers the node (kubectl port-forward or exec) about any pod, and a pod only about its own IP' });
+    }
     const access = resolver.now(ip) ?? (await resolver.wait(ip));
-    return reply.send(explainAccess(access, credentials));
+    return reply.send(explainAccess(access, credentials, audience));
   });
 }

@@ -12,6 +12,8 @@ export interface CallerAccess {
   decision: Decision;
   /** Set when the decision allows a role. Stable per pod version, so caches can key on it. */
   sessionKey: SessionKey | undefined;
+  /** For an IP several live pods claim: which ones (namespace/name), for the audit log and the node's admin only. */
+  sharedWith?: readonly string[];
 }
 
 export interface CallerResolver {
@@ -68,8 +70,11 @@ export function createCallerResolver(options: CallerResolverOptions): CallerReso
   function fromLookup(ip: string, lookup: PodLookup): CallerAccess {
     if (lookup.kind === 'found') return forPod(lookup.pod);
     if (lookup.kind === 'ambiguous') {
-      const names = lookup.pods.map((p) => `${p.namespace}/${p.name}`).join(', ');
-      return denied(ip, { allowed: false, reason: 'ambiguous-ip', message: `several live pods share ${ip}: ${names}`, requested: undefined });
+      // The message goes to the pod; which pods share its IP only to the audit log and the node's admin.
+      return {
+        ...denied(ip, { allowed: false, reason: 'ambiguous-ip', message: `several live pods on this node share ${ip}, so corridor cannot tell which one is asking`, requested: undefined }),
+        sharedWith: lookup.pods.map((p) => `${p.namespace}/${p.name}`),
+      };
     }
     return denied(ip, { allowed: false, reason: 'unknown-pod', message: `no pod on this node has IP ${ip}`, requested: undefined });
   }
@@ -122,7 +127,7 @@ export function createCallerResolver(options: CallerResolverOptions): CallerReso
         reason: decision.allowed ? decision.source : decision.reason,
       };
       if (decision.allowed) audit.info(fields, 'role decision');
-      else audit.warn({ ...fields, detail: decision.message }, 'role decision');
+      else audit.warn({ ...fields, detail: decision.message, ...(access.sharedWith ? { sharedWith: access.sharedWith } : {}) }, 'role decision');
     },
   };
 }

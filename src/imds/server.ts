@@ -4,8 +4,7 @@ import type { CredentialSource } from '../credentials/index.js';
 import type { Logger } from '../log/index.js';
 import type { CounterHandle, HistogramHandle, Metrics } from '../metrics/index.js';
 import type { Clock, Scheduler } from '../time/index.js';
-import { callerIp } from './caller-ip.js';
-import { createCallerGuard, type CallerGuard } from '../guard/index.js';
+import { createCallerGuard, exposedServerOptions, guardServer } from '../guard/index.js';
 import { replies, sendText } from './replies.js';
 import type { Route } from './route.js';
 import { imdsRoutes } from './routes.js';
@@ -36,8 +35,6 @@ export interface ImdsServerOptions {
   rateLimitBurst: number;
 }
 
-// Small limits: SDK requests are tiny, so anything large or slow is a misbehaving client.
-const MAX_HEADER_BYTES = 8 * 1024;
 // An SDK keeps one or two connections; a Spark executor with many threads a few dozen.
 const MAX_CONNECTIONS_PER_CALLER = 256;
 // Requests one pod may have waiting at once (a cache miss, a pod-start wait, a passthrough): a
@@ -56,14 +53,7 @@ export async function buildImdsServer(deps: ImdsServerDeps, options: ImdsServerO
     // No pino child per request (with redaction it costs more than the rest of a cached answer):
     // request.log is the component logger, and the one line logged per request, below, names the request id.
     childLoggerFactory: (componentLogger) => componentLogger,
-    trustProxy: false,
-    bodyLimit: 1024,
-    connectionTimeout: 10_000,
-    requestTimeout: 5_000,
-    keepAliveTimeout: 5_000,
-    // Node checks request and header timeouts only every connectionsCheckingInterval (30 s by default).
-    http: { maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: 5_000, connectionsCheckingInterval: 1_000 },
-    return503OnClosing: true,
+    ...exposedServerOptions,
   });
   recordRequestMetrics(imds, metrics);
   const guard = createCallerGuard({
@@ -75,12 +65,7 @@ export async function buildImdsServer(deps: ImdsServerDeps, options: ImdsServerO
     clock,
     scheduler: deps.scheduler,
   });
-  guard.attach(imds.server);
-  imds.addHook('onClose', (_instance, done) => {
-    guard.close();
-    done();
-  });
-  guardRequests(imds, guard);
+  guardServer(imds, guard, replies.tooManyRequests);
   imds.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
     // Fastify's own client errors (bad content type, body too large) keep their 4xx code.
     if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
@@ -117,32 +102,4 @@ function recordRequestMetrics(app: FastifyInstance, metrics: Metrics): void {
     handles.duration.observe(reply.elapsedTime / 1000);
     done();
   });
-}
-
-/**
- * Over its budget, a caller gets 429 as real IMDS answers when throttling, before any lookup,
- * with Connection: close; the guard then holds its other connections unread (guard/).
- */
-function guardRequests(app: FastifyInstance, guard: CallerGuard): void {
-  app.decorateRequest('admitted', false);
-  // Callback style: an async hook costs every request a promise and a tick.
-  app.addHook('onRequest', (request, reply, done) => {
-    const admission = guard.admit(callerIp(request), request.socket);
-    if (admission === 'serve') {
-      request.admitted = true;
-      done();
-    } else if (admission === 'drop') reply.hijack();
-    else sendText(reply.header('retry-after', '1').header('connection', 'close'), 429, replies.tooManyRequests);
-  });
-  app.addHook('onResponse', (request, _reply, done) => {
-    if (request.admitted) guard.finished(callerIp(request), request.socket);
-    done();
-  });
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** Counted in flight by the caller guard until answered. */
-    admitted: boolean;
-  }
 }
