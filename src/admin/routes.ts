@@ -3,7 +3,7 @@ import type { CallerResolver } from '../caller/index.js';
 import type { CredentialSource } from '../credentials/index.js';
 import type { PodDirectory } from '../kube/index.js';
 import type { Metrics } from '../metrics/index.js';
-import { isLoopback, peerAddress, socketForm } from '../net/index.js';
+import { isLocalhost, peerAddress, socketForm } from '../net/index.js';
 import { explainAccess } from './explain.js';
 
 export interface AdminRoutesOptions {
@@ -40,7 +40,7 @@ export async function adminRoutes(app: FastifyInstance, options: AdminRoutesOpti
     // A directory of other namespaces' pods and roles is not for pods: the node's admin (loopback:
     // kubectl port-forward or exec) asks about anyone, a pod only about itself.
     const caller = peerAddress(request.socket.remoteAddress);
-    const audience = isLoopback(caller) ? 'admin' : caller === socketForm(ip) ? 'self' : undefined;
+    const audience = isLocalhost(caller) ? 'admin' : caller === socketForm(ip) ? 'self' : undefined;
     if (audience === undefined) {
       return reply.code(403).send({ error: 'explain answers the node (kubectl port-forward or exec) about any pod, and a pod only about its own IP' });
     }

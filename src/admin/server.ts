@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { createCallerGuard, exposedServerOptions, guardServer } from '../guard/index.js';
 import type { Logger } from '../log/index.js';
-import { isLoopback } from '../net/index.js';
+import { isLocalhost } from '../net/index.js';
 import type { Clock, Scheduler } from '../time/index.js';
 import { adminRoutes, type AdminRoutesOptions } from './routes.js';
 
@@ -31,7 +31,7 @@ export async function buildAdminServer(options: AdminServerOptions): Promise<Fas
     logController: new LogController({ disableRequestLogging: true }),
     ...exposedServerOptions,
   });
-  guardServer(admin, createCallerGuard({ ...ADMIN_LIMITS, exempt: isLoopback, clock, scheduler }), 'Too Many Requests');
+  guardServer(admin, createCallerGuard({ ...ADMIN_LIMITS, exempt: isLocalhost, clock, scheduler }), 'Too Many Requests');
   await admin.register(adminRoutes, routes);
   return admin;
 }

@@ -15,7 +15,10 @@ export function socketForm(ip: string): string {
   return isIPv6(peer) ? new SocketAddress({ address: peer, family: 'ipv6' }).address : peer;
 }
 
-/** 127.0.0.0/8 and ::1: the node itself (kubectl port-forward and exec arrive here), never a pod. */
-export function isLoopback(ip: string): boolean {
-  return ip === '::1' || (isIPv4(ip) && ip.startsWith('127.'));
+/**
+ * What `localhost` is on the node: kubectl port-forward and `kubectl exec ... curl localhost`
+ * arrive from here, never a pod (pods have addresses of their own).
+ */
+export function isLocalhost(ip: string): boolean {
+  return ip === '127.0.0.1' || ip === '::1';
 }

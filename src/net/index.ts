@@ -1,2 +1,2 @@
 /** How corridor names network peers: one text form per address, so identities compare as strings. */
-export { isLoopback, peerAddress, socketForm } from './address.js';
+export { isLocalhost, peerAddress, socketForm } from './address.js';

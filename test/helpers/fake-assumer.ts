@@ -56,4 +56,4 @@ export class FakeAssumer implements RoleAssumer {
 
 export const throttled = () => new AssumeRoleError('Rate exceeded', 'Throttling', true);
 export const internalFailure = () => new AssumeRoleError('We encountered an internal error', 'InternalFailure', true);
-export const accessDenied = () => new AssumeRoleError('not authorized to perform sts:AssumeRole', 'AccessDenied', false);
+export const accessDenied = (message = 'not authorized to perform sts:AssumeRole') => new AssumeRoleError(message, 'AccessDenied', false);
