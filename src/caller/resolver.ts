@@ -72,7 +72,7 @@ export function createCallerResolver(options: CallerResolverOptions): CallerReso
     if (lookup.kind === 'ambiguous') {
       // The message goes to the pod; which pods share its IP only to the audit log and the node's admin.
       return {
-        ...denied(ip, { allowed: false, reason: 'ambiguous-ip', message: `several live pods on this node share ${ip}, so corridor cannot tell which one is asking`, requested: undefined }),
+        ...denied(ip, { allowed: false, reason: 'ambiguous-ip', message: `several live pods share ${ip}, so corridor cannot tell which one is asking`, requested: undefined }),
         sharedWith: lookup.pods.map((p) => `${p.namespace}/${p.name}`),
       };
     }
