@@ -6,6 +6,7 @@ import { alsoListen, closeListener, openTokenKeyStore } from './imds/index.js';
 import { createPodDirectory, openKubeTransport, type RunningPodDirectory } from './kube/index.js';
 import { createLogger, type Logger } from './log/index.js';
 import { createMetrics } from './metrics/index.js';
+import { policyWarnings } from './policy/index.js';
 import { systemClock, systemScheduler } from './time/index.js';
 import { version } from './version.js';
 
@@ -32,6 +33,7 @@ export async function startAgent(config: Readonly<AgentConfig>, overrides: Agent
   const env = overrides.env ?? process.env;
   const logger = overrides.logger ?? createLogger(config.logLevel);
   const metrics = createMetrics(new Registry(), version());
+  for (const warning of policyWarnings(config)) logger.warn({ component: 'policy' }, warning);
   const clock = systemClock;
   const scheduler = systemScheduler;
 

@@ -13,7 +13,10 @@ import { nextRetryDelay, refreshTime, retryPolicy, slowRetryDelay } from './refr
 import { roleSessionName } from './session-name.js';
 import { CredentialsUnavailableError, type CredentialSource, type KeyFailure, type KeyStatus } from './source.js';
 import { toAssumeRoleError } from './sts-errors.js';
-import type { AssumeRequest, AssumeRoleError, RoleAssumer, Session, SessionKey, StsResult } from './types.js';
+import { AssumeRoleError, type AssumeRequest, type RoleAssumer, type Session, type SessionKey, type StsResult } from './types.js';
+
+/** The kept code of a key whose STS session came back with less than min-remaining left. */
+export const SESSION_TOO_SHORT = 'SessionTooShort';
 
 export interface SessionCacheOptions {
   assumer: RoleAssumer;
@@ -74,6 +77,12 @@ interface Entry {
  *   instead of waiting out a backoff of minutes; earlier `get`s fail at once.
  * So a denied or throttled role costs one STS call per scheduled attempt, not one per pod
  * request, and a request-driven rate is at most one call per key per `baseMs`.
+ *
+ * A session STS grants with less than min-remaining left (the role's MaxSessionDuration is
+ * shorter than asked, or the node's clock is skewed) is a failure of its own, `SessionTooShort`:
+ * never cached or served, and treated like AccessDenied (retried every `slowMs`, requests fail at
+ * once in between), because asking again in seconds gets the same short session, and serving it
+ * would make SDKs treat credentials near expiry as an outage.
  */
 export function createSessionCache(options: SessionCacheOptions): SessionCache {
   const { assumer, clock, scheduler, metrics, nodeName, minRemainingMs, refreshBeforeMs } = options;
@@ -147,8 +156,20 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
     return entry.lastAttemptEndedAt !== undefined && now - entry.lastAttemptEndedAt < policy.baseMs;
   }
 
+  function sessionTooShort(remainingMs: number): AssumeRoleError {
+    const granted = Math.floor(remainingMs / 1000);
+    const floor = Math.round(minRemainingMs / 1000);
+    return new AssumeRoleError(
+      `STS granted a session with ${granted} s left (asked for ${durationSeconds} s), less than --min-remaining (${floor} s), so it is not served: ` +
+        `raise the role's MaxSessionDuration, lower --session-duration / --min-remaining to fit it, or fix the node's clock`,
+      SESSION_TOO_SHORT,
+      false,
+    );
+  }
+
   function unavailable(failure: KeyFailure): CredentialsUnavailableError {
-    return new CredentialsUnavailableError(`STS AssumeRole failed (${failure.code}) and no session with enough lifetime left is cached`, failure.code);
+    const cause = failure.code === SESSION_TOO_SHORT ? 'STS granted a session shorter than min-remaining' : `STS AssumeRole failed (${failure.code})`;
+    return new CredentialsUnavailableError(`${cause} and no session with enough lifetime left is cached`, failure.code);
   }
 
   function attempt(entry: Entry, trigger: Trigger): Promise<Session> {
@@ -165,6 +186,11 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
     const inflight = call.then(
       (session) => {
         entry.inflight = undefined;
+        const remainingMs = session.expiration - clock.now();
+        if (remainingMs < minRemainingMs) {
+          const details = { grantedSeconds: Math.floor(remainingMs / 1000), minRemainingSeconds: Math.round(minRemainingMs / 1000) };
+          throw unavailable(failed(entry, sessionTooShort(remainingMs), trigger, startedAt, details));
+        }
         succeeded(entry, session, trigger, startedAt);
         return session;
       },
@@ -199,7 +225,7 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
     updateGauges();
   }
 
-  function failed(entry: Entry, error: AssumeRoleError, trigger: Trigger, startedAt: number): KeyFailure {
+  function failed(entry: Entry, error: AssumeRoleError, trigger: Trigger, startedAt: number, details: Record<string, number> = {}): KeyFailure {
     const now = clock.now();
     const result = stsResult(error);
     metrics.stsCalls.labels({ result }).inc();
@@ -218,6 +244,7 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
         nextAttemptAt: failure.nextAttemptAt !== undefined ? iso(failure.nextAttemptAt) : undefined,
         trigger,
         durationMs: now - startedAt,
+        ...details,
       },
       'AssumeRole',
     );
@@ -329,6 +356,7 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
 }
 
 function stsResult(error: AssumeRoleError): StsResult {
+  if (error.code === SESSION_TOO_SHORT) return 'too-short';
   if (error.code === 'Throttling') return 'throttled';
   if (error.code === 'AccessDenied' || error.code === 'AccessDeniedException') return 'access-denied';
   return 'error';

@@ -36,8 +36,11 @@ export class AssumeRoleError extends Error {
   }
 }
 
-/** The `result` label of corridor_sts_calls_total: how one AssumeRole call ended. */
-export type StsResult = 'success' | 'error' | 'throttled' | 'access-denied';
+/**
+ * The `result` label of corridor_sts_calls_total: how one AssumeRole call ended. `too-short`: STS
+ * answered, but with a session that has less than min-remaining left, which is never served.
+ */
+export type StsResult = 'success' | 'error' | 'throttled' | 'access-denied' | 'too-short';
 
 /** Sessions are shared by every pod of one namespace that uses the same role and external id. */
 export interface SessionKey {

@@ -1,9 +1,9 @@
 import { parseNamespacePolicy, type NamespacePolicy } from './namespace-policy.js';
-import { resolveRole, type RoleRef } from './role-arn.js';
+import { NO_BASE_ADVICE, resolveRole, truncate, type RoleRef } from './role-arn.js';
 import type { AnnotationKeys, NamespaceFacts, PodFacts, ServiceAccountFacts } from './types.js';
 
 export type RoleSource = 'pod-annotation' | 'service-account' | 'namespace-default';
-export type DenyReason = 'unknown-pod' | 'ambiguous-ip' | 'unknown-namespace' | 'no-role' | 'not-allowed' | 'malformed-annotation';
+export type DenyReason = 'unknown-pod' | 'ambiguous-ip' | 'unknown-namespace' | 'no-role' | 'not-allowed' | 'malformed-annotation' | 'no-base-role-arn';
 
 export type Decision =
   | { allowed: true; role: RoleRef; source: RoleSource; externalId: string | undefined; requested: string }
@@ -53,6 +53,10 @@ export function decideRole({ pod, namespace, serviceAccount }: DecisionInput, op
   const chosen: [string, RoleSource] | undefined =
     podRole !== undefined ? [podRole, 'pod-annotation'] : saRole !== undefined ? [saRole, 'service-account'] : undefined;
   if (chosen === undefined) {
+    if (policy.defaultRoleNeedsBase !== undefined) {
+      const name = truncate(policy.defaultRoleNeedsBase);
+      return deny('no-base-role-arn', `namespace ${namespace.name} names its default role "${name}" by short name, but the agent has no --base-role-arn: ${NO_BASE_ADVICE}`, policy.defaultRoleNeedsBase);
+    }
     if (policy.defaultRole === undefined) return deny('no-role', `no role annotation on pod ${pod.name} or namespace ${namespace.name}`, undefined);
     return { allowed: true, role: policy.defaultRole, source: 'namespace-default', externalId: policy.externalId, requested: policy.defaultRole.arn };
   }
@@ -60,9 +64,18 @@ export function decideRole({ pod, namespace, serviceAccount }: DecisionInput, op
   const resolved = resolveRole(text, options.baseRoleArn);
   if (!resolved.ok) {
     const where = source === 'pod-annotation' ? `pod ${pod.name}` : `serviceaccount ${pod.serviceAccountName}`;
+    if (resolved.noBase) return deny('no-base-role-arn', `${where} asks for role "${truncate(text.trim())}" by short name, but the agent has no --base-role-arn: ${NO_BASE_ADVICE}`, text);
     return deny('malformed-annotation', `${where} has a malformed role annotation: ${resolved.problem}`, text);
   }
   if (!policy.allows(resolved.role)) {
+    // Short entries might have been meant to allow it; say so rather than a bare not-allowed.
+    if (policy.shortPatternsWithoutBase > 0 || policy.defaultRoleNeedsBase !== undefined) {
+      return deny(
+        'no-base-role-arn',
+        `role ${resolved.role.name} is not allowed in namespace ${namespace.name}: its short role names match nothing while the agent has no --base-role-arn: ${NO_BASE_ADVICE}`,
+        resolved.role.arn,
+      );
+    }
     return deny('not-allowed', `role ${resolved.role.name} is not allowed in namespace ${namespace.name}`, resolved.role.arn);
   }
   return { allowed: true, role: resolved.role, source, externalId: policy.externalId, requested: resolved.role.arn };

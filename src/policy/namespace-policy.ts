@@ -1,16 +1,17 @@
 import { compileGlob } from './glob.js';
-import { isRoleArn, isRoleNamePattern, resolveRole, rolePathAndName, truncate, type RoleRef } from './role-arn.js';
+import { isRoleArn, isRoleNamePattern, resolveRole, truncate, type RoleRef } from './role-arn.js';
 import type { AnnotationKeys } from './types.js';
-
-interface AllowedPattern {
-  regex: RegExp;
-  /** Full-ARN patterns match the ARN; short ones without a base ARN match `path/name`. */
-  matchesFullArn: boolean;
-}
 
 /** What a namespace's annotations say, parsed once per namespace version. */
 export interface NamespacePolicy {
   defaultRole: RoleRef | undefined;
+  /** The namespace default role, when it is a short name and the agent has no --base-role-arn. */
+  defaultRoleNeedsBase: string | undefined;
+  /**
+   * How many allowed-roles entries are short names or globs while the agent has no
+   * --base-role-arn: they match no role at all (a short name never stands for any account).
+   */
+  shortPatternsWithoutBase: number;
   externalId: string | undefined;
   /** Set when an annotation is malformed: every pod of the namespace is denied with it. */
   problem: string | undefined;
@@ -27,19 +28,25 @@ export function parseNamespacePolicy(
 ): NamespacePolicy {
   const problems: string[] = [];
   let defaultRole: RoleRef | undefined;
+  let defaultRoleNeedsBase: string | undefined;
   const defaultText = annotations[keys.role];
   if (defaultText !== undefined) {
     const resolved = resolveRole(defaultText, baseRoleArn);
     if (resolved.ok) defaultRole = resolved.role;
+    else if (resolved.noBase) defaultRoleNeedsBase = defaultText.trim();
     else problems.push(`${keys.role}: ${resolved.problem}`);
   }
 
-  const patterns: AllowedPattern[] = [];
+  const patterns: RegExp[] = [];
+  let shortPatternsWithoutBase = 0;
   const allowedText = annotations[keys.allowedRoles];
   if (allowedText !== undefined) {
     const parsed = parseAllowedRoles(allowedText, baseRoleArn);
     if (typeof parsed === 'string') problems.push(`${keys.allowedRoles}: ${parsed}`);
-    else patterns.push(...parsed);
+    else {
+      patterns.push(...parsed.patterns);
+      shortPatternsWithoutBase = parsed.shortWithoutBase;
+    }
   }
 
   const externalIdText = annotations[keys.externalId];
@@ -49,17 +56,19 @@ export function parseNamespacePolicy(
 
   return {
     defaultRole,
+    defaultRoleNeedsBase,
+    shortPatternsWithoutBase,
     externalId: externalIdText,
     problem: problems.length > 0 ? problems.join('; ') : undefined,
     allows(role) {
       if (defaultRole !== undefined && defaultRole.arn === role.arn) return true;
-      const pathAndName = rolePathAndName(role.arn);
-      return patterns.some((p) => p.regex.test(p.matchesFullArn ? role.arn : pathAndName));
+      // Every pattern is a full-ARN glob: partition, account and path are always part of the match.
+      return patterns.some((p) => p.test(role.arn));
     },
   };
 }
 
-function parseAllowedRoles(text: string, baseRoleArn: string | undefined): AllowedPattern[] | string {
+function parseAllowedRoles(text: string, baseRoleArn: string | undefined): { patterns: RegExp[]; shortWithoutBase: number } | string {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -69,21 +78,19 @@ function parseAllowedRoles(text: string, baseRoleArn: string | undefined): Allow
   if (!Array.isArray(value) || !value.every((v): v is string => typeof v === 'string')) {
     return 'expected a JSON array of strings';
   }
-  const patterns: AllowedPattern[] = [];
+  const patterns: RegExp[] = [];
+  let shortWithoutBase = 0;
   for (const entry of value) {
     const trimmed = entry.trim();
     if (trimmed.startsWith('arn:')) {
       if (!isRoleArn(trimmed.replace(/\*/g, 'x'))) return `"${truncate(trimmed)}" is not a role ARN or ARN glob`;
-      patterns.push({ regex: compileGlob(trimmed), matchesFullArn: true });
+      patterns.push(compileGlob(trimmed));
     } else {
       if (!isRoleNamePattern(trimmed)) return `"${truncate(trimmed)}" is not a role name or glob`;
-      const name = trimmed.replace(/^\/+/, '');
-      patterns.push(
-        baseRoleArn !== undefined
-          ? { regex: compileGlob(baseRoleArn + name), matchesFullArn: true }
-          : { regex: compileGlob(name), matchesFullArn: false },
-      );
+      // Only under the base ARN; without one a short name or glob names no account, so it matches nothing.
+      if (baseRoleArn === undefined) shortWithoutBase++;
+      else patterns.push(compileGlob(baseRoleArn + trimmed.replace(/^\/+/, '')));
     }
   }
-  return patterns;
+  return { patterns, shortWithoutBase };
 }

@@ -282,6 +282,66 @@ t.test('AccessDenied at refresh time keeps the valid session served until the fl
   t.equal(((await rejection(cache.get(KEY))) as CredentialsUnavailableError).code, 'AccessDenied');
 });
 
+// Issue 11, item 5: STS granting less than min-remaining (a role's MaxSessionDuration, a skewed clock).
+t.test('a session STS grants with less than min-remaining is never served: SessionTooShort at once, one STS call per slow retry', async (t) => {
+  const { cache, time, assumer, metrics, logs } = build(t);
+  assumer.grantSeconds = 599;
+  const joined = await Promise.all([rejection(cache.get(KEY)), rejection(cache.get(KEY))]);
+  for (const error of joined) {
+    t.type(error, CredentialsUnavailableError);
+    t.equal((error as CredentialsUnavailableError).code, 'SessionTooShort', 'a request joining the call is refused too');
+  }
+  for (let i = 0; i < 10; i++) {
+    const error = await rejection(cache.get(KEY));
+    t.equal((error as CredentialsUnavailableError).code, 'SessionTooShort');
+    t.equal(cache.peek(KEY), undefined, 'nothing is served');
+    cache.prefetch(KEY);
+  }
+  t.equal(assumer.calls.length, 1, '12 requests and 10 prefetches, one STS call');
+
+  const failure = cache.status(KEY).lastFailure;
+  t.equal(failure?.code, 'SessionTooShort');
+  t.match(failure?.message, /599 s left .*--min-remaining \(1500 s\).*MaxSessionDuration.*--session-duration.*clock/);
+  t.equal(cache.status(KEY).session, undefined, 'the short session is not cached');
+  t.equal(await count(metrics.stsCalls, 'too-short'), 1);
+  t.equal(await count(metrics.stsCalls, 'success'), 0);
+  t.equal(await gauge(metrics, 'sessions'), 0);
+  const warning = logs.find((l) => l.msg === 'AssumeRole' && l.code === 'SessionTooShort');
+  t.match(warning, { level: 'warn', role: KEY.roleArn, namespace: 'etl', result: 'too-short', grantedSeconds: 599, minRemainingSeconds: 1500, err: /MaxSessionDuration/ });
+
+  // Retried on the slow policy (about 4 min with the defaults), not by requests.
+  const nextAttemptAt = failure?.nextAttemptAt as number;
+  t.ok(nextAttemptAt - time.now() > 3.5 * MIN && nextAttemptAt - time.now() <= 4 * MIN, 'next attempt in about 4 min');
+  await time.advance(nextAttemptAt - time.now() - 1);
+  for (let i = 0; i < 10; i++) await rejection(cache.get(KEY));
+  t.equal(assumer.calls.length, 1, 'no call before the retry interval is up');
+  await time.advance(1);
+  t.equal(assumer.calls.length, 2, 'the slow retry ran');
+  t.equal(((await rejection(cache.get(KEY))) as CredentialsUnavailableError).code, 'SessionTooShort');
+
+  assumer.grantSeconds = undefined;
+  await time.advance(4 * MIN);
+  t.equal(assumer.calls.length, 3);
+  const served = cache.peek(KEY);
+  t.ok(served, 'a normal session is served again');
+  t.equal((await cache.get(KEY)).accessKeyId, served?.accessKeyId);
+  t.equal(cache.status(KEY).lastFailure, undefined, 'and the failure is cleared');
+});
+
+t.test('a too-short session at refresh time keeps the valid session served until the floor, then SessionTooShort', async (t) => {
+  const { cache, time, assumer } = build(t);
+  const first = await cache.get(KEY);
+  assumer.grantSeconds = 599;
+  await time.advance(first.expiration - 25 * MIN - time.now());
+  t.equal(cache.peek(KEY), first, 'the old session is still served');
+  t.equal(cache.status(KEY).lastFailure?.code, 'SessionTooShort');
+  const attempts = assumer.calls.length - 1;
+  t.ok(attempts >= 4 && attempts <= 6, `${attempts} slow attempts in the 20 min before the floor`);
+  await time.advance(1);
+  t.equal(cache.peek(KEY), undefined, 'never served below min-remaining');
+  t.equal(((await rejection(cache.get(KEY))) as CredentialsUnavailableError).code, 'SessionTooShort');
+});
+
 t.test('an expired session is dropped rather than kept, and never served', async (t) => {
   const { cache, time, assumer, metrics } = build(t);
   await cache.get(KEY);

@@ -24,8 +24,9 @@ export interface Built extends App {
 export const BASE_ROLE_ARN = 'arn:aws:iam::123456789012:role/';
 
 /** The agent's app with fakes for the directory, STS and time; closed at the end of the test. */
-export async function build(t: Test, flags: string[] = [], upstream?: MetadataUpstream): Promise<Built> {
-  const parsed = parseAgentConfig(['--node-name', 'node-a', '--host-ip', '127.0.0.1', '--base-role-arn', BASE_ROLE_ARN, '--pod-lookup-timeout', '50ms', ...flags], {});
+export async function build(t: Test, flags: string[] = [], upstream?: MetadataUpstream, options: { noBaseRoleArn?: boolean } = {}): Promise<Built> {
+  const base = options.noBaseRoleArn ? [] : ['--base-role-arn', BASE_ROLE_ARN];
+  const parsed = parseAgentConfig(['--node-name', 'node-a', '--host-ip', '127.0.0.1', ...base, '--pod-lookup-timeout', '50ms', ...flags], {});
   if (!parsed.ok) throw new Error(parsed.errors.join('; '));
   const config = parsed.config;
   const logs = sink();

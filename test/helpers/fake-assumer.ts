@@ -13,6 +13,8 @@ export class FakeAssumer implements RoleAssumer {
   /** `calledAt[i]` is the clock's time when `calls[i]` was made. */
   readonly calledAt: number[] = [];
   failWith: AssumeRoleError | undefined;
+  /** When set, sessions last this many seconds whatever was asked (a role's MaxSessionDuration). */
+  grantSeconds: number | undefined;
   private readonly script: Step[] = [];
   private readonly held: Array<() => void> = [];
   private issued = 0;
@@ -47,7 +49,7 @@ export class FakeAssumer implements RoleAssumer {
       accessKeyId: `ASIAFAKE${String(n).padStart(12, '0')}`,
       secretAccessKey: `secret-value-${n}`,
       sessionToken: `token-value-${n}`,
-      expiration: now + request.durationSeconds * 1000,
+      expiration: now + (this.grantSeconds ?? request.durationSeconds) * 1000,
       issuedAt: now,
       assumedRoleArn: `arn:aws:sts::${request.roleArn.split(':')[4]}:assumed-role/${roleName}/${request.roleSessionName}`,
     };
