@@ -144,6 +144,20 @@ export function createMetadataUpstream(options: MetadataUpstreamOptions): Metada
     return pending;
   }
 
+  /**
+   * A caller that joined a PUT started earlier may see it fail at that PUT's deadline with time
+   * of its own left: it tries once more (all such callers share the new PUT).
+   */
+  async function tokenWithin(signal: AbortSignal): Promise<CachedToken> {
+    const joined = tokenRequest !== undefined;
+    try {
+      return await untilAborted(currentToken(), signal);
+    } catch (error) {
+      if (!joined || signal.aborted) throw error;
+      return untilAborted(currentToken(), signal);
+    }
+  }
+
   function startDeadline(stage: string): { signal: AbortSignal; cancel(): void; stage: string } {
     const controller = new AbortController();
     const deadline = {
@@ -162,7 +176,7 @@ export function createMetadataUpstream(options: MetadataUpstreamOptions): Metada
       try {
         await untilAborted(slot.granted, deadline.signal);
         deadline.stage = 'waiting for the token';
-        const used = await untilAborted(currentToken(), deadline.signal);
+        const used = await tokenWithin(deadline.signal);
         deadline.stage = 'waiting for the answer';
         const answer = await request('GET', path, used.value === undefined ? {} : { 'x-aws-ec2-metadata-token': used.value }, deadline.signal);
         // Our token went stale (the upstream restarted): renew it once, not once per request that
