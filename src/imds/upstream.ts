@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { Clock } from '../time/index.js';
+import { systemScheduler, type Clock, type Scheduler } from '../time/index.js';
 
 export interface UpstreamAnswer {
   status: number;
@@ -7,56 +7,266 @@ export interface UpstreamAnswer {
   contentType: string | undefined;
 }
 
-/** The real instance metadata service, reached only for allowlisted paths. */
+/**
+ * The real instance metadata service, reached only for allowlisted paths. `get` either answers
+ * (any status the upstream gave, including its own 401/404) or rejects with an `UpstreamError`:
+ * `UpstreamBusyError` (too many requests waiting: answer 503 at once) or any other
+ * `UpstreamError`, `UpstreamTimeoutError` among them (the upstream failed or missed the
+ * deadline: answer 502).
+ */
 export interface MetadataUpstream {
   get(path: string): Promise<UpstreamAnswer>;
 }
 
+/** The upstream failed, answered too much, or did not answer in time: a pod gets 502. */
+export class UpstreamError extends Error {
+  readonly code: string = 'UPSTREAM_FAILED';
+  readonly statusCode: number = 502;
+  override name = 'UpstreamError';
+}
+
+/** The request's one deadline (token, free connection and answer together) passed. */
+export class UpstreamTimeoutError extends UpstreamError {
+  override readonly code = 'UPSTREAM_TIMEOUT';
+  override name = 'UpstreamTimeoutError';
+  constructor(timeoutMs: number, stage: string) {
+    super(`upstream metadata service did not answer within ${timeoutMs} ms (${stage})`);
+  }
+}
+
+/** Refused before any wait: the queue is full. A pod gets 503 and may retry. */
+export class UpstreamBusyError extends UpstreamError {
+  override readonly code = 'UPSTREAM_BUSY';
+  override readonly statusCode = 503;
+  override name = 'UpstreamBusyError';
+  constructor(maxConcurrent: number, maxQueued: number) {
+    super(`upstream metadata service busy: ${maxConcurrent} requests in flight and ${maxQueued} waiting`);
+  }
+}
+
+export interface MetadataUpstreamOptions {
+  baseUrl: string;
+  /** Token expiry. */
+  clock: Clock;
+  /** One deadline per `get`, from the call to the answer: token, wait for a connection, request. */
+  timeoutMs: number;
+  /** Runs the deadlines; the real one unless a test drives them. */
+  scheduler?: Scheduler;
+  /** Upstream GETs at once (the token PUT has a connection of its own). */
+  maxConcurrent?: number;
+  /** GETs waiting for a connection; past it `get` rejects at once with UpstreamBusyError. */
+  maxQueued?: number;
+}
+
 const TOKEN_TTL_SECONDS = 21_600;
+const TOKEN_RENEW_BEFORE_MS = 60_000;
 const MAX_BODY_BYTES = 64 * 1024;
+// IMDS itself throttles per instance; a handful of connections answers every SDK on a node in
+// milliseconds, and 16 waiting is a burst of pods starting together, not a queue that grows.
+const DEFAULT_MAX_CONCURRENT = 4;
+const DEFAULT_MAX_QUEUED = 16;
+const IMDSV1_STATUSES = new Set([403, 404, 405]);
 
-/** Talks to the node's IMDS with the agent's own IMDSv2 token, renewed a minute before it ends. */
-export function createMetadataUpstream(options: { baseUrl: string; clock: Clock; timeoutMs: number }): MetadataUpstream {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
-  let token: { value: string | undefined; expiresAt: number } | undefined;
+interface CachedToken {
+  /** undefined: the upstream does not do IMDSv2; GETs go without a token. */
+  value: string | undefined;
+  expiresAt: number;
+}
 
-  function request(method: string, path: string, headers: Record<string, string>): Promise<UpstreamAnswer> {
+/**
+ * Talks to the node's IMDS with the agent's own IMDSv2 token: one token shared by every request,
+ * minted by one PUT however many ask at once, renewed a minute before it ends or once after a 401.
+ * Identical concurrent GETs share one upstream request (the allowlisted answers are the same for
+ * every pod). Nothing is cached but the token: an answer is never older than its request.
+ */
+export function createMetadataUpstream(options: MetadataUpstreamOptions): MetadataUpstream {
+  const { clock, timeoutMs } = options;
+  const scheduler = options.scheduler ?? systemScheduler;
+  const maxConcurrent = options.maxConcurrent ?? DEFAULT_MAX_CONCURRENT;
+  const maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
+  // Our own limit decides who waits (with a deadline); the agent must never queue behind it.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: maxConcurrent + 1 });
+  const slots = createSlots(maxConcurrent, maxQueued);
+  const inFlight = new Map<string, Promise<UpstreamAnswer>>();
+  let token: CachedToken | undefined;
+  let tokenRequest: Promise<CachedToken> | undefined;
+
+  function request(method: string, path: string, headers: Record<string, string>, signal: AbortSignal): Promise<UpstreamAnswer> {
     return new Promise((resolve, reject) => {
-      const req = http.request(new URL(path, options.baseUrl), { method, headers, agent, timeout: options.timeoutMs }, (res) => {
+      const req = http.request(new URL(path, options.baseUrl), { method, headers, agent }, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (chunk: Buffer) => {
           size += chunk.length;
-          if (size > MAX_BODY_BYTES) req.destroy(new Error('upstream answer too large'));
+          if (size > MAX_BODY_BYTES) fail(new UpstreamError('upstream answer too large'));
           else chunks.push(chunk);
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 502, body: Buffer.concat(chunks).toString('utf8'), contentType: res.headers['content-type'] }));
-        res.on('error', reject);
+        res.on('end', () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve({ status: res.statusCode ?? 502, body: Buffer.concat(chunks).toString('utf8'), contentType: res.headers['content-type'] });
+        });
+        res.on('error', (error) => fail(error));
       });
-      req.on('timeout', () => req.destroy(new Error(`upstream metadata service did not answer within ${options.timeoutMs} ms`)));
-      req.on('error', reject);
+      function fail(error: Error): void {
+        signal.removeEventListener('abort', onAbort);
+        reject(error instanceof UpstreamError ? error : new UpstreamError(`upstream metadata request failed: ${error.message}`));
+        req.destroy();
+      }
+      function onAbort(): void {
+        fail(signal.reason as Error);
+      }
+      if (signal.aborted) return fail(signal.reason as Error);
+      signal.addEventListener('abort', onAbort, { once: true });
+      req.on('error', (error) => fail(error));
       req.end();
     });
   }
 
-  async function currentToken(): Promise<string | undefined> {
-    if (token && token.expiresAt - 60_000 > options.clock.now()) return token.value;
-    const answer = await request('PUT', '/latest/api/token', { 'x-aws-ec2-metadata-token-ttl-seconds': String(TOKEN_TTL_SECONDS) });
-    // An IMDS that does not do v2 (403/404/405) is used without a token, as the SDKs do.
-    const value = answer.status === 200 ? answer.body.trim() : undefined;
-    if (answer.status !== 200 && ![403, 404, 405].includes(answer.status)) {
-      throw new Error(`upstream token request answered ${answer.status}`);
+  /** The cached token, or the one PUT every caller shares; that PUT has a deadline of its own. */
+  function currentToken(): CachedToken | Promise<CachedToken> {
+    if (token && token.expiresAt - TOKEN_RENEW_BEFORE_MS > clock.now()) return token;
+    if (tokenRequest) return tokenRequest;
+    const deadline = startDeadline('waiting for the token');
+    const pending = request('PUT', '/latest/api/token', { 'x-aws-ec2-metadata-token-ttl-seconds': String(TOKEN_TTL_SECONDS) }, deadline.signal)
+      .then((answer) => {
+        // An IMDS that does not do v2 (403/404/405) is used without a token, as the SDKs do.
+        if (answer.status !== 200 && !IMDSV1_STATUSES.has(answer.status)) {
+          throw new UpstreamError(`upstream token request answered ${answer.status}`);
+        }
+        token = { value: answer.status === 200 ? answer.body.trim() : undefined, expiresAt: clock.now() + TOKEN_TTL_SECONDS * 1000 };
+        return token;
+      })
+      .finally(() => {
+        deadline.cancel();
+        tokenRequest = undefined;
+      });
+    tokenRequest = pending;
+    return pending;
+  }
+
+  /**
+   * A caller that joined a PUT started earlier may see it fail at that PUT's deadline with time
+   * of its own left: it tries once more (all such callers share the new PUT).
+   */
+  async function tokenWithin(signal: AbortSignal): Promise<CachedToken> {
+    const joined = tokenRequest !== undefined;
+    try {
+      return await untilAborted(currentToken(), signal);
+    } catch (error) {
+      if (!joined || signal.aborted) throw error;
+      return untilAborted(currentToken(), signal);
     }
-    token = { value, expiresAt: options.clock.now() + TOKEN_TTL_SECONDS * 1000 };
-    return value;
+  }
+
+  function startDeadline(stage: string): { signal: AbortSignal; cancel(): void; stage: string } {
+    const controller = new AbortController();
+    const deadline = {
+      signal: controller.signal,
+      stage,
+      cancel: () => timer.cancel(),
+    };
+    const timer = scheduler.schedule(timeoutMs, () => controller.abort(new UpstreamTimeoutError(timeoutMs, deadline.stage)));
+    return deadline;
+  }
+
+  function fetchOnce(path: string): Promise<UpstreamAnswer> {
+    const slot = slots.take(); // throws UpstreamBusyError before anything waits
+    const deadline = startDeadline('waiting for a free connection');
+    return (async () => {
+      try {
+        await untilAborted(slot.granted, deadline.signal);
+        deadline.stage = 'waiting for the token';
+        const used = await tokenWithin(deadline.signal);
+        deadline.stage = 'waiting for the answer';
+        const answer = await request('GET', path, used.value === undefined ? {} : { 'x-aws-ec2-metadata-token': used.value }, deadline.signal);
+        // Our token went stale (the upstream restarted): renew it once, not once per request that
+        // carried it, and never throw away a newer one.
+        if (answer.status === 401 && token === used) token = undefined;
+        return answer;
+      } finally {
+        deadline.cancel();
+        slot.release();
+      }
+    })();
   }
 
   return {
-    async get(path) {
-      const value = await currentToken();
-      const answer = await request('GET', path, value ? { 'x-aws-ec2-metadata-token': value } : {});
-      if (answer.status === 401) token = undefined; // our token went stale (upstream restarted): renew next time
+    get(path) {
+      const shared = inFlight.get(path);
+      // A later caller's deadline ends after the shared request's, so it needs no timer of its own.
+      if (shared) return shared;
+      let answer: Promise<UpstreamAnswer>;
+      try {
+        answer = fetchOnce(path);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      inFlight.set(path, answer);
+      const forget = () => { if (inFlight.get(path) === answer) inFlight.delete(path); };
+      answer.then(forget, forget);
       return answer;
     },
   };
+}
+
+interface Slot {
+  /** Resolves when this request may use a connection. */
+  granted: Promise<void>;
+  /** Gives the connection (or the place in the queue) back; safe to call once in any state. */
+  release(): void;
+}
+
+/** At most `max` holders and `maxQueued` waiting, first come first served. */
+function createSlots(max: number, maxQueued: number): { take(): Slot } {
+  let active = 0;
+  const waiting: Array<() => void> = [];
+
+  function next(): void {
+    const grant = waiting.shift();
+    if (grant) grant();
+    else active--;
+  }
+
+  return {
+    take() {
+      if (active < max) {
+        active++;
+        let released = false;
+        return { granted: Promise.resolve(), release: () => { if (!released) { released = true; next(); } } };
+      }
+      if (waiting.length >= maxQueued) throw new UpstreamBusyError(max, maxQueued);
+      let state: 'waiting' | 'holding' | 'released' = 'waiting';
+      let grant!: () => void;
+      const granted = new Promise<void>((resolve) => {
+        grant = () => { state = 'holding'; resolve(); };
+      });
+      waiting.push(grant);
+      return {
+        granted,
+        release: () => {
+          if (state === 'holding') next();
+          else if (state === 'waiting') {
+            // Its deadline passed while it waited: it leaves the queue at once.
+            const at = waiting.indexOf(grant);
+            if (at >= 0) waiting.splice(at, 1);
+          }
+          state = 'released';
+        },
+      };
+    },
+  };
+}
+
+/** `value`, unless the signal aborts first; the work behind `value` goes on for whoever else waits. */
+function untilAborted<T>(value: T | Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  if (!(value instanceof Promise)) return Promise.resolve(value);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    value.then(
+      (result) => { signal.removeEventListener('abort', onAbort); resolve(result); },
+      (error: unknown) => { signal.removeEventListener('abort', onAbort); reject(error); },
+    );
+  });
 }
