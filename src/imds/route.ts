@@ -5,6 +5,7 @@ export type Route =
   | 'credentials'
   | 'info'
   | 'passthrough'
+  | 'listing'
   | 'other';
 
 declare module 'fastify' {

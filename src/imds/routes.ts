@@ -6,10 +6,13 @@ import type { RoleRef } from '../policy/index.js';
 import type { Clock } from '../time/index.js';
 import { callerIp } from './caller-ip.js';
 import { credentialDocuments, iamInfoDocument } from './document.js';
+import { metadataListings } from './listings.js';
 import { replies, sendText } from './replies.js';
 import type { Route } from './route.js';
-import { parseTokenTtl, type TokenIssuer } from './token.js';
+import type { TokenIssuer } from './token.js';
+import { tokenRoutes } from './token-route.js';
 import type { MetadataUpstream } from './upstream.js';
+import { IMDS_VERSIONS, isImdsVersion } from './versions.js';
 
 export interface ImdsRoutesOptions {
   resolver: CallerResolver;
@@ -25,26 +28,27 @@ export interface ImdsRoutesOptions {
 type Allowed = CallerAccess & { decision: { allowed: true } };
 
 const TOKEN_HEADER = 'x-aws-ec2-metadata-token';
-const TTL_HEADER = 'x-aws-ec2-metadata-token-ttl-seconds';
-const CREDENTIALS = '/latest/meta-data/iam/security-credentials';
-const CREDENTIALS_EXTENDED = '/latest/meta-data/iam/security-credentials-extended';
+const LATEST = '/latest';
+const VERSION_LIST = IMDS_VERSIONS.join('\n');
 
-/** The metadata surface of DESIGN.md: token, credential list and documents, iam/info, allowlisted passthrough. */
+/** The metadata surface of DESIGN.md: token, listings, credential list and documents, iam/info, allowlisted passthrough. */
 export async function imdsRoutes(app: FastifyInstance, options: ImdsRoutesOptions): Promise<void> {
-  const { tokens } = options;
+  await app.register(tokenRoutes, { tokens: options.tokens });
 
-  app.put('/latest/api/token', { config: { route: 'token' } }, async (request, reply) => {
-    if (request.headers['x-forwarded-for'] !== undefined) return sendText(reply, 403, replies.forbidden);
-    const ttl = parseTokenTtl(request.headers[TTL_HEADER]);
-    if (ttl === undefined) return sendText(reply, 400, replies.badTokenTtl);
-    reply.header(TTL_HEADER, String(ttl));
-    return sendText(reply, 200, tokens.mint(callerIp(request), ttl));
+  // `/latest/...` as static routes (the hot path stays a static match with no version check),
+  // every other version real IMDS lists as `/:version/...` behind a check of the version; an
+  // unknown version is 404 before the token check, like an unknown path.
+  await app.register(metadataRoutes, { ...options, base: LATEST });
+  await app.register(async (dated) => {
+    dated.addHook('onRequest', (request, reply, done) => {
+      if (!isImdsVersion((request.params as { version: string }).version)) {
+        sendText(reply, 404, replies.notFound);
+        return;
+      }
+      done();
+    });
+    await dated.register(metadataRoutes, { ...options, base: '/:version' });
   });
-
-  // Only PUT mints tokens; any other method on the token path is 405, as on real IMDS.
-  app.route({ method: ['GET', 'POST', 'DELETE', 'PATCH'], url: '/latest/api/token', config: { route: 'token' }, handler: async (_request, reply) => sendText(reply, 405, replies.methodNotAllowed) });
-
-  await app.register(metadataRoutes, options);
 
   // Everything else, above all the node's own credentials and user-data, is never proxied. This
   // handler is outside metadataRoutes, so an unknown path gets its 404 (or 405) without a token check.
@@ -54,9 +58,14 @@ export async function imdsRoutes(app: FastifyInstance, options: ImdsRoutesOption
   });
 }
 
-/** The GET routes behind the IMDSv2 check: credential list and documents, iam/info, allowlisted passthrough. */
-async function metadataRoutes(app: FastifyInstance, options: ImdsRoutesOptions): Promise<void> {
-  const { resolver, credentials, tokens, logger } = options;
+/**
+ * The GET routes of one version prefix (`base`), behind the IMDSv2 check: listings, credential
+ * list and documents, iam/info, allowlisted passthrough. With base /latest also `/`, the version list.
+ */
+async function metadataRoutes(app: FastifyInstance, options: ImdsRoutesOptions & { base: string }): Promise<void> {
+  const { resolver, credentials, tokens, logger, base } = options;
+  const CREDENTIALS = `${base}/meta-data/iam/security-credentials`;
+  const CREDENTIALS_EXTENDED = `${base}/meta-data/iam/security-credentials-extended`;
 
   // IMDSv2: a token given must be ours, unexpired and for this IP; a tokenless GET passes unless
   // IMDSv2 is required. Callback style, so the cached credential path makes no promise.
@@ -81,6 +90,20 @@ async function metadataRoutes(app: FastifyInstance, options: ImdsRoutesOptions):
   async function allowedAccess(request: FastifyRequest, reply: FastifyReply): Promise<Allowed | undefined> {
     const ip = callerIp(request);
     return allowedOrAnswered(resolver.now(ip) ?? (await resolver.wait(ip)), reply);
+  }
+
+  /**
+   * Resolves the caller for what every known pod on this node gets, role or not (listings, the
+   * allowlisted passthrough): an IP that is no pod here, or is shared by several, gets 404 with
+   * its reason once the pod-lookup wait is over, and its denial is recorded.
+   */
+  async function knownPod(request: FastifyRequest, reply: FastifyReply): Promise<CallerAccess | undefined> {
+    const ip = callerIp(request);
+    const access = resolver.now(ip) ?? (await resolver.wait(ip));
+    if (access.pod !== undefined) return access;
+    resolver.record(access);
+    sendText(reply, 404, access.decision.allowed ? replies.notFound : replies.denied(access.decision.message));
+    return undefined;
   }
 
   const listRoles = async (request: FastifyRequest, reply: FastifyReply) => {
@@ -131,11 +154,13 @@ async function metadataRoutes(app: FastifyInstance, options: ImdsRoutesOptions):
     return reply.code(200).type('text/plain').send(extended ? docs.extended : docs.plain);
   }
 
-  for (const base of [CREDENTIALS, CREDENTIALS_EXTENDED]) {
+  for (const path of [CREDENTIALS, CREDENTIALS_EXTENDED]) {
     const route: Route = 'credentials-list';
-    app.get(base, { config: { route } }, listRoles);
-    app.get(`${base}/`, { config: { route } }, listRoles);
-    app.get(`${base}/:name`, { config: { route: 'credentials' } }, credentialDocument(base === CREDENTIALS_EXTENDED));
+    app.get(path, { config: { route } }, listRoles);
+    app.get(`${path}/`, { config: { route } }, listRoles);
+    const document = credentialDocument(path === CREDENTIALS_EXTENDED);
+    app.get(`${path}/:name`, { config: { route: 'credentials' } }, document);
+    app.get(`${path}/:name/`, { config: { route: 'credentials' } }, document);
   }
 
   const iamInfo = async (request: FastifyRequest, reply: FastifyReply) => {
@@ -144,11 +169,15 @@ async function metadataRoutes(app: FastifyInstance, options: ImdsRoutesOptions):
     const session = access.sessionKey ? credentials.peek(access.sessionKey) : undefined;
     return sendText(reply, 200, iamInfoDocument(access.decision.role, session?.issuedAt ?? options.clock.now()));
   };
-  app.get('/latest/meta-data/iam/info', { config: { route: 'info' } }, iamInfo);
-  app.get('/latest/meta-data/iam/info/', { config: { route: 'info' } }, iamInfo);
+  app.get(`${base}/meta-data/iam/info`, { config: { route: 'info' } }, iamInfo);
+  app.get(`${base}/meta-data/iam/info/`, { config: { route: 'info' } }, iamInfo);
 
-  for (const path of new Set(options.passthroughPaths)) {
-    app.get(path, { config: { route: 'passthrough' } }, async (_request, reply) => {
+  // The allowlisted paths (each `/latest/...`), with and without a trailing slash and under every
+  // version prefix; the upstream is always asked the fixed allowlisted path, never the request's.
+  const passthrough = [...new Set(options.passthroughPaths.map((path) => path.replace(/\/+$/, '')))];
+  for (const path of passthrough) {
+    const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+      if ((await knownPod(request, reply)) === undefined) return reply;
       try {
         const answer = await options.upstream.get(path);
         return reply.code(answer.status).type(answer.contentType ?? 'text/plain').send(answer.body);
@@ -156,6 +185,28 @@ async function metadataRoutes(app: FastifyInstance, options: ImdsRoutesOptions):
         logger.warn({ path, err: (error as Error).message }, 'metadata passthrough failed');
         return sendText(reply, 502, replies.upstreamFailed);
       }
-    });
+    };
+    const below = `${base}${path.slice(LATEST.length)}`;
+    app.get(below, { config: { route: 'passthrough' } }, handler);
+    app.get(`${below}/`, { config: { route: 'passthrough' } }, handler);
   }
+
+  // Listings of what this pod gets: its iam/ entries only with a role, and the passthrough paths.
+  for (const listing of metadataListings(passthrough.map((path) => path.slice(LATEST.length + 1)))) {
+    const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+      const access = await knownPod(request, reply);
+      if (access === undefined) return reply;
+      const { decision } = access;
+      const text = decision.allowed ? listing.withRole : listing.withoutRole;
+      if (text !== undefined) return sendText(reply, 200, text);
+      // Empty only for want of a role (iam/): the pod reads why, as on the credential paths.
+      return sendText(reply, 404, decision.allowed ? replies.notFound : replies.denied(decision.message));
+    };
+    const path = `${base}/${listing.dir}`;
+    app.get(path, { config: { route: 'listing' } }, handler);
+    app.get(path.slice(0, -1), { config: { route: 'listing' } }, handler);
+  }
+
+  // The version list answers every caller: it says nothing about the node or the pod.
+  if (base === LATEST) app.get('/', { config: { route: 'listing' } }, async (_request, reply) => sendText(reply, 200, VERSION_LIST));
 }

@@ -1,0 +1,36 @@
+import type { FastifyInstance } from 'fastify';
+import { callerIp } from './caller-ip.js';
+import { replies, sendText } from './replies.js';
+import { parseTokenTtl, type TokenIssuer } from './token.js';
+
+export const TTL_HEADER = 'x-aws-ec2-metadata-token-ttl-seconds';
+
+/**
+ * `PUT /latest/api/token`, answered only by its method, the TTL header and X-Forwarded-For, as
+ * real IMDS does: any content type, any or no body, chunked or not. A 400 for anything but the
+ * TTL would stop SDKs (they fall back to IMDSv1 on 403/404/405 but give up on 400), and
+ * `curl -X PUT -d ''` sends a form content type. A body is read up to the server's body limit and
+ * dropped; a larger one gets 413.
+ */
+export async function tokenRoutes(app: FastifyInstance, options: { tokens: TokenIssuer }): Promise<void> {
+  const { tokens } = options;
+  // Fastify answers a malformed Content-Type with 415 before any parser runs: the token path
+  // never reads the content type, so it is dropped here, and every body meets the catch-all below.
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (request.headers['content-type'] !== undefined) delete request.headers['content-type'];
+    done();
+  });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, _body, done) => done(null, undefined));
+
+  app.put('/latest/api/token', { config: { route: 'token' } }, async (request, reply) => {
+    if (request.headers['x-forwarded-for'] !== undefined) return sendText(reply, 403, replies.forbidden);
+    const ttl = parseTokenTtl(request.headers[TTL_HEADER]);
+    if (ttl === undefined) return sendText(reply, 400, replies.badTokenTtl);
+    reply.header(TTL_HEADER, String(ttl));
+    return sendText(reply, 200, tokens.mint(callerIp(request), ttl));
+  });
+
+  // Only PUT mints tokens; any other method on the token path is 405, as on real IMDS.
+  app.route({ method: ['GET', 'POST', 'DELETE', 'PATCH'], url: '/latest/api/token', config: { route: 'token' }, handler: async (_request, reply) => sendText(reply, 405, replies.methodNotAllowed) });
+}
