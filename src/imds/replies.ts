@@ -14,6 +14,7 @@ export const replies = {
   internalServerError: 'Internal Server Error',
   badTokenTtl: 'Bad Request: x-aws-ec2-metadata-token-ttl-seconds must be 1-21600',
   upstreamFailed: 'Bad Gateway: the instance metadata service did not answer',
+  upstreamBusy: 'Service Unavailable: the instance metadata service is busy, try again in a second',
   /** A denied pod: the one-line reason, never other namespaces' roles. */
   denied: (reason: string) => `Not Found: ${reason}`,
   credentialsUnavailable: (roleName: string, code: string) => `Service Unavailable: credentials for role ${roleName} are not available (${code})`,

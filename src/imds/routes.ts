@@ -11,7 +11,7 @@ import { replies, sendText } from './replies.js';
 import type { Route } from './route.js';
 import type { TokenIssuer } from './token.js';
 import { tokenRoutes } from './token-route.js';
-import type { MetadataUpstream } from './upstream.js';
+import { UpstreamBusyError, type MetadataUpstream } from './upstream.js';
 import { IMDS_VERSIONS, isImdsVersion } from './versions.js';
 
 export interface ImdsRoutesOptions {
@@ -182,6 +182,8 @@ async function metadataRoutes(app: FastifyInstance, options: ImdsRoutesOptions &
         const answer = await options.upstream.get(path);
         return reply.code(answer.status).type(answer.contentType ?? 'text/plain').send(answer.body);
       } catch (error) {
+        // Refused at once by the upstream's bounded queue: a flood, so it is not worth a log line each.
+        if (error instanceof UpstreamBusyError) return sendText(reply.header('retry-after', '1'), 503, replies.upstreamBusy);
         logger.warn({ path, err: (error as Error).message }, 'metadata passthrough failed');
         return sendText(reply, 502, replies.upstreamFailed);
       }

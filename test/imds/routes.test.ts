@@ -3,6 +3,7 @@ import { accessDenied } from '../helpers/fake-assumer.js';
 import { build, BASE_ROLE_ARN } from '../helpers/build-app.js';
 import { podInfo } from '../helpers/fake-directory.js';
 import { settle } from '../helpers/fake-time.js';
+import { UpstreamBusyError } from '../../src/imds/upstream.js';
 
 const CREDS = '/latest/meta-data/iam/security-credentials/';
 const IMDS_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
@@ -275,4 +276,23 @@ t.test('headers never decide who the caller is', async (t) => {
   const app = await withSparkPod(t);
   const res = await app.imds.inject({ url: CREDS, remoteAddress: '10.0.0.66', headers: { 'x-forwarded-for': '10.0.0.7', 'x-real-ip': '10.0.0.7' } });
   t.equal(res.statusCode, 404);
+});
+
+t.test('a passthrough the upstream queue refuses gets 503 with Retry-After; an upstream failure 502', async (t) => {
+  let busy = true;
+  const app = await build(t, [], {
+    get: async () => {
+      if (busy) throw new UpstreamBusyError(4, 16);
+      throw new Error('connect ECONNREFUSED');
+    },
+  });
+  app.directory.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
+  app.directory.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7' }));
+  await settle();
+  const refused = await app.imds.inject({ url: '/latest/meta-data/placement/region', remoteAddress: '10.0.0.7' });
+  t.equal(refused.statusCode, 503);
+  t.equal(refused.headers['retry-after'], '1');
+  t.match(refused.body, /busy/);
+  busy = false;
+  t.equal((await app.imds.inject({ url: '/latest/meta-data/placement/region', remoteAddress: '10.0.0.7' })).statusCode, 502);
 });
