@@ -38,7 +38,11 @@ function node(t: Test): Node {
     dir,
     time,
     logs: logs.lines,
-    waitForLog: (match) => logs.waitFor(match).then(() => undefined),
+    // Only lines still to come: a line another store logged earlier must not count.
+    waitForLog: (match) => {
+      const from = logs.lines.length;
+      return logs.waitFor((line) => logs.lines.indexOf(line) >= from && match(line)).then(() => undefined);
+    },
     async open(options = {}) {
       const store = await openTokenKeyStore({ dir: options.dir ?? dir, clock: time, scheduler: time, logger, ...(options.fs ? { fs: options.fs } : {}), ...('uid' in options ? { uid: options.uid } : {}) });
       t.teardown(() => store.close());
