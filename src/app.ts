@@ -2,27 +2,15 @@ import type { FastifyInstance } from 'fastify';
 import { buildAdminServer } from './admin/index.js';
 import { createCallerResolver, type CallerResolver } from './caller/index.js';
 import type { AgentConfig } from './config/index.js';
-import type { CredentialSource } from './credentials/index.js';
-import { buildImdsServer, type MetadataUpstream, type TokenKeyRing } from './imds/index.js';
+import { buildImdsServer, type ImdsServerDeps } from './imds/index.js';
 import type { PodDirectory } from './kube/index.js';
-import type { Logger } from './log/index.js';
-import type { Metrics } from './metrics/index.js';
-import type { Clock, Scheduler } from './time/index.js';
 
-export interface AppDeps {
+/** What the servers need (imds/server.ts's deps less the resolver, which is built here) and the pod directory. */
+export type AppDeps = Omit<ImdsServerDeps, 'resolver'> & {
   directory: PodDirectory;
-  credentials: CredentialSource;
   /** Brings gauges computed from the clock up to date before each /metrics scrape (the session cache's updateGauges). */
   beforeScrape?: () => void;
-  clock: Clock;
-  scheduler: Scheduler;
-  metrics: Metrics;
-  logger: Logger;
-  /** The real IMDS for allowlisted paths; built from config.imdsUpstream when absent. */
-  upstream?: MetadataUpstream;
-  /** The token signing key(s): the node's key store (main), a fixed secret, or absent: a random one. */
-  tokenSecret?: Buffer | TokenKeyRing;
-}
+};
 
 export type AppConfig = Pick<
   AgentConfig,

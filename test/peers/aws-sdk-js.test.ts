@@ -1,5 +1,4 @@
 import t from 'tap';
-import http from 'node:http';
 import { createRequire } from 'node:module';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { fromInstanceMetadata } from '@aws-sdk/credential-providers';
@@ -7,22 +6,9 @@ import { makeNamespace, makePod, within } from '../helpers/fake-kube-api.js';
 import { startMoto } from '../helpers/moto.js';
 import { startHarness } from '../helpers/agent-harness.js';
 import { imdsv1Front } from '../helpers/imdsv1-front.js';
+import { asPod } from '../helpers/js-sdk-pod.js';
 
 const sdkVersion = (createRequire(import.meta.url)('@smithy/credential-provider-imds/package.json') as { version: string }).version;
-
-/** The SDK's IMDS client uses Node's global agent; binding it to a pod's IP makes the agent see that pod. */
-async function asPod<T>(ip: string, endpoint: string, fn: () => Promise<T>): Promise<T> {
-  const previous = http.globalAgent;
-  http.globalAgent = new http.Agent({ localAddress: ip });
-  process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT = endpoint;
-  try {
-    return await fn();
-  } finally {
-    http.globalAgent.destroy();
-    http.globalAgent = previous;
-    delete process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT;
-  }
-}
 
 t.test('the AWS SDK for JavaScript v3 gets the corridor role over IMDSv2 and IMDSv1', async (t) => {
   const moto = await startMoto(t);

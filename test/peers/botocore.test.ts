@@ -2,10 +2,11 @@ import t from 'tap';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { makeNamespace, makePod, within } from '../helpers/fake-kube-api.js';
+import { within } from '../helpers/fake-kube-api.js';
 import { startMoto } from '../helpers/moto.js';
 import { startHarness } from '../helpers/agent-harness.js';
 import { imdsv1Front } from '../helpers/imdsv1-front.js';
+import { pysparkAndNoRole } from '../helpers/js-sdk-pod.js';
 
 const run = promisify(execFile);
 const CLIENT = fileURLToPath(new URL('./botocore_client.py', import.meta.url));
@@ -21,12 +22,7 @@ t.test('botocore finds corridor through its instance-metadata provider, over IMD
   const moto = await startMoto(t);
   const h = await startHarness(t, {
     stsEndpoint: moto.endpoint,
-    objects: [
-      makeNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' }),
-      makeNamespace('gha1', {}),
-      makePod({ name: 'pyspark', namespace: 'gha', ip: '127.0.0.2', nodeName: 'node-a' }),
-      makePod({ name: 'no-role', namespace: 'gha1', ip: '127.0.0.3', nodeName: 'node-a' }),
-    ],
+    objects: pysparkAndNoRole('gha1'),
   });
   await within(h.agent.directory.whenReady(), 10_000, 'ready');
   const env: NodeJS.ProcessEnv = { ...process.env, AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' };

@@ -10,9 +10,10 @@ import { fromInstanceMetadata } from '@aws-sdk/credential-providers';
 import { DEFAULT_PASSTHROUGH_PATHS } from '../../src/config/agent-config.js';
 import { startFakeSts } from '../../src/demo/index.js';
 import { startHarness } from '../helpers/agent-harness.js';
-import { makeNamespace, makePod, within } from '../helpers/fake-kube-api.js';
+import { within } from '../helpers/fake-kube-api.js';
 import { freePort } from '../helpers/free-port.js';
 import { imdsv1Front } from '../helpers/imdsv1-front.js';
+import { asPod, pysparkAndNoRole } from '../helpers/js-sdk-pod.js';
 import { buildPeer, hasTool } from '../helpers/peers.js';
 import { stopChild } from '../helpers/stop-child.js';
 
@@ -64,32 +65,13 @@ function request(url: string, options: { method?: string; headers?: Record<strin
 
 const lines = (text: string) => text.split('\n').filter(Boolean);
 
-/** The SDK's IMDS requests use Node's global agent; binding it to a pod's IP makes the agent see that pod. */
-async function asPod<T>(ip: string, endpoint: string, fn: () => Promise<T>): Promise<T> {
-  const previous = http.globalAgent;
-  http.globalAgent = new http.Agent({ localAddress: ip });
-  process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT = endpoint;
-  try {
-    return await fn();
-  } finally {
-    http.globalAgent.destroy();
-    http.globalAgent = previous;
-    delete process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT;
-  }
-}
-
 async function main(binary: string): Promise<void> {
   const mockUrl = await startMock(binary);
   const sts = await startFakeSts();
   t.teardown(() => sts.close());
   const h = await startHarness(t, {
     stsEndpoint: sts.url,
-    objects: [
-      makeNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' }),
-      makeNamespace('plain', {}),
-      makePod({ name: 'pyspark', namespace: 'gha', ip: '127.0.0.2', nodeName: 'node-a' }),
-      makePod({ name: 'no-role', namespace: 'plain', ip: '127.0.0.3', nodeName: 'node-a' }),
-    ],
+    objects: pysparkAndNoRole('plain'),
     flags: ['--imds-upstream', mockUrl, '--passthrough-paths', DEFAULT_PASSTHROUGH_PATHS.join(','), '--pod-lookup-timeout', '200ms'],
   });
   await within(h.agent.directory.whenReady(), 10_000, 'ready');

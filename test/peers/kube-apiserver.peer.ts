@@ -6,7 +6,7 @@ import { ApiException, AuthorizationV1Api, CoreV1Api, KubeConfig, KubernetesObje
 import { parseAllDocuments } from 'yaml';
 import { within } from '../helpers/fake-kube-api.js';
 import { startTestAgent, type TestAgent } from '../helpers/agent-harness.js';
-import { startControlPlane, type ControlPlane } from '../helpers/kube-apiserver.js';
+import { startControlPlane } from '../helpers/kube-apiserver.js';
 import { startMoto } from '../helpers/moto.js';
 import { buildPeer, hasTool, reportPeerWhenPassing, ROOT, skipPeer } from '../helpers/peers.js';
 
