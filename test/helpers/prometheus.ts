@@ -64,9 +64,14 @@ export function renderedRuleGroups(helmBin: string, set: Readonly<Record<string,
   return rule.spec.groups;
 }
 
-/** Writes a Prometheus rules file (`groups:`, what promtool and prometheus read) and returns its path. */
+/** The text of a Prometheus rules file (`groups:`, what promtool and prometheus read). */
+export function rulesFileText(groups: readonly RuleGroup[]): string {
+  return stringify({ groups });
+}
+
+/** Writes a Prometheus rules file and returns its path. */
 export function writeRulesFile(file: string, groups: readonly RuleGroup[]): string {
-  writeFileSync(file, stringify({ groups }));
+  writeFileSync(file, rulesFileText(groups));
   return file;
 }
 
@@ -85,11 +90,15 @@ export interface RunningPrometheus {
 }
 
 /**
- * A real Prometheus on 127.0.0.1 (a free port), with its TSDB in `dir`, reading `config` (a
- * prometheus.yml as data; rule_files relative to `dir`). Stopped (SIGTERM, then SIGKILL) when the
- * test ends, so no daemon outlives the test.
+ * A real Prometheus on 127.0.0.1 (a free port) with its TSDB in a temporary directory, reading
+ * `config` (a prometheus.yml as data) and `files` written next to it (rules files by name).
+ * Stopped (SIGTERM, then SIGKILL) and its directory removed when the test ends; a guard shell
+ * kills it should the test process die before its teardown (a file timeout), so no daemon
+ * outlives the test.
  */
-export async function startPrometheus(t: Test, bin: string, dir: string, config: Record<string, unknown>): Promise<RunningPrometheus> {
+export async function startPrometheus(t: Test, bin: string, config: Record<string, unknown>, files: Record<string, string> = {}): Promise<RunningPrometheus> {
+  const dir = mkdtempSync(join(tmpdir(), 'corridor-prometheus-'));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   const configFile = join(dir, 'prometheus.yml');
   writeFileSync(configFile, stringify(config));
   const port = await freePort();
@@ -98,7 +107,15 @@ export async function startPrometheus(t: Test, bin: string, dir: string, config:
     [`--config.file=${configFile}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
     { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  t.teardown(() => stopChild(child));
+  // The guard reads its stdin, which only this process holds: a newline means "stopped in
+  // teardown", end of file without one means this process is gone, so Prometheus must go too.
+  const guard = spawn('sh', ['-c', 'read -r _ || kill -KILL "$1" 2>/dev/null', 'prometheus-guard', String(child.pid)], { stdio: ['pipe', 'ignore', 'ignore'] });
+  guard.unref();
+  t.teardown(async () => {
+    guard.stdin?.end('\n');
+    await stopChild(child);
+    rmSync(dir, { recursive: true, force: true });
+  });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
