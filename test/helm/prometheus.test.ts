@@ -63,8 +63,10 @@ if (!helmFound.ok || !prometheus.ok) {
       stsEndpoint: sts.url,
     });
     await within(h.agent.directory.whenReady(), 10_000, 'the agent ready');
-    // A session cached (so the lifetime gauge is a number, not NaN) and a denial, for the dashboard.
+    // A session cached (so the lifetime gauge is a number, not NaN), a cache hit (the first fetch
+    // may have joined the prefetch) and a denial, so that every dashboard panel has a series.
     t.equal((await fetchCredentials(h, '127.0.0.2')).status, 200, 'a pod of the node gets credentials');
+    t.equal((await fetchCredentials(h, '127.0.0.2')).status, 200, 'again, from the cache');
     t.equal((await fetchCredentials(h, '127.0.0.4')).status, 404, 'a pod asking for a role its namespace does not allow is denied');
 
     const target = new URL(h.agent.adminUrl).host;
