@@ -8,9 +8,10 @@
 #
 # The package's maintainer scripts would start a daemon (systemd unit, or /etc/init.d under
 # sysvinit). Nothing here wants one: while apt-get runs, a policy-rc.d that answers 101 ("action
-# forbidden") keeps invoke-rc.d from starting it, unless the machine already has its own
-# policy-rc.d (container images usually do). Progress goes to stderr. Exit 3 without apt-get or
-# root (nothing installed), 1 when the install fails.
+# forbidden") keeps them from starting it (container images often have one already), and under
+# systemd the unit is disabled again. The tests start their own Prometheus on loopback and stop
+# it. Progress goes to stderr. Exit 3 without apt-get or root (nothing installed), 1 when the
+# install fails.
 set -euo pipefail
 export PATH="$PATH:/usr/sbin:/sbin"
 
@@ -35,10 +36,14 @@ if [[ $(id -u) -ne 0 ]]; then
   sudo=(sudo -n)
 fi
 
+# invoke-rc.d and deb-systemd-invoke ask policy-rc.d before starting a service. A machine's own
+# policy that already forbids it (exit 101) stays; any other is set aside and put back after.
 policy=/usr/sbin/policy-rc.d
-if [[ ! -e $policy ]]; then
+saved=$policy.corridor-saved
+if [[ ! -e $policy ]] || { "$policy" prometheus start >/dev/null 2>&1; [[ $? -ne 101 ]]; }; then
+  [[ -e $policy ]] && "${sudo[@]}" mv "$policy" "$saved"
   "${sudo[@]}" sh -c "printf '#!/bin/sh\n# corridor install-prometheus: no daemons while installing\nexit 101\n' > $policy && chmod 755 $policy"
-  trap '"${sudo[@]}" rm -f "$policy"' EXIT
+  trap '"${sudo[@]}" rm -f "$policy"; if [[ -e $saved ]]; then "${sudo[@]}" mv "$saved" "$policy"; fi' EXIT
 fi
 
 export DEBIAN_FRONTEND=noninteractive
@@ -49,6 +54,11 @@ fi
 if ! "${sudo[@]}" apt-get install -y -qq --no-install-recommends prometheus >&2; then
   "${sudo[@]}" apt-get update -qq >&2
   "${sudo[@]}" apt-get install -y -qq --no-install-recommends prometheus >&2
+fi
+
+# Under systemd the package also enables its unit for the next boot; the tests want no service.
+if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1; then
+  "${sudo[@]}" systemctl disable prometheus >/dev/null 2>&1 || true
 fi
 
 if ! found; then
