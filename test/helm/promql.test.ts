@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { CHART, findHelm, only, renderChart } from '../helpers/helm.js';
-import { corridorSeriesNames, metricNames } from '../helpers/promql.js';
+import { findHelm, only, renderChart } from '../helpers/helm.js';
+import { corridorSeriesNames, dashboardText as readDashboard, exprsIn, metricNames } from '../helpers/promql.js';
 
 interface Rule {
   alert: string;
@@ -12,20 +10,14 @@ interface Rule {
 }
 
 const known = corridorSeriesNames();
-const dashboardText = readFileSync(join(CHART, 'dashboards/corridor.json'), 'utf8');
+const dashboardText = readDashboard();
 
-/** Every "expr" string anywhere in a parsed dashboard (panel targets, rows' nested panels). */
-function exprsIn(node: unknown): string[] {
-  if (Array.isArray(node)) return node.flatMap(exprsIn);
-  if (node === null || typeof node !== 'object') return [];
-  return Object.entries(node).flatMap(([key, value]) => (key === 'expr' && typeof value === 'string' ? [value] : exprsIn(value)));
-}
-
-function checkExprs(t: Test, exprs: readonly string[]): void {
+/** `also`: series Prometheus itself writes (up), which the alerts may select too. */
+function checkExprs(t: Test, exprs: readonly string[], also: readonly string[] = []): void {
   for (const expr of exprs) {
     const names = metricNames(expr);
     t.ok(names.length > 0, `selects at least one metric: ${expr}`);
-    t.same(names.filter((name) => !known.has(name)), [], `only corridor's metrics: ${expr}`);
+    t.same(names.filter((name) => !known.has(name) && !also.includes(name)), [], `only corridor's metrics: ${expr}`);
   }
 }
 
@@ -62,12 +54,15 @@ if (!found.ok) {
 } else {
   const bin = found.bin;
 
-  t.test('the PrometheusRule has the four alerts, on metrics src/metrics exports', async (t) => {
+  t.test('the PrometheusRule has the six alerts, on metrics src/metrics exports and the agents\' up', async (t) => {
     const rule = only(renderChart(bin, { 'metrics.prometheusRule.enabled': true }), 'PrometheusRule') as unknown as { spec: { groups: { rules: Rule[] }[] } };
     const rules = rule.spec.groups.flatMap((g) => g.rules);
-    t.same(rules.map((r) => r.alert), ['CorridorNotReady', 'CorridorStsErrors', 'CorridorCredentialLifetimeLow', 'CorridorDenialsSpike']);
-    checkExprs(t, rules.map((r) => r.expr));
+    t.same(rules.map((r) => r.alert), ['CorridorAgentDown', 'CorridorAgentsAbsent', 'CorridorNotReady', 'CorridorStsErrors', 'CorridorCredentialLifetimeLow', 'CorridorDenialsSpike']);
+    checkExprs(t, rules.map((r) => r.expr), ['up']);
     const byName = new Map(rules.map((r) => [r.alert, r]));
+    // The chart's PodMonitor (jobLabel app.kubernetes.io/name) gives the agents' targets job="corridor".
+    t.match(byName.get('CorridorAgentDown'), { expr: 'up{job="corridor"} == 0', for: '5m', labels: { severity: 'critical' } });
+    t.match(byName.get('CorridorAgentsAbsent'), { expr: 'absent(up{job="corridor"})', for: '15m', labels: { severity: 'warning' } });
     t.match(byName.get('CorridorNotReady'), { expr: 'corridor_ready == 0', for: '5m' });
     t.match(byName.get('CorridorStsErrors'), { expr: /rate\(corridor_sts_calls_total\{result!="success"\}\[5m\]\)\) > 0$/, for: '10m' });
     t.match(byName.get('CorridorCredentialLifetimeLow'), { expr: 'corridor_session_min_remaining_seconds < 1200', for: '5m' });
@@ -82,12 +77,25 @@ if (!found.ok) {
         'metrics.prometheusRule.credentialLifetimeLowSeconds': 1500,
         'metrics.prometheusRule.denialsPerSecond': 5,
         'metrics.prometheusRule.ruleLabels.team': 'platform',
+        // helm's --set syntax: a comma separates values unless escaped.
+        'metrics.prometheusRule.targetSelector': 'job="kubernetes-service-endpoints"\\,service="corridor"',
       }),
       'PrometheusRule',
     ) as unknown as { spec: { groups: { rules: Rule[] }[] } };
     const rules = rule.spec.groups.flatMap((g) => g.rules);
     t.match(rules.find((r) => r.alert === 'CorridorCredentialLifetimeLow')?.expr, / < 1500$/);
     t.match(rules.find((r) => r.alert === 'CorridorDenialsSpike')?.expr, / > 5$/);
+    t.equal(rules.find((r) => r.alert === 'CorridorAgentDown')?.expr, 'up{job="kubernetes-service-endpoints",service="corridor"} == 0');
+    t.equal(rules.find((r) => r.alert === 'CorridorAgentsAbsent')?.expr, 'absent(up{job="kubernetes-service-endpoints",service="corridor"})');
     for (const r of rules) t.equal(r.labels.team, 'platform', `${r.alert} carries ruleLabels`);
+  });
+
+  t.test('the agent-down alerts follow nameOverride, as the PodMonitor\'s job label does', async (t) => {
+    const objects = renderChart(bin, { 'metrics.prometheusRule.enabled': true, 'metrics.podMonitor.enabled': true, nameOverride: 'imds-proxy' });
+    const podMonitor = only(objects, 'PodMonitor') as unknown as { spec: { jobLabel: string } };
+    const daemonSet = only(objects, 'DaemonSet') as unknown as { spec: { template: { metadata: { labels: Record<string, string> } } } };
+    t.equal(daemonSet.spec.template.metadata.labels[podMonitor.spec.jobLabel], 'imds-proxy', 'the job label the PodMonitor gives the targets');
+    const rules = (only(objects, 'PrometheusRule') as unknown as { spec: { groups: { rules: Rule[] }[] } }).spec.groups.flatMap((g) => g.rules);
+    t.equal(rules.find((r) => r.alert === 'CorridorAgentDown')?.expr, 'up{job="imds-proxy"} == 0');
   });
 }

@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { createMetrics } from '../../src/metrics/index.js';
+import { CHART } from './helm.js';
 
 const KEYWORDS = new Set(['and', 'or', 'unless', 'bool', 'offset', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'atan2', 'inf', 'nan', 'Inf', 'NaN']);
 
@@ -37,4 +40,24 @@ export function corridorSeriesNames(): Set<string> {
     else names.add(metric.name);
   }
   return names;
+}
+
+/** The Grafana dashboard's JSON text (helm/corridor/dashboards/corridor.json). */
+export function dashboardText(): string {
+  return readFileSync(join(CHART, 'dashboards/corridor.json'), 'utf8');
+}
+
+/** Every "expr" string anywhere in a parsed dashboard (panel targets, rows' nested panels). */
+export function exprsIn(node: unknown): string[] {
+  if (Array.isArray(node)) return node.flatMap(exprsIn);
+  if (node === null || typeof node !== 'object') return [];
+  return Object.entries(node).flatMap(([key, value]) => (key === 'expr' && typeof value === 'string' ? [value] : exprsIn(value)));
+}
+
+/**
+ * A dashboard query as Grafana sends it to Prometheus: `$instance` replaced by the variable's
+ * value (its "All" value `.*` by default) and `$__rate_interval` by a range.
+ */
+export function asGrafanaSends(expr: string, values: { instance?: string; rateInterval?: string } = {}): string {
+  return expr.replaceAll('$__rate_interval', values.rateInterval ?? '1m').replace(/\$\{?instance\}?/g, values.instance ?? '.*');
 }
