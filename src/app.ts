@@ -29,6 +29,7 @@ export type AppConfig = Pick<
   | 'annotations'
   | 'baseRoleArn'
   | 'serviceAccountRoles'
+  | 'sessionScope'
   | 'podLookupTimeoutMs'
   | 'requireImdsv2'
   | 'passthroughPaths'
@@ -50,6 +51,7 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<App> {
     directory,
     policy: { annotations: config.annotations, baseRoleArn: config.baseRoleArn, serviceAccountRoles: config.serviceAccountRoles },
     podLookupTimeoutMs: config.podLookupTimeoutMs,
+    sessionScope: config.sessionScope,
     metrics,
     logger,
   });
