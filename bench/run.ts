@@ -139,6 +139,7 @@ async function main(): Promise<void> {
       restartGapMs: 30_000,
       requestEveryMs: 5 * 60_000,
     });
+    const podDay = await simulateStsDay({ ...day.shape, sessionScope: 'pod' });
 
     const corridorFixed = fixed.get('corridor')!;
     const k2iRps = kube2iam.url ? rps('kube2iam') : undefined;
@@ -217,6 +218,9 @@ async function main(): Promise<void> {
         stsCallsPerHourMax: day.stsCallsPerHour.maxHour,
         stsCallsPerHourMin: day.stsCallsPerHour.minHour,
         stsCallsPerKeyHour: round(day.callsPerKeyHour, 2),
+        podScopeSessions: podDay.sessionKeys,
+        podScopeStsCallsPerHourMean: round(podDay.stsCallsPerHour.mean, 1),
+        podScopeStsCallsPerHourMax: podDay.stsCallsPerHour.maxHour,
       },
       seconds: round((performance.now() - began) / 1000, 1),
     };
@@ -265,6 +269,7 @@ function printTable(r: Result): void {
     ['scale: CPU', `idle ${s.cpuIdlePercent}% of a core; ${s.loadCpuPercent}% at ${s.loadRate} req/s = ${s.cpuMicrosPerRequest} us/request (p99 ${s.loadP99Ms} ms)`, ''],
     ['scale: per-request state cost', `lookup+decision ${s.lookupAndDecisionNs} ns, session peek ${s.sessionPeekNs} ns; decision from scratch ${s.decisionUncachedNs} ns`, ''],
     [`STS calls, simulated day`, `${d.pods} pods, ${d.roles} roles, ${d.namespaces} ns = ${d.sessionKeys} sessions: ${d.stsCallsPerHourMean}/h mean (first hour ${d.stsCallsFirstHour}, max ${d.stsCallsPerHourMax}); ${d.stsCallsPerKeyHour}/session/h; ${d.requestsPerHour} requests/h`, ''],
+    ['STS calls, the same day with --session-scope=pod', `${d.podScopeSessions} sessions: ${d.podScopeStsCallsPerHourMean}/h mean (max ${d.podScopeStsCallsPerHourMax})`, ''],
   ];
   const w0 = Math.max(...rows.map((row) => row[0].length));
   const w1 = Math.max(...rows.map((row) => row[1].length));

@@ -1,6 +1,7 @@
+import { pathToFileURL } from 'node:url';
 import { Registry } from 'prom-client';
 import { parseAgentConfig } from '../src/config/index.js';
-import { createSessionCache, type AssumeRequest, type Session, type SessionKey } from '../src/credentials/index.js';
+import { createSessionCache, type AssumeRequest, type Session, type SessionKey, type SessionScope } from '../src/credentials/index.js';
 import { createLogger } from '../src/log/index.js';
 import { createMetrics } from '../src/metrics/index.js';
 import type { Clock, Scheduler, Timer } from '../src/time/index.js';
@@ -15,17 +16,26 @@ export interface StsDayShape {
   restartGapMs: number;
   /** How often each pod asks for credentials. */
   requestEveryMs: number;
+  /** Who shares a session, as --session-scope: namespace (default) or pod. */
+  sessionScope?: SessionScope;
 }
 
 export interface StsDayResult {
   shape: StsDayShape;
-  /** Distinct (role, namespace) pairs the pods use: the number of sessions. */
+  sessionScope: SessionScope;
+  /** Sessions alive at once: distinct (role, namespace) pairs the pods use, or (pod scope) the pods. */
   sessionKeys: number;
   requestsPerHour: number;
   stsCallsPerHour: { mean: number; firstHour: number; maxHour: number; minHour: number };
   /** Steady state (hours 2-24), per session key. */
   callsPerKeyHour: number;
   podStarts: number;
+}
+
+/** The same day in both scopes: what --session-scope=pod costs in STS calls. */
+export interface StsDayByScope {
+  namespace: StsDayResult;
+  pod: StsDayResult;
 }
 
 const HOUR = 3_600_000;
@@ -117,6 +127,7 @@ function mulberry32(seed: number): () => number {
  * as the agent wires them. Counts AssumeRole calls per hour.
  */
 export async function simulateStsDay(shape: StsDayShape): Promise<StsDayResult> {
+  const sessionScope = shape.sessionScope ?? 'namespace';
   const parsed = parseAgentConfig(agentArgs('/dev/null', 'http://127.0.0.1:9'), {});
   if (!parsed.ok) throw new Error(parsed.errors.join('; '));
   const config = parsed.config;
@@ -157,7 +168,8 @@ export async function simulateStsDay(shape: StsDayShape): Promise<StsDayResult> 
   for (const slot of slots) keys.add(`${slot.roleArn} ${slot.namespace}`);
 
   const startPod = (slot: number) => {
-    const key: SessionKey = { ...slots[slot]! };
+    // Pod scope: each pod (a new uid per start) has its own session, as the resolver keys it.
+    const key: SessionKey = { ...slots[slot]!, ...(sessionScope === 'pod' ? { pod: { uid: `uid-${podStarts}`, name: `pod-${slot}-${podStarts}` } } : {}) };
     live.set(slot, key);
     podStarts++;
     cache.prefetch(key);
@@ -183,9 +195,12 @@ export async function simulateStsDay(shape: StsDayShape): Promise<StsDayResult> 
 
   const steady = callsByHour.slice(2);
   const steadyMean = steady.reduce((a, b) => a + b, 0) / steady.length;
+  // Pod scope: one session per live pod, and every slot always has a pod but for the restart gap.
+  const sessionKeys = sessionScope === 'pod' ? shape.pods : keys.size;
   return {
     shape,
-    sessionKeys: keys.size,
+    sessionScope,
+    sessionKeys,
     requestsPerHour: requests / 24,
     stsCallsPerHour: {
       mean: callsByHour.reduce((a, b) => a + b, 0) / 24,
@@ -193,7 +208,43 @@ export async function simulateStsDay(shape: StsDayShape): Promise<StsDayResult> 
       maxHour: Math.max(...callsByHour),
       minHour: Math.min(...callsByHour),
     },
-    callsPerKeyHour: steadyMean / keys.size,
+    callsPerKeyHour: steadyMean / sessionKeys,
     podStarts,
   };
+}
+
+/** The same day (same seed, same pods) in namespace and in pod scope. */
+export async function simulateStsDayByScope(shape: Omit<StsDayShape, 'sessionScope'>): Promise<StsDayByScope> {
+  return {
+    namespace: await simulateStsDay({ ...shape, sessionScope: 'namespace' }),
+    pod: await simulateStsDay({ ...shape, sessionScope: 'pod' }),
+  };
+}
+
+/** The bench's shape (bench/run.ts): 250 pods on a node sharing 20 roles in 25 namespaces, 4 h mean pod life. */
+export const BENCH_STS_DAY: Omit<StsDayShape, 'sessionScope'> = {
+  pods: 250,
+  roles: 20,
+  namespaces: 25,
+  meanPodLifetimeMs: 4 * HOUR,
+  restartGapMs: 30_000,
+  requestEveryMs: 5 * 60_000,
+};
+
+/** Pods that share more: 250 pods, 5 namespaces, 3 roles (a few big deployments per node). */
+export const SHARED_STS_DAY: Omit<StsDayShape, 'sessionScope'> = { ...BENCH_STS_DAY, roles: 3, namespaces: 5 };
+
+// `node dist/bench/sts-day.js`: only the simulated days, in both scopes (a few seconds each).
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const days = [];
+  for (const shape of [BENCH_STS_DAY, SHARED_STS_DAY]) days.push(await simulateStsDayByScope(shape));
+  for (const day of days.flatMap((byScope) => [byScope.namespace, byScope.pod])) {
+    const c = day.stsCallsPerHour;
+    process.stdout.write(
+      `session-scope=${day.sessionScope}: ${day.shape.pods} pods, ${day.shape.roles} roles, ${day.shape.namespaces} ns = ${day.sessionKeys} sessions: ` +
+        `${c.mean.toFixed(1)} AssumeRole/h mean (first hour ${c.firstHour}, max ${c.maxHour}, min ${c.minHour}); ${day.callsPerKeyHour.toFixed(2)}/session/h; ` +
+        `${Math.round(day.requestsPerHour)} requests/h, ${day.podStarts} pod starts\n`,
+    );
+  }
+  process.stdout.write(`${JSON.stringify(days.map((d) => ({ shape: { ...d.namespace.shape, sessionScope: undefined }, namespace: d.namespace.stsCallsPerHour, pod: d.pod.stsCallsPerHour })))}\n`);
 }

@@ -17,6 +17,7 @@ export type AppConfig = Pick<
   | 'annotations'
   | 'baseRoleArn'
   | 'serviceAccountRoles'
+  | 'sessionScope'
   | 'podLookupTimeoutMs'
   | 'requireImdsv2'
   | 'passthroughPaths'
@@ -38,6 +39,7 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<App> {
     directory,
     policy: { annotations: config.annotations, baseRoleArn: config.baseRoleArn, serviceAccountRoles: config.serviceAccountRoles },
     podLookupTimeoutMs: config.podLookupTimeoutMs,
+    sessionScope: config.sessionScope,
     metrics,
     logger,
   });

@@ -1,9 +1,10 @@
 import { LRUCache } from 'lru-cache';
-import type { SessionKey } from '../credentials/index.js';
+import type { Session, SessionKey, SessionScope } from '../credentials/index.js';
 import type { PodDirectory, PodInfo, PodLookup } from '../kube/index.js';
 import type { Logger } from '../log/index.js';
 import type { CounterHandle, Metrics } from '../metrics/index.js';
 import { decideRole, type Decision, type PolicyOptions } from '../policy/index.js';
+import { createCredentialAudit } from './credential-audit.js';
 
 /** Who is calling and what they may have: the pod (if any), the decision and the session key. */
 export interface CallerAccess {
@@ -25,12 +26,19 @@ export interface CallerResolver {
   forPod(pod: PodInfo): CallerAccess;
   /** Counts the decision and writes an audit line when it differs from this pod's last one. */
   record(access: CallerAccess): void;
+  /**
+   * A credential document from `session` went to the pod of `access` (allowed) at `ip`: an audit
+   * line the first time this pod receives this session, none after (cheap on every request).
+   */
+  served(access: CallerAccess, session: Session, ip: string): void;
 }
 
 export interface CallerResolverOptions {
   directory: PodDirectory;
   policy: PolicyOptions;
   podLookupTimeoutMs: number;
+  /** `pod`: every pod's session key names the pod, so it gets a session of its own. Default `namespace`. */
+  sessionScope?: SessionScope;
   metrics: Metrics;
   logger: Logger;
 }
@@ -44,6 +52,8 @@ interface CachedAccess {
 export function createCallerResolver(options: CallerResolverOptions): CallerResolver {
   const { directory, policy, metrics } = options;
   const audit = options.logger.child({ component: 'audit' });
+  const credentialAudit = createCredentialAudit(audit);
+  const podScope = options.sessionScope === 'pod';
   // Pod objects are replaced on every watch update, so a WeakMap keyed by them never goes stale;
   // the namespace and ServiceAccount objects are compared too, as they change independently.
   const byPod = new WeakMap<PodInfo, CachedAccess>();
@@ -59,8 +69,13 @@ export function createCallerResolver(options: CallerResolverOptions): CallerReso
     const cached = byPod.get(pod);
     if (cached && cached.namespace === namespace && cached.serviceAccount === serviceAccount) return cached.access;
     const decision = decideRole({ pod, namespace, serviceAccount }, policy);
-    const sessionKey = decision.allowed
-      ? { roleArn: decision.role.arn, namespace: pod.namespace, ...(decision.externalId !== undefined ? { externalId: decision.externalId } : {}) }
+    const sessionKey: SessionKey | undefined = decision.allowed
+      ? {
+          roleArn: decision.role.arn,
+          namespace: pod.namespace,
+          ...(decision.externalId !== undefined ? { externalId: decision.externalId } : {}),
+          ...(podScope ? { pod: { uid: pod.uid, name: pod.name } } : {}),
+        }
       : undefined;
     const access: CallerAccess = { ip: pod.ip ?? '', pod, decision, sessionKey };
     byPod.set(pod, { namespace, serviceAccount, access });
@@ -128,6 +143,10 @@ export function createCallerResolver(options: CallerResolverOptions): CallerReso
       };
       if (decision.allowed) audit.info(fields, 'role decision');
       else audit.warn({ ...fields, detail: decision.message, ...(access.sharedWith ? { sharedWith: access.sharedWith } : {}) }, 'role decision');
+    },
+    served(access, session, ip) {
+      const { pod, decision } = access;
+      if (pod !== undefined && decision.allowed) credentialAudit.served(pod, decision.role.arn, session, ip);
     },
   };
 }

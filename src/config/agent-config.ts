@@ -2,6 +2,7 @@ import type { AnnotationKeys, PolicyOptions } from '../policy/index.js';
 // The module, not credentials/index.js: that one loads the AWS SDK, which `corridor iptables` (it reads
 // config) must not pay for.
 import { DEFAULT_MIN_REMAINING, DEFAULT_REFRESH_BEFORE, DEFAULT_SESSION_DURATION } from '../credentials/refresh-timing.js';
+import { SESSION_SCOPES, type SessionScope } from '../credentials/types.js';
 import { parseFlags, type FlagSpec, type FlagValue } from './flags.js';
 import { parseHostIpv6 } from './host-ipv6.js';
 
@@ -38,7 +39,8 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
   { name: 'token-key-dir', kind: 'string', default: '/var/lib/corridor', emptyMeans: 'a memory key only', help: 'node directory holding the IMDSv2 token signing keys, so tokens survive restarts ("" = a memory key only)' },
   { name: 'require-imdsv2', kind: 'boolean', default: 'false', help: 'refuse metadata GETs without an IMDSv2 token (401)' },
   { name: 'service-account-roles', kind: 'boolean', default: 'false', help: 'let a ServiceAccount annotation pick the role (watches ServiceAccounts)' },
-  { name: 'session-tags', kind: 'boolean', default: 'false', help: 'tag sessions with kubernetes-namespace and kubernetes-node (needs sts:TagSession)' },
+  { name: 'session-tags', kind: 'boolean', default: 'false', help: 'tag sessions with kubernetes-namespace and kubernetes-node, and kubernetes-pod in pod scope (needs sts:TagSession)' },
+  { name: 'session-scope', kind: 'string', default: 'namespace', help: 'who shares an STS session: namespace (its pods on this node using one role) or pod (one session per pod, its RoleSessionName names the pod: more AssumeRole calls)' },
   { name: 'role-annotation', kind: 'string', default: 'iam.amazonaws.com/role', help: 'pod and namespace annotation naming the role' },
   { name: 'allowed-roles-annotation', kind: 'string', default: 'iam.amazonaws.com/allowed-roles', help: 'namespace annotation listing the roles its pods may use' },
   { name: 'external-id-annotation', kind: 'string', default: 'iam.amazonaws.com/external-id', help: 'namespace annotation with the ExternalId for AssumeRole' },
@@ -72,6 +74,7 @@ export interface AgentConfig {
   tokenKeyDir: string | undefined;
   serviceAccountRoles: boolean;
   sessionTags: boolean;
+  sessionScope: SessionScope;
   annotations: AnnotationKeys;
   logLevel: string;
 }
@@ -112,6 +115,9 @@ export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   const hostIpv6 = parseHostIpv6(str('host-ipv6'));
   if (!hostIpv6.ok) errors.push(`--host-ipv6: ${hostIpv6.error}`);
 
+  const sessionScope = str('session-scope') as SessionScope;
+  if (!SESSION_SCOPES.includes(sessionScope)) errors.push(`--session-scope: "${sessionScope}" is not one of ${SESSION_SCOPES.join(', ')}`);
+
   if (num('rate-limit') > 0 && num('rate-limit-burst') < 1) errors.push('--rate-limit-burst must be at least 1 when --rate-limit is on');
 
   if (help || errors.length > 0) return { ok: false, help, errors };
@@ -138,6 +144,7 @@ export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     tokenKeyDir: str('token-key-dir') || undefined,
     serviceAccountRoles: policy.serviceAccountRoles,
     sessionTags: bool('session-tags'),
+    sessionScope,
     annotations: policy.annotations,
     logLevel,
   };

@@ -1,12 +1,12 @@
-export { AssumeRoleError } from './types.js';
-export type { AssumeRequest, RoleAssumer, Session, SessionKey, StsResult } from './types.js';
+export { AssumeRoleError, SESSION_SCOPES } from './types.js';
+export type { AssumeRequest, RoleAssumer, Session, SessionKey, SessionScope, StsResult } from './types.js';
 export { CredentialsUnavailableError } from './source.js';
 export type { CredentialSource, KeyFailure, KeyStatus } from './source.js';
 export { createSessionCache } from './session-cache.js';
 export type { SessionCache, SessionCacheOptions } from './session-cache.js';
 export { createStsAssumer } from './sts-assumer.js';
 export type { StsAssumer, StsAssumerOptions } from './sts-assumer.js';
-export { roleSessionName } from './session-name.js';
+export { podSessionName, roleSessionName } from './session-name.js';
 export { proxyFor, bypassesProxy, ProxyConfigError } from './proxy.js';
 export type { ProxyEnv } from './proxy.js';
 export { retryPolicy } from './refresh-timing.js';

@@ -10,7 +10,7 @@ import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { Clock, Scheduler, Timer } from '../time/index.js';
 import { nextRetryDelay, refreshTime, retryPolicy, slowRetryDelay } from './refresh-timing.js';
-import { roleSessionName } from './session-name.js';
+import { podSessionName, roleSessionName } from './session-name.js';
 import { CredentialsUnavailableError, type CredentialSource, type KeyFailure, type KeyStatus } from './source.js';
 import { toAssumeRoleError } from './sts-errors.js';
 import { AssumeRoleError, type AssumeRequest, type RoleAssumer, type Session, type SessionKey, type StsResult } from './types.js';
@@ -61,8 +61,8 @@ interface Entry {
 }
 
 /**
- * The credential cache: one session per (role ARN, namespace, external id), assumed on a miss or
- * a prefetch, renewed by a timer `refresh-before` (minus up to 10% jitter) ahead of expiry, and
+ * The credential cache: one session per (role ARN, namespace, external id), and per pod when the
+ * key names one (`--session-scope=pod`), assumed on a miss or a prefetch, renewed by a timer `refresh-before` (minus up to 10% jitter) ahead of expiry, and
  * served only while it has at least `min-remaining` left.
  *
  * After a failed STS call the key is retried on a timer: retryable errors with capped,
@@ -103,8 +103,8 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
   function idOf(key: SessionKey): string {
     let id = keyIds.get(key);
     if (id === undefined) {
-      // Neither an ARN nor a namespace can contain a newline, so the join is unambiguous.
-      id = `${key.roleArn}\n${key.namespace}\n${key.externalId ?? ''}`;
+      // Neither an ARN, a namespace nor a pod uid can contain a newline, so the join is unambiguous.
+      id = `${key.roleArn}\n${key.namespace}\n${key.externalId ?? ''}\n${key.pod?.uid ?? ''}`;
       keyIds.set(key, id);
     }
     return id;
@@ -118,7 +118,12 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
   function entryFor(key: SessionKey, id: string): Entry {
     let entry = entries.get(id);
     if (entry === undefined) {
-      const copy: SessionKey = { roleArn: key.roleArn, namespace: key.namespace, ...(key.externalId ? { externalId: key.externalId } : {}) };
+      const copy: SessionKey = {
+        roleArn: key.roleArn,
+        namespace: key.namespace,
+        ...(key.externalId ? { externalId: key.externalId } : {}),
+        ...(key.pod ? { pod: { uid: key.pod.uid, name: key.pod.name } } : {}),
+      };
       entry = {
         id,
         key: copy,
@@ -139,11 +144,15 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
   function assumeRequest(key: SessionKey): AssumeRequest {
     return {
       roleArn: key.roleArn,
-      roleSessionName: roleSessionName(key.namespace, nodeName),
+      roleSessionName: key.pod ? podSessionName(key.namespace, key.pod.name) : roleSessionName(key.namespace, nodeName),
       durationSeconds,
       ...(key.externalId ? { externalId: key.externalId } : {}),
-      ...(options.sessionTags ? { tags: { 'kubernetes-namespace': key.namespace, 'kubernetes-node': nodeName } } : {}),
+      ...(options.sessionTags ? { tags: sessionTags(key) } : {}),
     };
+  }
+
+  function sessionTags(key: SessionKey): Record<string, string> {
+    return { 'kubernetes-namespace': key.namespace, 'kubernetes-node': nodeName, ...(key.pod ? { 'kubernetes-pod': key.pod.name } : {}) };
   }
 
   /** True while requests for this key must not call STS themselves (see the rule above). */
@@ -208,7 +217,7 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
     metrics.stsCalls.labels({ result: 'success' }).inc();
     metrics.stsCallDuration.observe((now - startedAt) / 1000);
     logger.info(
-      { role: entry.key.roleArn, namespace: entry.key.namespace, result: 'success', expiration: iso(session.expiration), trigger, durationMs: now - startedAt },
+      { ...keyFields(entry.key), result: 'success', expiration: iso(session.expiration), trigger, durationMs: now - startedAt },
       'AssumeRole',
     );
     // A key dropped by retain() while its call was in flight stays dropped; the waiters still get the session.
@@ -219,7 +228,7 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
     entry.lastAttemptEndedAt = now;
     const refreshAt = refreshTime(session.expiration, refreshBeforeMs, random);
     if (refreshAt - now < policy.baseMs) {
-      logger.warn({ role: entry.key.roleArn, namespace: entry.key.namespace, expiration: iso(session.expiration) }, 'STS returned a session shorter than refresh-before; renewing it soon');
+      logger.warn({ ...keyFields(entry.key), expiration: iso(session.expiration) }, 'STS returned a session shorter than refresh-before; renewing it soon');
     }
     schedule(entry, Math.max(policy.baseMs, refreshAt - now), 'refresh');
     updateGauges();
@@ -235,8 +244,7 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
     const failure: KeyFailure = { code: error.code, message: error.message, at: now, nextAttemptAt: current ? now + delay : undefined };
     logger.warn(
       {
-        role: entry.key.roleArn,
-        namespace: entry.key.namespace,
+        ...keyFields(entry.key),
         result,
         code: error.code,
         err: error.message,
@@ -329,7 +337,7 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
         entry.timer?.cancel();
         entry.timer = undefined;
         entries.delete(id);
-        logger.debug({ role: entry.key.roleArn, namespace: entry.key.namespace }, 'session dropped: no pod on this node uses it');
+        logger.debug(keyFields(entry.key), 'session dropped: no pod on this node uses it');
       }
       updateGauges();
     },
@@ -360,6 +368,11 @@ function stsResult(error: AssumeRoleError): StsResult {
   if (error.code === 'Throttling') return 'throttled';
   if (error.code === 'AccessDenied' || error.code === 'AccessDeniedException') return 'access-denied';
   return 'error';
+}
+
+/** A key in log lines: role, namespace and, in pod scope, the pod. */
+function keyFields(key: Readonly<SessionKey>): { role: string; namespace: string; pod?: string } {
+  return { role: key.roleArn, namespace: key.namespace, ...(key.pod ? { pod: key.pod.name } : {}) };
 }
 
 function iso(ms: number): string {

@@ -27,6 +27,22 @@ export function roleSessionName(namespace: string, nodeName: string): string {
   return readable.replace(/[.\-]+$/, '') + suffix;
 }
 
+/**
+ * RoleSessionName for a session assumed for one pod (`--session-scope=pod`), so CloudTrail itself
+ * names the pod behind every call: `corridor.<namespace>.<pod>`.
+ *
+ * Kubernetes makes (namespace, name) unique among live pods and neither can hold a `/`, `_` or
+ * (the namespace) a `.`, so the full form is unique per pod. Too long, the tail is cut and
+ * `_<8 hex>` of sha256(`<namespace>/<pod>`) appended: deterministic, pods whose names are cut
+ * alike still differ, and as no Kubernetes name contains `_` a cut name never equals a full one.
+ */
+export function podSessionName(namespace: string, podName: string): string {
+  const full = sanitize(`corridor.${namespace}.${podName}`);
+  if (full.length <= MAX_LENGTH) return full;
+  const suffix = `_${createHash('sha256').update(`${namespace}/${podName}`).digest('hex').slice(0, HASH_CHARS)}`;
+  return full.slice(0, MAX_LENGTH - suffix.length).replace(/[.\-]+$/, '') + suffix;
+}
+
 function sanitize(text: string): string {
   return text.replace(DISALLOWED, '-');
 }

@@ -42,9 +42,21 @@ export class AssumeRoleError extends Error {
  */
 export type StsResult = 'success' | 'error' | 'throttled' | 'access-denied' | 'too-short';
 
-/** Sessions are shared by every pod of one namespace that uses the same role and external id. */
+/**
+ * Which pods share an STS session: `namespace` (the default), every pod of one namespace on the
+ * node that uses the same role and external id; `pod`, each pod its own, named after the pod.
+ */
+export type SessionScope = 'namespace' | 'pod';
+
+export const SESSION_SCOPES: readonly SessionScope[] = ['namespace', 'pod'];
+
+/**
+ * What one cached session is for: (role ARN, namespace, external id), and with
+ * `--session-scope=pod` the pod too (its uid keys the cache, its name goes into the RoleSessionName).
+ */
 export interface SessionKey {
   roleArn: string;
   namespace: string;
   externalId?: string;
+  pod?: { readonly uid: string; readonly name: string };
 }

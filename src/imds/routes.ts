@@ -118,11 +118,11 @@ async function metadataRoutes(app: FastifyInstance, options: ImdsRoutesOptions &
   const credentialDocument = (extended: boolean) => (request: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply): Promise<FastifyReply> | undefined => {
     const ip = callerIp(request);
     const known = resolver.now(ip);
-    if (known === undefined) return resolver.wait(ip).then((access) => serveDocument(access, request, reply, extended) ?? reply);
-    return serveDocument(known, request, reply, extended);
+    if (known === undefined) return resolver.wait(ip).then((access) => serveDocument(access, ip, request, reply, extended) ?? reply);
+    return serveDocument(known, ip, request, reply, extended);
   };
 
-  function serveDocument(access: CallerAccess, request: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply, extended: boolean): Promise<FastifyReply> | undefined {
+  function serveDocument(access: CallerAccess, ip: string, request: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply, extended: boolean): Promise<FastifyReply> | undefined {
     const allowed = allowedOrAnswered(access, reply);
     if (allowed === undefined) return undefined;
     const role = allowed.decision.role;
@@ -131,12 +131,15 @@ async function metadataRoutes(app: FastifyInstance, options: ImdsRoutesOptions &
       return undefined;
     }
     const session = credentials.peek(allowed.sessionKey!);
-    if (session === undefined) return assumeAndServe(allowed, reply, extended);
+    if (session === undefined) return assumeAndServe(allowed, ip, reply, extended);
+    // One audit line per (pod, session), so CloudTrail's AccessKeyId leads to the pods; a cache hit
+    // costs a WeakMap and a Set lookup here.
+    resolver.served(allowed, session, ip);
     sendDocument(reply, session, role, extended);
     return undefined;
   }
 
-  async function assumeAndServe(access: Allowed, reply: FastifyReply, extended: boolean): Promise<FastifyReply> {
+  async function assumeAndServe(access: Allowed, ip: string, reply: FastifyReply, extended: boolean): Promise<FastifyReply> {
     const role = access.decision.role;
     let session: Session;
     try {
@@ -146,6 +149,7 @@ async function metadataRoutes(app: FastifyInstance, options: ImdsRoutesOptions &
       logger.warn({ pod: access.pod?.name, namespace: access.pod?.namespace, role: role.arn, code: error.code, err: error.message }, 'no credentials to serve');
       return sendText(reply, 503, replies.credentialsUnavailable(role.name, error.code));
     }
+    resolver.served(access, session, ip);
     return sendDocument(reply, session, role, extended);
   }
 

@@ -138,3 +138,15 @@ t.test('--host-ipv6: the node\'s IPv6 address, taken from status.hostIPs when gi
   t.equal(hostIpv6({}, ['--host-ipv6', 'fd00:77::1']), 'fd00:77::1');
   t.match(hostIpv6({}, ['--host-ipv6', 'fd00::zz']), [/--host-ipv6: "fd00::zz" is not an IP address/]);
 });
+
+t.test('--session-scope: namespace by default, pod from the flag or CORRIDOR_SESSION_SCOPE, anything else refused', async (t) => {
+  const byDefault = parseAgentConfig(required, {});
+  t.equal(byDefault.ok && byDefault.config.sessionScope, 'namespace');
+  const flag = parseAgentConfig([...required, '--session-scope', 'pod'], {});
+  t.equal(flag.ok && flag.config.sessionScope, 'pod');
+  const env = parseAgentConfig(required, { CORRIDOR_SESSION_SCOPE: 'pod' });
+  t.equal(env.ok && env.config.sessionScope, 'pod');
+  const bad = parseAgentConfig([...required, '--session-scope', 'node'], {});
+  t.notOk(bad.ok);
+  if (!bad.ok) t.same(bad.errors, ['--session-scope: "node" is not one of namespace, pod']);
+});

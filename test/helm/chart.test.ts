@@ -42,6 +42,7 @@ const SAMPLES: Readonly<Record<string, string | number | boolean>> = {
   'token-key-dir': '/var/lib/corridor-keys',
   'service-account-roles': true,
   'session-tags': true,
+  'session-scope': 'pod',
   'role-annotation': 'example.com/role',
   'allowed-roles-annotation': 'example.com/allowed-roles',
   'external-id-annotation': 'example.com/external-id',

@@ -2,6 +2,12 @@ import type { NamespaceInfo, PodDirectory, PodInfo, PodLookup, ServiceAccountInf
 
 let uid = 0;
 
+/** Every address a pod owns: status.podIPs, or its primary IP when that list is empty. */
+function addresses(pod: PodInfo): readonly string[] {
+  if (pod.ips.length > 0) return pod.ips;
+  return pod.ip === undefined ? [] : [pod.ip];
+}
+
 /**
  * A pod on node-a, Running; override anything. `ip: undefined` is a pod the CNI has not reached
  * yet; `ips` defaults to `[ip]` (single-stack), give it for a dual-stack pod.
@@ -22,7 +28,7 @@ export function podInfo(fields: Partial<PodInfo> & { name: string; ip: string | 
 }
 
 /**
- * An in-memory PodDirectory for app tests that need no watch: IPs map to pods directly, and pods
+ * An in-memory PodDirectory for app tests that need no watch: IPs (every one of `ips`) map to pods directly, and pods
  * without an IP yet (scheduled, CNI pending) are listed and announced but own no IP.
  * The watch-backed directory has its own tests against a real API stand-in.
  */
@@ -41,10 +47,11 @@ export class FakeDirectory implements PodDirectory {
       this.emit([pod]);
       return pod;
     }
-    const ip = pod.ip;
-    this.podsByIp.set(ip, [...(this.podsByIp.get(ip) ?? []), pod]);
-    for (const wake of this.waiters.get(ip) ?? []) wake();
-    this.waiters.delete(ip);
+    for (const ip of addresses(pod)) {
+      this.podsByIp.set(ip, [...(this.podsByIp.get(ip) ?? []), pod]);
+      for (const wake of this.waiters.get(ip) ?? []) wake();
+      this.waiters.delete(ip);
+    }
     this.emit([pod]);
     return pod;
   }
@@ -55,14 +62,20 @@ export class FakeDirectory implements PodDirectory {
     return this.addPod({ ...pod, ip, phase: 'Running' });
   }
 
+  /** A MODIFIED event: the pod's new object replaces the old one under the same addresses, in one step. */
+  updatePod(pod: PodInfo, next: PodInfo): PodInfo {
+    for (const ip of addresses(pod)) this.podsByIp.set(ip, (this.podsByIp.get(ip) ?? []).map((p) => (p.uid === pod.uid ? next : p)));
+    this.emit([next]);
+    return next;
+  }
+
   removePod(pod: PodInfo): void {
     if (pod.ip === undefined) {
       this.scheduled.delete(pod.uid);
       this.emit([]);
       return;
     }
-    const ip = pod.ip;
-    this.podsByIp.set(ip, (this.podsByIp.get(ip) ?? []).filter((p) => p.uid !== pod.uid));
+    for (const ip of addresses(pod)) this.podsByIp.set(ip, (this.podsByIp.get(ip) ?? []).filter((p) => p.uid !== pod.uid));
     this.emit([]);
   }
 
@@ -101,7 +114,8 @@ export class FakeDirectory implements PodDirectory {
   }
 
   pods(): readonly PodInfo[] {
-    return [...this.podsByIp.values()].flat().concat([...this.scheduled.values()]);
+    // A dual-stack pod is under each of its addresses; list it once.
+    return [...new Set([...this.podsByIp.values()].flat())].concat([...this.scheduled.values()]);
   }
 
   onChange(listener: (pods: readonly PodInfo[]) => void): void {

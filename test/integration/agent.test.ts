@@ -60,6 +60,29 @@ t.test('against moto: each pod gets its corridor\'s role, and no pod gets anothe
   t.notMatch(JSON.stringify(h.logs), JSON.parse(driver.doc!.body).SecretAccessKey, 'no secret in any log line');
 });
 
+t.test('against moto, --session-scope=pod: STS accepts each pod\'s RoleSessionName, cut or not, and the assumed-role ARN names the pod', async (t) => {
+  const moto = await startMoto(t);
+  const longName = 'spark-etl-nightly-aggregation-driver-0123456789abcdef-7d9f8c6b5-x2x9k';
+  const objects = [...corridor(), makePod({ name: longName, namespace: 'gha', ip: '127.0.0.6', nodeName: 'node-a' })];
+  const h = await startHarness(t, { objects, stsEndpoint: moto.endpoint, flags: ['--session-scope', 'pod'] });
+  await within(h.agent.directory.whenReady(), 10_000, 'ready');
+
+  const driver = await credentialsOf(h, '127.0.0.2');
+  t.equal(driver.doc?.status, 200);
+  t.equal(await callerArn(moto.endpoint, driver.doc!.body), 'arn:aws:sts::123456789012:assumed-role/spark-etl/corridor.gha.spark-driver');
+
+  const long = await credentialsOf(h, '127.0.0.6');
+  t.equal(long.doc?.status, 200, 'a cut name is accepted');
+  const arn = await callerArn(moto.endpoint, long.doc!.body);
+  t.match(arn, /^arn:aws:sts::123456789012:assumed-role\/spark-etl\/corridor\.gha\.spark-etl-nightly-aggregation-driver-01234_[0-9a-f]{8}$/);
+  t.equal(arn!.split('/').pop()!.length, 64);
+  t.not(JSON.parse(long.doc!.body).AccessKeyId, JSON.parse(driver.doc!.body).AccessKeyId, 'one session per pod');
+
+  const served = h.logs.filter((l) => l.component === 'audit' && l.msg === 'credentials served');
+  t.match(served.find((l) => l.pod === longName), { namespace: 'gha', node: 'node-a', accessKeyId: JSON.parse(long.doc!.body).AccessKeyId, assumedRoleArn: arn });
+  t.notMatch(JSON.stringify(h.logs), JSON.parse(long.doc!.body).SecretAccessKey, 'no secret in any log line');
+});
+
 t.test('pods that start, change and finish on a running agent are followed through the watch', async (t) => {
   const moto = await startMoto(t);
   const h = await startHarness(t, { objects: corridor(), stsEndpoint: moto.endpoint });
