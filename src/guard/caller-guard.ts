@@ -115,6 +115,10 @@ export function createCallerGuard(options: CallerGuardOptions): CallerGuard {
     caller.held!.push(socket);
   }
 
+  function holdNew(caller: Caller, socket: Socket): void {
+    if (caller.held !== undefined && !socket.destroyed) hold(caller, socket);
+  }
+
   function startHolding(caller: Caller, except: Socket): void {
     caller.held = [];
     for (const socket of caller.sockets) if (socket !== except) hold(caller, socket);
@@ -151,7 +155,9 @@ export function createCallerGuard(options: CallerGuardOptions): CallerGuard {
     caller.sockets.add(socket);
     const connection: Connection = { caller, inFlight: 0, closing: false };
     connections.set(socket, connection);
-    if (caller.held !== undefined) hold(caller, socket);
+    // Deferred: the HTTP server has just scheduled this socket's first resume, which would undo
+    // a pause made now.
+    if (caller.held !== undefined) process.nextTick(holdNew, caller, socket);
     socket.once('close', () => {
       counted--;
       caller.sockets.delete(socket);
@@ -171,10 +177,8 @@ export function createCallerGuard(options: CallerGuardOptions): CallerGuard {
     admit(ip, socket) {
       if (exempt(ip)) return 'serve';
       const connection = connections.get(socket);
-      if (connection?.closing) {
-        socket.destroy();
-        return 'drop';
-      }
+      // Answered 429 with Connection: close: the server closes it once that answer is out.
+      if (connection?.closing) return 'drop';
       // A request whose connection the server saw (inject() has none) counts against it too.
       const caller = connection?.caller ?? callerOf(ip);
       if (caller === undefined) return 'limited';
