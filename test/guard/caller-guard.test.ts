@@ -210,3 +210,21 @@ t.test('connections past the total cap are closed at once; exempt callers still 
   t.equal(await get(url.port, '127.0.0.83'), 200, 'room again once connections closed');
   guard.close();
 });
+
+t.test('an exempt caller (localhost) is not rate limited but still holds a bounded number of connections', async (t) => {
+  const time = new FakeTime();
+  const guard = guardWith(time, { perSecond: 1, burst: 1, exempt: (ip) => ip === '127.0.0.1', maxConnectionsPerExempt: 3 });
+  const { url } = await serve(t, guard);
+  const sockets = Array.from({ length: 5 }, () => {
+    const socket = net.connect({ host: '127.0.0.1', port: url.port, localAddress: '127.0.0.1' });
+    socket.on('error', () => undefined);
+    return socket;
+  });
+  t.teardown(() => { for (const s of sockets) s.destroy(); });
+  await Promise.all(sockets.slice(3).map((s) => new Promise((resolve) => s.once('close', resolve))));
+  t.pass('the 4th and 5th connection were closed');
+  for (const s of sockets.slice(0, 3)) s.destroy();
+  await settle(50);
+  for (let i = 0; i < 5; i++) t.equal(await get(url.port, '127.0.0.1'), 200, `request ${i}: no rate limit`);
+  guard.close();
+});
