@@ -7,14 +7,16 @@ import { agentArgs, CREDENTIALS_PATH, NODE, startCluster } from './cluster.js';
 import type { FloodCounts } from './flooder.js';
 import { fixedRate, get, median, type FixedRateResult } from './load.js';
 import { until, waitForSessions } from './probe.js';
-import { cpuShare, ServerProcess } from './servers.js';
+import { AgentProcess } from './agent-process.js';
 
 /**
  * `npm run bench:flood`: one pod floods the metadata port (issue 11: 256 keep-alive connections,
  * 64 pipelined requests each, far over its rate limit) while a second pod asks at 50 req/s, the
  * pace of an SDK fleet in one pod. The agent runs with its default limits. Each round measures
  * the second pod alone, then under the flood, side by side; printed as medians with the spread.
- * Target: the second pod's p99 <= 10 ms with no failures.
+ * Target: the second pod's p99 <= 10 ms with no failures. With BENCH_FLOOD_BASELINE set to another
+ * build's `dist/src/cli/corridor.js`, that build is measured the same way in the same run,
+ * rounds interleaved, so "before and after" share the machine's noise.
  */
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -30,6 +32,8 @@ const FLOODER_IP = '127.0.0.31';
 const VICTIM_IP = '127.0.0.32';
 const ROLE = 'flood-reader';
 const FLOODER = fileURLToPath(new URL('./flooder.js', import.meta.url));
+const THIS_BUILD = fileURLToPath(new URL('../src/cli/corridor.js', import.meta.url));
+const BASELINE = process.env.BENCH_FLOOD_BASELINE;
 
 export interface FloodRound {
   alone: FixedRateResult;
@@ -62,40 +66,53 @@ function victimLoad(url: string, durationMs: number, around?: { before(): Promis
   });
 }
 
-export async function measureFlood(): Promise<FloodRound[]> {
+export async function measureFlood(): Promise<Map<string, FloodRound[]>> {
   const sts = await startFakeSts({ latencyMs: 20 });
   const cluster = await startCluster([
     makeNamespace('flood', { 'iam.amazonaws.com/role': ROLE }),
     makePod({ name: 'flooder', namespace: 'flood', ip: FLOODER_IP, nodeName: NODE }),
     makePod({ name: 'victim', namespace: 'flood', ip: VICTIM_IP, nodeName: NODE }),
   ]);
-  let agent: ServerProcess | undefined;
+  const builds = new Map<string, string>([['this build', THIS_BUILD], ...(BASELINE ? [['baseline', BASELINE] as [string, string]] : [])]);
+  const agents = new Map<string, AgentProcess>();
   try {
-    agent = await ServerProcess.start({ type: 'start-agent', args: agentArgs(cluster.kubeconfig, sts.url), stsEndpoint: sts.url, defaultLimits: true }, AGENT_NODE_OPTIONS);
-    await waitForSessions(agent.adminUrl!, 1, 30_000);
-    await until('a credential document', async () => ((await get(agent!.url, CREDENTIALS_PATH + ROLE, VICTIM_IP)).status === 200 ? true : undefined), 10_000);
-    const rounds: FloodRound[] = [];
+    // Default limits (100/s, burst 500): the limit is what is measured.
+    for (const [name, cli] of builds) {
+      // A baseline from before IMDSv2 keys were kept on the node has no --token-key-dir.
+      const args = agentArgs(cluster.kubeconfig, sts.url).filter((arg, i, all) => cli === THIS_BUILD || (arg !== '--token-key-dir' && all[i - 1] !== '--token-key-dir'));
+      const agent = await AgentProcess.start(cli, args, AGENT_NODE_OPTIONS);
+      agents.set(name, agent);
+      await waitForSessions(agent.adminUrl, 1, 30_000);
+      await until('a credential document', async () => ((await get(agent.url, CREDENTIALS_PATH + ROLE, VICTIM_IP)).status === 200 ? true : undefined), 10_000);
+    }
+    const rounds = new Map<string, FloodRound[]>([...builds.keys()].map((name) => [name, []]));
     for (let round = 0; round < ROUNDS; round++) {
-      const alone = await victimLoad(agent.url, SECONDS * 1000);
-      // The flood starts first and outlasts the second pod's window (warm-up 1 s + SECONDS).
-      const flood = startFlood(agent.url, SECONDS + 3);
-      let before: Awaited<ReturnType<ServerProcess['stats']>> | undefined;
-      let agentCpu = Number.NaN;
-      const flooded = await victimLoad(agent.url, SECONDS * 1000, {
-        before: async () => void (before = await agent!.stats()),
-        after: async () => void (agentCpu = cpuShare(before!, await agent!.stats())),
-      });
-      const counts = await flood;
-      rounds.push({ alone, flooded, flood: counts, agentCpu });
-      log(
-        `round ${round + 1}: alone p50 ${alone.p50.toFixed(2)} p99 ${alone.p99.toFixed(2)} ms, ${alone.failed} failed; ` +
-          `flooded p50 ${flooded.p50.toFixed(2)} p99 ${flooded.p99.toFixed(2)} max ${flooded.max.toFixed(1)} ms, ${flooded.failed} failed of ${flooded.sent}; ` +
-          `flooder ${Math.round(counts.answers / counts.seconds)} answers/s ${JSON.stringify(counts.statuses)}, ${counts.closed} closed; agent CPU ${(agentCpu * 100).toFixed(0)}%`,
-      );
+      const order = round % 2 === 0 ? [...agents] : [...agents].reverse();
+      for (const [name, agent] of order) {
+        const alone = await victimLoad(agent.url, SECONDS * 1000);
+        // The flood starts first and outlasts the second pod's window (warm-up 1 s + SECONDS).
+        const flood = startFlood(agent.url, SECONDS + 3);
+        let cpuBefore = 0;
+        let windowStart = 0;
+        let agentCpu = Number.NaN;
+        const flooded = await victimLoad(agent.url, SECONDS * 1000, {
+          before: async () => { cpuBefore = agent.cpuMicros(); windowStart = performance.now(); },
+          after: async () => { agentCpu = (agent.cpuMicros() - cpuBefore) / 1000 / (performance.now() - windowStart); },
+        });
+        const counts = await flood;
+        rounds.get(name)!.push({ alone, flooded, flood: counts, agentCpu });
+        log(
+          `round ${round + 1} ${name}: alone p50 ${alone.p50.toFixed(2)} p99 ${alone.p99.toFixed(2)} ms, ${alone.failed} failed; ` +
+            `flooded p50 ${flooded.p50.toFixed(2)} p99 ${flooded.p99.toFixed(2)} max ${flooded.max.toFixed(1)} ms, ${flooded.failed} failed of ${flooded.sent}; ` +
+            `flooder ${Math.round(counts.answers / counts.seconds)} answers/s ${JSON.stringify(counts.statuses)}, ${counts.closed} closed; agent CPU ${(agentCpu * 100).toFixed(0)}%`,
+        );
+        // Let the flooder's connections drain before the next measurement.
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
     }
     return rounds;
   } finally {
-    await agent?.stop();
+    for (const agent of agents.values()) await agent.stop();
     await cluster.close();
     await sts.close();
   }
@@ -128,18 +145,19 @@ export function floodSummary(rounds: readonly FloodRound[]) {
 
 async function main(): Promise<void> {
   log(`${ROUNDS} rounds of ${SECONDS} s: a second pod at ${VICTIM_RATE} req/s alone, then beside a flood of ${CONNECTIONS} connections x ${DEPTH} pipelined`);
-  const summary = floodSummary(await measureFlood());
-  const s = summary;
-  process.stdout.write(
-    [
-      `corridor flood bench: node ${process.version}, ${os.cpus().length} CPUs, load average ${os.loadavg()[0]?.toFixed(2)}`,
-      `second pod alone:          p50 ${s.aloneP50Ms.toFixed(2)} ms, p99 ${s.aloneP99Ms.toFixed(2)} ms`,
-      `second pod beside a flood: p50 ${s.floodedP50Ms.toFixed(2)} ms, p99 ${s.floodedP99Ms.toFixed(2)} ms (rounds ${s.floodedP99SpreadMs}), max ${s.floodedMaxMs.toFixed(1)} ms; ${s.victimFailed} of ${s.victimSent} failed   target: p99 <= 10 ms, 0 failed`,
-      `flooder:                   ${s.flooderAnswersPerSecond} answers/s (${s.flooderCredentialsPerSecond} credentials/s), ${s.flooderClosedPerRound} connections closed per round; agent CPU ${s.agentCpuPercent}% of a core`,
-      JSON.stringify({ bench: 'corridor-flood', ...summary }),
-      '',
-    ].join('\n'),
-  );
+  const measured = await measureFlood();
+  const out = [`corridor flood bench: node ${process.version}, ${os.cpus().length} CPUs, load average ${os.loadavg()[0]?.toFixed(2)}`];
+  for (const [name, rounds] of measured) {
+    const s = floodSummary(rounds);
+    out.push(
+      `${name}:`,
+      `  second pod alone:          p50 ${s.aloneP50Ms.toFixed(2)} ms, p99 ${s.aloneP99Ms.toFixed(2)} ms`,
+      `  second pod beside a flood: p50 ${s.floodedP50Ms.toFixed(2)} ms, p99 ${s.floodedP99Ms.toFixed(2)} ms (rounds ${s.floodedP99SpreadMs}), max ${s.floodedMaxMs.toFixed(1)} ms; ${s.victimFailed} of ${s.victimSent} failed   target: p99 <= 10 ms, 0 failed`,
+      `  flooder:                   ${s.flooderAnswersPerSecond} answers/s (${s.flooderCredentialsPerSecond} credentials/s), ${s.flooderClosedPerRound} connections closed per round; agent CPU ${s.agentCpuPercent}% of a core`,
+      JSON.stringify({ bench: 'corridor-flood', build: name, ...s }),
+    );
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -4,12 +4,15 @@ import { createCallerResolver, type CallerResolver } from './caller/index.js';
 import type { AgentConfig } from './config/index.js';
 import { buildImdsServer, type ImdsServerDeps } from './imds/index.js';
 import type { PodDirectory } from './kube/index.js';
+import type { ConnectionBudget } from './net/index.js';
 
 /** What the servers need (imds/server.ts's deps less the resolver, which is built here) and the pod directory. */
 export type AppDeps = Omit<ImdsServerDeps, 'resolver'> & {
   directory: PodDirectory;
   /** Brings gauges computed from the clock up to date before each /metrics scrape (the session cache's updateGauges). */
   beforeScrape?: () => void;
+  /** Connections from pods each server may hold in all; the defaults when absent. */
+  connections?: ConnectionBudget;
 };
 
 export type AppConfig = Pick<
@@ -44,7 +47,7 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<App> {
     logger,
   });
 
-  const imds = await buildImdsServer({ ...deps, resolver }, config);
+  const imds = await buildImdsServer({ ...deps, resolver, ...(deps.connections ? { maxConnections: deps.connections.imds } : {}) }, config);
   const admin = await buildAdminServer({
     directory,
     resolver,
@@ -53,6 +56,7 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<App> {
     logger,
     clock: deps.clock,
     scheduler: deps.scheduler,
+    ...(deps.connections ? { maxConnections: deps.connections.admin } : {}),
     ...(deps.beforeScrape ? { beforeScrape: deps.beforeScrape } : {}),
   });
   return { imds, admin, resolver };

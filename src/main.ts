@@ -6,6 +6,7 @@ import { alsoListen, closeListener, openTokenKeyStore } from './imds/index.js';
 import { createPodDirectory, openKubeTransport, type RunningPodDirectory } from './kube/index.js';
 import { createLogger, type Logger } from './log/index.js';
 import { createMetrics } from './metrics/index.js';
+import { connectionBudget, openFileLimit } from './net/index.js';
 import { policyWarnings } from './policy/index.js';
 import { systemClock, systemScheduler } from './time/index.js';
 import { version } from './version.js';
@@ -68,7 +69,9 @@ export async function startAgent(config: Readonly<AgentConfig>, overrides: Agent
   });
   // Token signing keys on the node, so pods' IMDSv2 tokens survive this process (never fails).
   const tokenKeys = await openTokenKeyStore({ dir: config.tokenKeyDir, clock, scheduler, logger: logger.child({ component: 'token-keys' }) });
-  const app = await buildApp({ directory, credentials, beforeScrape: () => credentials.updateGauges(), clock, scheduler, metrics, logger, tokenSecret: tokenKeys }, config);
+  // Caps on connections from pods, under the open-file limit, so no pod can make the agent run out.
+  const connections = connectionBudget(openFileLimit());
+  const app = await buildApp({ directory, credentials, beforeScrape: () => credentials.updateGauges(), clock, scheduler, metrics, logger, tokenSecret: tokenKeys, connections }, config);
   // Before the watch starts, so the first list of pods is prefetched too.
   startPrefetch({ pods: directory, roles: app.resolver, credentials });
   // Everything that keeps the process alive; released on stop, and when start-up fails half-way,
@@ -98,7 +101,7 @@ export async function startAgent(config: Readonly<AgentConfig>, overrides: Agent
     throw error;
   }
   const imds6Url = config.hostIpv6 === undefined ? undefined : `http://[${config.hostIpv6}]:${new URL(imdsUrl).port}`;
-  logger.info({ imds: imdsUrl, imds6: imds6Url, admin: adminUrl, node: config.nodeName, version: version() }, 'corridor agent listening');
+  logger.info({ imds: imdsUrl, imds6: imds6Url, admin: adminUrl, node: config.nodeName, version: version(), maxConnections: connections }, 'corridor agent listening');
 
   return {
     app,

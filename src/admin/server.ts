@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { createCallerGuard, exposedServerOptions, guardServer } from '../guard/index.js';
 import type { Logger } from '../log/index.js';
-import { isLocalhost } from '../net/index.js';
+import { DEFAULT_CONNECTION_BUDGET, isLocalhost } from '../net/index.js';
 import type { Clock, Scheduler } from '../time/index.js';
 import { adminRoutes, type AdminRoutesOptions } from './routes.js';
 
@@ -9,6 +9,8 @@ export interface AdminServerOptions extends AdminRoutesOptions {
   logger: Logger;
   clock: Clock;
   scheduler: Scheduler;
+  /** Connections from pods in all (net/open-files.ts sizes it under the open-file limit). */
+  maxConnections?: number;
 }
 
 // Every pod can reach this port at the node IP. Prometheus keeps one connection and scrapes every
@@ -20,18 +22,17 @@ const ADMIN_LIMITS = {
   burst: 20,
   maxConnectionsPerCaller: 8,
   maxInFlightPerCaller: 4,
-  maxConnections: 256,
 };
 
 /** The admin server (metrics, health, explain) on its own port, with its own limits, not listening. */
 export async function buildAdminServer(options: AdminServerOptions): Promise<FastifyInstance> {
-  const { logger, clock, scheduler, ...routes } = options;
+  const { logger, clock, scheduler, maxConnections, ...routes } = options;
   const admin = Fastify({
     loggerInstance: logger.child({ component: 'admin' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     ...exposedServerOptions,
   });
-  guardServer(admin, createCallerGuard({ ...ADMIN_LIMITS, exempt: isLocalhost, clock, scheduler }), 'Too Many Requests');
+  guardServer(admin, createCallerGuard({ ...ADMIN_LIMITS, maxConnections: maxConnections ?? DEFAULT_CONNECTION_BUDGET.admin, exempt: isLocalhost, clock, scheduler }), 'Too Many Requests');
   await admin.register(adminRoutes, routes);
   return admin;
 }

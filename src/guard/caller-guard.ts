@@ -29,8 +29,13 @@ export interface CallerGuardOptions {
   maxInFlightPerCaller: number;
   /** Open connections in all, for callers that are not exempt; past it new ones are closed. */
   maxConnections: number;
-  /** Callers no limit applies to: the node itself (kubelet probes) and loopback. */
+  /**
+   * Callers trusted not to flood (localhost: the node's admin): no rate limit and not counted in
+   * `maxConnections`, but still at most `maxConnectionsPerExempt` connections each, so nothing
+   * that shares the node's addresses can use up the file descriptors.
+   */
   exempt?: (ip: string) => boolean;
+  maxConnectionsPerExempt?: number;
   clock: Clock;
   scheduler: Scheduler;
 }
@@ -115,6 +120,25 @@ export function createCallerGuard(options: CallerGuardOptions): CallerGuard {
     caller.held!.push(socket);
   }
 
+  const exemptOpen = new Map<string, number>();
+  function countExempt(ip: string, socket: Socket): void {
+    const open = exemptOpen.get(ip) ?? 0;
+    if (open >= (options.maxConnectionsPerExempt ?? 64)) {
+      socket.destroy();
+      return;
+    }
+    exemptOpen.set(ip, open + 1);
+    socket.once('close', () => {
+      const left = (exemptOpen.get(ip) ?? 1) - 1;
+      if (left === 0) exemptOpen.delete(ip);
+      else exemptOpen.set(ip, left);
+    });
+  }
+
+  function holdNew(caller: Caller, socket: Socket): void {
+    if (caller.held !== undefined && !socket.destroyed) hold(caller, socket);
+  }
+
   function startHolding(caller: Caller, except: Socket): void {
     caller.held = [];
     for (const socket of caller.sockets) if (socket !== except) hold(caller, socket);
@@ -141,7 +165,10 @@ export function createCallerGuard(options: CallerGuardOptions): CallerGuard {
 
   function onConnection(socket: Socket): void {
     const ip = peerAddress(socket.remoteAddress);
-    if (exempt(ip)) return;
+    if (exempt(ip)) {
+      countExempt(ip, socket);
+      return;
+    }
     const caller = callerOf(ip);
     if (caller === undefined || caller.sockets.size >= options.maxConnectionsPerCaller || counted >= options.maxConnections) {
       socket.destroy();
@@ -151,7 +178,9 @@ export function createCallerGuard(options: CallerGuardOptions): CallerGuard {
     caller.sockets.add(socket);
     const connection: Connection = { caller, inFlight: 0, closing: false };
     connections.set(socket, connection);
-    if (caller.held !== undefined) hold(caller, socket);
+    // Deferred: the HTTP server has just scheduled this socket's first resume, which would undo
+    // a pause made now.
+    if (caller.held !== undefined) process.nextTick(holdNew, caller, socket);
     socket.once('close', () => {
       counted--;
       caller.sockets.delete(socket);
@@ -171,10 +200,8 @@ export function createCallerGuard(options: CallerGuardOptions): CallerGuard {
     admit(ip, socket) {
       if (exempt(ip)) return 'serve';
       const connection = connections.get(socket);
-      if (connection?.closing) {
-        socket.destroy();
-        return 'drop';
-      }
+      // Answered 429 with Connection: close: the server closes it once that answer is out.
+      if (connection?.closing) return 'drop';
       // A request whose connection the server saw (inject() has none) counts against it too.
       const caller = connection?.caller ?? callerOf(ip);
       if (caller === undefined) return 'limited';

@@ -5,6 +5,7 @@ import type { Logger } from '../log/index.js';
 import type { CounterHandle, HistogramHandle, Metrics } from '../metrics/index.js';
 import type { Clock, Scheduler } from '../time/index.js';
 import { createCallerGuard, exposedServerOptions, guardServer } from '../guard/index.js';
+import { DEFAULT_CONNECTION_BUDGET } from '../net/index.js';
 import { replies, sendText } from './replies.js';
 import type { Route } from './route.js';
 import { imdsRoutes } from './routes.js';
@@ -17,6 +18,8 @@ export interface ImdsServerDeps {
   credentials: CredentialSource;
   clock: Clock;
   scheduler: Scheduler;
+  /** Connections from pods in all (net/open-files.ts sizes it under the open-file limit). */
+  maxConnections?: number;
   metrics: Metrics;
   logger: Logger;
   /** The real IMDS for allowlisted paths; built from options.imdsUpstream when absent. */
@@ -40,8 +43,6 @@ const MAX_CONNECTIONS_PER_CALLER = 256;
 // Requests one pod may have waiting at once (a cache miss, a pod-start wait, a passthrough): a
 // Spark executor's threads asking together on a cold start; far more is a pod holding our memory.
 const MAX_IN_FLIGHT_PER_CALLER = 64;
-// Below the process's open-file limit with room for the admin port, the watches and STS.
-const MAX_CONNECTIONS = 4096;
 
 /** The metadata server pods reach through the DNAT rule: its limits, hooks and routes, not listening. */
 export async function buildImdsServer(deps: ImdsServerDeps, options: ImdsServerOptions): Promise<FastifyInstance> {
@@ -61,7 +62,7 @@ export async function buildImdsServer(deps: ImdsServerDeps, options: ImdsServerO
     burst: options.rateLimitBurst,
     maxConnectionsPerCaller: MAX_CONNECTIONS_PER_CALLER,
     maxInFlightPerCaller: MAX_IN_FLIGHT_PER_CALLER,
-    maxConnections: MAX_CONNECTIONS,
+    maxConnections: deps.maxConnections ?? DEFAULT_CONNECTION_BUDGET.imds,
     clock,
     scheduler: deps.scheduler,
   });

@@ -1,2 +1,4 @@
 /** How corridor names network peers: one text form per address, so identities compare as strings. */
 export { isLocalhost, peerAddress, socketForm } from './address.js';
+export { connectionBudget, DEFAULT_CONNECTION_BUDGET, openFileLimit } from './open-files.js';
+export type { ConnectionBudget } from './open-files.js';
