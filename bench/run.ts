@@ -24,7 +24,7 @@ const SATURATION_SECONDS = env('BENCH_SATURATION_SECONDS', 5);
 const ROUNDS = Math.max(1, env('BENCH_ROUNDS', 5));
 const CONNECTIONS = env('BENCH_CONNECTIONS', 16);
 /** Saturated warm-up per server before the rounds: with 3 s the agent's first rounds still cost 20% more CPU per answer than its last. */
-const WARMUP_SECONDS = env('BENCH_WARMUP_SECONDS', 8);
+const WARMUP_SECONDS = env('BENCH_WARMUP_SECONDS', 10);
 const FIXED_RATE = env('BENCH_RATE', 2000);
 /** One fixed-rate round per server; the scale part runs its load this long (BENCH_RATE_SECONDS). */
 const FIXED_ROUND_SECONDS = env('BENCH_RATE_ROUND_SECONDS', 4);
@@ -383,7 +383,7 @@ function printTable(r: Result): void {
     ['first credential, cold (asks at once)', `p50 ${f.coldP50Ms} ms, max ${f.coldMaxMs} ms`, ''],
     ['first credential, session already cached', `p50 ${f.sharedSessionP50Ms} ms, max ${f.sharedSessionMaxMs} ms`, ''],
     [`scale: ${s.pods} pods, ${s.namespaces} ns, ${s.roles} roles`, `RSS ${s.rssIdleMb} MB idle, ${s.rssAfterLoadMb} MB after load; ready in ${s.readySeconds} s (${s.sessions} sessions)`, 'RSS <= 100 MB'],
-    ['scale: memory with 9 pods; and with node defaults', `RSS ${s.rssSmallNodeMb} MB with 9 pods; at scale with ${r.scale.leanNodeOptions}: ${s.leanRssIdleMb} MB idle, ${s.leanRssAfterLoadMb} MB after load, ${s.leanCpuMicrosPerRequest} us/request`, ''],
+    ['scale: memory with 9 pods (after the load rounds); and with node defaults', `RSS ${s.rssSmallNodeMb} MB with 9 pods; at scale with ${r.scale.leanNodeOptions}: ${s.leanRssIdleMb} MB idle, ${s.leanRssAfterLoadMb} MB after load, ${s.leanCpuMicrosPerRequest} us/request`, ''],
     ['scale: CPU', `idle ${s.cpuIdlePercent}% of a core; ${s.loadCpuPercent}% at ${s.loadRate} req/s = ${s.cpuMicrosPerRequest} us/request (p99 ${s.loadP99Ms} ms)`, ''],
     ['scale: per-request state cost', `lookup+decision ${s.lookupAndDecisionNs} ns, session peek ${s.sessionPeekNs} ns; decision from scratch ${s.decisionUncachedNs} ns`, ''],
     [`STS calls, simulated day`, `${d.pods} pods, ${d.roles} roles, ${d.namespaces} ns = ${d.sessionKeys} sessions: ${d.stsCallsPerHourMean}/h mean (first hour ${d.stsCallsFirstHour}, max ${d.stsCallsPerHourMax}); ${d.stsCallsPerKeyHour}/session/h; ${d.requestsPerHour} requests/h`, ''],
