@@ -4,6 +4,8 @@ import autocannon from 'autocannon';
 export interface SaturationResult {
   /** 2xx answers per second over the measured window. */
   rps: number;
+  /** 2xx answers in the measured window. */
+  ok: number;
   non2xx: number;
   errors: number;
 }
@@ -14,7 +16,7 @@ export interface SaturationResult {
  */
 export async function saturate(url: string, path: string, seconds: number, connections: number): Promise<SaturationResult> {
   const result = await autocannon({ url: url + path, connections, pipelining: 1, duration: seconds, timeout: 5 });
-  return { rps: result['2xx'] / result.duration, non2xx: result.non2xx, errors: result.errors + result.timeouts };
+  return { rps: result['2xx'] / result.duration, ok: result['2xx'], non2xx: result.non2xx, errors: result.errors + result.timeouts };
 }
 
 export interface FixedRateResult {
@@ -144,7 +146,27 @@ export function percentile(sorted: readonly number[], q: number): number {
 }
 
 export function median(values: readonly number[]): number {
-  return percentile([...values].sort((a, b) => a - b), 0.5);
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length / 2;
+  // An even count: the mean of the middle two, not the upper one.
+  return sorted.length % 2 === 0 && sorted.length > 0 ? (sorted[mid - 1]! + sorted[mid]!) / 2 : percentile(sorted, 0.5);
+}
+
+/** Rounds of one measure: their median, and how far apart the extremes are. */
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+  /** (max - min) / median: 0.2 means the rounds lie within 20% of the median's size. */
+  spread: number;
+  rounds: number[];
+}
+
+export function spread(values: readonly number[]): Spread {
+  const mid = median(values);
+  const min = Math.min(...values);
+  const max = Math.max(...values);
+  return { median: mid, min, max, spread: Math.abs((max - min) / mid), rounds: [...values] };
 }
 
 /** One GET; resolves with status, body and headers. */

@@ -1,0 +1,34 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** How the image runs the agent, read from the Dockerfile so that the bench follows it. */
+export interface ImageRuntime {
+  /** The Node.js major of `ARG NODE_IMAGE=node:<major>-slim`. */
+  nodeMajor: number;
+  /** The V8/Node flags of the runtime stage's ENTRYPOINT, between `node` and the script. */
+  nodeFlags: string[];
+}
+
+// From dist/bench/ (compiled) and bench/ (source) alike: the Dockerfile at the repository root.
+const DOCKERFILES = ['../../Dockerfile', '../Dockerfile'].map((path) => fileURLToPath(new URL(path, import.meta.url)));
+
+export function imageRuntime(): ImageRuntime {
+  const text = readDockerfile();
+  const major = /^ARG NODE_IMAGE=node:(\d+)/m.exec(text)?.[1];
+  const runtime = text.slice(text.lastIndexOf(' AS runtime'));
+  const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(runtime)?.[1];
+  if (!major || !entrypoint) throw new Error('Dockerfile: no NODE_IMAGE major or runtime ENTRYPOINT');
+  const argv = JSON.parse(entrypoint) as string[];
+  return { nodeMajor: Number(major), nodeFlags: argv.slice(1).filter((arg) => arg.startsWith('--')) };
+}
+
+function readDockerfile(): string {
+  for (const path of DOCKERFILES) {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch {
+      // the other layout
+    }
+  }
+  throw new Error(`no Dockerfile at ${DOCKERFILES.join(' or ')}`);
+}
