@@ -1,4 +1,6 @@
 import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { parseAllDocuments } from 'yaml';
 import { decideRole, type PolicyOptions } from '../../src/policy/index.js';
 import type { NamespaceInfo, PodInfo } from '../../src/kube/types.js';
 
@@ -133,4 +135,17 @@ t.test('the annotation keys are the configured ones', async (t) => {
   t.match(decision, { allowed: true, sessionPolicy: GHA_COMPACT }, 'the default key is ignored once another is configured');
   const bad = decideRole({ pod: pod(), namespace: ns({ 'example.com/policy-arns': '["nope"]' }), serviceAccount: undefined }, custom);
   t.match(bad, { allowed: false, reason: 'malformed-annotation', message: /example\.com\/policy-arns: "nope" is not a managed policy ARN/ });
+});
+
+t.test('the README\'s bucket-prefix example is accepted as written, and narrows gha and gha1 to their own prefixes', async (t) => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('### One role, several corridors'));
+  const block = /```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+  const namespaces = parseAllDocuments(block).map((d) => d.toJS() as { metadata: { name: string; annotations: Record<string, string> } });
+  t.same(namespaces.map((n) => n.metadata.name), ['gha', 'gha1']);
+  for (const n of namespaces) {
+    const decision = decideRole({ pod: pod(n.metadata.name), namespace: { name: n.metadata.name, annotations: n.metadata.annotations }, serviceAccount: undefined }, options);
+    t.match(decision, { allowed: true, role: { arn: `${BASE}corridor-s3` } }, n.metadata.name);
+    if (decision.allowed) t.same(JSON.parse(decision.sessionPolicy ?? '{}').Statement[0].Resource, [`arn:aws:s3:::${n.metadata.name}-*`, `arn:aws:s3:::${n.metadata.name}-*/*`]);
+  }
 });
