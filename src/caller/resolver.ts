@@ -74,6 +74,8 @@ export function createCallerResolver(options: CallerResolverOptions): CallerReso
           roleArn: decision.role.arn,
           namespace: pod.namespace,
           ...(decision.externalId !== undefined ? { externalId: decision.externalId } : {}),
+          ...(decision.sessionPolicy !== undefined ? { sessionPolicy: decision.sessionPolicy } : {}),
+          ...(decision.policyArns !== undefined ? { policyArns: decision.policyArns } : {}),
           ...(podScope ? { pod: { uid: pod.uid, name: pod.name } } : {}),
         }
       : undefined;

@@ -8,7 +8,7 @@ import { parseNamespace, parsePod, parseServiceAccount, type ServiceAccountInfo 
 import { decideRole } from '../policy/index.js';
 import { parseCommandFlags } from './command-flags.js';
 
-const SHARED = ['kubeconfig', 'base-role-arn', 'service-account-roles', 'role-annotation', 'allowed-roles-annotation', 'external-id-annotation', 'service-account-role-annotation'];
+const SHARED = ['kubeconfig', 'base-role-arn', 'service-account-roles', 'role-annotation', 'allowed-roles-annotation', 'external-id-annotation', 'session-policy-annotation', 'session-policy-arns-annotation', 'service-account-role-annotation'];
 
 const EXPLAIN_FLAGS: readonly FlagSpec[] = [
   { name: 'namespace', kind: 'string', required: true, help: 'the pod\'s namespace' },

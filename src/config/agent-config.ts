@@ -44,6 +44,8 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
   { name: 'role-annotation', kind: 'string', default: 'iam.amazonaws.com/role', help: 'pod and namespace annotation naming the role' },
   { name: 'allowed-roles-annotation', kind: 'string', default: 'iam.amazonaws.com/allowed-roles', help: 'namespace annotation listing the roles its pods may use' },
   { name: 'external-id-annotation', kind: 'string', default: 'iam.amazonaws.com/external-id', help: 'namespace annotation with the ExternalId for AssumeRole' },
+  { name: 'session-policy-annotation', kind: 'string', default: 'iam.amazonaws.com/session-policy', help: 'namespace annotation with an inline IAM policy (JSON) passed to AssumeRole as Policy, narrowing the role' },
+  { name: 'session-policy-arns-annotation', kind: 'string', default: 'iam.amazonaws.com/session-policy-arns', help: 'namespace annotation with a JSON array of managed policy ARNs passed to AssumeRole as PolicyArns' },
   { name: 'service-account-role-annotation', kind: 'string', default: 'eks.amazonaws.com/role-arn', help: 'ServiceAccount annotation naming the role' },
   { name: 'log-level', kind: 'string', default: 'info', help: 'trace, debug, info, warn, error or fatal' },
 ];
@@ -170,12 +172,14 @@ function baseRoleArn(text: string | undefined, errors: string[]): string | undef
   return prefix;
 }
 
-/** The four annotation keys, from parsed flags. */
+/** The annotation keys, from parsed flags. */
 function annotationKeys(values: ReadonlyMap<string, FlagValue>): Readonly<AnnotationKeys> {
   return Object.freeze({
     role: values.get('role-annotation') as string,
     allowedRoles: values.get('allowed-roles-annotation') as string,
     externalId: values.get('external-id-annotation') as string,
+    sessionPolicy: values.get('session-policy-annotation') as string,
+    sessionPolicyArns: values.get('session-policy-arns-annotation') as string,
     serviceAccountRole: values.get('service-account-role-annotation') as string,
   });
 }

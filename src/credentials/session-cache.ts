@@ -61,8 +61,9 @@ interface Entry {
 }
 
 /**
- * The credential cache: one session per (role ARN, namespace, external id), and per pod when the
- * key names one (`--session-scope=pod`), assumed on a miss or a prefetch, renewed by a timer `refresh-before` (minus up to 10% jitter) ahead of expiry, and
+ * The credential cache: one session per (role ARN, namespace, external id, session policy, policy
+ * ARNs), and per pod when the key names one (`--session-scope=pod`), assumed on a miss or a
+ * prefetch, renewed by a timer `refresh-before` (minus up to 10% jitter) ahead of expiry, and
  * served only while it has at least `min-remaining` left.
  *
  * After a failed STS call the key is retried on a timer: retryable errors with capped,
@@ -103,8 +104,9 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
   function idOf(key: SessionKey): string {
     let id = keyIds.get(key);
     if (id === undefined) {
-      // Neither an ARN, a namespace nor a pod uid can contain a newline, so the join is unambiguous.
-      id = `${key.roleArn}\n${key.namespace}\n${key.externalId ?? ''}\n${key.pod?.uid ?? ''}`;
+      // Neither an ARN, a namespace, an external id, a pod uid nor compact JSON contains a raw
+      // newline, and policy ARNs contain no space, so the join is unambiguous.
+      id = `${key.roleArn}\n${key.namespace}\n${key.externalId ?? ''}\n${key.pod?.uid ?? ''}\n${key.sessionPolicy ?? ''}\n${key.policyArns?.join(' ') ?? ''}`;
       keyIds.set(key, id);
     }
     return id;
@@ -122,6 +124,8 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
         roleArn: key.roleArn,
         namespace: key.namespace,
         ...(key.externalId ? { externalId: key.externalId } : {}),
+        ...(key.sessionPolicy ? { sessionPolicy: key.sessionPolicy } : {}),
+        ...(key.policyArns?.length ? { policyArns: Object.freeze([...key.policyArns]) } : {}),
         ...(key.pod ? { pod: { uid: key.pod.uid, name: key.pod.name } } : {}),
       };
       entry = {
@@ -147,6 +151,8 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
       roleSessionName: key.pod ? podSessionName(key.namespace, key.pod.name) : roleSessionName(key.namespace, nodeName),
       durationSeconds,
       ...(key.externalId ? { externalId: key.externalId } : {}),
+      ...(key.sessionPolicy ? { policy: key.sessionPolicy } : {}),
+      ...(key.policyArns?.length ? { policyArns: key.policyArns } : {}),
       ...(options.sessionTags ? { tags: sessionTags(key) } : {}),
     };
   }

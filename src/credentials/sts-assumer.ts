@@ -65,6 +65,8 @@ export function createStsAssumer(options: StsAssumerOptions): StsAssumer {
         RoleSessionName: request.roleSessionName,
         DurationSeconds: request.durationSeconds,
         ...(request.externalId !== undefined ? { ExternalId: request.externalId } : {}),
+        ...(request.policy !== undefined ? { Policy: request.policy } : {}),
+        ...(request.policyArns !== undefined ? { PolicyArns: request.policyArns.map((arn) => ({ arn })) } : {}),
         ...(request.tags !== undefined ? { Tags: Object.entries(request.tags).map(([Key, Value]) => ({ Key, Value })) } : {}),
       });
       let output: AssumeRoleCommandOutput;

@@ -15,6 +15,10 @@ export interface AssumeRequest {
   roleSessionName: string;
   durationSeconds: number;
   externalId?: string;
+  /** An inline session policy (compact JSON): the session gets the role's permissions intersected with it. */
+  policy?: string;
+  /** Managed session policy ARNs, intersected with the role's permissions like `policy`. */
+  policyArns?: readonly string[];
   tags?: Readonly<Record<string, string>>;
 }
 
@@ -51,12 +55,17 @@ export type SessionScope = 'namespace' | 'pod';
 export const SESSION_SCOPES: readonly SessionScope[] = ['namespace', 'pod'];
 
 /**
- * What one cached session is for: (role ARN, namespace, external id), and with
- * `--session-scope=pod` the pod too (its uid keys the cache, its name goes into the RoleSessionName).
+ * What one cached session is for: (role ARN, namespace, external id, session policy, policy ARNs),
+ * and with `--session-scope=pod` the pod too (its uid keys the cache, its name goes into the
+ * RoleSessionName). Two namespaces sharing a role with different session policies get different sessions.
  */
 export interface SessionKey {
   roleArn: string;
   namespace: string;
   externalId?: string;
+  /** Inline session policy as compact JSON (policy normalised it: no raw newline). */
+  sessionPolicy?: string;
+  /** Managed session policy ARNs, in the namespace's order. */
+  policyArns?: readonly string[];
   pod?: { readonly uid: string; readonly name: string };
 }

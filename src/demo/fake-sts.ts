@@ -12,11 +12,26 @@ export interface FakeStsOptions {
 export interface FakeSts {
   url: string;
   /** AssumeRole calls received, in order. */
-  assumeCalls: Array<{ roleArn: string; roleSessionName: string; durationSeconds: number; externalId: string | undefined }>;
+  assumeCalls: AssumeCall[];
   close(): Promise<void>;
 }
 
+/** One AssumeRole call as the stand-in received it. */
+export interface AssumeCall {
+  roleArn: string;
+  roleSessionName: string;
+  durationSeconds: number;
+  externalId: string | undefined;
+  /** The inline session policy (Policy), as sent. */
+  policy: string | undefined;
+  /** The managed session policy ARNs (PolicyArns.member.N.arn), in order; undefined when none. */
+  policyArns: string[] | undefined;
+}
+
 const NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
+/** STS: "The plain text that you use for both inline and managed session policies can't exceed 2,048 characters." */
+const SESSION_POLICY_MAX_CHARS = 2048;
+const POLICY_ARNS_MAX = 10;
 
 /**
  * An STS stand-in speaking the Query/XML wire format for AssumeRole and GetCallerIdentity.
@@ -45,7 +60,20 @@ export async function startFakeSts(options: FakeStsOptions = {}): Promise<FakeSt
       const roleArn = form.get('RoleArn') ?? '';
       const roleSessionName = form.get('RoleSessionName') ?? '';
       const durationSeconds = Number(form.get('DurationSeconds') ?? '3600');
-      assumeCalls.push({ roleArn, roleSessionName, durationSeconds, externalId: form.get('ExternalId') ?? undefined });
+      const policy = form.get('Policy') ?? undefined;
+      const policyArns = memberList(form, 'PolicyArns', 'arn');
+      assumeCalls.push({ roleArn, roleSessionName, durationSeconds, externalId: form.get('ExternalId') ?? undefined, policy, policyArns });
+      // Like STS: the Policy parameter's own length constraint, the ARN count, then the plain text of both together.
+      if (policy !== undefined && policy.length > SESSION_POLICY_MAX_CHARS) {
+        return xmlError(res, 400, 'ValidationError', `1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to ${SESSION_POLICY_MAX_CHARS}`);
+      }
+      if (policyArns !== undefined && policyArns.length > POLICY_ARNS_MAX) {
+        return xmlError(res, 400, 'ValidationError', `1 validation error detected: Value at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to ${POLICY_ARNS_MAX}`);
+      }
+      const plainText = (policy?.length ?? 0) + (policyArns ?? []).reduce((sum, arn) => sum + arn.length, 0);
+      if (plainText > SESSION_POLICY_MAX_CHARS) {
+        return xmlError(res, 400, 'PackedPolicyTooLarge', `Session policies of ${plainText} characters exceed the ${SESSION_POLICY_MAX_CHARS}-character limit`);
+      }
       if (untrusted.has(roleArn)) {
         return xmlError(res, 403, 'AccessDenied', `User: arn:aws:sts::123456789012:assumed-role/node-role/i-0demo is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`);
       }
@@ -56,7 +84,9 @@ export async function startFakeSts(options: FakeStsOptions = {}): Promise<FakeSt
       const expiresAt = Date.now() + durationSeconds * 1000;
       identities.set(accessKeyId, { arn: assumedRoleArn, expiresAt });
       const expiration = new Date(expiresAt).toISOString();
-      return xml(res, `<AssumeRoleResponse xmlns="${NS}"><AssumeRoleResult><Credentials><AccessKeyId>${accessKeyId}</AccessKeyId><SecretAccessKey>${randomBytes(30).toString('base64')}</SecretAccessKey><SessionToken>${randomBytes(120).toString('base64')}</SessionToken><Expiration>${expiration}</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROADEMO:${roleSessionName}</AssumedRoleId><Arn>${assumedRoleArn}</Arn></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>${randomBytes(8).toString('hex')}</RequestId></ResponseMetadata></AssumeRoleResponse>`);
+      // STS reports how much of the packed limit session policies used, in percent, only when there are some.
+      const packedSize = plainText > 0 ? `<PackedPolicySize>${Math.ceil((plainText / SESSION_POLICY_MAX_CHARS) * 100)}</PackedPolicySize>` : '';
+      return xml(res, `<AssumeRoleResponse xmlns="${NS}"><AssumeRoleResult><Credentials><AccessKeyId>${accessKeyId}</AccessKeyId><SecretAccessKey>${randomBytes(30).toString('base64')}</SecretAccessKey><SessionToken>${randomBytes(120).toString('base64')}</SessionToken><Expiration>${expiration}</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROADEMO:${roleSessionName}</AssumedRoleId><Arn>${assumedRoleArn}</Arn></AssumedRoleUser>${packedSize}</AssumeRoleResult><ResponseMetadata><RequestId>${randomBytes(8).toString('hex')}</RequestId></ResponseMetadata></AssumeRoleResponse>`);
     }
     if (action === 'GetCallerIdentity') {
       const accessKeyId = /Credential=([A-Z0-9]+)\//.exec(req.headers.authorization ?? '')?.[1] ?? '';
@@ -77,6 +107,13 @@ export async function startFakeSts(options: FakeStsOptions = {}): Promise<FakeSt
     assumeCalls,
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
+}
+
+/** A Query-protocol list: `<name>.member.1.<field>`, `<name>.member.2.<field>`, ...; undefined when absent. */
+function memberList(form: URLSearchParams, name: string, field: string): string[] | undefined {
+  const values: string[] = [];
+  for (let n = 1; form.has(`${name}.member.${n}.${field}`); n++) values.push(form.get(`${name}.member.${n}.${field}`) as string);
+  return values.length > 0 ? values : undefined;
 }
 
 function xml(res: http.ServerResponse, body: string): void {

@@ -6,7 +6,17 @@ export type RoleSource = 'pod-annotation' | 'service-account' | 'namespace-defau
 export type DenyReason = 'unknown-pod' | 'ambiguous-ip' | 'unknown-namespace' | 'no-role' | 'not-allowed' | 'malformed-annotation' | 'no-base-role-arn';
 
 export type Decision =
-  | { allowed: true; role: RoleRef; source: RoleSource; externalId: string | undefined; requested: string }
+  | {
+      allowed: true;
+      role: RoleRef;
+      source: RoleSource;
+      externalId: string | undefined;
+      /** The namespace's inline session policy as compact JSON (AssumeRole's Policy). */
+      sessionPolicy: string | undefined;
+      /** The namespace's managed session policy ARNs (AssumeRole's PolicyArns). */
+      policyArns: readonly string[] | undefined;
+      requested: string;
+    }
   | { allowed: false; reason: DenyReason; message: string; requested: string | undefined };
 
 export interface PolicyOptions {
@@ -58,7 +68,7 @@ export function decideRole({ pod, namespace, serviceAccount }: DecisionInput, op
       return deny('no-base-role-arn', `namespace ${namespace.name} names its default role "${name}" by short name, but the agent has no --base-role-arn: ${NO_BASE_ADVICE}`, policy.defaultRoleNeedsBase);
     }
     if (policy.defaultRole === undefined) return deny('no-role', `no role annotation on pod ${pod.name} or namespace ${namespace.name}`, undefined);
-    return { allowed: true, role: policy.defaultRole, source: 'namespace-default', externalId: policy.externalId, requested: policy.defaultRole.arn };
+    return { allowed: true, role: policy.defaultRole, source: 'namespace-default', ...sessionOf(policy), requested: policy.defaultRole.arn };
   }
   const [text, source] = chosen;
   const resolved = resolveRole(text, options.baseRoleArn);
@@ -78,7 +88,12 @@ export function decideRole({ pod, namespace, serviceAccount }: DecisionInput, op
     }
     return deny('not-allowed', `role ${resolved.role.name} is not allowed in namespace ${namespace.name}`, resolved.role.arn);
   }
-  return { allowed: true, role: resolved.role, source, externalId: policy.externalId, requested: resolved.role.arn };
+  return { allowed: true, role: resolved.role, source, ...sessionOf(policy), requested: resolved.role.arn };
+}
+
+/** What the namespace adds to every AssumeRole call of its pods. */
+function sessionOf(policy: NamespacePolicy): { externalId: string | undefined; sessionPolicy: string | undefined; policyArns: readonly string[] | undefined } {
+  return { externalId: policy.externalId, sessionPolicy: policy.sessionPolicy, policyArns: policy.policyArns };
 }
 
 function deny(reason: DenyReason, message: string, requested: string | undefined): Decision {

@@ -1,5 +1,6 @@
 import { compileGlob } from './glob.js';
 import { isRoleArn, isRoleNamePattern, resolveRole, truncate, type RoleRef } from './role-arn.js';
+import { parseSessionPolicies } from './session-policy.js';
 import type { AnnotationKeys } from './types.js';
 
 /** What a namespace's annotations say, parsed once per namespace version. */
@@ -13,6 +14,10 @@ export interface NamespacePolicy {
    */
   shortPatternsWithoutBase: number;
   externalId: string | undefined;
+  /** The inline session policy as compact JSON, passed to AssumeRole as Policy. */
+  sessionPolicy: string | undefined;
+  /** Managed session policy ARNs (deduplicated, in order), passed to AssumeRole as PolicyArns. */
+  policyArns: readonly string[] | undefined;
   /** Set when an annotation is malformed: every pod of the namespace is denied with it. */
   problem: string | undefined;
   allows(role: RoleRef): boolean;
@@ -54,11 +59,16 @@ export function parseNamespacePolicy(
     problems.push(`${keys.externalId}: not a valid ExternalId (2-1224 of [\\w+=,.@:/-])`);
   }
 
+  const sessionPolicies = parseSessionPolicies(annotations, keys);
+  problems.push(...sessionPolicies.problems);
+
   return {
     defaultRole,
     defaultRoleNeedsBase,
     shortPatternsWithoutBase,
     externalId: externalIdText,
+    sessionPolicy: sessionPolicies.sessionPolicy,
+    policyArns: sessionPolicies.policyArns,
     problem: problems.length > 0 ? problems.join('; ') : undefined,
     allows(role) {
       if (defaultRole !== undefined && defaultRole.arn === role.arn) return true;

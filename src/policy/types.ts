@@ -23,5 +23,9 @@ export interface AnnotationKeys {
   role: string;
   allowedRoles: string;
   externalId: string;
+  /** Namespace: an inline IAM policy (JSON) passed to AssumeRole as Policy. */
+  sessionPolicy: string;
+  /** Namespace: a JSON array of managed policy ARNs passed to AssumeRole as PolicyArns. */
+  sessionPolicyArns: string;
   serviceAccountRole: string;
 }

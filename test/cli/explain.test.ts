@@ -15,6 +15,8 @@ async function explain(t: Parameters<typeof fakeKubeApi>[0], args: string[]) {
       makePod({ name: 'irsa', namespace: 'gha', ip: '10.0.0.9', serviceAccountName: 'reader' }),
       makeServiceAccount('gha', 'reader', { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/spark-reader' }),
       makePod({ name: 'victim', namespace: 'broken', ip: '10.0.1.1' }),
+      makeNamespace('scoped', { 'iam.amazonaws.com/role': 'corridor-s3', 'example.com/session-policy': '{"Version":"2012-10-17"}' }),
+      makePod({ name: 'runner', namespace: 'scoped', ip: '10.0.1.2' }),
     ],
   });
   const dir = mkdtempSync(join(tmpdir(), 'corridor-explain-'));
@@ -46,6 +48,13 @@ t.test('explain names a malformed namespace annotation', async (t) => {
   const { code, result } = await explain(t, ['--namespace', 'broken', '--pod', 'victim']);
   t.equal(code, 1);
   t.match(result.reason, /malformed-annotation: .*not valid JSON/);
+});
+
+t.test('explain reads the session policy annotation by the configured key, as the agent does', async (t) => {
+  t.match((await explain(t, ['--namespace', 'scoped', '--pod', 'runner'])).result, { decision: 'allow' }, 'the default key is not set');
+  const { code, result } = await explain(t, ['--namespace', 'scoped', '--pod', 'runner', '--session-policy-annotation', 'example.com/session-policy']);
+  t.equal(code, 1);
+  t.match(result.reason, /malformed-annotation: .*example\.com\/session-policy: Statement must be/);
 });
 
 t.test('explain refuses a --base-role-arn that is no role ARN prefix, as the agent does, and exits 2', async (t) => {

@@ -150,3 +150,17 @@ t.test('--session-scope: namespace by default, pod from the flag or CORRIDOR_SES
   t.notOk(bad.ok);
   if (!bad.ok) t.same(bad.errors, ['--session-scope: "node" is not one of namespace, pod']);
 });
+
+t.test('the session policy annotation keys default to iam.amazonaws.com/session-policy(-arns) and come from flags or CORRIDOR_ env', async (t) => {
+  const defaults = parseAgentConfig(required, {});
+  t.ok(defaults.ok);
+  if (!defaults.ok) return;
+  t.equal(defaults.config.annotations.sessionPolicy, 'iam.amazonaws.com/session-policy');
+  t.equal(defaults.config.annotations.sessionPolicyArns, 'iam.amazonaws.com/session-policy-arns');
+  const set = parseAgentConfig([...required, '--session-policy-annotation', 'example.com/session-policy'], { CORRIDOR_SESSION_POLICY_ARNS_ANNOTATION: 'example.com/session-policy-arns' });
+  t.ok(set.ok);
+  if (!set.ok) return;
+  t.equal(set.config.annotations.sessionPolicy, 'example.com/session-policy');
+  t.equal(set.config.annotations.sessionPolicyArns, 'example.com/session-policy-arns');
+  t.ok(Object.isFrozen(set.config.annotations));
+});

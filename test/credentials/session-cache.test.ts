@@ -127,6 +127,44 @@ t.test('the request carries the session name, duration, external id and (when en
   t.notOk('tags' in (build(t).assumer.calls[0] ?? {}), 'no tags unless enabled');
 });
 
+// Issue 13, item 4: one role, several corridors, each narrowed by its own session policy.
+t.test('two namespaces with one role and different session policies get two STS calls and two sessions, each request carrying its policy', async (t) => {
+  const { cache, assumer } = build(t);
+  const role = 'arn:aws:iam::123456789012:role/corridor-s3';
+  const policyFor = (prefix: string) => `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":["arn:aws:s3:::${prefix}-*","arn:aws:s3:::${prefix}-*/*"]}]}`;
+  const gha: SessionKey = { roleArn: role, namespace: 'gha', sessionPolicy: policyFor('gha'), policyArns: ['arn:aws:iam::123456789012:policy/gha-logs'] };
+  const gha1: SessionKey = { roleArn: role, namespace: 'gha1', sessionPolicy: policyFor('gha1') };
+  const [first, second] = await Promise.all([cache.get(gha), cache.get(gha1)]);
+  t.equal(assumer.calls.length, 2, 'one STS call per corridor');
+  t.not(first.accessKeyId, second.accessKeyId, 'two sessions');
+  t.same(assumer.calls[0], {
+    roleArn: role,
+    roleSessionName: 'corridor.gha.ip-10-0-1-2.eu-west-1.compute.internal',
+    durationSeconds: 3600,
+    policy: policyFor('gha'),
+    policyArns: ['arn:aws:iam::123456789012:policy/gha-logs'],
+  });
+  t.same(assumer.calls[1], { roleArn: role, roleSessionName: 'corridor.gha1.ip-10-0-1-2.eu-west-1.compute.internal', durationSeconds: 3600, policy: policyFor('gha1') });
+  t.equal(cache.peek({ ...gha, policyArns: [...gha.policyArns!] })?.accessKeyId, first.accessKeyId, 'an equal key object is the same key');
+  t.equal(cache.peek({ ...gha, sessionPolicy: policyFor('gha1') }), undefined, 'the session policy is part of the key');
+  t.equal(cache.peek({ ...gha, policyArns: undefined }), undefined, 'the policy ARNs are part of the key');
+  t.equal(cache.peek({ ...gha, policyArns: ['arn:aws:iam::123456789012:policy/gha-logs', 'arn:aws:iam::123456789012:policy/gha-cache'] }), undefined, 'another ARN list is another key');
+  t.equal(cache.peek({ roleArn: role, namespace: 'gha' }), undefined, 'the role without a session policy is another session');
+  t.equal(assumer.calls.length, 2, 'peek never calls STS');
+});
+
+t.test('policy ARNs are kept in the namespace\'s order: another order is another session', async (t) => {
+  const { cache, assumer } = build(t);
+  const a = 'arn:aws:iam::123456789012:policy/a';
+  const b = 'arn:aws:iam::123456789012:policy/b';
+  await cache.get({ ...KEY, policyArns: [a, b] });
+  await cache.get({ ...KEY, policyArns: [a, b] });
+  t.equal(assumer.calls.length, 1);
+  await cache.get({ ...KEY, policyArns: [b, a] });
+  t.equal(assumer.calls.length, 2);
+  t.same(assumer.calls[1]?.policyArns, [b, a], 'sent as written');
+});
+
 t.test('prefetch makes the first request a cache hit', async (t) => {
   const { cache, time, assumer, metrics } = build(t);
   cache.prefetch(KEY);

@@ -145,3 +145,33 @@ t.test('the request carries ExternalId, tags and the session name', async (t) =>
   t.equal(form.get('Tags.member.1.Value'), 'etl');
   t.equal(form.get('Tags.member.2.Key'), 'kubernetes-node');
 });
+
+// Issue 13, item 4: session policies on the wire.
+const SESSION_POLICY = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":["arn:aws:s3:::gha-*","arn:aws:s3:::gha-*/*"]}]}';
+const POLICY_ARNS = [`arn:aws:iam::${MOTO_ACCOUNT}:policy/gha-logs`, 'arn:aws:iam::aws:policy/ReadOnlyAccess'];
+
+t.test('the request carries the session policy as Policy and the ARNs as PolicyArns.member.N.arn, in order', async (t) => {
+  const sts = await fakeSts(t, () => [400, stsError('Sender', 'AccessDenied', 'no')]);
+  await rejection(assumerFor(t, sts.endpoint).assume({ ...REQUEST, policy: SESSION_POLICY, policyArns: POLICY_ARNS }));
+  const form = new URLSearchParams(sts.requests[0]);
+  t.equal(form.get('Policy'), SESSION_POLICY, 'the compact JSON, byte for byte');
+  t.equal(form.get('PolicyArns.member.1.arn'), POLICY_ARNS[0]);
+  t.equal(form.get('PolicyArns.member.2.arn'), POLICY_ARNS[1]);
+  t.equal(form.has('PolicyArns.member.3.arn'), false);
+
+  await rejection(assumerFor(t, sts.endpoint).assume(REQUEST));
+  const plain = new URLSearchParams(sts.requests[1]);
+  t.equal(plain.has('Policy'), false, 'no Policy without a session policy');
+  t.notOk([...plain.keys()].some((k) => k.startsWith('PolicyArns')), 'no PolicyArns without ARNs');
+});
+
+t.test('against moto: AssumeRole accepts Policy and PolicyArns, and moto records the policy as sent', async (t) => {
+  const moto = await startMoto(t);
+  const assumer = assumerFor(t, moto.endpoint);
+  const session = await assumer.assume({ ...REQUEST, roleSessionName: 'corridor.gha.node-1', policy: SESSION_POLICY, policyArns: POLICY_ARNS });
+  t.equal(session.assumedRoleArn, `arn:aws:sts::${MOTO_ACCOUNT}:assumed-role/spark-etl/corridor.gha.node-1`);
+  // moto ignores session policies for permissions, but keeps the AssumedRole it made, Policy included.
+  const data = (await (await fetch(`${moto.endpoint}/moto-api/data.json`)).json()) as { sts?: { AssumedRole?: Array<{ session_name: string; policy: string | null }> } };
+  const assumed = data.sts?.AssumedRole?.find((r) => r.session_name === 'corridor.gha.node-1');
+  t.equal(assumed?.policy, SESSION_POLICY, 'moto received the Policy parameter intact');
+});

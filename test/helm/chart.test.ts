@@ -46,6 +46,8 @@ const SAMPLES: Readonly<Record<string, string | number | boolean>> = {
   'role-annotation': 'example.com/role',
   'allowed-roles-annotation': 'example.com/allowed-roles',
   'external-id-annotation': 'example.com/external-id',
+  'session-policy-annotation': 'example.com/session-policy',
+  'session-policy-arns-annotation': 'example.com/session-policy-arns',
   'service-account-role-annotation': 'example.com/role-arn',
   'log-level': 'debug',
 };

@@ -83,6 +83,46 @@ t.test('against moto, --session-scope=pod: STS accepts each pod\'s RoleSessionNa
   t.notMatch(JSON.stringify(h.logs), JSON.parse(long.doc!.body).SecretAccessKey, 'no secret in any log line');
 });
 
+// Issue 13, item 4: one role, two corridors narrowed by their own session policies, on STS's real wire format.
+t.test('against moto: two namespaces share one role, each AssumeRole carries its own session policy, and a malformed one denies only its namespace', async (t) => {
+  const moto = await startMoto(t);
+  const bucketPolicy = (prefix: string) =>
+    JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: [`arn:aws:s3:::${prefix}-*`, `arn:aws:s3:::${prefix}-*/*`] }] }, null, 2);
+  const objects = [
+    makeNamespace('gha', { 'iam.amazonaws.com/role': 'corridor-s3', 'iam.amazonaws.com/session-policy': bucketPolicy('gha') }),
+    makeNamespace('gha1', {
+      'iam.amazonaws.com/role': 'corridor-s3',
+      'iam.amazonaws.com/session-policy': bucketPolicy('gha1'),
+      'iam.amazonaws.com/session-policy-arns': '["arn:aws:iam::123456789012:policy/gha1-logs","arn:aws:iam::aws:policy/ReadOnlyAccess"]',
+    }),
+    makeNamespace('broken', { 'iam.amazonaws.com/role': 'corridor-s3', 'iam.amazonaws.com/session-policy': '{"Statement":[]}' }),
+    makePod({ name: 'runner', namespace: 'gha', ip: '127.0.0.2', nodeName: 'node-a' }),
+    makePod({ name: 'runner', namespace: 'gha1', ip: '127.0.0.3', nodeName: 'node-a' }),
+    makePod({ name: 'runner', namespace: 'broken', ip: '127.0.0.4', nodeName: 'node-a' }),
+  ];
+  const h = await startHarness(t, { objects, stsEndpoint: moto.endpoint });
+  await within(h.agent.directory.whenReady(), 10_000, 'ready');
+
+  const gha = await credentialsOf(h, '127.0.0.2');
+  const gha1 = await credentialsOf(h, '127.0.0.3');
+  t.equal(gha.doc?.status, 200, 'moto accepts Policy');
+  t.equal(gha1.doc?.status, 200, 'moto accepts Policy with PolicyArns');
+  t.equal(await callerArn(moto.endpoint, gha.doc!.body), 'arn:aws:sts::123456789012:assumed-role/corridor-s3/corridor.gha.node-a');
+  t.equal(await callerArn(moto.endpoint, gha1.doc!.body), 'arn:aws:sts::123456789012:assumed-role/corridor-s3/corridor.gha1.node-a');
+  t.not(JSON.parse(gha.doc!.body).AccessKeyId, JSON.parse(gha1.doc!.body).AccessKeyId, 'a session per corridor');
+
+  // moto ignores session policies for permissions but keeps each AssumedRole with the Policy it received.
+  const data = (await (await fetch(`${moto.endpoint}/moto-api/data.json`)).json()) as { sts: { AssumedRole: Array<{ session_name: string; policy: string | null }> } };
+  const policyOf = (session: string) => data.sts.AssumedRole.find((r) => r.session_name === session)?.policy;
+  t.equal(policyOf('corridor.gha.node-a'), JSON.stringify(JSON.parse(bucketPolicy('gha'))), 'gha\'s policy, compact, on the wire');
+  t.equal(policyOf('corridor.gha1.node-a'), JSON.stringify(JSON.parse(bucketPolicy('gha1'))), 'gha1\'s policy, compact, on the wire');
+
+  const broken = await credentialsOf(h, '127.0.0.4');
+  t.equal(broken.list.status, 404);
+  t.match(broken.list.body, /namespace broken has a malformed annotation: iam\.amazonaws\.com\/session-policy: Version must be/);
+  t.equal(policyOf('corridor.broken.node-a'), undefined, 'no STS call for it');
+});
+
 t.test('pods that start, change and finish on a running agent are followed through the watch', async (t) => {
   const moto = await startMoto(t);
   const h = await startHarness(t, { objects: corridor(), stsEndpoint: moto.endpoint });

@@ -10,6 +10,8 @@ const options: PolicyOptions = {
     role: 'iam.amazonaws.com/role',
     allowedRoles: 'iam.amazonaws.com/allowed-roles',
     externalId: 'iam.amazonaws.com/external-id',
+    sessionPolicy: 'iam.amazonaws.com/session-policy',
+    sessionPolicyArns: 'iam.amazonaws.com/session-policy-arns',
     serviceAccountRole: 'eks.amazonaws.com/role-arn',
   },
 };
