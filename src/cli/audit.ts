@@ -68,7 +68,7 @@ interface ReadOptions {
 async function readCluster(core: CoreV1Api, options: ReadOptions): Promise<ClusterSnapshot> {
   const signal = AbortSignal.timeout(options.timeoutMs);
   const config = withSignal(signal);
-  const [namespaces, pods, serviceAccounts, agents] = await Promise.all([
+  const reading = Promise.all([
     listAll('namespaces', (page) => core.listNamespace(page, config)),
     listAll('pods', (page) => core.listPodForAllNamespaces(page, config)),
     options.serviceAccounts ? listAll('serviceaccounts', (page) => core.listServiceAccountForAllNamespaces(page, config)) : [],
@@ -76,6 +76,10 @@ async function readCluster(core: CoreV1Api, options: ReadOptions): Promise<Clust
       core.listNamespacedPod({ namespace: options.agentNamespace, labelSelector: options.agentSelector, ...page }, config),
     ),
   ]);
+  // Whichever list was cut off first says so in its own words; the reason is the timeout.
+  const [namespaces, pods, serviceAccounts, agents] = await reading.catch((error: unknown) => {
+    throw signal.aborted ? new Error(`the API server did not answer within --request-timeout (${options.timeoutMs / 1000} s)`) : error;
+  });
   return {
     namespaces: namespaces.map(parseNamespace),
     pods: pods.map(parsePod),
@@ -108,16 +112,20 @@ function agentPod(raw: V1Pod): AgentPod {
 /** One line: client-node's errors carry the API server's Status message in their body, or a cause. */
 function describe(error: unknown): string {
   if (error instanceof ApiException) {
-    const body = error.body as unknown;
-    let message: unknown;
-    try {
-      message = typeof body === 'string' ? (JSON.parse(body) as { message?: unknown }).message : undefined;
-    } catch {
-      message = undefined;
+    // The body is the Status object, parsed or as text.
+    let body = error.body as unknown;
+    if (typeof body === 'string') {
+      try {
+        body = JSON.parse(body);
+      } catch {
+        body = undefined;
+      }
     }
-    return `HTTP ${error.code}${typeof message === 'string' ? `: ${message}` : ''}`;
+    let message = typeof body === 'object' && body !== null ? (body as { message?: unknown }).message : undefined;
+    // Without a body client-node's own message has a `Message:` line (a reason phrase, or its placeholder).
+    if (typeof message !== 'string') message = /^Message: (.+)$/m.exec(error.message)?.[1]?.replace(/^Unknown API Status Code!$/, '');
+    return `HTTP ${error.code}${typeof message === 'string' && message !== '' ? `: ${message.split('\n')[0]}` : ''}`;
   }
-  if (error instanceof Error && error.name === 'TimeoutError') return 'the API server did not answer in time (--request-timeout)';
   const text = error instanceof Error ? error.message : String(error);
   return text.split('\n')[0] ?? '';
 }
