@@ -90,6 +90,24 @@ t.test('audit reads a real kube-apiserver with only the view ClusterRole', { ski
   );
   t.match(report.findings, [{ role: `${ARN}spark-etl`, namespaces: ['etl', 'gha'] }, { pod: 'elsewhere', node: 'node-b' }]);
 
+  // The README's narrower ClusterRole: list on namespaces, pods and serviceaccounts, nothing else.
+  await rbac.createClusterRole({ body: { metadata: { name: 'corridor-audit' }, rules: [{ apiGroups: [''], resources: ['namespaces', 'pods', 'serviceaccounts'], verbs: ['list'] }] } });
+  await core.createNamespacedServiceAccount({ namespace: 'corridor', body: { metadata: { name: 'lister' } } });
+  await rbac.createClusterRoleBinding({
+    body: {
+      metadata: { name: 'corridor-audit' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'corridor-audit' },
+      subjects: [{ kind: 'ServiceAccount', name: 'lister', namespace: 'corridor' }],
+    },
+  });
+  const lister = await core.createNamespacedServiceAccountToken({ namespace: 'corridor', name: 'lister', body: { spec: { audiences: [], expirationSeconds: 600 } } });
+  writeFileSync(kubeconfig, plane.kubeConfigText(lister.status?.token ?? ''));
+  let listed = '';
+  err = '';
+  t.equal(await runAuditCommand(['--kubeconfig', kubeconfig, '--base-role-arn', ARN, '--service-account-roles', '--output', 'json'], (text) => (listed += text), (text) => (err += text)), 1, 'the narrower ClusterRole is enough too');
+  t.equal(err, '');
+  t.same(JSON.parse(listed), report, 'and reads the same');
+
   // A ServiceAccount without the binding: a clear one-line refusal and exit 2.
   await core.createNamespacedServiceAccount({ namespace: 'corridor', body: { metadata: { name: 'nobody' } } });
   const nobody = await core.createNamespacedServiceAccountToken({ namespace: 'corridor', name: 'nobody', body: { spec: { audiences: [], expirationSeconds: 600 } } });
