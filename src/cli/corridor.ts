@@ -4,6 +4,7 @@
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   agent: async (argv) => (await import('./agent.js')).runAgentCommand(argv),
   explain: async (argv) => (await import('./explain.js')).runExplainCommand(argv),
+  audit: async (argv) => (await import('./audit.js')).runAuditCommand(argv),
   demo: async (argv) => (await import('./demo.js')).runDemoCommand(argv),
   iptables: async (argv) => (await import('./iptables.js')).runIptablesCommand(argv),
   'token-key': async (argv) => (await import('./token-key.js')).runTokenKeyCommand(argv),
@@ -14,6 +15,7 @@ const HELP = `usage: corridor <command> [flags]
 commands:
   agent      run the node-local metadata proxy (the DaemonSet's container)
   explain    show which role a pod gets and why, from a kubeconfig
+  audit      every namespace's corridor and pod's role, and what is not isolated or not served (exit 1)
   demo       run the agent against a local cluster and STS stand-in and fetch credentials through it
   iptables   install, check or remove the node's rules sending pods' metadata traffic to the agent
   token-key  rotate or show the node's IMDSv2 token signing keys (in the agent's container)

@@ -1,19 +1,17 @@
 import { CoreV1Api } from '@kubernetes/client-node';
 import { explainAccess } from '../admin/index.js';
-import { AGENT_FLAGS, policyOptions, type FlagSpec } from '../config/index.js';
+import { policyOptions, type FlagSpec } from '../config/index.js';
 // client-node is what a person's kubeconfig most likely needs (exec plugins such as `aws eks
 // get-token`); this command is loaded on demand, so the agent never pays for it.
 import { loadKubeConfig } from '../kube/api/client-node.js';
 import { parseNamespace, parsePod, parseServiceAccount, type ServiceAccountInfo } from '../kube/index.js';
 import { decideRole } from '../policy/index.js';
-import { parseCommandFlags } from './command-flags.js';
-
-const SHARED = ['kubeconfig', 'base-role-arn', 'service-account-roles', 'role-annotation', 'allowed-roles-annotation', 'external-id-annotation', 'session-policy-annotation', 'session-policy-arns-annotation', 'service-account-role-annotation'];
+import { KUBECONFIG_POLICY_FLAGS, parseCommandFlags } from './command-flags.js';
 
 const EXPLAIN_FLAGS: readonly FlagSpec[] = [
   { name: 'namespace', kind: 'string', required: true, help: 'the pod\'s namespace' },
   { name: 'pod', kind: 'string', required: true, help: 'the pod\'s name' },
-  ...AGENT_FLAGS.filter((f) => SHARED.includes(f.name)),
+  ...KUBECONFIG_POLICY_FLAGS,
 ];
 
 /**
@@ -27,7 +25,7 @@ export async function runExplainCommand(argv: string[], out: (text: string) => v
   const get = (name: string) => values.get(name) as string | undefined;
   const namespaceName = get('namespace') as string;
 
-  const api = loadKubeConfig(get('kubeconfig')).makeApiClient(CoreV1Api);
+  const api = loadKubeConfig(get('kubeconfig'), {}, get('context')).makeApiClient(CoreV1Api);
   const pod = parsePod(await api.readNamespacedPod({ name: get('pod') as string, namespace: namespaceName }));
   const namespace = parseNamespace(await api.readNamespace({ name: namespaceName }));
   let serviceAccount: ServiceAccountInfo | undefined;

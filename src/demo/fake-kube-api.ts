@@ -7,7 +7,8 @@ import type { KubeConnection } from '../kube/index.js';
 /**
  * A Kubernetes API stand-in for the demo and for tests: the core/v1 pods, namespaces and
  * serviceaccounts that corridor reads, with list + watch semantics close to the real API server
- * (resourceVersions, field selectors, history replay, 410 Gone, bookmarks, timeoutSeconds), and
+ * (resourceVersions, field and equality-based label selectors, history replay, 410 Gone, bookmarks,
+ * timeoutSeconds), and
  * knobs to break it (close watches, expire history, go down, slow lists).
  */
 
@@ -312,7 +313,7 @@ export class FakeKubeApi extends EventEmitter {
     if (request.method !== 'GET') return sendStatus(response, 405, 'MethodNotAllowed', `${request.method} is not supported here`);
     if (!route) return sendStatus(response, 404, 'NotFound', `no route for ${url.pathname}`);
 
-    const selector = parseFieldSelector(url.searchParams.get('fieldSelector') ?? '');
+    const selector = [...parseFieldSelector(url.searchParams.get('fieldSelector') ?? ''), ...parseLabelSelector(url.searchParams.get('labelSelector') ?? '')];
     if (route.name !== undefined) {
       const object = this.objects[route.resource].get(keyOf({ namespace: route.namespace, name: route.name }));
       if (!object) return sendStatus(response, 404, 'NotFound', `${route.resource} "${route.name}" not found`);
@@ -532,6 +533,22 @@ function parseFieldSelector(text: string): FieldSelector {
       const match = /^([^!=]+)(==|=|!=)(.*)$/.exec(term);
       if (!match) return { path: [], value: '', equal: true };
       return { path: (match[1] as string).split('.'), value: match[3] as string, equal: match[2] !== '!=' };
+    });
+}
+
+/**
+ * `app.kubernetes.io/name=corridor,tier!=web`: the equality-based forms, as requirements on
+ * metadata.labels (a label key holds dots and slashes, so it is one path step). As on the API
+ * server, `!=` also matches objects without the label.
+ */
+function parseLabelSelector(text: string): FieldSelector {
+  return text
+    .split(',')
+    .filter(Boolean)
+    .map((term) => {
+      const match = /^([^!=]+)(==|=|!=)(.*)$/.exec(term.trim());
+      if (!match) return { path: [], value: '', equal: true };
+      return { path: ['metadata', 'labels', (match[1] as string).trim()], value: (match[3] as string).trim(), equal: match[2] !== '!=' };
     });
 }
 

@@ -33,8 +33,11 @@ export interface DecisionInput {
 
 const policies = new WeakMap<object, NamespacePolicy>();
 
-/** Parsing is cached per namespace annotations object: the watch replaces it on every change. */
-function namespacePolicy(namespace: NamespaceFacts, options: PolicyOptions): NamespacePolicy {
+/**
+ * What a namespace's annotations allow, as decideRole reads them. Parsing is cached per
+ * annotations object: the watch replaces it on every change.
+ */
+export function namespacePolicy(namespace: NamespaceFacts, options: PolicyOptions): NamespacePolicy {
   let policy = policies.get(namespace.annotations);
   if (policy === undefined) {
     policy = parseNamespacePolicy(namespace.annotations, options.annotations, options.baseRoleArn);

@@ -18,6 +18,11 @@ export interface NamespacePolicy {
   sessionPolicy: string | undefined;
   /** Managed session policy ARNs (deduplicated, in order), passed to AssumeRole as PolicyArns. */
   policyArns: readonly string[] | undefined;
+  /**
+   * The allowed-roles entries as the full-ARN globs \`allows\` matches (short ones under the base
+   * ARN, in the annotation's order); what `corridor audit` compares across namespaces.
+   */
+  allowedPatterns: readonly string[];
   /** Set when an annotation is malformed: every pod of the namespace is denied with it. */
   problem: string | undefined;
   allows(role: RoleRef): boolean;
@@ -43,13 +48,15 @@ export function parseNamespacePolicy(
   }
 
   const patterns: RegExp[] = [];
+  const allowedPatterns: string[] = [];
   let shortPatternsWithoutBase = 0;
   const allowedText = annotations[keys.allowedRoles];
   if (allowedText !== undefined) {
     const parsed = parseAllowedRoles(allowedText, baseRoleArn);
     if (typeof parsed === 'string') problems.push(`${keys.allowedRoles}: ${parsed}`);
     else {
-      patterns.push(...parsed.patterns);
+      allowedPatterns.push(...parsed.patterns);
+      patterns.push(...parsed.patterns.map(compileGlob));
       shortPatternsWithoutBase = parsed.shortWithoutBase;
     }
   }
@@ -69,6 +76,7 @@ export function parseNamespacePolicy(
     externalId: externalIdText,
     sessionPolicy: sessionPolicies.sessionPolicy,
     policyArns: sessionPolicies.policyArns,
+    allowedPatterns,
     problem: problems.length > 0 ? problems.join('; ') : undefined,
     allows(role) {
       if (defaultRole !== undefined && defaultRole.arn === role.arn) return true;
@@ -78,7 +86,7 @@ export function parseNamespacePolicy(
   };
 }
 
-function parseAllowedRoles(text: string, baseRoleArn: string | undefined): { patterns: RegExp[]; shortWithoutBase: number } | string {
+function parseAllowedRoles(text: string, baseRoleArn: string | undefined): { patterns: string[]; shortWithoutBase: number } | string {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -88,18 +96,18 @@ function parseAllowedRoles(text: string, baseRoleArn: string | undefined): { pat
   if (!Array.isArray(value) || !value.every((v): v is string => typeof v === 'string')) {
     return 'expected a JSON array of strings';
   }
-  const patterns: RegExp[] = [];
+  const patterns: string[] = [];
   let shortWithoutBase = 0;
   for (const entry of value) {
     const trimmed = entry.trim();
     if (trimmed.startsWith('arn:')) {
       if (!isRoleArn(trimmed.replace(/\*/g, 'x'))) return `"${truncate(trimmed)}" is not a role ARN or ARN glob`;
-      patterns.push(compileGlob(trimmed));
+      patterns.push(trimmed);
     } else {
       if (!isRoleNamePattern(trimmed)) return `"${truncate(trimmed)}" is not a role name or glob`;
       // Only under the base ARN; without one a short name or glob names no account, so it matches nothing.
       if (baseRoleArn === undefined) shortWithoutBase++;
-      else patterns.push(compileGlob(baseRoleArn + trimmed.replace(/^\/+/, '')));
+      else patterns.push(baseRoleArn + trimmed.replace(/^\/+/, ''));
     }
   }
   return { patterns, shortWithoutBase };

@@ -58,6 +58,20 @@ t.test('lists honour the node field selector and report the current resourceVers
   t.equal(api.requests.list.pods, 2);
 });
 
+t.test('lists honour equality-based label selectors, keys with dots and slashes included', async (t) => {
+  const api = await fakeKubeApi(t, {
+    objects: [
+      makePod({ name: 'agent', namespace: 'corridor', labels: { 'app.kubernetes.io/name': 'corridor', tier: 'node' } }),
+      makePod({ name: 'other', namespace: 'corridor', labels: { 'app.kubernetes.io/name': 'other' } }),
+    ],
+  });
+  const core = clientNodeKubeConfig(api).makeApiClient(CoreV1Api);
+  const names = async (labelSelector: string) => (await core.listNamespacedPod({ namespace: 'corridor', labelSelector })).items.map((p) => p.metadata?.name);
+  t.same(await names('app.kubernetes.io/name=corridor'), ['agent']);
+  t.same(await names('app.kubernetes.io/name==corridor,tier=node'), ['agent']);
+  t.same(await names('tier!=node'), ['other'], '!= matches pods without the label');
+});
+
 t.test('single objects can be read by name', async (t) => {
   const api = await fakeKubeApi(t, { objects: [makeNamespace('gha', { k: 'v' }), makePod({ name: 'a', namespace: 'gha', ip: '10.0.0.1' })] });
   const core = clientNodeKubeConfig(api).makeApiClient(CoreV1Api);

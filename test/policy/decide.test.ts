@@ -1,5 +1,5 @@
 import t from 'tap';
-import { decideRole, type Decision, type PolicyOptions } from '../../src/policy/index.js';
+import { decideRole, namespacePolicy, type Decision, type PolicyOptions } from '../../src/policy/index.js';
 import type { NamespaceInfo, PodInfo, ServiceAccountInfo } from '../../src/kube/types.js';
 
 const BASE = 'arn:aws:iam::123456789012:role/';
@@ -118,4 +118,11 @@ t.test('a deny message never names the roles another namespace allows', async (t
   );
   t.equal(decision.allowed, false);
   if (!decision.allowed) t.notMatch(decision.message, /secret-team-role/);
+});
+
+t.test('namespacePolicy lists the allowed-roles entries as the full-ARN globs decideRole matches', async (t) => {
+  const policy = namespacePolicy(ns({ 'iam.amazonaws.com/allowed-roles': '[" spark-*","/teams/etl","arn:aws:iam::999999999999:role/x-*"]' }), options);
+  t.same(policy.allowedPatterns, [`${BASE}spark-*`, `${BASE}teams/etl`, 'arn:aws:iam::999999999999:role/x-*']);
+  t.ok(policy.allows({ arn: `${BASE}spark-etl`, name: 'spark-etl', accountId: '123456789012' }));
+  t.same(namespacePolicy(ns({ 'iam.amazonaws.com/allowed-roles': '["spark-*"]' }), { ...options, baseRoleArn: undefined }).allowedPatterns, [], 'short entries without a base ARN stand for no role');
 });

@@ -17,7 +17,7 @@ import { RESOURCE_PATHS, type KubeTransport } from './transport-types.js';
  */
 
 /** Per-request options that attach an AbortSignal to a list call (client-node has no timeout of its own). */
-function withSignal(signal: AbortSignal): ConfigurationOptions {
+export function withSignal(signal: AbortSignal): ConfigurationOptions {
   return {
     middleware: [
       {

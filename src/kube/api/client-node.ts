@@ -5,4 +5,4 @@
  */
 export { loadKubeConfig } from './kubeconfig.js';
 export type { KubeConfigSources } from './kubeconfig.js';
-export { createClientNodeTransport } from './client-node-transport.js';
+export { createClientNodeTransport, withSignal } from './client-node-transport.js';

@@ -10,9 +10,10 @@ export interface KubeConfigSources {
 /**
  * client-node's KubeConfig, for `corridor explain` and the agent's fallback transport (see
  * client-node.ts), found where connection.ts's locateKubeConfig says. Several KUBECONFIG files
- * are merged by client-node, which refuses duplicate names.
+ * are merged by client-node, which refuses duplicate names. `context` picks one of its contexts
+ * instead of its current-context (kubectl's --context).
  */
-export function loadKubeConfig(path?: string, sources: KubeConfigSources = {}): KubeConfig {
+export function loadKubeConfig(path?: string, sources: KubeConfigSources = {}, context?: string): KubeConfig {
   const kubeConfig = new KubeConfig();
   const location = locateKubeConfig(path, sources);
   if (location.kind === 'in-cluster') {
@@ -30,6 +31,10 @@ export function loadKubeConfig(path?: string, sources: KubeConfigSources = {}): 
         throw new Error(`cannot merge kubeconfig ${file} (from KUBECONFIG): ${firstLine(error)}`);
       }
     }
+  }
+  if (context !== undefined) {
+    if (kubeConfig.getContextObject(context) === null) throw new Error(`the Kubernetes configuration has no context "${context}"`);
+    kubeConfig.setCurrentContext(context);
   }
   if (!kubeConfig.getCurrentCluster()) {
     throw new Error('the Kubernetes configuration has no current cluster (check current-context)');

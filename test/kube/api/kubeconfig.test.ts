@@ -66,3 +66,10 @@ t.test('a file without a current context is rejected', async (t) => {
   writeFileSync(join(dir, 'config'), JSON.stringify({ apiVersion: 'v1', kind: 'Config', clusters: [], users: [], contexts: [] }));
   t.throws(() => loadKubeConfig(join(dir, 'config'), { env: {} }), /no current cluster/);
 });
+
+t.test('a context picks one of the merged contexts, and an unknown one is a clear error', async (t) => {
+  const dir = t.testdir({ a: kubeconfigText('https://a.example:6443', 'a'), b: kubeconfigText('https://b.example:6443', 'b') });
+  const env = { KUBECONFIG: `${join(dir, 'a')}:${join(dir, 'b')}` };
+  t.equal(loadKubeConfig(undefined, { env }, 'b').getCurrentCluster()?.server, 'https://b.example:6443');
+  t.throws(() => loadKubeConfig(undefined, { env }, 'c'), /no context "c"/);
+});

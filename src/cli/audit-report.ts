@@ -1,0 +1,234 @@
+import type { NamespaceInfo, PodInfo, ServiceAccountInfo } from '../kube/index.js';
+import { compileGlob, decideRole, namespacePolicy, type DenyReason, type NamespacePolicy, type PolicyOptions, type RoleSource } from '../policy/index.js';
+
+/** What `corridor audit` reads from the cluster, parsed at the edge. */
+export interface ClusterSnapshot {
+  namespaces: readonly NamespaceInfo[];
+  pods: readonly PodInfo[];
+  /** Empty unless ServiceAccount roles are on. */
+  serviceAccounts: readonly ServiceAccountInfo[];
+  /** The corridor agent's own pods (by the agent namespace and label selector). */
+  agents: readonly AgentPod[];
+}
+
+export interface AgentPod {
+  name: string;
+  nodeName: string;
+  ready: boolean;
+}
+
+/*
+ * The report's field names are a contract (`--output json` is for tools): add fields, never
+ * rename or remove them.
+ */
+
+export interface NamespaceReport {
+  name: string;
+  /** The default role's ARN, or null. */
+  defaultRole: string | null;
+  /** The allowed-roles entries as the full-ARN globs the agent matches. */
+  allowedRoles: string[];
+  /** A malformed annotation: every pod of the namespace is denied with it. */
+  problem: string | null;
+  /** What the policy flags make of the annotations (short names without --base-role-arn). */
+  warnings: string[];
+}
+
+/** `agent`: whether the pod's node runs a ready corridor agent; null for a pod not scheduled yet. */
+export type AgentState = 'ready' | 'not-ready' | 'none';
+
+export interface PodReport {
+  namespace: string;
+  pod: string;
+  node: string | null;
+  serviceAccount: string;
+  requestedRole: string | null;
+  decision: 'allow' | 'deny';
+  role: string | null;
+  source: RoleSource | null;
+  reason: DenyReason | null;
+  message: string | null;
+  /** The pod wants a role: a role annotation (its own or, when enabled, its ServiceAccount's), or a namespace default. */
+  needsCredentials: boolean;
+  agent: AgentState | null;
+}
+
+export interface AgentReport {
+  node: string;
+  ready: boolean;
+  pods: string[];
+}
+
+export type Finding =
+  | { kind: 'malformed-annotation'; namespace: string; pod: string | null; message: string }
+  | { kind: 'shared-role'; role: string; namespaces: string[]; message: string }
+  | { kind: 'glob-overlap'; namespace: string; pattern: string; role: string; roleOf: string[]; message: string }
+  | { kind: 'no-ready-agent'; namespace: string; pod: string; node: string; message: string };
+
+export type FindingKind = Finding['kind'];
+
+export interface AuditReport {
+  namespaces: NamespaceReport[];
+  pods: PodReport[];
+  agents: AgentReport[];
+  findings: Finding[];
+}
+
+/**
+ * The whole cluster's corridors, decided by the agent's own policy code: decideRole for every pod
+ * the agent would serve (not hostNetwork, not finished), namespacePolicy for what each namespace
+ * allows. Pure.
+ */
+export function auditCluster(snapshot: ClusterSnapshot, options: PolicyOptions): AuditReport {
+  const keys = options.annotations;
+  const namespaces = [...snapshot.namespaces].sort(byName);
+  const namespaceByName = new Map(namespaces.map((ns) => [ns.name, ns]));
+  const policies = new Map(namespaces.map((ns) => [ns.name, namespacePolicy(ns, options)]));
+  const serviceAccounts = new Map(snapshot.serviceAccounts.map((sa) => [`${sa.namespace}/${sa.name}`, sa]));
+  const agents = agentsByNode(snapshot.agents);
+
+  const pods: PodReport[] = [];
+  for (const pod of [...snapshot.pods].sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name))) {
+    // The agent never serves these: hostNetwork pods reach the node's metadata directly, finished ones own no IP.
+    if (pod.hostNetwork || pod.phase === 'Succeeded' || pod.phase === 'Failed') continue;
+    const namespace = namespaceByName.get(pod.namespace);
+    const serviceAccount = options.serviceAccountRoles ? serviceAccounts.get(`${pod.namespace}/${pod.serviceAccountName}`) : undefined;
+    const decision = decideRole({ pod, namespace, serviceAccount }, options);
+    const needsCredentials =
+      pod.annotations[keys.role] !== undefined ||
+      serviceAccount?.annotations[keys.serviceAccountRole] !== undefined ||
+      namespace?.annotations[keys.role] !== undefined;
+    const agent = agents.get(pod.nodeName);
+    pods.push({
+      namespace: pod.namespace,
+      pod: pod.name,
+      node: pod.nodeName || null,
+      serviceAccount: pod.serviceAccountName,
+      requestedRole: decision.requested ?? null,
+      decision: decision.allowed ? 'allow' : 'deny',
+      role: decision.allowed ? decision.role.arn : null,
+      source: decision.allowed ? decision.source : null,
+      reason: decision.allowed ? null : decision.reason,
+      message: decision.allowed ? null : decision.message,
+      needsCredentials,
+      agent: pod.nodeName === '' ? null : agent === undefined ? 'none' : agent.ready ? 'ready' : 'not-ready',
+    });
+  }
+
+  return {
+    namespaces: namespaces.map((ns) => namespaceReport(ns.name, policies.get(ns.name) as NamespacePolicy, options)),
+    pods,
+    agents: [...agents.values()],
+    findings: [...malformed(policies, pods), ...roleFindings(policies, pods), ...agentFindings(pods)],
+  };
+}
+
+function byName(a: { name: string }, b: { name: string }): number {
+  return a.name.localeCompare(b.name);
+}
+
+function agentsByNode(pods: readonly AgentPod[]): Map<string, AgentReport> {
+  const byNode = new Map<string, AgentReport>();
+  for (const pod of [...pods].sort(byName)) {
+    if (pod.nodeName === '') continue;
+    const entry = byNode.get(pod.nodeName) ?? { node: pod.nodeName, ready: false, pods: [] };
+    entry.ready ||= pod.ready;
+    entry.pods.push(pod.name);
+    byNode.set(pod.nodeName, entry);
+  }
+  return new Map([...byNode.entries()].sort(([a], [b]) => a.localeCompare(b)));
+}
+
+function namespaceReport(name: string, policy: NamespacePolicy, options: PolicyOptions): NamespaceReport {
+  const warnings: string[] = [];
+  if (policy.defaultRoleNeedsBase !== undefined) {
+    warnings.push(`default role "${policy.defaultRoleNeedsBase}" is a short name and there is no --base-role-arn: it names no role`);
+  }
+  if (policy.shortPatternsWithoutBase > 0) {
+    warnings.push(`${policy.shortPatternsWithoutBase} ${options.annotations.allowedRoles} entries are short names and there is no --base-role-arn: they match no role`);
+  }
+  return {
+    name,
+    defaultRole: policy.defaultRole?.arn ?? null,
+    allowedRoles: [...policy.allowedPatterns],
+    problem: policy.problem ?? null,
+    warnings,
+  };
+}
+
+function malformed(policies: ReadonlyMap<string, NamespacePolicy>, pods: readonly PodReport[]): Finding[] {
+  const findings: Finding[] = [];
+  for (const [namespace, policy] of policies) {
+    if (policy.problem !== undefined) findings.push({ kind: 'malformed-annotation', namespace, pod: null, message: `namespace ${namespace}: ${policy.problem}` });
+  }
+  // A pod's or ServiceAccount's own bad annotation; a bad namespace annotation is reported once, above.
+  for (const pod of pods) {
+    if (pod.reason === 'malformed-annotation' && policies.get(pod.namespace)?.problem === undefined) {
+      findings.push({ kind: 'malformed-annotation', namespace: pod.namespace, pod: pod.pod, message: pod.message ?? '' });
+    }
+  }
+  return findings;
+}
+
+/**
+ * Corridors that are not isolated, as far as the cluster's objects show: a role every one of
+ * several namespaces names exactly (default role or an exact allowed-roles entry), and a glob of
+ * one namespace that matches a role another namespace names or its pods use. A glob that could
+ * match another namespace's glob is not found: that would need the account's list of roles.
+ */
+function roleFindings(policies: ReadonlyMap<string, NamespacePolicy>, pods: readonly PodReport[]): Finding[] {
+  // role ARN -> namespaces that name it exactly; role ARN -> namespaces that name or use it.
+  const named = new Map<string, Set<string>>();
+  const used = new Map<string, Set<string>>();
+  const add = (map: Map<string, Set<string>>, role: string, namespace: string) => {
+    const set = map.get(role) ?? new Set<string>();
+    set.add(namespace);
+    map.set(role, set);
+  };
+  const usable = [...policies].filter(([, policy]) => policy.problem === undefined);
+  for (const [namespace, policy] of usable) {
+    const exact = [...(policy.defaultRole ? [policy.defaultRole.arn] : []), ...policy.allowedPatterns.filter((p) => !p.includes('*'))];
+    for (const role of exact) {
+      add(named, role, namespace);
+      add(used, role, namespace);
+    }
+  }
+  for (const pod of pods) if (pod.role !== null) add(used, pod.role, pod.namespace);
+
+  const findings: Finding[] = [];
+  for (const [role, namespaces] of [...named].sort(([a], [b]) => a.localeCompare(b))) {
+    if (namespaces.size < 2) continue;
+    const list = [...namespaces].sort();
+    findings.push({ kind: 'shared-role', role, namespaces: list, message: `role ${role} is allowed in namespaces ${list.join(', ')}: their pods can all use it, so these corridors are not isolated` });
+  }
+  for (const [namespace, policy] of usable) {
+    const globs = policy.allowedPatterns.filter((p) => p.includes('*')).map((pattern) => ({ pattern, regex: compileGlob(pattern) }));
+    if (globs.length === 0) continue;
+    for (const [role, users] of [...used].sort(([a], [b]) => a.localeCompare(b))) {
+      // Named exactly here too: that is a shared-role finding already.
+      if (named.get(role)?.has(namespace)) continue;
+      const others = [...users].filter((other) => other !== namespace).sort();
+      const glob = globs.find((g) => g.regex.test(role));
+      if (others.length === 0 || glob === undefined) continue;
+      findings.push({
+        kind: 'glob-overlap',
+        namespace,
+        pattern: glob.pattern,
+        role,
+        roleOf: others,
+        message: `namespace ${namespace} allows ${glob.pattern}, which matches ${role}, a role of namespace${others.length > 1 ? 's' : ''} ${others.join(', ')}`,
+      });
+    }
+  }
+  return findings;
+}
+
+function agentFindings(pods: readonly PodReport[]): Finding[] {
+  const findings: Finding[] = [];
+  for (const pod of pods) {
+    if (!pod.needsCredentials || pod.node === null || pod.agent === 'ready') continue;
+    const why = pod.agent === 'none' ? `node ${pod.node} runs no corridor agent` : `the corridor agent on node ${pod.node} is not ready`;
+    findings.push({ kind: 'no-ready-agent', namespace: pod.namespace, pod: pod.pod, node: pod.node, message: `pod ${pod.namespace}/${pod.pod} wants a role, but ${why}` });
+  }
+  return findings;
+}

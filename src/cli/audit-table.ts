@@ -1,0 +1,30 @@
+import type { AuditReport, PodReport } from './audit-report.js';
+
+/** The report for people: namespaces, then pods, then findings, each an aligned table. */
+export function renderAuditTable(report: AuditReport): string {
+  const sections = [
+    `NAMESPACES (${report.namespaces.length})\n${table(
+      ['NAMESPACE', 'DEFAULT ROLE', 'ALLOWED ROLES', 'PROBLEMS'],
+      report.namespaces.map((ns) => [ns.name, ns.defaultRole ?? '-', ns.allowedRoles.join(', ') || '-', [ns.problem ?? '', ...ns.warnings].filter(Boolean).join('; ') || '-']),
+    )}`,
+    `PODS (${report.pods.length})\n${table(
+      ['NAMESPACE', 'POD', 'NODE', 'AGENT', 'DECISION', 'ROLE OR REASON'],
+      report.pods.map((pod) => [pod.namespace, pod.pod, pod.node ?? '-', pod.agent ?? '-', pod.decision, outcome(pod)]),
+    )}`,
+    report.findings.length === 0
+      ? 'FINDINGS: none'
+      : `FINDINGS (${report.findings.length})\n${table(['KIND', 'FINDING'], report.findings.map((f) => [f.kind, f.message]))}`,
+  ];
+  return `${sections.join('\n\n')}\n`;
+}
+
+function outcome(pod: PodReport): string {
+  return pod.decision === 'allow' ? `${pod.role} (${pod.source})` : `${pod.reason}: ${pod.message}`;
+}
+
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  if (rows.length === 0) return '(none)';
+  const all = [header, ...rows];
+  const widths = header.map((_, column) => Math.max(...all.map((row) => (row[column] ?? '').length)));
+  return all.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] as number))).join('  ')).join('\n');
+}

@@ -1,0 +1,261 @@
+import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runAuditCommand } from '../../src/cli/audit.js';
+import { fakeKubeApi, makeNamespace, makePod, makeServiceAccount, type FakeKubeApi, type KubeObject } from '../helpers/fake-kube-api.js';
+
+type Test = Parameters<typeof fakeKubeApi>[0];
+
+const ARN = 'arn:aws:iam::123456789012:role/';
+const ROLE = 'iam.amazonaws.com/role';
+const ALLOWED = 'iam.amazonaws.com/allowed-roles';
+
+/** A corridor agent pod on `node`, as the DaemonSet makes it (hostNetwork, the chart's name label). */
+function agentPod(node: string, ready = true, labels: Record<string, string> = { 'app.kubernetes.io/name': 'corridor' }, namespace = 'corridor'): KubeObject {
+  const pod = makePod({ name: `corridor-${node}`, namespace, nodeName: node, hostNetwork: true, ip: '192.0.2.1', labels });
+  pod.status = { ...pod.status, conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] };
+  return pod;
+}
+
+/** The demo's cluster (run-demo.ts), with its agent running as a pod: no findings. */
+const DEMO: readonly KubeObject[] = [
+  makeNamespace('gha', { [ROLE]: 'spark-etl', [ALLOWED]: '["spark-*"]' }),
+  makeNamespace('gha1', { [ROLE]: 'gha1-ingest' }),
+  makePod({ name: 'spark-driver', namespace: 'gha', ip: '10.0.0.2', nodeName: 'node-a' }),
+  makePod({ name: 'spark-writer', namespace: 'gha', ip: '10.0.0.3', nodeName: 'node-a', annotations: { [ROLE]: 'spark-writer' } }),
+  makePod({ name: 'intruder', namespace: 'gha1', ip: '10.0.0.4', nodeName: 'node-a', annotations: { [ROLE]: 'spark-etl' } }),
+  agentPod('node-a'),
+];
+
+interface Run {
+  code: number;
+  out: string;
+  err: string;
+  kube: FakeKubeApi;
+}
+
+async function audit(t: Test, objects: readonly KubeObject[], args: string[] = [], kubeArgs?: (kube: FakeKubeApi, kubeconfig: string) => string[]): Promise<Run> {
+  const kube = await fakeKubeApi(t, { objects });
+  const kubeconfig = join(t.testdir({}), 'kubeconfig');
+  writeFileSync(kubeconfig, kube.kubeConfigText());
+  let out = '';
+  let err = '';
+  const connect = kubeArgs ? kubeArgs(kube, kubeconfig) : ['--kubeconfig', kubeconfig];
+  const code = await runAuditCommand([...connect, '--base-role-arn', ARN, ...args], (text) => (out += text), (text) => (err += text));
+  return { code, out, err, kube };
+}
+
+async function auditJson(t: Test, objects: readonly KubeObject[], args: string[] = []) {
+  const run = await audit(t, objects, ['--output', 'json', ...args]);
+  return { ...run, report: JSON.parse(run.out) };
+}
+
+t.test('the table lists namespaces, then pods with their decisions, then findings; a clean cluster exits 0', async (t) => {
+  const { code, out, err } = await audit(t, DEMO);
+  t.equal(code, 0);
+  t.equal(err, '');
+  const lines = out.split('\n');
+  t.same(
+    lines.filter((l) => /^[A-Z]/.test(l)),
+    ['NAMESPACES (2)', 'NAMESPACE  DEFAULT ROLE                                ALLOWED ROLES                           PROBLEMS', 'PODS (3)', 'NAMESPACE  POD           NODE    AGENT  DECISION  ROLE OR REASON', 'FINDINGS: none'],
+    'three sections in order, columns aligned',
+  );
+  t.match(out, `gha        ${ARN}spark-etl    ${ARN}spark-*  -\n`);
+  t.match(out, `gha1       ${ARN}gha1-ingest  -                                       -\n`);
+  t.match(out, `gha        spark-driver  node-a  ready  allow     ${ARN}spark-etl (namespace-default)\n`);
+  t.match(out, `gha        spark-writer  node-a  ready  allow     ${ARN}spark-writer (pod-annotation)\n`);
+  t.match(out, 'gha1       intruder      node-a  ready  deny      not-allowed: role spark-etl is not allowed in namespace gha1\n', 'a denial shows its reason');
+  t.notMatch(out, /corridor-node-a/, 'the agent\'s own hostNetwork pod is not one the agent serves');
+});
+
+t.test('--output json has the same report under stable field names', async (t) => {
+  const { code, report } = await auditJson(t, DEMO);
+  t.equal(code, 0);
+  t.same(Object.keys(report), ['namespaces', 'pods', 'agents', 'findings']);
+  t.same(report.namespaces[0], { name: 'gha', defaultRole: `${ARN}spark-etl`, allowedRoles: [`${ARN}spark-*`], problem: null, warnings: [] });
+  t.same(report.pods[2], {
+    namespace: 'gha1',
+    pod: 'intruder',
+    node: 'node-a',
+    serviceAccount: 'default',
+    requestedRole: `${ARN}spark-etl`,
+    decision: 'deny',
+    role: null,
+    source: null,
+    reason: 'not-allowed',
+    message: 'role spark-etl is not allowed in namespace gha1',
+    needsCredentials: true,
+    agent: 'ready',
+  });
+  t.same(report.agents, [{ node: 'node-a', ready: true, pods: ['corridor-node-a'] }]);
+  t.same(report.findings, []);
+});
+
+t.test('a role two namespaces name is a shared-role finding, and audit exits 1', async (t) => {
+  const { code, report } = await auditJson(t, [
+    makeNamespace('gha', { [ROLE]: 'spark-etl' }),
+    makeNamespace('etl', { [ALLOWED]: `["reporting","${ARN}spark-etl"]` }),
+    makeNamespace('bi', { [ROLE]: 'reporting' }),
+  ]);
+  t.equal(code, 1);
+  t.same(report.findings, [
+    { kind: 'shared-role', role: `${ARN}reporting`, namespaces: ['bi', 'etl'], message: `role ${ARN}reporting is allowed in namespaces bi, etl: their pods can all use it, so these corridors are not isolated` },
+    { kind: 'shared-role', role: `${ARN}spark-etl`, namespaces: ['etl', 'gha'], message: `role ${ARN}spark-etl is allowed in namespaces etl, gha: their pods can all use it, so these corridors are not isolated` },
+  ]);
+});
+
+t.test('a glob matching another namespace\'s default role or a role its pods use is a glob-overlap finding', async (t) => {
+  const objects = [
+    makeNamespace('gha', { [ROLE]: 'spark-etl', [ALLOWED]: '["spark-*"]' }),
+    makeNamespace('data', { [ALLOWED]: '["spark-*","data-*"]' }),
+    makeNamespace('lake', { [ALLOWED]: '["lake-*"]' }),
+    makePod({ name: 'loader', namespace: 'lake', annotations: { [ROLE]: 'lake-loader' } }),
+    // A glob that only another glob could match: nothing the cluster's objects name.
+    makeNamespace('other', { [ALLOWED]: '["lake-*-x"]' }),
+    agentPod('node-a'),
+  ];
+  const { code, report } = await auditJson(t, objects);
+  t.equal(code, 1);
+  t.same(report.findings, [
+    { kind: 'glob-overlap', namespace: 'data', pattern: `${ARN}spark-*`, role: `${ARN}spark-etl`, roleOf: ['gha'], message: `namespace data allows ${ARN}spark-*, which matches ${ARN}spark-etl, a role of namespace gha` },
+  ]);
+  t.equal(report.pods[0].role, `${ARN}lake-loader`, 'lake\'s pod uses a role only lake\'s glob allows');
+
+  const used = await auditJson(t, [makeNamespace('lake', { [ALLOWED]: '["lake-*"]' }), makeNamespace('ops', { [ALLOWED]: '["*"]' }), makePod({ name: 'loader', namespace: 'lake', annotations: { [ROLE]: 'lake-loader' } }), agentPod('node-a')]);
+  t.match(used.report.findings, [{ kind: 'glob-overlap', namespace: 'ops', pattern: `${ARN}*`, role: `${ARN}lake-loader`, roleOf: ['lake'] }], 'a role in use by another namespace\'s pod counts');
+  t.equal(used.report.findings.length, 1);
+  const table = await audit(t, objects);
+  t.equal(table.code, 1);
+  t.match(table.out, `FINDINGS (1)\nKIND          FINDING\nglob-overlap  namespace data allows ${ARN}spark-*, which matches ${ARN}spark-etl, a role of namespace gha\n`);
+});
+
+t.test('a pod that wants a role on a node without a ready agent is a no-ready-agent finding; pods that want none are not', async (t) => {
+  const { code, report } = await auditJson(t, [
+    makeNamespace('gha', { [ROLE]: 'spark-etl' }),
+    makeNamespace('plain', {}),
+    makePod({ name: 'served', namespace: 'gha', nodeName: 'node-a' }),
+    makePod({ name: 'unserved', namespace: 'gha', nodeName: 'node-b' }),
+    makePod({ name: 'starting', namespace: 'gha', nodeName: 'node-c' }),
+    makePod({ name: 'asks', namespace: 'plain', nodeName: 'node-b', annotations: { [ROLE]: 'spark-etl' } }),
+    makePod({ name: 'nothing', namespace: 'plain', nodeName: 'node-b' }),
+    makePod({ name: 'pending', namespace: 'gha', nodeName: '' }),
+    makePod({ name: 'done', namespace: 'gha', nodeName: 'node-b', phase: 'Succeeded' }),
+    makePod({ name: 'host', namespace: 'gha', nodeName: 'node-b', hostNetwork: true }),
+    agentPod('node-a'),
+    agentPod('node-c', false),
+  ]);
+  t.equal(code, 1);
+  t.same(report.findings, [
+    { kind: 'no-ready-agent', namespace: 'gha', pod: 'starting', node: 'node-c', message: 'pod gha/starting wants a role, but the corridor agent on node node-c is not ready' },
+    { kind: 'no-ready-agent', namespace: 'gha', pod: 'unserved', node: 'node-b', message: 'pod gha/unserved wants a role, but node node-b runs no corridor agent' },
+    { kind: 'no-ready-agent', namespace: 'plain', pod: 'asks', node: 'node-b', message: 'pod plain/asks wants a role, but node node-b runs no corridor agent' },
+  ], 'a denied pod with a role annotation counts too: it wants credentials');
+  t.same(
+    report.pods.map((p: { pod: string; agent: string | null }) => [p.pod, p.agent]),
+    [['pending', null], ['served', 'ready'], ['starting', 'not-ready'], ['unserved', 'none'], ['asks', 'none'], ['nothing', 'none']],
+    'finished and hostNetwork pods are left out; an unscheduled pod has no node to check',
+  );
+});
+
+t.test('--agent-namespace and --agent-selector find agents deployed under other names', async (t) => {
+  const objects = [makeNamespace('gha', { [ROLE]: 'spark-etl' }), makePod({ name: 'driver', namespace: 'gha', nodeName: 'node-a' }), agentPod('node-a', true, { app: 'imds' }, 'kube-system')];
+  t.equal((await audit(t, objects)).code, 1, 'the defaults do not find it');
+  const found = await auditJson(t, objects, ['--agent-namespace', 'kube-system', '--agent-selector', 'app=imds']);
+  t.equal(found.code, 0);
+  t.equal(found.report.pods[0].agent, 'ready');
+});
+
+t.test('a malformed annotation is shown on its namespace, denies its pods, and is a finding', async (t) => {
+  const { code, out, report } = await audit(t, [
+    makeNamespace('broken', { [ALLOWED]: 'spark-*', [ROLE]: 'spark-etl' }),
+    makeNamespace('gha', { [ROLE]: 'spark-etl', [ALLOWED]: '["spark-*"]' }),
+    makePod({ name: 'victim', namespace: 'broken' }),
+    makePod({ name: 'typo', namespace: 'gha', annotations: { [ROLE]: 'arn:aws:iam::12345:role/x' } }),
+    agentPod('node-a'),
+  ], ['--output', 'json']).then((run) => ({ ...run, report: JSON.parse(run.out) }));
+  t.equal(code, 1);
+  t.match(report.namespaces[0], { name: 'broken', problem: /iam.amazonaws.com\/allowed-roles: not valid JSON/ });
+  t.match(report.pods[0], { pod: 'victim', decision: 'deny', reason: 'malformed-annotation' });
+  t.same(report.findings.map((f: { kind: string; namespace: string; pod: string | null }) => [f.kind, f.namespace, f.pod]), [['malformed-annotation', 'broken', null], ['malformed-annotation', 'gha', 'typo']]);
+  t.match(report.findings[1].message, /pod typo has a malformed role annotation/);
+  t.notOk(report.findings.some((f: { kind: string }) => f.kind === 'shared-role'), 'a malformed namespace allows nothing, so it shares nothing');
+  t.notMatch(out, /^NAMESPACES/m, 'json only');
+});
+
+t.test('ServiceAccount roles are read and decided only with --service-account-roles, as the agent does', async (t) => {
+  const objects = [
+    makeNamespace('gha', { [ROLE]: 'spark-etl', [ALLOWED]: '["spark-*"]' }),
+    makePod({ name: 'irsa', namespace: 'gha', serviceAccountName: 'reader' }),
+    makeServiceAccount('gha', 'reader', { 'eks.amazonaws.com/role-arn': `${ARN}spark-reader` }),
+    agentPod('node-a'),
+  ];
+  const off = await auditJson(t, objects);
+  t.match(off.report.pods[0], { role: `${ARN}spark-etl`, source: 'namespace-default' });
+  t.equal(off.kube.requests.list.serviceaccounts, 0, 'no ServiceAccount is read');
+  const on = await auditJson(t, objects, ['--service-account-roles']);
+  t.match(on.report.pods[0], { role: `${ARN}spark-reader`, source: 'service-account' });
+  t.equal(on.kube.requests.list.serviceaccounts, 1);
+});
+
+t.test('without --base-role-arn short names are warnings on their namespace, as the agent warns', async (t) => {
+  const kube = await fakeKubeApi(t, { objects: [makeNamespace('gha', { [ROLE]: 'spark-etl', [ALLOWED]: '["spark-*"]' })] });
+  const kubeconfig = join(t.testdir({}), 'kubeconfig');
+  writeFileSync(kubeconfig, kube.kubeConfigText());
+  let out = '';
+  t.equal(await runAuditCommand(['--kubeconfig', kubeconfig, '--output', 'json'], (text) => (out += text)), 0);
+  t.same(JSON.parse(out).namespaces[0].warnings, [
+    'default role "spark-etl" is a short name and there is no --base-role-arn: it names no role',
+    '1 iam.amazonaws.com/allowed-roles entries are short names and there is no --base-role-arn: they match no role',
+  ]);
+});
+
+t.test('--context picks the kubeconfig\'s context', async (t) => {
+  const run = await audit(t, DEMO, ['--context', 'elsewhere'], (kube, kubeconfig) => {
+    const config = JSON.parse(kube.kubeConfigText());
+    config.contexts.push({ name: 'elsewhere', context: { cluster: 'nowhere', user: 'fake' } });
+    config.clusters.push({ name: 'nowhere', cluster: { server: 'http://127.0.0.1:9', 'insecure-skip-tls-verify': true } });
+    writeFileSync(kubeconfig, JSON.stringify(config));
+    return ['--kubeconfig', kubeconfig];
+  });
+  t.equal(run.code, 2, 'the other context\'s server is not there');
+  t.match(run.err, /127\.0\.0\.1:9/);
+  t.equal(run.kube.requests.list.pods, 0, 'the current context\'s server was not asked');
+});
+
+t.test('bad flags exit 2 with one line naming each', async (t) => {
+  let err = '';
+  const stderr = t.capture(process.stderr, 'write', (text: string) => ((err += text), true));
+  const code = await runAuditCommand(['--output', 'yaml', '--base-role-arn', 'arn:aws:s3:::bucket', '--pod', 'x'], () => t.fail('prints no report'));
+  t.equal(code, 2);
+  t.equal(stderr().length, 1);
+  t.match(err, /^corridor audit: [^\n]+\n$/);
+  for (const problem of ['unknown flag --pod', '--base-role-arn: "arn:aws:s3:::bucket" is not an IAM role ARN prefix', '--output: "yaml" is not one of table, json']) t.match(err, problem);
+});
+
+t.test('an API that cannot be read exits 2 with one line: unreachable, refusing the token, or too slow', async (t) => {
+  const down = await audit(t, DEMO, [], (kube, kubeconfig) => {
+    kube.setDown(true, 'reset');
+    return ['--kubeconfig', kubeconfig];
+  });
+  t.equal(down.code, 2);
+  t.equal(down.out, '');
+  t.match(down.err, /^corridor audit: cannot list [a-z ]+: .+\n$/);
+
+  const refused = await audit(t, DEMO, [], (kube, kubeconfig) => {
+    kube.token = 'rotated';
+    return ['--kubeconfig', kubeconfig];
+  });
+  t.equal(refused.code, 2);
+  t.match(refused.err, /^corridor audit: cannot list [a-z ]+: HTTP 401: Unauthorized\n$/);
+
+  const slow = await audit(t, DEMO, ['--request-timeout', '1s'], (kube, kubeconfig) => {
+    kube.listDelayMs = 5000;
+    return ['--kubeconfig', kubeconfig];
+  });
+  t.equal(slow.code, 2);
+  t.equal(slow.err, 'corridor audit: the API server did not answer within --request-timeout (1 s)\n');
+
+  const missing = await audit(t, DEMO, [], () => ['--kubeconfig', '/nonexistent/kubeconfig']);
+  t.equal(missing.code, 2);
+  t.match(missing.err, /^corridor audit: cannot load kubeconfig \/nonexistent\/kubeconfig/);
+});
