@@ -27,6 +27,7 @@ const KEYS = { role: 'iam.amazonaws.com/role', allowedRoles: 'iam.amazonaws.com/
 const KNOWN_DIFFERENCES = {
   'json-escapes': 'an allowed-roles string with a JSON escape sequence',
   'unicode-whitespace': 'whitespace other than ASCII around a role or an entry',
+  'size-cap': 'an allowed-roles annotation longer than 65536 characters',
 } as const;
 type Difference = keyof typeof KNOWN_DIFFERENCES;
 
@@ -41,6 +42,11 @@ const NAMESPACES: Record<string, Record<string, string>> = {
   partition: { [KEYS.allowedRoles]: `["arn:aws-*:iam::${ACCOUNT}:role/gov"]` },
   'external-id': { [KEYS.role]: 'spark-etl', [KEYS.externalId]: 'tenant-42:a/b' },
   'short-default': { [KEYS.role]: 'app' },
+  // Long lists cost more CEL: within the API server's budget?
+  many: { [KEYS.allowedRoles]: JSON.stringify([...Array.from({ length: 300 }, (_, i) => `team-${i}/*`), 'spark-*']) },
+  long: { [KEYS.allowedRoles]: JSON.stringify([...Array.from({ length: 1400 }, (_, i) => `arn:aws:iam::${ACCOUNT}:role/team-${i}/*`), 'spark-*']) },
+  dense: { [KEYS.allowedRoles]: JSON.stringify(Array.from({ length: 7000 }, (_, i) => `x${i}*`)) },
+  huge: { [KEYS.allowedRoles]: JSON.stringify([...Array.from({ length: 1500 }, (_, i) => `arn:aws:iam::${ACCOUNT}:role/team-${i}/*`), 'spark-*']) },
   // Malformed: the agent denies every pod of these.
   'bad-json': { [KEYS.allowedRoles]: '["spark-*"' },
   'trailing-comma': { [KEYS.allowedRoles]: '["spark-*",]' },
@@ -61,7 +67,7 @@ const NAMESPACES: Record<string, Record<string, string>> = {
 };
 
 /** The difference that makes the policy refuse a namespace the agent accepts. */
-const NAMESPACE_DIFFERENCES: Record<string, Difference> = { escaped: 'json-escapes', nbsp: 'unicode-whitespace' };
+const NAMESPACE_DIFFERENCES: Record<string, Difference> = { escaped: 'json-escapes', nbsp: 'unicode-whitespace', huge: 'size-cap' };
 
 interface Config {
   name: string;
@@ -130,6 +136,16 @@ const OBJECTS: ObjectCase[] = [
   pod('external-id', 'spark-etl'),
   pod('short-default', 'app'),
   pod('short-default', ARN('app')),
+  pod('many', 'spark-x'),
+  pod('many', 'team-299/app'),
+  pod('many', 'team-300/app'),
+  pod('long', 'spark-x'),
+  pod('long', 'team-1399/app'),
+  pod('long', ARN('team-1399/app')),
+  pod('dense', 'x6999'),
+  pod('dense', ARN('x6999-a')),
+  pod('dense', 'y'),
+  pod('huge', 'spark-x', 'size-cap'),
   pod('bad-json', 'spark-x'),
   pod('not-strings', 'spark-x'),
   pod('bad-role', 'spark-x'),

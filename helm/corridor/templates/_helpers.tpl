@@ -166,12 +166,16 @@ agent trims; the Unicode spaces JavaScript also trims are refused here).
 {{- end }}
 
 {{/*
-An allowed-roles value: a JSON array of plain strings (JSON whitespace between tokens, no escape
-sequences), each a role name, ARN or glob with optional spaces around it.
+An allowed-roles value, in two steps that keep CEL's cost low on long lists: the shape of a JSON
+array of plain strings (JSON whitespace between tokens, no escape sequences, no control
+characters), then each string (findAll '"[^"]*"') a role name, ARN or glob with optional spaces
+around it.
 */}}
-{{- define "corridor.cel.allowedRolesValue" -}}
-{{- $entry := printf "\" *(%s|%s) *\"" (include "corridor.cel.roleArnGlob" .) (include "corridor.cel.roleNameGlob" .) -}}
-^[ \t\n\r]*\[[ \t\n\r]*({{ $entry }}[ \t\n\r]*(,[ \t\n\r]*{{ $entry }}[ \t\n\r]*)*)?\][ \t\n\r]*$
+{{- define "corridor.cel.allowedRolesArray" -}}
+^[ \t\n\r]*\[[ \t\n\r]*("[^"\\\x00-\x1f]*"[ \t\n\r]*(,[ \t\n\r]*"[^"\\\x00-\x1f]*"[ \t\n\r]*)*)?\][ \t\n\r]*$
+{{- end }}
+{{- define "corridor.cel.allowedRolesEntry" -}}
+^" *({{ include "corridor.cel.roleArnGlob" . }}|{{ include "corridor.cel.roleNameGlob" . }}) *"$
 {{- end }}
 
 {{/* The agent's --base-role-arn as it uses it (with the trailing slash it adds), or "". */}}
