@@ -9,6 +9,8 @@
 #   manifests/corridor.yaml       ServiceAccount, ClusterRole(+Binding), Service, DaemonSet
 #   manifests/monitoring/*.yaml   PodMonitor, PrometheusRule, Grafana dashboard ConfigMap (need
 #                                 the Prometheus Operator CRDs / a Grafana sidecar; applied apart)
+#   manifests/admission-policy.yaml  the ValidatingAdmissionPolicy and its binding (Kubernetes
+#                                 1.30+; cluster-scoped; no base role ARN: short names are refused)
 #   manifests/examples/*.yaml     an example corridor namespace
 # The objects carry no metadata.namespace: `kubectl apply -n` picks it. The ClusterRoleBinding's
 # subject must name one, so it is "corridor"; edit it (or use Helm) for another namespace.
@@ -63,6 +65,9 @@ write monitoring/prometheusrule.yaml \
 write monitoring/grafana-dashboard.yaml \
   "for Grafana's dashboard sidecar (label grafana_dashboard=1): kubectl apply -n <grafana namespace> -f manifests/monitoring/grafana-dashboard.yaml" \
   --set dashboard.enabled=true --show-only templates/dashboard-configmap.yaml
+write admission-policy.yaml \
+  "Kubernetes 1.30+, cluster-scoped; short role names need agent.baseRoleArn (Helm) or the base variable set to the agent's --base-role-arn: kubectl apply -f manifests/admission-policy.yaml" \
+  --api-versions admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy --show-only templates/validatingadmissionpolicy.yaml
 write examples/namespace.yaml \
   "an example corridor; edit the roles, then: kubectl apply -f manifests/examples/namespace.yaml" \
   --set examples.namespace.enabled=true --show-only templates/example-namespace.yaml

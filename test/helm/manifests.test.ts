@@ -16,7 +16,7 @@ function yamlFiles(dir: string): string[] {
 
 t.test('every manifest is generated, namespace-agnostic and valid against the Kubernetes schemas', async (t) => {
   const files = yamlFiles(MANIFESTS);
-  t.same(files, ['corridor.yaml', 'examples/namespace.yaml', 'monitoring/grafana-dashboard.yaml', 'monitoring/podmonitor.yaml', 'monitoring/prometheusrule.yaml']);
+  t.same(files, ['admission-policy.yaml', 'corridor.yaml', 'examples/namespace.yaml', 'monitoring/grafana-dashboard.yaml', 'monitoring/podmonitor.yaml', 'monitoring/prometheusrule.yaml']);
   for (const file of files) {
     const path = join(MANIFESTS, file);
     t.equal(readFileSync(path, 'utf8').split('\n')[0], HEADER, `${file} says where it comes from`);

@@ -4,6 +4,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DaemonSet } from 'kubernetes-models/apps/v1';
+import { ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding } from 'kubernetes-models/admissionregistration.k8s.io/v1';
 import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { ConfigMap, Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { PodMonitor, PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
@@ -112,6 +113,8 @@ const MODELS: Readonly<Record<string, Model>> = {
   'rbac.authorization.k8s.io/v1/ClusterRole': ClusterRole as unknown as Model,
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': ClusterRoleBinding as unknown as Model,
   'apps/v1/DaemonSet': DaemonSet as unknown as Model,
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy': ValidatingAdmissionPolicy as unknown as Model,
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding': ValidatingAdmissionPolicyBinding as unknown as Model,
   'monitoring.coreos.com/v1/PodMonitor': PodMonitor as unknown as Model,
   'monitoring.coreos.com/v1/PrometheusRule': PrometheusRule as unknown as Model,
 };

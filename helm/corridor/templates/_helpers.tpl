@@ -137,3 +137,49 @@ family, so corridor takes the IPv6 address from the list). Empty output when ipv
       fieldPath: status.hostIPs
 {{- end }}
 {{- end }}
+
+{{/*
+Regular expressions (RE2, for CEL's matches()) that say exactly what src/policy/role-arn.ts
+accepts: a role ARN, a role name with optional path (leading slashes allowed), and the same two
+with `*` (the agent checks a glob by reading every `*` as a name character). Explicit classes
+stand for JavaScript's \w ([A-Za-z0-9_]).
+*/}}
+{{- define "corridor.cel.roleArn" -}}
+arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/([A-Za-z0-9_+=,.@-]+/)*[A-Za-z0-9_+=,.@-]{1,64}
+{{- end }}
+{{- define "corridor.cel.roleName" -}}
+/*([A-Za-z0-9_+=,.@-]+/)*[A-Za-z0-9_+=,.@-]{1,64}
+{{- end }}
+{{- define "corridor.cel.roleArnGlob" -}}
+arn:aws(-[a-z*]+)*:iam::[0-9]{12}:role/([A-Za-z0-9_+=,.@*-]+/)*[A-Za-z0-9_+=,.@*-]{1,64}
+{{- end }}
+{{- define "corridor.cel.roleNameGlob" -}}
+/*([A-Za-z0-9_+=,.@*-]+/)*[A-Za-z0-9_+=,.@*-]{1,64}
+{{- end }}
+
+{{/*
+A role annotation value: a role name or ARN with optional JavaScript whitespace around it (the
+agent trims; the Unicode spaces JavaScript also trims are refused here).
+*/}}
+{{- define "corridor.cel.roleValue" -}}
+^[ \t\n\r\f\v]*({{ include "corridor.cel.roleArn" . }}|{{ include "corridor.cel.roleName" . }})[ \t\n\r\f\v]*$
+{{- end }}
+
+{{/*
+An allowed-roles value, in two steps that keep CEL's cost low on long lists: the shape of a JSON
+array of plain strings (JSON whitespace between tokens, no escape sequences, no control
+characters), then each string (findAll '"[^"]*"') a role name, ARN or glob with optional spaces
+around it.
+*/}}
+{{- define "corridor.cel.allowedRolesArray" -}}
+^[ \t\n\r]*\[[ \t\n\r]*("[^"\\\x00-\x1f]*"[ \t\n\r]*(,[ \t\n\r]*"[^"\\\x00-\x1f]*"[ \t\n\r]*)*)?\][ \t\n\r]*$
+{{- end }}
+{{- define "corridor.cel.allowedRolesEntry" -}}
+^" *({{ include "corridor.cel.roleArnGlob" . }}|{{ include "corridor.cel.roleNameGlob" . }}) *"$
+{{- end }}
+
+{{/* The agent's --base-role-arn as it uses it (with the trailing slash it adds), or "". */}}
+{{- define "corridor.baseRoleArn" -}}
+{{- $base := .Values.agent.baseRoleArn | default "" -}}
+{{- if and $base (not (hasSuffix "/" $base)) }}{{ $base }}/{{ else }}{{ $base }}{{ end -}}
+{{- end }}
