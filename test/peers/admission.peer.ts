@@ -21,7 +21,7 @@ const VAP = 'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy';
 const ACCOUNT = '123456789012';
 const ARN = (name: string, account = ACCOUNT) => `arn:aws:iam::${account}:role/${name}`;
 const BASE = ARN('');
-const KEYS = { role: 'iam.amazonaws.com/role', allowedRoles: 'iam.amazonaws.com/allowed-roles', externalId: 'iam.amazonaws.com/external-id', serviceAccountRole: 'eks.amazonaws.com/role-arn' };
+const KEYS = { role: 'iam.amazonaws.com/role', allowedRoles: 'iam.amazonaws.com/allowed-roles', externalId: 'iam.amazonaws.com/external-id', serviceAccountRole: 'eks.amazonaws.com/role-arn', sessionPolicy: 'iam.amazonaws.com/session-policy', sessionPolicyArns: 'iam.amazonaws.com/session-policy-arns' };
 
 /** The ways the policy may be stricter than the agent; the README's "Admission policy" section lists each. */
 const KNOWN_DIFFERENCES = {
