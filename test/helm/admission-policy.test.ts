@@ -60,7 +60,7 @@ if (!found.ok) {
 
   t.test('its CEL reads the configured annotation keys and the base ARN (with the trailing slash the agent adds)', async (t) => {
     const defaults = expressions(only(renderChart(bin, {}, WITH_VAP), 'ValidatingAdmissionPolicy') as unknown as Policy);
-    for (const key of ['iam.amazonaws.com/role', 'iam.amazonaws.com/allowed-roles', 'iam.amazonaws.com/external-id', 'eks.amazonaws.com/role-arn']) t.match(defaults, `'${key}'`, `default key ${key}`);
+    for (const key of ['iam.amazonaws.com/role', 'iam.amazonaws.com/allowed-roles', 'iam.amazonaws.com/external-id', 'iam.amazonaws.com/session-policy', 'iam.amazonaws.com/session-policy-arns', 'eks.amazonaws.com/role-arn']) t.match(defaults, `'${key}'`, `default key ${key}`);
     t.match(defaults, /name: base|variables\.base/);
     const custom = only(
       renderChart(
@@ -69,6 +69,8 @@ if (!found.ok) {
           'agent.roleAnnotation': 'example.com/role',
           'agent.allowedRolesAnnotation': 'example.com/allowed-roles',
           'agent.externalIdAnnotation': 'example.com/external-id',
+          'agent.sessionPolicyAnnotation': 'example.com/session-policy',
+          'agent.sessionPolicyArnsAnnotation': 'example.com/session-policy-arns',
           'agent.serviceAccountRoleAnnotation': 'example.com/role-arn',
           'agent.baseRoleArn': 'arn:aws:iam::123456789012:role/teams',
         },
@@ -77,7 +79,7 @@ if (!found.ok) {
       'ValidatingAdmissionPolicy',
     ) as unknown as Policy;
     const text = expressions(custom);
-    for (const key of ['example.com/role', 'example.com/allowed-roles', 'example.com/external-id', 'example.com/role-arn']) t.match(text, `'${key}'`, `custom key ${key}`);
+    for (const key of ['example.com/role', 'example.com/allowed-roles', 'example.com/external-id', 'example.com/session-policy', 'example.com/session-policy-arns', 'example.com/role-arn']) t.match(text, `'${key}'`, `custom key ${key}`);
     t.notMatch(text, /iam\.amazonaws\.com|eks\.amazonaws\.com/, 'no default key is left');
     t.equal(custom.spec.variables.find((v) => v.name === 'base')?.expression, "'arn:aws:iam::123456789012:role/teams/'");
     const unset = only(renderChart(bin, {}, WITH_VAP), 'ValidatingAdmissionPolicy') as unknown as Policy;

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiException, CoreV1Api, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import type { Test } from 'tap';
+import { parseAllDocuments } from 'yaml';
 import { decideRole, type PolicyOptions } from '../../src/policy/index.js';
 import { findHelm, renderChart, type K8sObject } from '../helpers/helm.js';
 import { startControlPlane, type ControlPlane } from '../helpers/kube-apiserver.js';
@@ -25,11 +26,52 @@ const KEYS = { role: 'iam.amazonaws.com/role', allowedRoles: 'iam.amazonaws.com/
 
 /** The ways the policy may be stricter than the agent; the README's "Admission policy" section lists each. */
 const KNOWN_DIFFERENCES = {
-  'json-escapes': 'an allowed-roles string with a JSON escape sequence',
-  'unicode-whitespace': 'whitespace other than ASCII around a role or an entry',
+  'json-escapes': 'an allowed-roles, session-policy or session-policy-arns string with a JSON escape sequence',
+  'unicode-whitespace': 'whitespace other than ASCII around a role, an allowed-roles entry or a policy ARN',
   'size-cap': 'an allowed-roles annotation longer than 65536 characters',
+  'policy-nesting': 'a session-policy nested deeper than a Condition block (or with arrays of arrays or objects in a statement)',
+  'policy-numbers': 'a session-policy number other than an integer of at most 15 digits',
+  'policy-keys': 'a session-policy with other top-level keys, Version neither first nor last, Version or Statement keys elsewhere, or duplicate keys',
+  'policy-raw-size': 'a session-policy counted as written, whitespace included, towards the 2048 characters',
+  'duplicate-arns': 'a session-policy-arns list of more than 10 entries counting duplicates',
 } as const;
 type Difference = keyof typeof KNOWN_DIFFERENCES;
+
+/** The README's session-policy example (namespace gha of "One role, several corridors"), as written there. */
+function readmeSessionPolicy(): string {
+  const block = /```yaml\n([^`]*iam\.amazonaws\.com\/session-policy[^`]*)```/.exec(readFileSync(join(ROOT, 'README.md'), 'utf8'))?.[1];
+  const gha = parseAllDocuments(block ?? '')
+    .map((d) => d.toJS() as { metadata?: { name?: string; annotations?: Record<string, string> } })
+    .find((d) => d.metadata?.name === 'gha');
+  const policy = gha?.metadata?.annotations?.[KEYS.sessionPolicy];
+  if (policy === undefined) throw new Error('the README has no session-policy example for namespace gha');
+  return policy;
+}
+
+/** A compact policy of exactly `size` characters (its Sid pads it). */
+function policyOfSize(size: number): string {
+  const text = (sid: string) => JSON.stringify({ Version: '2012-10-17', Statement: { Sid: sid, Effect: 'Allow', Action: 's3:*', Resource: '*' } });
+  return text('x'.repeat(size - text('').length));
+}
+
+const POLICY_ARN = (name: string, account = ACCOUNT) => `arn:aws:iam::${account}:policy/${name}`;
+const SP = (policy: string) => ({ [KEYS.sessionPolicy]: policy, [KEYS.role]: ARN('app') });
+const SPA = (arns: string) => ({ [KEYS.sessionPolicyArns]: arns, [KEYS.role]: ARN('app') });
+const POLICY = '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}';
+const CONDITION = JSON.stringify(
+  {
+    Version: '2012-10-17',
+    Id: 'gha-home',
+    Statement: [
+      { Sid: 'ListHome', Effect: 'Allow', Action: 's3:ListBucket', Resource: 'arn:aws:s3:::gha-home', Condition: { StringLike: { 's3:prefix': ['home/${aws:username}/*'] }, Bool: { 'aws:SecureTransport': true }, NumericLessThanEquals: { 's3:max-keys': 1000 } } },
+      { Effect: 'Deny', NotAction: ['s3:Get*', 's3:List*'], Resource: '*' },
+    ],
+  },
+  null,
+  2,
+);
+const SORTED = '{"Statement":[{"Action":"s3:*","Effect":"Allow","Resource":"*"}],"Version":"2012-10-17"}';
+const LOGS = POLICY_ARN('gha-logs');
 
 /** Namespaces of the table, by name: their annotations. */
 const NAMESPACES: Record<string, Record<string, string>> = {
@@ -62,13 +104,77 @@ const NAMESPACES: Record<string, Record<string, string>> = {
   'bad-external-id-short': { [KEYS.role]: 'spark-etl', [KEYS.externalId]: 'x' },
   'bad-external-id-long': { [KEYS.role]: 'spark-etl', [KEYS.externalId]: 'e'.repeat(1225) },
   'bad-external-id-chars': { [KEYS.role]: 'spark-etl', [KEYS.externalId]: 'tenant 42' },
+  // Session policies: well-formed ones, within the grammar the policy reads.
+  'sp-readme': SP(readmeSessionPolicy()),
+  'sp-condition': SP(CONDITION),
+  'sp-sorted': SP(SORTED),
+  'sp-2008': SP(POLICY.replace('2012-10-17', '2008-10-17')),
+  'sp-id-first': SP('{"Id":"a","Version":"2012-10-17","Statement":{}}'),
+  'sp-latin1': SP(POLICY.replace('"*"}', '"arn:aws:s3:::café-\x7f"}')),
+  'sp-max': SP(policyOfSize(2048)),
+  'sp-arns-fit': { ...SP(policyOfSize(2048 - LOGS.length)), [KEYS.sessionPolicyArns]: JSON.stringify([LOGS, LOGS]) },
+  'arns-ok': SPA(`["${LOGS}", " arn:aws:iam::aws:policy/ReadOnlyAccess "]`),
+  'arns-path': SPA(`[\n  "arn:aws-us-gov:iam::${ACCOUNT}:policy/teams/gha/${'p'.repeat(128)}"\n]`),
+  'arns-empty': SPA('[]'),
+  'arns-dup': SPA(JSON.stringify([LOGS, LOGS, POLICY_ARN('b'), LOGS])),
+  'arns-ten': SPA(JSON.stringify(Array.from({ length: 10 }, (_, i) => POLICY_ARN(`p${i}`)))),
+  'arns-spacious': SPA(`[${' '.repeat(100_000)}"${LOGS}"]`),
+  // Malformed session policies: the agent denies every pod of these.
+  'sp-bad-json': SP('{"Version":"2012-10-17","Statement":{}'),
+  'sp-trailing-comma': SP('{"Version":"2012-10-17","Statement":{},}'),
+  'sp-missing-comma': SP('{"Version":"2012-10-17" "Statement":{}}'),
+  'sp-not-object': SP(`[${POLICY}]`),
+  'sp-wrong-version': SP(POLICY.replace('2012-10-17', '2012-10-18')),
+  'sp-no-version': SP('{"Statement":{}}'),
+  'sp-no-statement': SP('{"Version":"2012-10-17"}'),
+  'sp-empty-statements': SP('{"Version":"2012-10-17","Statement":[]}'),
+  'sp-string-statement': SP('{"Version":"2012-10-17","Statement":[{}, "Allow"]}'),
+  'sp-inner-version': SP('{"Statement":{"Version":"2012-10-17"}}'),
+  'sp-inner-statement': SP('{"Version":"2012-10-17","Sid":{"Statement":{}}}'),
+  'sp-last-statement-empty': SP('{"Version":"2012-10-17","Statement":{},"Statement":[]}'),
+  'sp-last-version-wrong': SP('{"Version":"2012-10-17","Statement":{},"Version":"2012-10-18"}'),
+  'sp-oversized': SP(policyOfSize(2049)),
+  'sp-arns-over': { ...SP(policyOfSize(2049 - LOGS.length)), [KEYS.sessionPolicyArns]: JSON.stringify([LOGS]) },
+  'sp-outside-charset': SP(POLICY.replace('"*"}', '"arn:aws:s3:::\u0100"}')),
+  'sp-empty': SP(''),
+  'arns-bad-json': SPA(`["${LOGS}"`),
+  'arns-not-array': SPA(`"${LOGS}"`),
+  'arns-not-strings': SPA(`["${LOGS}", 1]`),
+  'arns-role-arn': SPA(`["${ARN('x')}"]`),
+  'arns-bad-account': SPA('["arn:aws:iam::12:policy/x"]'),
+  'arns-eleven': SPA(JSON.stringify(Array.from({ length: 11 }, (_, i) => POLICY_ARN(`p${i}`)))),
+  'arns-too-long': SPA(JSON.stringify(Array.from({ length: 10 }, (_, i) => POLICY_ARN(`${'d'.repeat(200)}/${i}${'p'.repeat(127)}`)))),
   // Well-formed for the agent, refused by the policy.
   escaped: { [KEYS.allowedRoles]: '["spark-\\u002a"]' },
   nbsp: { [KEYS.allowedRoles]: '["\u00a0spark-*"]' },
+  'sp-escapes': SP(POLICY.replace('"*"}', '"arn:aws:s3:::gha-\\u002a"}')),
+  'sp-nested': SP('{"Version":"2012-10-17","Statement":{"Effect":"Allow","Resource":[["*"]]}}'),
+  'sp-numbers': SP('{"Version":"2012-10-17","Statement":{"Condition":{"NumericLessThan":{"s3:max-keys":1.5}}}}'),
+  'sp-version-middle': SP('{"Statement":{},"Version":"2012-10-17","Id":"a"}'),
+  'sp-duplicate-version': SP('{"Version":"2012-10-18","Statement":{},"Version":"2012-10-17"}'),
+  'sp-extra-key': SP(`{"Version":"2012-10-17","Statement":{},"Comment":"gha"}`),
+  'sp-padded': SP(JSON.stringify(JSON.parse(policyOfSize(2040)), null, 4)),
+  'arns-escaped': SPA('["arn:aws:iam::aws:policy\\/ReadOnlyAccess"]'),
+  'arns-nbsp': SPA('["\u00a0arn:aws:iam::aws:policy/ReadOnlyAccess"]'),
+  'arns-dup-eleven': SPA(JSON.stringify([...Array.from({ length: 10 }, (_, i) => POLICY_ARN(`p${i}`)), POLICY_ARN('p0')])),
 };
 
 /** The difference that makes the policy refuse a namespace the agent accepts. */
-const NAMESPACE_DIFFERENCES: Record<string, Difference> = { escaped: 'json-escapes', nbsp: 'unicode-whitespace', huge: 'size-cap' };
+const NAMESPACE_DIFFERENCES: Record<string, Difference> = {
+  escaped: 'json-escapes',
+  nbsp: 'unicode-whitespace',
+  huge: 'size-cap',
+  'sp-escapes': 'json-escapes',
+  'sp-nested': 'policy-nesting',
+  'sp-numbers': 'policy-numbers',
+  'sp-version-middle': 'policy-keys',
+  'sp-duplicate-version': 'policy-keys',
+  'sp-extra-key': 'policy-keys',
+  'sp-padded': 'policy-raw-size',
+  'arns-escaped': 'json-escapes',
+  'arns-nbsp': 'unicode-whitespace',
+  'arns-dup-eleven': 'duplicate-arns',
+};
 
 interface Config {
   name: string;
@@ -155,11 +261,19 @@ const OBJECTS: ObjectCase[] = [
   pod('bad-external-id-short', 'spark-etl'),
   pod('escaped', 'spark-x', 'json-escapes'),
   pod('nbsp', 'spark-x', 'unicode-whitespace'),
+  // A pod of each session-policy namespace asks for the namespace's role: allowed where the
+  // annotations are well-formed, refused where the agent finds them malformed (or, for the listed
+  // differences, where the policy does).
+  ...Object.keys(NAMESPACES)
+    .filter((name) => /^(sp|arns)-/.test(name))
+    .map((name) => pod(name, ARN('app'))),
   serviceAccount('spark', 'spark-x'),
   serviceAccount('spark', ARN('etl/job')),
   serviceAccount('spark', 'other'),
   serviceAccount('spark', 'not a role'),
   serviceAccount('bad-json', ARN('etl/job')),
+  serviceAccount('sp-no-statement', ARN('app')),
+  serviceAccount('arns-eleven', ARN('app')),
 ];
 
 interface Row {
@@ -196,6 +310,11 @@ if (skip !== undefined || !kubeApiserver?.ok || !etcd?.ok || !helm.ok) {
     for (const [name, annotations] of Object.entries(NAMESPACES)) {
       await core.createNamespace({ body: { metadata: { name, annotations } } });
     }
+
+    // The size cases mean what their names say.
+    const compact = (name: string) => JSON.stringify(JSON.parse(NAMESPACES[name]?.[KEYS.sessionPolicy] ?? 'null')).length;
+    t.ok(compact('sp-padded') <= 2048 && (NAMESPACES['sp-padded']?.[KEYS.sessionPolicy]?.length ?? 0) > 2048, 'sp-padded: within 2048 compact, over as written');
+    t.equal(compact('sp-arns-fit') + LOGS.length, 2048, 'sp-arns-fit: 2048 with the ARN once, over with its duplicate');
 
     const rows: Row[] = [];
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
@@ -255,6 +374,8 @@ if (skip !== undefined || !kubeApiserver?.ok || !etcd?.ok || !helm.ok) {
       const nsPatch = (name: string, metadata: Record<string, unknown>) =>
         ask(() => objects.patch({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, ...metadata } }, undefined, undefined, undefined, undefined, PatchStrategy.MergePatch));
       t.match(await nsPatch('spark', { annotations: { [KEYS.allowedRoles]: '["spark-*"' } }), { allowed: false, message: /must be a JSON array/ }, 'a namespace update that breaks allowed-roles is refused');
+      t.match(await nsPatch('spark', { annotations: { [KEYS.sessionPolicy]: '{"Version":"2012-10-17"}' } }), { allowed: false, message: /session-policy must be an IAM policy document/ }, 'a namespace update with a malformed session-policy is refused');
+      t.match(await nsPatch('spark', { annotations: { [KEYS.sessionPolicyArns]: `["${ARN('x')}"]` } }), { allowed: false, message: /session-policy-arns must be a JSON array of at most 10/ }, 'and one with a malformed session-policy-arns');
       t.match(await nsPatch('bad-json', { labels: { team: 'a' } }), { allowed: false, message: /must be a JSON array/ }, 'a malformed namespace must be fixed before another change');
       t.match(await nsPatch('bad-json', { annotations: { [KEYS.allowedRoles]: '["spark-*"]' } }), { allowed: true }, 'fixing it is accepted');
       t.match(await ask(() => core.createNamespacedPod({ namespace: 'spark', body: { metadata: { name: 'plain' }, spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] } }, dryRun: 'All' })), { allowed: true }, 'a pod without a role annotation is not checked');

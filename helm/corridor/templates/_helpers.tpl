@@ -183,3 +183,66 @@ around it.
 {{- $base := .Values.agent.baseRoleArn | default "" -}}
 {{- if and $base (not (hasSuffix "/" $base)) }}{{ $base }}/{{ else }}{{ $base }}{{ end -}}
 {{- end }}
+
+{{/*
+A session-policy-arns value, as allowed-roles: the shape of a JSON array of plain strings
+(corridor.cel.allowedRolesArray), then each string a managed policy ARN with optional spaces
+around it (src/policy/session-policy.ts: customer or AWS managed, optionally under a path).
+*/}}
+{{- define "corridor.cel.policyArnEntry" -}}
+^" *arn:aws(-[a-z]+)*:iam::([0-9]{12}|aws):policy/([A-Za-z0-9_+=,.@-]+/)*[A-Za-z0-9_+=,.@-]{1,128} *"$
+{{- end }}
+
+{{/*
+A session-policy value, the subset of JSON that CEL can prove the agent accepts, in two regular
+expressions (JSON nesting is not regular; IAM's is shallow, so the depth is bounded):
+
+policyDocument, the structure: a JSON object whose members are "Version" (2012-10-17 or
+2008-10-17), "Id" (a string) and "Statement" (an object or a non-empty array of objects); a
+statement's values are scalars, arrays of scalars, objects of those (Principal) or objects of
+such objects (Condition). Strings are plain: no escape sequence, only U+0020-U+00FF (STS's
+charset); numbers are integers of at most 15 digits (JSON.stringify writes those as they are, so
+the compact size is never more than the raw one). Lists of objects and members take their commas
+as optional (`(W X W,?)*`), which keeps one copy of each level instead of two;
+
+jsonSeparators, the commas: read token by token (a string, a run of number or literal
+characters, a bracket, `,` or `:`), a value or closing bracket is followed by `,`, `:`, a
+closing bracket or the end, and `,` or `:` by a value or an opening bracket. Together they are
+the strict grammar: no missing comma between two members, no trailing comma, no empty member.
+Both anchor at the start, and outside strings no token holds a `"`, so both read the same tokens.
+*/}}
+{{- define "corridor.cel.ws" -}}
+[ \t\n\r]*
+{{- end }}
+{{- define "corridor.cel.policyString" -}}
+"[ !#-\[\]-\xff]*"
+{{- end }}
+{{- define "corridor.cel.policyScalar" -}}
+({{ include "corridor.cel.policyString" . }}|-?(0|[1-9][0-9]{0,14})|true|false|null)
+{{- end }}
+{{- define "corridor.cel.policyLeaf" -}}
+{{- $w := include "corridor.cel.ws" . -}}
+{{- $scalar := include "corridor.cel.policyScalar" . -}}
+({{ $scalar }}|\[{{ $w }}({{ $scalar }}({{ $w }},{{ $w }}{{ $scalar }})*{{ $w }})?\])
+{{- end }}
+{{/* An object of `values` (relaxed commas): `include "corridor.cel.policyObject" (list . values)`. */}}
+{{- define "corridor.cel.policyObject" -}}
+{{- $w := include "corridor.cel.ws" (index . 0) -}}
+\{({{ $w }}{{ include "corridor.cel.policyString" (index . 0) }}{{ $w }}:{{ $w }}{{ index . 1 }}{{ $w }},?)*{{ $w }}\}
+{{- end }}
+{{- define "corridor.cel.policyStatement" -}}
+{{- $leaf := include "corridor.cel.policyLeaf" . -}}
+{{- $object1 := include "corridor.cel.policyObject" (list . $leaf) -}}
+{{- $object2 := include "corridor.cel.policyObject" (list . (printf "(%s|%s)" $leaf $object1)) -}}
+{{- include "corridor.cel.policyObject" (list . (printf "(%s|%s)" $leaf $object2)) -}}
+{{- end }}
+{{- define "corridor.cel.policyDocument" -}}
+{{- $w := include "corridor.cel.ws" . -}}
+{{- $statement := include "corridor.cel.policyStatement" . -}}
+^{{ $w }}\{({{ $w }}("Version"{{ $w }}:{{ $w }}"(2012-10-17|2008-10-17)"|"Id"{{ $w }}:{{ $w }}{{ include "corridor.cel.policyString" . }}|"Statement"{{ $w }}:{{ $w }}({{ $statement }}|\[({{ $w }}{{ $statement }}{{ $w }},?)+{{ $w }}\])){{ $w }},?)*{{ $w }}\}{{ $w }}$
+{{- end }}
+{{- define "corridor.cel.jsonSeparators" -}}
+{{- $w := include "corridor.cel.ws" . -}}
+{{- $item := printf `([{\[]%s)*("[^"]*"|[-0-9a-z]+|[{\[]%s[}\]])(%s[}\]])*` $w $w $w -}}
+^{{ $w }}{{ $item }}({{ $w }}[,:]{{ $w }}{{ $item }})*{{ $w }}$
+{{- end }}
