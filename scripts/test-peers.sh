@@ -6,6 +6,8 @@
 #   aws-sdk-js-v3    this package's own @aws-sdk dependencies
 #   aws-sdk-java-v2  built with Maven (scripts/build-java-peer.sh)
 #   aws-sdk-go-v2    built with Go (scripts/build-go-peer.sh)
+#   agent-restart    the four SDKs above, each across a SIGKILL and restart of a real agent
+#                    process, with --token-key-dir and with a memory key (restart.peer.ts)
 # Builds are cached in ${CORRIDOR_CACHE:-~/.cache/corridor} (and ~/.m2, Go's module cache); a
 # first kube-apiserver build takes 10-15 minutes on two cores, later runs reuse it.
 #
@@ -15,7 +17,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-PEERS=(kube-apiserver botocore aws-sdk-js-v3 aws-sdk-java-v2 aws-sdk-go-v2)
+PEERS=(kube-apiserver botocore aws-sdk-js-v3 aws-sdk-java-v2 aws-sdk-go-v2 agent-restart)
 report=$(mktemp)
 log=$(mktemp)
 trap 'rm -f "$report" "$log"' EXIT

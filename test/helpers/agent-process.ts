@@ -9,6 +9,8 @@ export interface AgentProcess {
   output(): string;
   /** Resolves once the agent has listed pods and namespaces. */
   synced: Promise<void>;
+  /** Resolves once the agent's output (so far or later) includes `text`, a log message. */
+  logged(text: string): Promise<void>;
 }
 
 export interface AgentProcessSettings {
@@ -18,11 +20,13 @@ export interface AgentProcessSettings {
   stsUrl: string;
   /** CORRIDOR_TOKEN_KEY_DIR; default '' (a memory key), never the machine's /var/lib/corridor. */
   tokenKeyDir?: string;
+  /** More `corridor agent` flags (--require-imdsv2, session timings). */
+  flags?: readonly string[];
 }
 
 /** `corridor agent` as its own process, configured through CORRIDOR_* like the DaemonSet does. */
 export function spawnAgent(t: Test, settings: AgentProcessSettings): AgentProcess {
-  const child = spawn(process.execPath, [...process.execArgv, ENTRY, 'agent'], {
+  const child = spawn(process.execPath, [...process.execArgv, ENTRY, 'agent', ...(settings.flags ?? [])], {
     env: {
       PATH: process.env.PATH,
       TS_NODE_TRANSPILE_ONLY: '1',
@@ -46,12 +50,16 @@ export function spawnAgent(t: Test, settings: AgentProcessSettings): AgentProces
   });
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
   let output = '';
-  const synced = new Promise<void>((resolve) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('kubernetes caches synced')) resolve();
-    });
-  });
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  return { child, output: () => output, synced };
+  const waiting: { text: string; resolve: () => void }[] = [];
+  const logged = (text: string) => new Promise<void>((resolve) => (output.includes(text) ? resolve() : waiting.push({ text, resolve })));
+  const append = (chunk: Buffer) => {
+    output += chunk.toString();
+    for (const w of waiting.filter((w) => output.includes(w.text))) {
+      waiting.splice(waiting.indexOf(w), 1);
+      w.resolve();
+    }
+  };
+  child.stdout.on('data', append);
+  child.stderr.on('data', append);
+  return { child, output: () => output, synced: logged('kubernetes caches synced'), logged };
 }

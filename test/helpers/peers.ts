@@ -37,7 +37,7 @@ export function hasTool(command: string, args: readonly string[] = ['--version']
 }
 
 export interface PeerEntry {
-  /** One of kube-apiserver, botocore, aws-sdk-js-v3, aws-sdk-java-v2, aws-sdk-go-v2. */
+  /** One of kube-apiserver, botocore, aws-sdk-js-v3, aws-sdk-java-v2, aws-sdk-go-v2, agent-restart. */
   peer: string;
   version?: string;
   /** Why it did not run, when it did not. */

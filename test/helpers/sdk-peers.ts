@@ -25,6 +25,8 @@ export const EXPECTED_ARN = `arn:aws:sts::123456789012:assumed-role/${ROLE}/corr
 export const ROLLOVER_FLAGS = ['--session-duration', '30s', '--refresh-before', '22500ms', '--min-remaining', '12500ms'];
 
 export interface ClientRound {
+  /** When the round began, ms since the epoch. */
+  at?: number;
   arn?: string;
   key?: string;
   /** The credential provider that answered, where the SDK says (Go: EC2RoleProvider). */

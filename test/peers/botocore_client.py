@@ -86,13 +86,14 @@ sts = session.client("sts", endpoint_url=args.sts_endpoint)
 rounds = []
 failures = 0
 for i in range(args.rounds):
+    at = int(time.time() * 1000)  # when the round began, ms since the epoch (the restart test uses it)
     try:
         identity = sts.get_caller_identity()
         frozen = credentials.get_frozen_credentials()
-        rounds.append({"arn": identity["Arn"], "key": frozen.access_key})
+        rounds.append({"at": at, "arn": identity["Arn"], "key": frozen.access_key})
     except Exception as error:  # a failed call during a rollover is exactly what we look for
         failures += 1
-        rounds.append({"error": str(error)})
+        rounds.append({"at": at, "error": str(error)})
     if i + 1 < args.rounds:
         time.sleep(args.interval)
 print(json.dumps({

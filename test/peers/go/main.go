@@ -22,6 +22,8 @@ import (
 )
 
 type round struct {
+	// At is when the round began, in ms since the epoch (the restart test lines rounds up with it).
+	At     int64  `json:"at"`
 	Arn    string `json:"arn,omitempty"`
 	Key    string `json:"key,omitempty"`
 	Source string `json:"source,omitempty"`
@@ -59,7 +61,7 @@ func main() {
 	client := sts.NewFromConfig(cfg, func(o *sts.Options) { o.BaseEndpoint = aws.String(*stsEndpoint) })
 
 	for i := 0; i < *rounds; i++ {
-		r := round{}
+		r := round{At: time.Now().UnixMilli()}
 		if identity, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
 			r.Error = err.Error()
 			out.Failures++

@@ -44,14 +44,16 @@ public final class Main {
                  .httpClient(UrlConnectionHttpClient.create())
                  .build()) {
             for (int i = 0; i < rounds; i++) {
+                // When the round began, in ms since the epoch (the restart test lines rounds up with it).
+                String at = "\"at\":" + System.currentTimeMillis() + ",";
                 try {
                     GetCallerIdentityResponse identity = sts.getCallerIdentity();
                     // The provider answers from its cache: the key the call above was signed with.
                     AwsCredentials used = credentials.resolveCredentials();
-                    results.add("{\"arn\":" + json(identity.arn()) + ",\"key\":" + json(used.accessKeyId()) + "}");
+                    results.add("{" + at + "\"arn\":" + json(identity.arn()) + ",\"key\":" + json(used.accessKeyId()) + "}");
                 } catch (RuntimeException error) {
                     failures++;
-                    results.add("{\"error\":" + json(error.getClass().getSimpleName() + ": " + error.getMessage()) + "}");
+                    results.add("{" + at + "\"error\":" + json(error.getClass().getSimpleName() + ": " + error.getMessage()) + "}");
                 }
                 if (i + 1 < rounds) Thread.sleep(intervalMs);
             }
