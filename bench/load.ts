@@ -106,23 +106,26 @@ export async function fixedRate(options: FixedRateOptions): Promise<FixedRateRes
         const pool = pools[count % pools.length]!;
         count++;
         pending++;
+        // Exactly once per request, whichever of end, error or an early close comes first.
+        let finished = false;
+        const finish = (status: number) => {
+          if (finished) return;
+          finished = true;
+          pending--;
+          done(due, status);
+          settle();
+        };
         const request = http.request(
           { host: target.hostname, port: target.port, path: pool.path, agent: pool.agent, localAddress: pool.source },
           (response) => {
+            response.on('error', () => finish(0));
+            response.on('end', () => finish(response.statusCode ?? 0));
+            response.on('close', () => finish(0));
             response.resume();
-            response.on('end', () => {
-              pending--;
-              done(due, response.statusCode ?? 0);
-              settle();
-            });
           },
         );
         request.setTimeout(5000, () => request.destroy(new Error('timeout')));
-        request.on('error', () => {
-          pending--;
-          done(due, 0);
-          settle();
-        });
+        request.on('error', () => finish(0));
         request.end();
       };
       const tick = () => {
@@ -179,7 +182,9 @@ export function get(url: string, path: string, source?: string): Promise<{ statu
         let body = '';
         response.setEncoding('utf8');
         response.on('data', (chunk: string) => (body += chunk));
+        response.on('error', reject);
         response.on('end', () => resolve({ status: response.statusCode ?? 0, body, headers: response.headers }));
+        response.on('close', () => reject(new Error(`GET ${path}: closed before the end of the answer`)));
       },
     );
     request.setTimeout(10_000, () => request.destroy(new Error(`GET ${path}: timeout`)));

@@ -10,7 +10,7 @@ import { until, waitForSessions } from './probe.js';
 import { measureScale } from './scale.js';
 import { ServerProcess } from './servers.js';
 import { simulateStsDay } from './sts-day.js';
-import { startKube2iam, type Kube2iam } from './kube2iam.js';
+import { measureKube2iamScale, startKube2iam, type Kube2iam, type Kube2iamScale } from './kube2iam.js';
 
 /**
  * `npm run bench`: every number of the Performance section of the README, on this machine, in
@@ -100,7 +100,7 @@ async function main(): Promise<void> {
       await waitForSessions(defaultsAgent.adminUrl!, 1, 30_000);
       targets.push({ name: 'corridor-node-defaults', url: defaultsAgent.url, path: docPath, process: defaultsAgent, saturatedOnly: true });
     }
-    kube2iam = await startKube2iam({ kube: cluster.kube, stsUrl: sts.url, role: HOT_ROLE, podIp: HOT_POD_IP, log });
+    kube2iam = await startKube2iam({ kube: cluster.kube, stsUrl: sts.url, defaultRole: HOT_ROLE, probe: { podIp: HOT_POD_IP, role: HOT_ROLE }, log });
     if (kube2iam.url) targets.push({ name: 'kube2iam', url: kube2iam.url, path: docPath });
 
     log(`saturation: ${CONNECTIONS} connections, ${WARMUP_SECONDS}s warm-up each, then ${ROUNDS} interleaved rounds of ${SATURATION_SECONDS}s per server`);
@@ -161,6 +161,7 @@ async function main(): Promise<void> {
     const loadavgAfterLoad = os.loadavg()[0]!;
 
     const smallNode = await agent.stats();
+    const kube2iamSmallRssMb = kube2iam.rssMb();
 
     // ---- time to first credential ----
     log(`time to first credential: ${FIRST_SAMPLES} pods per case, STS latency ${STS_LATENCY_MS} ms`);
@@ -175,6 +176,11 @@ async function main(): Promise<void> {
     log('scale again with Node\'s default V8 heap settings');
     const lean = await measureScale(SCALE, sts, FIXED_RATE, FIXED_SECONDS * 1000, LEAN_NODE_OPTIONS);
     const lookup = await measureLookupCost(SCALE);
+    let k2iScale: Kube2iamScale | undefined;
+    if (kube2iam.url) {
+      log(`kube2iam at scale: ${SCALE.pods} pods on the node, ${SCALE.namespaces} namespaces`);
+      k2iScale = await measureKube2iamScale(SCALE, sts, FIXED_RATE, FIXED_SECONDS * 1000, log);
+    }
 
     // ---- STS calls over a simulated day ----
     log('STS calls: a simulated day');
@@ -247,7 +253,30 @@ async function main(): Promise<void> {
       cachedPath: cached,
       kube2iam: {
         status: kube2iam.status,
-        ...(k2iRps !== undefined ? { rps: Math.round(k2iRps), corridorToKube2iam: round(rps('corridor').median / k2iRps, 3), p50Ms: round(median(p50s.get('kube2iam')!), 3), p99Ms: round(median(p99s.get('kube2iam')!), 3) } : {}),
+        ...(k2iRps !== undefined
+          ? {
+              rps: rounded(rps('kube2iam'), 0),
+              corridorToKube2iam: round(rps('corridor').median / k2iRps, 3),
+              // Each round's corridor and kube2iam ran close together: the paired ratio cancels some drift.
+              corridorToKube2iamPaired: rounded(spread(rounds.get('corridor')!.map((value, i) => value / rounds.get('kube2iam')![i]!)), 3),
+              p50Ms: round(median(p50s.get('kube2iam')!), 3),
+              p99Ms: rounded(spread(p99s.get('kube2iam')!), 3),
+              fixedFailed: fixedFailed.get('kube2iam'),
+              ...(kube2iamSmallRssMb !== undefined ? { rssSmallNodeMb: round(kube2iamSmallRssMb, 1) } : {}),
+            }
+          : {}),
+        ...(k2iScale
+          ? {
+              scale: {
+                status: k2iScale.status,
+                roles: k2iScale.roles,
+                ...(k2iScale.readySeconds !== undefined ? { readySeconds: round(k2iScale.readySeconds, 2) } : {}),
+                ...(k2iScale.rssIdleMb !== undefined ? { rssIdleMb: round(k2iScale.rssIdleMb, 1) } : {}),
+                ...(k2iScale.rssAfterLoadMb !== undefined ? { rssAfterLoadMb: round(k2iScale.rssAfterLoadMb, 1) } : {}),
+                ...(k2iScale.load ? { loadP99Ms: round(k2iScale.load.p99, 3), loadFailed: k2iScale.load.failed } : {}),
+              },
+            }
+          : {}),
       },
       firstCredential: {
         stsLatencyMs: STS_LATENCY_MS,
@@ -351,7 +380,10 @@ type Result = {
   };
   targets: { ratioToBare: number; p99AboveBareMs: number; ratioMet: boolean; p99Met: boolean };
   warnings: string[];
-  kube2iam: { status: string; rps?: number; corridorToKube2iam?: number; p50Ms?: number; p99Ms?: number };
+  kube2iam: {
+    status: string; rps?: Rounded; corridorToKube2iam?: number; corridorToKube2iamPaired?: Rounded; p50Ms?: number; p99Ms?: Rounded; fixedFailed?: number; rssSmallNodeMb?: number;
+    scale?: { status: string; roles: number; readySeconds?: number; rssIdleMb?: number; rssAfterLoadMb?: number; loadP99Ms?: number; loadFailed?: number };
+  };
   firstCredential: Record<string, number>;
   scale: Record<string, number | string>;
   stsDay: Record<string, number>;
@@ -365,6 +397,25 @@ type Result = {
 /** "35810 (34100..36900, 8.0%)": the median, the range of the rounds and their spread. */
 function med(r: Rounded, unit = ''): string {
   return `${r.median}${unit} (${r.min}..${r.max}, ${r.spreadPercent}%)`;
+}
+
+function kube2iamRows(r: Result): Array<[string, string, string]> {
+  const k = r.kube2iam;
+  const c = r.cachedPath;
+  if (k.rps === undefined || k.p99Ms === undefined || k.corridorToKube2iamPaired === undefined) return [['kube2iam, same load', k.status, '']];
+  const at = k.scale;
+  return [
+    [`kube2iam, saturated, same client (${k.status})`, `${med(k.rps)} req/s; corridor/kube2iam ${k.corridorToKube2iam} (paired per round ${med(k.corridorToKube2iamPaired)})`, '>= 1.5'],
+    [`kube2iam at ${c.fixedRate} req/s (one pod, 8 sockets)`, `p50 ${k.p50Ms}, p99 ${med(k.p99Ms, ' ms')} (corridor p99 ${c.p99Ms.median} ms); ${k.fixedFailed ?? 0} failed`, 'corridor p99 no worse'],
+    ['kube2iam RSS with 9 pods, after the load rounds', `${k.rssSmallNodeMb ?? '?'} MB (corridor ${r.scale.rssSmallNodeMb} MB)`, ''],
+    [
+      `kube2iam at scale: ${r.scale.pods} pods, ${r.scale.namespaces} ns`,
+      at?.rssIdleMb !== undefined
+        ? `RSS ${at.rssIdleMb} MB idle, ${at.rssAfterLoadMb ?? '?'} MB after load (p99 ${at.loadP99Ms} ms, ${at.loadFailed} failed; ${at.roles} roles); corridor ${r.scale.rssIdleMb} / ${r.scale.rssAfterLoadMb} MB`
+        : `not measured: ${at?.status ?? 'skipped'}`,
+      'corridor RSS <= 2x',
+    ],
+  ];
 }
 
 function printTable(r: Result): void {
@@ -382,7 +433,7 @@ function printTable(r: Result): void {
       : []),
     [`cached path at ${c.fixedRate} req/s (${c.rounds} rounds of ${c.fixedRoundSeconds} s)`, `corridor p50 ${c.p50Ms.median}, p99 ${med(c.p99Ms, ' ms')}; bare p50 ${c.bareP50Ms.median}, p99 ${med(c.bareP99Ms, ' ms')}`, ''],
     ['  corridor p99 minus bare p99, paired per round', med(c.p99AboveBareMs, ' ms'), `<= ${r.targets.p99AboveBareMs} ms: ${mark(r.targets.p99Met)}`],
-    ['kube2iam, saturated', r.kube2iam.rps !== undefined ? `${r.kube2iam.rps} req/s: corridor/kube2iam ${r.kube2iam.corridorToKube2iam}; p50 ${r.kube2iam.p50Ms}, p99 ${r.kube2iam.p99Ms} ms` : `not measured: ${r.kube2iam.status}`, '>= 1'],
+    ...kube2iamRows(r),
     [`first credential, prefetch (ADDED, IP ${f.cniDelayMs} ms later; STS ${f.stsLatencyMs} ms)`, `p50 ${f.prefetchFromIpP50Ms} ms, max ${f.prefetchFromIpMaxMs} ms from the IP event`, '<= 50 ms'],
     ['first credential, cold (asks at once)', `p50 ${f.coldP50Ms} ms, max ${f.coldMaxMs} ms`, ''],
     ['first credential, session already cached', `p50 ${f.sharedSessionP50Ms} ms, max ${f.sharedSessionMaxMs} ms`, ''],
