@@ -6,8 +6,8 @@ import { buildImdsServer, type ImdsServerDeps } from './imds/index.js';
 import type { PodDirectory } from './kube/index.js';
 import type { ConnectionBudget } from './net/index.js';
 
-/** What the servers need (imds/server.ts's deps less the resolver, which is built here) and the pod directory. */
-export type AppDeps = Omit<ImdsServerDeps, 'resolver'> & {
+/** What the servers need (imds/server.ts's deps less the resolver, built here, and its cap, from `connections`) and the pod directory. */
+export type AppDeps = Omit<ImdsServerDeps, 'resolver' | 'maxConnections'> & {
   directory: PodDirectory;
   /** Brings gauges computed from the clock up to date before each /metrics scrape (the session cache's updateGauges). */
   beforeScrape?: () => void;

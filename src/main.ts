@@ -71,7 +71,7 @@ export async function startAgent(config: Readonly<AgentConfig>, overrides: Agent
   const tokenKeys = await openTokenKeyStore({ dir: config.tokenKeyDir, clock, scheduler, logger: logger.child({ component: 'token-keys' }) });
   // Caps on connections from pods, under the open-file limit, so no pod can make the agent run out.
   const connections = connectionBudget(openFileLimit());
-  const app = await buildApp({ directory, credentials, beforeScrape: () => credentials.updateGauges(), clock, scheduler, metrics, logger, tokenSecret: tokenKeys, connections }, config);
+  const app = await buildApp({ directory, credentials, beforeScrape: () => credentials.updateGauges(), clock, scheduler, metrics, logger, tokenKeys, connections }, config);
   // Before the watch starts, so the first list of pods is prefetched too.
   startPrefetch({ pods: directory, roles: app.resolver, credentials });
   // Everything that keeps the process alive; released on stop, and when start-up fails half-way,

@@ -24,8 +24,8 @@ export interface ImdsServerDeps {
   logger: Logger;
   /** The real IMDS for allowlisted paths; built from options.imdsUpstream when absent. */
   upstream?: MetadataUpstream;
-  /** Signs IMDSv2 tokens; a random one when absent. */
-  tokenSecret?: Buffer | TokenKeyRing;
+  /** Signs IMDSv2 tokens: the node's key store (main), a fixed secret, or a random one when absent. */
+  tokenKeys?: Buffer | TokenKeyRing;
 }
 
 export interface ImdsServerOptions {
@@ -78,7 +78,7 @@ export async function buildImdsServer(deps: ImdsServerDeps, options: ImdsServerO
   await imds.register(imdsRoutes, {
     resolver: deps.resolver,
     credentials: deps.credentials,
-    tokens: createTokenIssuer(clock, deps.tokenSecret),
+    tokens: createTokenIssuer(clock, deps.tokenKeys),
     upstream: deps.upstream ?? createMetadataUpstream({ baseUrl: options.imdsUpstream, clock, timeoutMs: 1000 }),
     clock,
     logger,
