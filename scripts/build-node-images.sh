@@ -331,6 +331,6 @@ if ! is_fresh js "$js_key" corridor-client-js.tar; then
   stamp js "$js_key"
 fi
 echo "$name: done in $((SECONDS - total_start))s; images:" >&2
-bah images --filter reference='localhost/corridor*' --format '  {{.Name}}:{{.Tag}}  {{.Size}}' >&2
+bah images --filter reference='localhost/corridor*' --format '{{.Name}}:{{.Tag}} {{.Size}}' | awk '{ print "  " $1, $2, $3 }' >&2
 (cd "$images_dir" && du -h ./*.tar | sed 's/^/  /') >&2
 echo "$images_dir"
