@@ -47,7 +47,7 @@ in_node() {
   local pid
   pid=$(holder_pid)
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || die "the node is not running (no holder process)"
-  nsenter --target "$pid" --net --mount -- "$@"
+  nsenter --target "$pid" --net --mount --wd="$PWD" -- "$@"
 }
 
 # start NAME CMD...: starts a daemon inside the node, logging to $STATE/logs/NAME.log.
@@ -170,13 +170,16 @@ state = "/run/containerd"
   [plugins.'io.containerd.cri.v1.images'.pinned_images]
     sandbox = "localhost/corridor-pause:1"
 [plugins.'io.containerd.cri.v1.runtime']
+  # This machine's container lacks CAP_SYS_RESOURCE: no process may lower its oom_score_adj,
+  # which kubelet asks for every pod sandbox (-998). Clamp to containerd's own score instead.
+  restrict_oom_score_adj = true
   [plugins.'io.containerd.cri.v1.runtime'.cni]
     bin_dirs = ["/usr/lib/cni"]
     conf_dir = "/run/corridor/cni/net.d"
   [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
     runtime_type = "io.containerd.runc.v2"
     [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
-      BinaryName = "$(command -v runc)"
+      BinaryName = "$CONTAINERD_BIN/runc"
       SystemdCgroup = false
 EOF
   cat >"$STATE/config/10-bridge.conflist" <<EOF
@@ -315,7 +318,7 @@ check_daemons() {
 
 up() {
   [ "$(id -u)" = 0 ] || die "must run as root"
-  require ip iptables nsenter unshare openssl setsid runc python3
+  require ip iptables nsenter unshare openssl setsid python3
   [ -x /usr/lib/cni/bridge ] || die "missing the CNI plugins (Debian: containernetworking-plugins)"
   local var
   for var in KUBE_BIN KUBE_APISERVER ETCD CONTAINERD_BIN IMAGES_DIR NODE24; do
@@ -345,7 +348,8 @@ up() {
     --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction --anonymous-auth=false \
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-account-key-file="$STATE/pki/sa.pub" --service-account-signing-key-file="$STATE/pki/sa.key" \
-    --service-cluster-ip-range="$SERVICE_CIDR" --allow-privileged=true --profiling=false --v=1
+    --service-cluster-ip-range="$SERVICE_CIDR" --allow-privileged=true --profiling=false --v=1 \
+    --kubelet-preferred-address-types=InternalIP
   wait_for kube-apiserver 120 "$KUBE_BIN/kubectl" --kubeconfig "$STATE/admin.kubeconfig" get --raw /readyz
   start kube-controller-manager "$KUBE_BIN/kube-controller-manager" \
     --kubeconfig="$STATE/controller-manager.kubeconfig" \

@@ -1,0 +1,286 @@
+/**
+ * corridor as a cluster admin installs it, on a real node (test/node/cluster.sh): the images
+ * built from the Dockerfile, the chart's DaemonSet on kubelet + containerd + the CNI bridge, and
+ * SDK calls from real containers to 169.254.169.254. Run by `npm run test:node` (test/node/run.sh),
+ * inside the node's namespaces. The steps build on each other, in order:
+ * install -> credentials per corridor -> fail closed across a pod delete and a helm upgrade ->
+ * audit, metrics, explain -> uninstall and remove leave the node as it was.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { apply, command, eventually, firewallRules, helm, inSlash24, kubectl, nodeCluster, nodeImdsCallers } from './kube.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CHART = join(ROOT, 'helm/corridor');
+const CORRIDOR_CLI = join(ROOT, 'dist/src/cli/corridor.js');
+const CLIENTS_DIR = join(ROOT, 'test/node/clients');
+const ACCOUNT = '123456789012';
+const BASE_ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/`;
+/** The fake node role's key id the node IMDS stand-in serves (test/e2e/fixtures/node-imds.ts). */
+const NODE_ACCESS_KEY_ID = 'ASIANODEROLEEXAMPLE1';
+const AGENT_NS = 'corridor';
+
+const cluster = nodeCluster();
+t.setTimeout(20 * 60_000);
+
+/** A pod running one of test/node/clients/ in `image`, from the ConfigMap every namespace gets. */
+function clientPod(namespace: string, name: string, image: string, argv: string[], annotations: Record<string, string> = {}, restartPolicy = 'Never') {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { namespace, name, annotations },
+    spec: {
+      restartPolicy,
+      terminationGracePeriodSeconds: 1,
+      containers: [
+        {
+          name: 'client',
+          image,
+          imagePullPolicy: 'Never',
+          command: argv,
+          env: [{ name: 'STS_ENDPOINT', value: cluster.stsEndpoint }, { name: 'PYTHONUNBUFFERED', value: '1' }],
+          volumeMounts: [{ name: 'clients', mountPath: '/clients', readOnly: true }],
+        },
+      ],
+      volumes: [{ name: 'clients', configMap: { name: 'node-clients' } }],
+    },
+  };
+}
+
+const BOTOCORE = 'localhost/corridor-client-botocore:1';
+const JS = 'localhost/corridor-client-js:1';
+
+/** The last JSON line a finished client pod printed. */
+async function clientResult(namespace: string, name: string): Promise<{ ok: boolean; arn?: string; accessKeyId?: string; error?: string }> {
+  await eventually(`${namespace}/${name} finished`, 180_000, async () => {
+    const phase = (await kubectl(cluster, ['-n', namespace, 'get', 'pod', name, '-o', 'jsonpath={.status.phase}'])).stdout;
+    return phase === 'Succeeded' || phase === 'Failed' ? phase : undefined;
+  });
+  const logs = (await kubectl(cluster, ['-n', namespace, 'logs', name])).stdout.trim().split('\n');
+  return JSON.parse(logs[logs.length - 1] ?? '{}');
+}
+
+async function agentPods(): Promise<{ name: string; ready: boolean; uid: string; deleting: boolean }[]> {
+  const list = JSON.parse((await kubectl(cluster, ['-n', AGENT_NS, 'get', 'pods', '-l', 'app.kubernetes.io/name=corridor', '-o', 'json'])).stdout) as {
+    items: { metadata: { name: string; uid: string; deletionTimestamp?: string }; status: { conditions?: { type: string; status: string }[] } }[];
+  };
+  return list.items.map((pod) => ({
+    name: pod.metadata.name,
+    uid: pod.metadata.uid,
+    deleting: pod.metadata.deletionTimestamp !== undefined,
+    ready: pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+  }));
+}
+
+/** Waits for one Ready agent pod that is not `previousUid`, and returns it. */
+async function readyAgent(previousUid?: string) {
+  return eventually('a Ready agent pod', 180_000, async () => {
+    const pods = await agentPods();
+    const ready = pods.filter((pod) => pod.ready && !pod.deleting && pod.uid !== previousUid);
+    return pods.length === 1 && ready.length === 1 ? ready[0] : undefined;
+  });
+}
+
+const values = {
+  image: { repository: 'localhost/corridor', tag: 'test', pullPolicy: 'Never' },
+  iptables: { interfaces: ['cni0'] },
+  agent: { stsEndpoint: cluster.stsEndpoint, stsRegion: 'us-east-1', baseRoleArn: BASE_ROLE_ARN },
+};
+const valuesArgs = ['--set-json', `image=${JSON.stringify(values.image)}`, '--set-json', `iptables.interfaces=${JSON.stringify(values.iptables.interfaces)}`,
+  '--set', `agent.stsEndpoint=${values.agent.stsEndpoint}`, '--set', `agent.stsRegion=${values.agent.stsRegion}`, '--set', `agent.baseRoleArn=${values.agent.baseRoleArn}`];
+
+let rulesBefore = '';
+
+t.before(async () => {
+  rulesBefore = await firewallRules();
+  const namespaces = [
+    { name: 'gha', annotations: { 'iam.amazonaws.com/role': 'spark-etl', 'iam.amazonaws.com/allowed-roles': '["spark-*"]' } },
+    { name: 'gha1', annotations: { 'iam.amazonaws.com/role': 'gha1-ingest', 'iam.amazonaws.com/allowed-roles': '["gha1-*"]' } },
+    { name: 'plain', annotations: {} },
+  ];
+  const clients = Object.fromEntries(readdirSync(CLIENTS_DIR).map((file) => [file, readFileSync(join(CLIENTS_DIR, file), 'utf8')]));
+  await apply(
+    cluster,
+    ...namespaces.map(({ name, annotations }) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, annotations } })),
+    ...namespaces.map(({ name }) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: name, name: 'node-clients' }, data: clients })),
+  );
+  // kube-controller-manager makes each namespace's default ServiceAccount; pods wait for it.
+  for (const { name } of namespaces) {
+    await eventually(`ServiceAccount ${name}/default`, 60_000, async () => ((await kubectl(cluster, ['-n', name, 'get', 'sa', 'default'], undefined, true)).code === 0 ? true : undefined));
+  }
+});
+
+t.test('helm install rolls the DaemonSet out: the init container installs the rules, the agent becomes Ready through its probes', async (t) => {
+  await helm(cluster, ['install', 'corridor', CHART, '-n', AGENT_NS, '--create-namespace', ...valuesArgs]);
+  const agent = await readyAgent();
+  const pod = JSON.parse((await kubectl(cluster, ['-n', AGENT_NS, 'get', 'pod', agent.name, '-o', 'json'])).stdout) as {
+    spec: { containers: { readinessProbe?: unknown; livenessProbe?: unknown }[] };
+    status: { initContainerStatuses: { name: string; state: { terminated?: { exitCode: number } } }[]; hostIP: string };
+  };
+  t.ok(pod.spec.containers[0]?.readinessProbe, 'the agent has a readiness probe, which kubelet ran');
+  const iptablesInit = pod.status.initContainerStatuses.find((c) => c.name === 'iptables');
+  t.equal(iptablesInit?.state.terminated?.exitCode, 0, 'the iptables init container exited 0');
+  t.equal(pod.status.hostIP, cluster.nodeIp, 'the agent runs on the node IP (hostNetwork)');
+  const nat = (await command('iptables-save', ['-t', 'nat'])).stdout;
+  t.match(nat, new RegExp(`-A CORRIDOR-IMDS -d 169\\.254\\.169\\.254/32 -i cni0 -p tcp -m tcp --dport 80 -j DNAT --to-destination ${cluster.nodeIp.replace(/\./g, '\\.')}:8181`), 'pods\' metadata traffic is sent to the agent');
+  const rollout = await kubectl(cluster, ['-n', AGENT_NS, 'rollout', 'status', 'ds/corridor', '--timeout=60s']);
+  t.match(rollout.stdout, /successfully rolled out/, 'kubectl rollout status: rolled out');
+  const ready = await fetch(`http://${cluster.nodeIp}:9181/readyz`);
+  t.equal(ready.status, 200, '/readyz answers 200 on the node IP');
+});
+
+t.test('a pod gets its namespace\'s role from moto through the SDKs; another corridor and a pod without a role get nothing', async (t) => {
+  await apply(
+    cluster,
+    clientPod('gha', 'spark-driver', BOTOCORE, ['python3', '/clients/sdk_botocore.py']),
+    clientPod('gha', 'spark-js', JS, ['node', '/clients/sdk_js.cjs']),
+    clientPod('plain', 'no-role', BOTOCORE, ['python3', '/clients/sdk_botocore.py']),
+  );
+  const driver = await clientResult('gha', 'spark-driver');
+  t.ok(driver.ok, `botocore in gha got credentials and called STS (${driver.error ?? driver.arn})`);
+  t.match(driver.arn, new RegExp(`^arn:aws:sts::${ACCOUNT}:assumed-role/spark-etl/`), 'botocore: the assumed-role ARN of spark-etl, from moto');
+  const js = await clientResult('gha', 'spark-js');
+  t.ok(js.ok, `the JS SDK v3 in gha got credentials and called STS (${js.error ?? js.arn})`);
+  t.match(js.arn, new RegExp(`^arn:aws:sts::${ACCOUNT}:assumed-role/spark-etl/`), 'JS SDK: the assumed-role ARN of spark-etl');
+  const noRole = await clientResult('plain', 'no-role');
+  t.notOk(noRole.ok, `a pod of a namespace without a corridor gets nothing (${noRole.error})`);
+
+  // Another corridor asking for gha's role: the chart's admission policy refuses the pod...
+  const refused = await kubectl(cluster, ['apply', '-f', '-'], JSON.stringify(clientPod('gha1', 'intruder', BOTOCORE, ['sleep', 'infinity'], { 'iam.amazonaws.com/role': 'spark-etl' })), true);
+  t.not(refused.code, 0, 'creating a gha1 pod that asks for spark-etl is refused');
+  t.match(refused.stderr, /ValidatingAdmissionPolicy 'corridor'.*corridor: pod intruder: role arn:aws:iam::123456789012:role\/spark-etl is not allowed in namespace gha1/, 'by the chart\'s admission policy, with corridor\'s reason');
+  // ...and a pod admitted before its corridor admin narrowed the namespace is denied by the agent.
+  await kubectl(cluster, ['annotate', '--overwrite', 'namespace', 'gha1', 'iam.amazonaws.com/allowed-roles=["gha1-*","spark-etl"]']);
+  await apply(cluster, clientPod('gha1', 'intruder', BOTOCORE, ['sleep', 'infinity'], { 'iam.amazonaws.com/role': 'spark-etl' }, 'Always'));
+  await kubectl(cluster, ['annotate', '--overwrite', 'namespace', 'gha1', 'iam.amazonaws.com/allowed-roles=["gha1-*"]']);
+  await kubectl(cluster, ['-n', 'gha1', 'wait', '--for=condition=Ready', 'pod/intruder', '--timeout=120s']);
+  const intruder = await eventually('the agent sees gha1 narrowed', 30_000, async () => {
+    const exec = await kubectl(cluster, ['-n', 'gha1', 'exec', 'intruder', '--', 'python3', '/clients/sdk_botocore.py']);
+    const result = JSON.parse(exec.stdout.trim().split('\n').pop() ?? '{}') as { ok: boolean; error?: string; accessKeyId?: string };
+    return result.ok ? undefined : result;
+  }, 1000);
+  t.notOk(intruder.ok, `a gha1 pod asking for spark-etl gets nothing from the agent (${intruder.error})`);
+  for (const result of [driver, js, intruder, noRole]) t.not(result.accessKeyId, NODE_ACCESS_KEY_ID, 'never the node\'s own credentials');
+  t.same(nodeImdsCallers(cluster).filter((from) => inSlash24(from, cluster.podCidr)), [], 'no pod reached the node\'s metadata service');
+});
+
+interface Poll {
+  t: number;
+  outcome: string;
+  accessKeyId?: string;
+  nodeSecret: boolean;
+}
+
+async function polls(): Promise<Poll[]> {
+  const logs = (await kubectl(cluster, ['-n', 'gha', 'logs', 'poller'])).stdout;
+  return logs.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Poll);
+}
+
+/** Waits until the poller has had credentials `count` times after `since` (seconds since epoch). */
+async function credentialsAgain(since: number, count = 3): Promise<void> {
+  await eventually('credentials again', 120_000, async () => {
+    const served = (await polls()).filter((p) => p.t > since && p.outcome === 'credentials');
+    return served.length >= count ? true : undefined;
+  }, 1000);
+}
+
+/** Runs of consecutive attempts without credentials: [first failure, next success] in seconds. */
+function outages(all: Poll[]): { from: number; to: number; attempts: number }[] {
+  const runs: { from: number; to: number; attempts: number }[] = [];
+  let open: { from: number; to: number; attempts: number } | undefined;
+  for (const poll of all) {
+    if (poll.outcome !== 'credentials') {
+      open ??= { from: poll.t, to: poll.t, attempts: 0 };
+      open.attempts += 1;
+    } else if (open) {
+      open.to = poll.t;
+      runs.push(open);
+      open = undefined;
+    }
+  }
+  if (open) runs.push(open);
+  return runs;
+}
+
+t.test('fail closed: a pod polling every 100-200 ms across an agent pod delete and a helm upgrade never reaches the node\'s metadata service', async (t) => {
+  await apply(cluster, clientPod('gha', 'poller', BOTOCORE, ['python3', '/clients/poll_imds.py'], {}, 'Always'));
+  await credentialsAgain(0);
+  const first = await readyAgent();
+
+  // 1. The agent pod is deleted; the DaemonSet makes a new one.
+  const deletedAt = Date.now() / 1000;
+  await kubectl(cluster, ['-n', AGENT_NS, 'delete', 'pod', first.name, '--wait=false']);
+  const second = await readyAgent(first.uid);
+  await credentialsAgain(Date.now() / 1000);
+
+  // 2. helm upgrade with a changed value: a rolling update replaces the pod again.
+  const upgradedAt = Date.now() / 1000;
+  await helm(cluster, ['upgrade', 'corridor', CHART, '-n', AGENT_NS, ...valuesArgs, '--set', 'agent.podLookupTimeout=2s']);
+  const third = await readyAgent(second.uid);
+  await credentialsAgain(Date.now() / 1000);
+  const env = (await kubectl(cluster, ['-n', AGENT_NS, 'get', 'pod', third.name, '-o', 'jsonpath={.spec.containers[0].env}'])).stdout;
+  t.match(env, /"CORRIDOR_POD_LOOKUP_TIMEOUT","value":"2s"/, 'the upgraded agent runs with the changed value');
+
+  const all = await polls();
+  const runs = outages(all);
+  t.ok(all.length > 50, `the poller made ${all.length} attempts`);
+  t.same(all.filter((p) => p.nodeSecret || p.accessKeyId === NODE_ACCESS_KEY_ID), [], 'no answer ever carried the node\'s credentials or user-data');
+  t.same(nodeImdsCallers(cluster).filter((from) => inSlash24(from, cluster.podCidr)), [], 'the node\'s metadata service never heard from a pod');
+  const outcomes = [...new Set(all.filter((p) => p.outcome !== 'credentials').map((p) => p.outcome))].sort();
+  const described = runs.map((r) => `${r.attempts} attempts over ${(r.to - r.from).toFixed(1)} s from ${r.from < upgradedAt ? 'the delete' : 'the upgrade'} + ${(r.from - (r.from < upgradedAt ? deletedAt : upgradedAt)).toFixed(1)} s`);
+  t.comment(`outages seen by the poller: ${described.join('; ') || 'none'} (${outcomes.join(', ')})`);
+  t.ok(runs.some((r) => r.from > deletedAt && r.from < upgradedAt), 'the delete was seen: attempts failed (closed) while no agent ran');
+  t.ok(runs.some((r) => r.from > upgradedAt), 'so was the rolling update');
+  t.ok(outcomes.every((o) => /^(ConnectionRefusedError|ConnectionResetError|RemoteDisconnected|TimeoutError|timeout|http-503|URLError|OSError)$/.test(o)), `every failure was a refusal, a reset, a timeout or a 503 (${outcomes.join(', ')})`);
+  const last = all.slice(-3);
+  t.ok(last.every((p) => p.outcome === 'credentials'), 'credentials again once the agent is Ready');
+});
+
+t.test('audit lines in kubectl logs, /metrics through the chart\'s Service, corridor explain against the cluster', async (t) => {
+  const logs = (await kubectl(cluster, ['-n', AGENT_NS, 'logs', 'ds/corridor'])).stdout.split('\n').filter((line) => line.startsWith('{'));
+  const served = logs.map((line) => JSON.parse(line) as Record<string, unknown>).find((entry) => entry.msg === 'credentials served' && entry.pod === 'poller');
+  t.ok(served, 'a "credentials served" audit line for the poller');
+  t.match(served, { namespace: 'gha', node: cluster.nodeName, role: `${BASE_ROLE_ARN}spark-etl` }, 'it names the namespace, node and role');
+  t.notMatch(JSON.stringify(logs), /SecretAccessKey"\s*:\s*"[^*[]/, 'no secret key in the logs');
+
+  // Prometheus discovers the agents through the Service's endpoints (it is headless: one per node).
+  const slices = JSON.parse((await kubectl(cluster, ['-n', AGENT_NS, 'get', 'endpointslices', '-l', 'kubernetes.io/service-name=corridor', '-o', 'json'])).stdout) as {
+    items: { endpoints: { addresses: string[] }[]; ports: { name: string; port: number }[] }[];
+  };
+  const slice = slices.items[0];
+  const address = slice?.endpoints[0]?.addresses[0];
+  const port = slice?.ports.find((p) => p.name === 'metrics')?.port;
+  t.equal(address, cluster.nodeIp, 'the Service\'s endpoint is the agent on the node IP');
+  const metrics = await (await fetch(`http://${address}:${port}/metrics`)).text();
+  t.match(metrics, /corridor_build_info\{/, '/metrics answers with corridor_build_info');
+  t.match(metrics, /corridor_requests_total\{/, 'and request counters');
+  t.match(metrics, /corridor_sts_calls_total\{/, 'and STS call counters');
+
+  const explain = async (namespace: string, pod: string) => {
+    const result = await command(process.execPath, [CORRIDOR_CLI, 'explain', '--kubeconfig', cluster.kubeconfig, '--namespace', namespace, '--pod', pod, '--base-role-arn', BASE_ROLE_ARN]);
+    return { code: result.code, report: JSON.parse(result.stdout || '{}') as Record<string, unknown>, stderr: result.stderr };
+  };
+  const allowed = await explain('gha', 'poller');
+  t.equal(allowed.code, 0, `explain gha/poller: allowed (${allowed.stderr})`);
+  t.match(JSON.stringify(allowed.report), /role\/spark-etl/, 'with spark-etl');
+  const denied = await explain('gha1', 'intruder');
+  t.equal(denied.code, 1, 'explain gha1/intruder: denied, exit 1');
+  t.match(JSON.stringify(denied.report), /not-allowed/, 'reason not-allowed');
+});
+
+t.test('helm uninstall and corridor iptables remove leave the node as it was', async (t) => {
+  await kubectl(cluster, ['-n', 'gha', 'delete', 'pod', 'poller', '--wait=true', '--timeout=60s']);
+  await helm(cluster, ['uninstall', 'corridor', '-n', AGENT_NS, '--wait', '--timeout', '120s']);
+  await eventually('the agent pods gone', 120_000, async () => ((await agentPods()).length === 0 ? true : undefined));
+  t.match((await command('iptables-save', ['-t', 'nat'])).stdout, /CORRIDOR-IMDS/, 'after uninstall the rules stay: pods still fail closed');
+  const removed = await command(process.execPath, [CORRIDOR_CLI, 'iptables', 'remove']);
+  t.equal(removed.code, 0, `corridor iptables remove exits 0 (${removed.stderr.trim()})`);
+  await kubectl(cluster, ['delete', 'namespace', 'gha', 'gha1', 'plain', AGENT_NS, '--wait=true', '--timeout=120s']);
+  const after = await eventually('the rules as before', 60_000, async () => {
+    const rules = await firewallRules();
+    return rules === rulesBefore ? rules : undefined;
+  }, 2000).catch(async () => firewallRules());
+  t.equal(after, rulesBefore, 'iptables and ip6tables are exactly as before the install');
+});
