@@ -25,19 +25,7 @@ installed_version() {
 reuse_or_lock kube-apiserver "$binary" has_pinned_version "$bin_dir"
 require_tools "kube-apiserver $version" go
 
-# -mod=readonly: build exactly what go.mod/go.sum pin (and never rewrite them), even if
-# GOFLAGS=-mod=vendor or -mod=mod is inherited.
-# GOTOOLCHAIN=local: never fetch another Go. No cgo: a static binary, and a faster build.
-export GOFLAGS=-mod=readonly GOTOOLCHAIN=local CGO_ENABLED=0
-
-# Stamp the version as hack/lib/version.sh does: the server reports it on /version, and its
-# compatibility-version logic reads it (an unstamped build calls itself v0.0.0-master).
-minor=$(sed -nE 's/^v1\.([0-9]+)\..*/\1/p' <<<"$version")
-ldflags="-s -w"
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  ldflags+=" -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
-  ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
-done
+kube_build_env "$version"
 
 build_started "kube-apiserver $version with $(go version | cut -d' ' -f3)" "$bin_dir (first build takes several minutes)"
 (cd "$module_dir" && go build -trimpath -ldflags "$ldflags" -o "$binary.tmp" k8s.io/kubernetes/cmd/kube-apiserver) >&2

@@ -29,17 +29,10 @@ all_current() {
     [ -x "$bin_dir/$c" ] && [ "$(component_version "$c")" = "$version" ] || return 1
   done
 }
-if [ "${1:-}" != "--force" ] && all_current; then echo "$bin_dir"; exit 0; fi
 reuse_or_lock kube-node "$bin_dir" all_current "$bin_dir"
 require_tools "the node's Kubernetes components $version" go
 
-export GOFLAGS=-mod=readonly GOTOOLCHAIN=local CGO_ENABLED=0
-minor=$(sed -nE 's/^v1\.([0-9]+)\..*/\1/p' <<<"$version")
-ldflags="-s -w"
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  ldflags+=" -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
-  ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
-done
+kube_build_env "$version"
 
 build_started "${components[*]} $version with $(go version | cut -d' ' -f3)" "$bin_dir (the first build takes about 15 minutes)"
 out=$(mktemp -d "$bin_dir/.kube-node.XXXXXX")

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Sourced first by the scripts that build a tool or a peer into corridor's cache outside the
-# repository (build-etcd, build-kube-apiserver, install-helm, build-go-peer, build-java-peer):
-# their shared head and tail. Each one prints only the path of what it built on stdout (progress
+# repository (build-etcd, build-kube-apiserver, build-kube-node, build-containerd,
+# build-node-images, install-helm, build-go-peer, build-java-peer ...): their shared head and tail. Each one prints only the path of what it built on stdout (progress
 # goes to stderr), returns at once while the cached build is current, builds under a lock (several
 # test files may ask at once: one builds, the others wait and then reuse its build), and exits 3
 # when a toolchain is missing (the tests skip) and 1 when a build fails.
@@ -83,4 +83,21 @@ build_done() {
 # or broken binary).
 has_pinned_version() {
   [ -x "$binary" ] && [ "$(installed_version)" = "$version" ]
+}
+
+# kube_build_env <version>: for a `go build` of k8s.io/kubernetes commands (build-kube-apiserver,
+# build-kube-node). -mod=readonly: build exactly what go.mod/go.sum pin (and never rewrite
+# them), even if GOFLAGS=-mod=vendor or -mod=mod is inherited. GOTOOLCHAIN=local: never fetch
+# another Go. No cgo: static binaries, and a faster build. Sets `ldflags`, which stamp the
+# version as hack/lib/version.sh does: the components report it (kube-apiserver on /version, and
+# its compatibility-version logic reads it; an unstamped build calls itself v0.0.0-master).
+kube_build_env() {
+  export GOFLAGS=-mod=readonly GOTOOLCHAIN=local CGO_ENABLED=0
+  local minor pkg
+  minor=$(sed -nE 's/^v1\.([0-9]+)\..*/\1/p' <<<"$1")
+  ldflags="-s -w"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags+=" -X $pkg.gitVersion=$1 -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
 }
