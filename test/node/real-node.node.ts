@@ -258,6 +258,16 @@ t.test('audit lines in kubectl logs, /metrics through the chart\'s Service, corr
   t.match(metrics, /corridor_requests_total\{/, 'and request counters');
   t.match(metrics, /corridor_sts_calls_total\{/, 'and STS call counters');
 
+  // A pod on the node reaches the admin port too (it is on the node IP): it may ask about itself
+  // only, never about its neighbours.
+  const ask = async (ip: string) => {
+    const probe = `import urllib.request, urllib.error\ntry:\n  print(urllib.request.urlopen("http://${cluster.nodeIp}:${port}/debug/explain?ip=${ip}", timeout=5).status)\nexcept urllib.error.HTTPError as e:\n  print(e.code)`;
+    return (await kubectl(cluster, ['-n', 'gha', 'exec', 'poller', '--', 'python3', '-c', probe])).stdout.trim();
+  };
+  const podIp = async (namespace: string, name: string) => (await kubectl(cluster, ['-n', namespace, 'get', 'pod', name, '-o', 'jsonpath={.status.podIP}'])).stdout;
+  t.equal(await ask(await podIp('gha1', 'intruder')), '403', 'a pod asking /debug/explain about another pod: 403');
+  t.equal(await ask(await podIp('gha', 'poller')), '200', 'about itself: 200');
+
   const explain = async (namespace: string, pod: string) => {
     const result = await command(process.execPath, [CORRIDOR_CLI, 'explain', '--kubeconfig', cluster.kubeconfig, '--namespace', namespace, '--pod', pod, '--base-role-arn', BASE_ROLE_ARN]);
     return { code: result.code, report: JSON.parse(result.stdout || '{}') as Record<string, unknown>, stderr: result.stderr };
