@@ -54,6 +54,7 @@ const SETTINGS: readonly Setting[] = [
   { name: 'image', nodeFlags: IMAGE.nodeFlags, env: IMAGE.env },
   { name: 'node-defaults', nodeFlags: [], env: { NODE_ENV: 'production' } },
   { name: 'semi-1', nodeFlags: ['--max-semi-space-size=1'], env: { NODE_ENV: 'production' } },
+  // The image's flags before bench:memory chose the current ones.
   { name: 'semi-2', nodeFlags: ['--max-semi-space-size=2'], env: { NODE_ENV: 'production' } },
   { name: 'semi-4', nodeFlags: ['--max-semi-space-size=4'], env: { NODE_ENV: 'production' } },
   { name: 'semi-8', nodeFlags: ['--max-semi-space-size=8'], env: { NODE_ENV: 'production' } },
@@ -77,6 +78,7 @@ const SETTINGS: readonly Setting[] = [
   { name: 'ofs-single-threaded', nodeFlags: [...OFS, '--single-threaded'], env: { NODE_ENV: 'production' } },
   { name: 'ofs-no-opt', nodeFlags: [...OFS, '--no-opt'], env: { NODE_ENV: 'production' } },
   { name: 'ofs-no-opt-no-maglev', nodeFlags: [...OFS, '--no-opt', '--no-maglev'], env: { NODE_ENV: 'production' } },
+  { name: 'ofs-no-opt-no-maglev-single-threaded', nodeFlags: [...OFS, '--no-opt', '--no-maglev', '--single-threaded'], env: { NODE_ENV: 'production' } },
   { name: 'ofs-no-opt-single-threaded', nodeFlags: [...OFS, '--no-opt', '--single-threaded'], env: { NODE_ENV: 'production' } },
   { name: 'ofs-no-opt-single-threaded-mmap-64k', nodeFlags: [...OFS, '--no-opt', '--single-threaded'], env: { NODE_ENV: 'production', MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '65536' } },
 ];
