@@ -24,7 +24,8 @@ import { metricValue, until, waitForSessions } from './probe.js';
  * - The same settings on a small node (9 pods), after saturated and fixed-rate load.
  * - BENCH_HEAP_SNAPSHOT=1: a heap snapshot of the image's setting at scale, after the load,
  *   summarised by what holds the heap.
- * BENCH_MEMORY_SETTINGS=name,name picks settings (see SETTINGS); BENCH_MEMORY_PARTS=imports,scale,small picks parts.
+ * BENCH_MEMORY_SETTINGS=name,name picks settings (see SETTINGS), BENCH_MEMORY_REPEAT=n runs n agents of each;
+ * BENCH_MEMORY_PARTS=imports,scale,small picks parts.
  */
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -400,7 +401,11 @@ function table(header: string[], rows: string[][]): string {
 async function main(): Promise<void> {
   const parts = new Set((process.env.BENCH_MEMORY_PARTS ?? 'imports,scale,small').split(','));
   const picked = process.env.BENCH_MEMORY_SETTINGS?.split(',');
-  const settings = picked ? SETTINGS.filter((s) => picked.includes(s.name)) : SETTINGS;
+  // BENCH_MEMORY_REPEAT=n: n agents per setting (name#1..#n), as one agent's idle heap depends on when its GCs fell.
+  const repeat = Math.max(1, env('BENCH_MEMORY_REPEAT', 1));
+  const settings = (picked ? SETTINGS.filter((s) => picked.includes(s.name)) : SETTINGS).flatMap((s) =>
+    repeat === 1 ? [s] : Array.from({ length: repeat }, (_, i) => ({ ...s, name: `${s.name}#${i + 1}` })),
+  );
   const loadavgAtStart = os.loadavg()[0]!;
   log(`node ${process.version}; the image: node ${IMAGE.nodeMajor}, flags ${IMAGE.nodeFlags.join(' ') || '(none)'}, env ${JSON.stringify(IMAGE.env)}; load average ${loadavgAtStart.toFixed(2)}`);
   if (Number(/^v(\d+)/.exec(process.version)?.[1]) !== IMAGE.nodeMajor) log(`WARNING: this Node is not the image's Node ${IMAGE.nodeMajor}`);
