@@ -14,10 +14,12 @@ export class AgentProcess {
     readonly adminUrl: string,
   ) {}
 
-  static async start(cli: string, args: readonly string[], nodeOptions: readonly string[]): Promise<AgentProcess> {
+  /** `env` is added to this process's environment (e.g. MALLOC_ARENA_MAX); `cwd` is where heap snapshots land. */
+  static async start(cli: string, args: readonly string[], nodeOptions: readonly string[], extra: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<AgentProcess> {
     const child = spawn(process.execPath, [...nodeOptions, cli, 'agent', ...args], {
       stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, AWS_ACCESS_KEY_ID: 'AKIABENCHNODEROLE000', AWS_SECRET_ACCESS_KEY: 'bench-node-secret', AWS_REGION: 'us-east-1' },
+      env: { ...process.env, ...extra.env, AWS_ACCESS_KEY_ID: 'AKIABENCHNODEROLE000', AWS_SECRET_ACCESS_KEY: 'bench-node-secret', AWS_REGION: 'us-east-1' },
+      ...(extra.cwd !== undefined ? { cwd: extra.cwd } : {}),
     });
     const lines = createInterface({ input: child.stdout! });
     const ready = await new Promise<{ imds: string; admin: string }>((resolve, reject) => {
@@ -38,6 +40,15 @@ export class AgentProcess {
   cpuMicros(): number {
     const fields = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  /** Sends a signal (e.g. the one of --heapsnapshot-signal). */
+  signal(name: NodeJS.Signals): void {
+    this.child.kill(name);
   }
 
   rssBytes(): number {

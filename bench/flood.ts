@@ -8,6 +8,7 @@ import type { FloodCounts } from './flooder.js';
 import { fixedRate, get, median, type FixedRateResult } from './load.js';
 import { until, waitForSessions } from './probe.js';
 import { AgentProcess } from './agent-process.js';
+import { imageRuntime } from './image.js';
 
 /**
  * `npm run bench:flood`: one pod floods the metadata port (issue 11: 256 keep-alive connections,
@@ -25,8 +26,8 @@ const SECONDS = env('BENCH_FLOOD_SECONDS', 8);
 const CONNECTIONS = env('BENCH_FLOOD_CONNECTIONS', 256);
 const DEPTH = env('BENCH_FLOOD_DEPTH', 64);
 const VICTIM_RATE = env('BENCH_FLOOD_VICTIM_RATE', 50);
-/** The image's V8 setting, as in bench/run.ts. */
-const AGENT_NODE_OPTIONS = ['--max-semi-space-size=2'];
+/** The image's V8 settings (its Dockerfile ENTRYPOINT), as in bench/run.ts. */
+const AGENT_NODE_OPTIONS = imageRuntime().nodeFlags;
 
 const FLOODER_IP = '127.0.0.31';
 const VICTIM_IP = '127.0.0.32';

@@ -7,6 +7,8 @@ export interface ImageRuntime {
   nodeMajor: number;
   /** The V8/Node flags of the runtime stage's ENTRYPOINT, between `node` and the script. */
   nodeFlags: string[];
+  /** The runtime stage's `ENV` settings (NODE_ENV, allocator settings...), which the agent's process inherits. */
+  env: Record<string, string>;
 }
 
 // From dist/bench/ (compiled) and bench/ (source) alike: the Dockerfile at the repository root.
@@ -19,7 +21,11 @@ export function imageRuntime(): ImageRuntime {
   const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(runtime)?.[1];
   if (!major || !entrypoint) throw new Error('Dockerfile: no NODE_IMAGE major or runtime ENTRYPOINT');
   const argv = JSON.parse(entrypoint) as string[];
-  return { nodeMajor: Number(major), nodeFlags: argv.slice(1).filter((arg) => arg.startsWith('--')) };
+  const env: Record<string, string> = {};
+  for (const [, settings] of runtime.matchAll(/^ENV (.+)$/gm)) {
+    for (const [, name, value] of settings!.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|\S*)/g)) env[name!] = value!.replace(/^"|"$/g, '');
+  }
+  return { nodeMajor: Number(major), nodeFlags: argv.slice(1).filter((arg) => arg.startsWith('--')), env };
 }
 
 function readDockerfile(): string {

@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify';
+import { createRequire } from 'node:module';
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { peerAddress } from '../net/index.js';
 import type { CallerGuard } from './caller-guard.js';
 
@@ -8,8 +9,20 @@ import type { CallerGuard } from './caller-guard.js';
 // connection opens, so one that never sends a byte is closed too.
 const MAX_HEADER_BYTES = 8 * 1024;
 
+type SchemaCompilers = Required<NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>>;
+
+// fastify builds its JSON Schema compilers (ajv and fast-json-stringify, about 2 MB of RSS per
+// process) when an instance is created, though only routes with schemas use them, and corridor's
+// routes have none: they are loaded, from fastify's own dependencies, the first time one is needed.
+const fromFastify = () => createRequire(createRequire(import.meta.url).resolve('fastify'));
+const lazySchemaCompilers: SchemaCompilers = {
+  buildValidator: (...args) => (fromFastify()('@fastify/ajv-compiler') as () => SchemaCompilers['buildValidator'])()(...args),
+  buildSerializer: (...args) => (fromFastify()('@fastify/fast-json-stringify-compiler') as () => SchemaCompilers['buildSerializer'])()(...args),
+};
+
 /** Fastify options both servers every pod can reach share: no proxy trust, small sizes, short timeouts. */
 export const exposedServerOptions = {
+  schemaController: { compilersFactory: lazySchemaCompilers },
   trustProxy: false,
   bodyLimit: 1024,
   connectionTimeout: 10_000,

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { isIPv6 } from 'node:net';
 import { homedir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { firstLine, isRecord, text, type Json } from '../values.js';
 
 /** How to reach and authenticate to the API server, resolved once at start-up. */
@@ -116,7 +116,7 @@ function fromKubeconfig(files: readonly string[]): KubeConnection {
 function loadFile(file: string): Json {
   let doc: unknown;
   try {
-    doc = parseYaml(readFileSync(file, 'utf8'));
+    doc = parseKubeconfigText(readFileSync(file, 'utf8'));
   } catch (error) {
     throw new Error(`cannot load kubeconfig ${file}: ${firstLine(error)}`);
   }
@@ -124,6 +124,22 @@ function loadFile(file: string): Json {
   if (doc === null || doc === undefined) return {};
   if (!isRecord(doc)) throw new Error(`cannot load kubeconfig ${file}: not a mapping`);
   return doc;
+}
+
+/**
+ * A kubeconfig is YAML, of which JSON is a subset. In a pod the agent reads none (in-cluster), and
+ * a JSON one is read by JSON.parse: only YAML text loads the yaml package (about 1 MB of RSS).
+ */
+function parseKubeconfigText(text: string): unknown {
+  if (text.trimStart().startsWith('{')) {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      // YAML flow style, or not valid at all: the YAML parser decides and explains.
+    }
+  }
+  const { parse } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  return parse(text) as unknown;
 }
 
 function collect(into: Map<string, Named>, list: unknown, field: string, dir: string): void {

@@ -41,6 +41,16 @@ t.test('an explicit kubeconfig with a token and CA data', async (t) => {
   });
 });
 
+// (Whether yaml is loaded cannot be seen here: tap itself loads it.)
+t.test('a JSON kubeconfig is read as JSON; YAML flow style that is not JSON still parses', async (t) => {
+  const dir = t.testdir({
+    json: kubeconfig({ server: 'https://json.example:6443' }),
+    flow: "{apiVersion: v1, kind: Config, clusters: [{name: f, cluster: {server: 'https://flow.example:6443'}}], users: [{name: f, user: {token: t}}], contexts: [{name: f, context: {cluster: f, user: f}}], current-context: f}",
+  });
+  t.equal(resolveKubeConnection(join(dir, 'json'), none).server, 'https://json.example:6443');
+  t.equal(resolveKubeConnection(join(dir, 'flow'), none).server, 'https://flow.example:6443');
+});
+
 t.test('a kubeconfig in YAML, with client certificate and key data', async (t) => {
   const dir = t.testdir({
     config: [
