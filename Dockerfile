@@ -53,9 +53,8 @@ COPY --from=build /app/dist/src ./dist/src
 USER 65532:65532
 EXPOSE 8181 9181
 # V8 settings chosen by `npm run bench:memory` (README, "Where the memory goes"), at 250 pods and
-# 2,000 namespaces: a 2 MB semi-space (the default young generation grows to 32 MB: +23 MB RSS for
-# about 8% less CPU per answer) and --optimize-for-size (about -12 MB idle and -8 MB after load,
-# +3% to +30% CPU per answer in two busy runs). --single-threaded would save 6 MB more but put GC and JIT on the request
-# thread: its p99 at 2,000 req/s was 38-540 ms against 3-4 ms in the same runs.
-ENTRYPOINT ["node", "--max-semi-space-size=2", "--optimize-for-size", "/app/dist/src/cli/corridor.js"]
+# 2,000 namespaces on a quiet machine: a 2 MB semi-space (the default young generation grows to
+# 32 MB: +21 MB RSS for no clear CPU gain). --optimize-for-size saved 1-6 MB for 27-114% more CPU
+# per answer, --single-threaded put GC and JIT on the request thread (p99 38-540 ms): not taken.
+ENTRYPOINT ["node", "--max-semi-space-size=2", "/app/dist/src/cli/corridor.js"]
 CMD ["agent"]

@@ -41,7 +41,7 @@ const FIRST_SAMPLES = env('BENCH_FIRST_SAMPLES', 20);
 /** Scheduled (ADDED) to IP (MODIFIED): the CNI takes 1-3 s on a real node. */
 const CNI_DELAY_MS = env('BENCH_CNI_DELAY_MS', 1000);
 // The image starts the agent with V8 settings chosen for memory (Dockerfile ENTRYPOINT: a 2 MB
-// semi-space and --optimize-for-size; see npm run bench:memory). The bench runs the agent, and the bare
+// semi-space; see npm run bench:memory). The bench runs the agent, and the bare
 // node:http server it is compared with, with the image's flags (like with like: a small
 // semi-space costs a server that allocates per request more than one that does not), and once
 // more the agent with Node's defaults.
