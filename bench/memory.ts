@@ -10,6 +10,7 @@ import { AgentProcess } from './agent-process.js';
 import { agentArgs, CREDENTIALS_PATH, hotPathObjects, HOT_POD_IP, HOT_ROLE, NODE, RATE_POD_IPS, scaleObjects, startCluster, type BenchCluster } from './cluster.js';
 import { summariseHeapSnapshot, type HeapSummary } from './heap-snapshot.js';
 import { imageRuntime } from './image.js';
+import { CONNECTIONS, env, FIXED_RATE, FIXED_SECONDS, SATURATION_SECONDS, SCALE, STS_LATENCY_MS, WARMUP_SECONDS } from './knobs.js';
 import { fixedRate, get, median, saturate, spread, type Spread } from './load.js';
 import { metricValue, until, waitForSessions } from './probe.js';
 
@@ -28,15 +29,9 @@ import { metricValue, until, waitForSessions } from './probe.js';
  * BENCH_MEMORY_PARTS=imports,scale,small picks parts.
  */
 
-const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
-const SCALE = { pods: env('BENCH_PODS', 250), namespaces: env('BENCH_NAMESPACES', 2000), roles: env('BENCH_ROLES', 500) };
-const RATE = env('BENCH_RATE', 2000);
-const RATE_SECONDS = env('BENCH_RATE_SECONDS', 10);
+const RATE = FIXED_RATE;
+const RATE_SECONDS = FIXED_SECONDS;
 const ROUNDS = Math.max(1, env('BENCH_MEMORY_ROUNDS', 3));
-const SATURATION_SECONDS = env('BENCH_SATURATION_SECONDS', 5);
-const WARMUP_SECONDS = env('BENCH_WARMUP_SECONDS', 10);
-const CONNECTIONS = env('BENCH_CONNECTIONS', 16);
-const STS_LATENCY_MS = env('BENCH_STS_LATENCY_MS', 75);
 const CLI = fileURLToPath(new URL('../src/cli/corridor.js', import.meta.url));
 const DIST = fileURLToPath(new URL('../', import.meta.url));
 const IMAGE = imageRuntime();

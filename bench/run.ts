@@ -11,6 +11,7 @@ import { measureScale } from './scale.js';
 import { ServerProcess } from './servers.js';
 import { simulateStsDay } from './sts-day.js';
 import { measureKube2iamScale, startKube2iam, type Kube2iam, type Kube2iamScale } from './kube2iam.js';
+import { CONNECTIONS, env, FIXED_RATE, FIXED_SECONDS, SATURATION_SECONDS, SCALE, STS_LATENCY_MS, WARMUP_SECONDS } from './knobs.js';
 
 /**
  * `npm run bench`: every number of the Performance section of the README, on this machine, in
@@ -18,17 +19,10 @@ import { measureKube2iamScale, startKube2iam, type Kube2iam, type Kube2iamScale 
  * them, as it would with the pods on a node. Prints a table, then one JSON line.
  */
 
-const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
-const SATURATION_SECONDS = env('BENCH_SATURATION_SECONDS', 5);
 /** Interleaved rounds, saturated and at the fixed rate: every server once per round, the order turning. */
 const ROUNDS = Math.max(1, env('BENCH_ROUNDS', 5));
-const CONNECTIONS = env('BENCH_CONNECTIONS', 16);
-/** Saturated warm-up per server before the rounds: with 3 s the agent's first rounds still cost 20% more CPU per answer than its last. */
-const WARMUP_SECONDS = env('BENCH_WARMUP_SECONDS', 10);
-const FIXED_RATE = env('BENCH_RATE', 2000);
 /** One fixed-rate round per server; the scale part runs its load this long (BENCH_RATE_SECONDS). */
 const FIXED_ROUND_SECONDS = env('BENCH_RATE_ROUND_SECONDS', 4);
-const FIXED_SECONDS = env('BENCH_RATE_SECONDS', 10);
 /** 0: skip the saturated rounds of the agent with Node's default V8 settings. */
 const FLAG_COMPARISON = env('BENCH_FLAG_COMPARISON', 1) !== 0;
 /** Above this 1-minute load average at start, or this spread between rounds, the run warns. */
@@ -36,7 +30,6 @@ const BUSY_LOADAVG = 1.5;
 const NOISY_SPREAD = 0.2;
 const TARGET_RATIO = 0.85;
 const TARGET_P99_ABOVE_BARE_MS = 0.5;
-const STS_LATENCY_MS = env('BENCH_STS_LATENCY_MS', 75);
 const FIRST_SAMPLES = env('BENCH_FIRST_SAMPLES', 20);
 /** Scheduled (ADDED) to IP (MODIFIED): the CNI takes 1-3 s on a real node. */
 const CNI_DELAY_MS = env('BENCH_CNI_DELAY_MS', 1000);
@@ -48,7 +41,6 @@ const CNI_DELAY_MS = env('BENCH_CNI_DELAY_MS', 1000);
 const IMAGE = imageRuntime();
 const AGENT_NODE_OPTIONS = IMAGE.nodeFlags;
 const LEAN_NODE_OPTIONS: readonly string[] = [];
-const SCALE = { pods: env('BENCH_PODS', 250), namespaces: env('BENCH_NAMESPACES', 2000), roles: env('BENCH_ROLES', 500) };
 
 interface Target {
   name: string;
