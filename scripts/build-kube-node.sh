@@ -6,8 +6,8 @@
 #
 #   BIN=$(bash scripts/build-kube-node.sh)
 #
-# One `go build` for all five, so the packages they share compile once: about 15 minutes on two
-# cores the first time (after kube-apiserver's modules are downloaded), nothing later.
+# One `go build` for all five, so the packages they share compile once: 2-3 minutes on two cores
+# the first time after kube-apiserver's build (whose compiled packages they reuse), nothing later.
 set -euo pipefail
 name=build-kube-node
 # shellcheck source=scripts/lib/cached-build.sh
@@ -34,7 +34,7 @@ require_tools "the node's Kubernetes components $version" go
 
 kube_build_env "$version"
 
-build_started "${components[*]} $version with $(go version | cut -d' ' -f3)" "$bin_dir (the first build takes about 15 minutes)"
+build_started "${components[*]} $version with $(go version | cut -d' ' -f3)" "$bin_dir (the first build takes 2-3 minutes after kube-apiserver's)"
 out=$(mktemp -d "$bin_dir/.kube-node.XXXXXX")
 trap 'rm -rf "$out"' EXIT
 (cd "$module_dir" && go build -trimpath -ldflags "$ldflags" -o "$out/" $(printf 'k8s.io/kubernetes/cmd/%s ' "${components[@]}")) >&2
