@@ -14,10 +14,13 @@ type SchemaCompilers = Required<NonNullable<NonNullable<FastifyServerOptions['sc
 // fastify builds its JSON Schema compilers (ajv and fast-json-stringify, about 2 MB of RSS per
 // process) when an instance is created, though only routes with schemas use them, and corridor's
 // routes have none: they are loaded, from fastify's own dependencies, the first time one is needed.
-const fromFastify = () => createRequire(createRequire(import.meta.url).resolve('fastify'));
+// Each is made once, as fastify's own default is, so its cache of compiled schemas is kept.
+const fromFastify = (name: string) => createRequire(createRequire(import.meta.url).resolve('fastify'))(name) as () => unknown;
+let validatorSelector: SchemaCompilers['buildValidator'] | undefined;
+let serializerSelector: SchemaCompilers['buildSerializer'] | undefined;
 const lazySchemaCompilers: SchemaCompilers = {
-  buildValidator: (...args) => (fromFastify()('@fastify/ajv-compiler') as () => SchemaCompilers['buildValidator'])()(...args),
-  buildSerializer: (...args) => (fromFastify()('@fastify/fast-json-stringify-compiler') as () => SchemaCompilers['buildSerializer'])()(...args),
+  buildValidator: (...args) => (validatorSelector ??= fromFastify('@fastify/ajv-compiler')() as SchemaCompilers['buildValidator'])(...args),
+  buildSerializer: (...args) => (serializerSelector ??= fromFastify('@fastify/fast-json-stringify-compiler')() as SchemaCompilers['buildSerializer'])(...args),
 };
 
 /** Fastify options both servers every pod can reach share: no proxy trust, small sizes, short timeouts. */
