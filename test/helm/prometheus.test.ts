@@ -3,7 +3,8 @@ import { startFakeSts } from '../../src/demo/index.js';
 import { startHarness, type Harness } from '../helpers/agent-harness.js';
 import { makeNamespace, makePod, within } from '../helpers/fake-kube-api.js';
 import { findHelm } from '../helpers/helm.js';
-import { eventually, findPrometheusTool, renderedRuleGroups, rulesFileText, startPrometheus, toolVersion, type RunningPrometheus } from '../helpers/prometheus.js';
+import { eventually } from '../helpers/eventually.js';
+import { findPrometheusTool, renderedRuleGroups, rulesFileText, startPrometheus, toolVersion, type RunningPrometheus } from '../helpers/prometheus.js';
 import { asGrafanaSends, dashboardText, exprsIn } from '../helpers/promql.js';
 
 const CREDS = '/latest/meta-data/iam/security-credentials/';

@@ -8,6 +8,7 @@ import { stringify } from 'yaml';
 import { freePort } from './free-port.js';
 import { only, renderChart } from './helm.js';
 import { stopChild } from './stop-child.js';
+import { eventually } from './eventually.js';
 
 export type ToolLookup = { ok: true; bin: string } | { ok: false; reason: string };
 
@@ -149,23 +150,4 @@ function get(url: string): Promise<{ status: number; body: string }> {
     request.on('timeout', () => request.destroy(new Error(`${url}: no answer within 5 s`)));
     request.on('error', reject);
   });
-}
-
-/**
- * Resolves once `check` returns true, asking every 200 ms, and rejects with `what` after
- * `timeoutMs`. Prometheus is another process and tells no one when it has scraped or evaluated,
- * so its HTTP API is asked again until it says so; a check that throws counts as not yet.
- */
-export async function eventually(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }

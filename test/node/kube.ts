@@ -117,19 +117,3 @@ export function nodeImdsCallers(cluster: NodeCluster): string[] {
 export function inSlash24(address: string, cidr: string): boolean {
   return address.split('.').slice(0, 3).join('.') === cidr.split('.').slice(0, 3).join('.');
 }
-
-/** Retries `probe` every `intervalMs` until it returns a value, or throws after `timeoutMs`. */
-export async function eventually<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, intervalMs = 500): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}

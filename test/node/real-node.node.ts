@@ -10,7 +10,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { apply, command, eventually, firewallRules, helm, inSlash24, kubectl, nodeCluster, nodeImdsCallers } from './kube.js';
+import { eventually } from '../helpers/eventually.js';
+import { apply, command, firewallRules, helm, inSlash24, kubectl, nodeCluster, nodeImdsCallers } from './kube.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CHART = join(ROOT, 'helm/corridor');
@@ -57,7 +58,7 @@ async function clientResult(namespace: string, name: string): Promise<{ ok: bool
   await eventually(`${namespace}/${name} finished`, 180_000, async () => {
     const phase = (await kubectl(cluster, ['-n', namespace, 'get', 'pod', name, '-o', 'jsonpath={.status.phase}'])).stdout;
     return phase === 'Succeeded' || phase === 'Failed' ? phase : undefined;
-  });
+  }, 500);
   const logs = (await kubectl(cluster, ['-n', namespace, 'logs', name])).stdout.trim().split('\n');
   return JSON.parse(logs[logs.length - 1] ?? '{}');
 }
@@ -80,7 +81,7 @@ async function readyAgent(previousUid?: string) {
     const pods = await agentPods();
     const ready = pods.filter((pod) => pod.ready && !pod.deleting && pod.uid !== previousUid);
     return pods.length === 1 && ready.length === 1 ? ready[0] : undefined;
-  });
+  }, 500);
 }
 
 const values = {
@@ -108,7 +109,7 @@ t.before(async () => {
   );
   // kube-controller-manager makes each namespace's default ServiceAccount; pods wait for it.
   for (const { name } of namespaces) {
-    await eventually(`ServiceAccount ${name}/default`, 60_000, async () => ((await kubectl(cluster, ['-n', name, 'get', 'sa', 'default'], undefined, true)).code === 0 ? true : undefined));
+    await eventually(`ServiceAccount ${name}/default`, 60_000, async () => ((await kubectl(cluster, ['-n', name, 'get', 'sa', 'default'], undefined, true)).code === 0, 500));
   }
 });
 
@@ -182,7 +183,7 @@ async function polls(): Promise<Poll[]> {
 async function credentialsAgain(since: number, count = 3): Promise<void> {
   await eventually('credentials again', 120_000, async () => {
     const served = (await polls()).filter((p) => p.t > since && p.outcome === 'credentials');
-    return served.length >= count ? true : undefined;
+    return served.length >= count;
   }, 1000);
 }
 
@@ -283,7 +284,7 @@ t.test('audit lines in kubectl logs, /metrics through the chart\'s Service, corr
 t.test('helm uninstall and corridor iptables remove leave the node as it was', async (t) => {
   await kubectl(cluster, ['-n', 'gha', 'delete', 'pod', 'poller', '--wait=true', '--timeout=60s']);
   await helm(cluster, ['uninstall', 'corridor', '-n', AGENT_NS, '--wait', '--timeout', '120s']);
-  await eventually('the agent pods gone', 120_000, async () => ((await agentPods()).length === 0 ? true : undefined));
+  await eventually('the agent pods gone', 120_000, async () => (await agentPods()).length === 0, 500);
   t.match((await command('iptables-save', ['-t', 'nat'])).stdout, /CORRIDOR-IMDS/, 'after uninstall the rules stay: pods still fail closed');
   const removed = await command(process.execPath, [CORRIDOR_CLI, 'iptables', 'remove']);
   t.equal(removed.code, 0, `corridor iptables remove exits 0 (${removed.stderr.trim()})`);
