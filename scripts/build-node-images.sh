@@ -16,7 +16,7 @@
 # Each part is rebuilt only when what it is made from changes (a stamp per part holds a hash of its
 # inputs, its recipe and the base it sits on), and only a rebuilt part is exported again; a run
 # with nothing to do returns in about a second. Needs root (buildah runs rootful); installs
-# buildah, debootstrap, catatonit and file with apt-get when they are missing.
+# buildah, runc, debootstrap, catatonit and file with apt-get when they are missing.
 #
 # CORRIDOR_CACHE (default ~/.cache/corridor) holds images/ (the tars and the stamps) and
 # containers/ (buildah's own storage, not the machine's default one). NODE24_VERSION (see
@@ -28,8 +28,9 @@ set -euo pipefail
 name=build-node-images
 # shellcheck source=scripts/lib/cached-build.sh
 source "$(dirname "$0")/lib/cached-build.sh"
+# shellcheck source=scripts/lib/apt.sh
+source "$(dirname "$0")/lib/apt.sh"
 
-export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 images_dir="$cache/images"
 stamps_dir="$images_dir/.stamps"
 storage_dir="$cache/containers"
@@ -57,27 +58,11 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 3
 fi
 
-# install_missing: apt-get installs the Debian packages whose tools are not on PATH.
-install_missing() {
-  local -A package_of=([buildah]=buildah [debootstrap]=debootstrap [catatonit]=catatonit [file]=file [flock]=util-linux)
-  local tool missing=()
-  for tool in "${!package_of[@]}"; do
-    command -v "$tool" >/dev/null 2>&1 || missing+=("${package_of[$tool]}")
-  done
-  ((${#missing[@]} == 0)) && return 0
-  if ! command -v apt-get >/dev/null 2>&1; then
-    echo "$name: ${missing[*]} missing and there is no apt-get; install them with your package manager" >&2
-    exit 3
-  fi
-  echo "$name: installing ${missing[*]} with apt-get" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >&2; then
-    echo "$name: apt-get could not install ${missing[*]}" >&2
-    exit 3
-  fi
-}
-install_missing
-require_tools "the node images" buildah debootstrap catatonit file sha256sum tar npm
+# buildah runs runc (its OCI runtime) for every RUN step: without recommendations nothing else
+# brings one.
+apt_install_missing "$name" buildah=buildah runc=runc debootstrap=debootstrap catatonit=catatonit \
+  file=file flock=util-linux || exit 3
+require_tools "the node images" buildah runc debootstrap catatonit file sha256sum tar npm
 node24=$(bash "$root/scripts/install-node24.sh") || exit $?
 node_version=$("$node24" --version)
 node_version=${node_version#v}

@@ -13,7 +13,8 @@
 # it. Progress goes to stderr. Exit 3 without apt-get or root (nothing installed), 1 when the
 # install fails.
 set -euo pipefail
-export PATH="$PATH:/usr/sbin:/sbin"
+# shellcheck source=scripts/lib/apt.sh
+source "$(dirname "$0")/lib/apt.sh"
 
 found() {
   command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1
@@ -23,10 +24,6 @@ if found; then
   exit 0
 fi
 
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "install-prometheus: promtool is missing and there is no apt-get; install Prometheus 2.x with your package manager" >&2
-  exit 3
-fi
 sudo=()
 if [[ $(id -u) -ne 0 ]]; then
   if ! command -v sudo >/dev/null 2>&1 || ! sudo -n true 2>/dev/null; then
@@ -35,7 +32,6 @@ if [[ $(id -u) -ne 0 ]]; then
   fi
   sudo=(sudo -n)
 fi
-
 # invoke-rc.d and deb-systemd-invoke ask policy-rc.d before starting a service. A machine's own
 # policy that already forbids it (exit 101) stays; any other is set aside and put back after.
 policy=/usr/sbin/policy-rc.d
@@ -46,15 +42,7 @@ if [[ ! -e $policy ]] || { "$policy" prometheus start >/dev/null 2>&1; [[ $? -ne
   trap '"${sudo[@]}" rm -f "$policy"; if [[ -e $saved ]]; then "${sudo[@]}" mv "$saved" "$policy"; fi' EXIT
 fi
 
-export DEBIAN_FRONTEND=noninteractive
-# The package lists may be missing (slim images) or stale (a 404 on an old version).
-if ! apt-cache show prometheus >/dev/null 2>&1; then
-  "${sudo[@]}" apt-get update -qq >&2
-fi
-if ! "${sudo[@]}" apt-get install -y -qq --no-install-recommends prometheus >&2; then
-  "${sudo[@]}" apt-get update -qq >&2
-  "${sudo[@]}" apt-get install -y -qq --no-install-recommends prometheus >&2
-fi
+apt_install_missing install-prometheus promtool=prometheus prometheus=prometheus || exit $?
 
 # Under systemd the package also enables its unit for the next boot; the tests want no service.
 if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1; then
