@@ -55,6 +55,11 @@ export async function buildImdsServer(deps: ImdsServerDeps, options: ImdsServerO
     // request.log is the component logger, and the one line logged per request, below, names the request id.
     childLoggerFactory: (componentLogger) => componentLogger,
     ...exposedServerOptions,
+    // A client whose endpoint ends in a slash asks `//latest/...`; EC2 treats a run of slashes as
+    // one. Only literal slashes collapse (an encoded %2F is never a separator), before any route,
+    // token check or allowlist match, so a collapsed path meets exactly the rules its single-slash
+    // form does: nothing reaches a path the allowlist refuses.
+    routerOptions: { ignoreDuplicateSlashes: true },
   });
   recordRequestMetrics(imds, metrics);
   const guard = createCallerGuard({

@@ -148,3 +148,54 @@ t.test('listings are counted under their own route label', async (t) => {
   await get(app, '/latest/meta-data/');
   t.match(await app.metrics.registry.metrics(), /corridor_requests_total\{route="listing",code="200"\} 1/);
 });
+
+/** `url` with every slash doubled (or tripled): what a client with a trailing-slash endpoint sends, and worse. */
+const slashed = (url: string, run = '//') => url.replaceAll('/', run);
+
+t.test('a run of slashes is one slash on every route: token, credentials, info, listings, dated versions, passthrough', async (t) => {
+  const { app, upstream } = await withPods(t, ['--require-imdsv2']);
+  const put = await app.imds.inject({ method: 'PUT', url: '//latest/api/token', remoteAddress: '10.0.0.7', headers: { 'x-aws-ec2-metadata-token-ttl-seconds': '60' } });
+  t.same([put.statusCode, put.headers['x-aws-ec2-metadata-token-ttl-seconds']], [200, '60'], 'PUT //latest/api/token mints a token');
+  const token = { 'x-aws-ec2-metadata-token': put.body };
+  t.equal((await app.imds.inject({ method: 'PUT', url: '/latest///api//token', remoteAddress: '10.0.0.7', headers: { 'x-aws-ec2-metadata-token-ttl-seconds': '60' } })).statusCode, 200, 'runs anywhere in the token path');
+  t.equal((await app.imds.inject({ method: 'GET', url: '//latest/api/token', remoteAddress: '10.0.0.7' })).statusCode, 405, 'GET on the token path is still 405');
+
+  const single = ['/', '/latest/', '/latest/meta-data/', '/latest/meta-data/iam/', '/latest/meta-data/iam/security-credentials/',
+    '/latest/meta-data/iam/security-credentials', '/latest/meta-data/iam/security-credentials-extended/', '/latest/meta-data/iam/info',
+    '/latest/meta-data/placement/', '/latest/dynamic/instance-identity/', '/2021-07-15/meta-data/iam/security-credentials/',
+    '/2021-07-15/meta-data/'];
+  for (const url of single) {
+    const want = await get(app, url, '10.0.0.7', token);
+    for (const variant of [slashed(url), slashed(url, '///'), `/${url}`]) {
+      const res = await get(app, variant, '10.0.0.7', token);
+      t.same([res.statusCode, res.body], [want.statusCode, want.body], `${variant} answers as ${url}`);
+    }
+  }
+  for (const url of ['/latest/meta-data/iam/security-credentials/spark-etl', '/2016-09-02/meta-data/iam/security-credentials-extended/spark-etl/']) {
+    const res = await get(app, slashed(url), '10.0.0.7', token);
+    t.same([res.statusCode, JSON.parse(res.body).Code], [200, 'Success'], `${slashed(url)}: the pod's own credentials`);
+  }
+  t.equal((await get(app, '//latest/meta-data/iam/security-credentials/', '10.0.0.7')).statusCode, 401, 'the IMDSv2 check applies to collapsed paths');
+
+  for (const path of app.config.passthroughPaths) {
+    upstream.asked.length = 0;
+    const res = await get(app, slashed(path), '10.0.0.7', token);
+    t.same([res.statusCode, res.body, upstream.asked], [200, `node:${path}`, [path]], `${slashed(path)} asks the node the fixed path ${path} only`);
+  }
+});
+
+t.test('no run of slashes or encoded slash reaches a path the allowlist refuses', async (t) => {
+  const { app, upstream } = await withPods(t);
+  upstream.asked.length = 0;
+  for (const url of ['//latest/user-data', '/latest//user-data', '//latest//user-data//', '//latest/meta-data/identity-credentials/ec2/security-credentials/ec2-instance',
+    '//latest/meta-data/iam/security-credentials//node-role', '/latest//meta-data/iam/security-credentials/node-role', '//latest/dynamic/instance-identity/signature',
+    '/latest/meta-data%2Fiam%2Fsecurity-credentials%2F', '/latest%2F%2Fuser-data', '/latest/meta-data/%2Fiam/security-credentials/', '//latest/meta-data/placement%2F..%2F..%2Fuser-data',
+    '/latest/meta-data/placement//region/..//..//..//user-data', '//2021-07-15//user-data', '/latest/meta-data/iam/security-credentials/spark-etl%2F..%2F..%2Fuser-data']) {
+    const res = await get(app, url);
+    t.equal(res.statusCode, 404, `${url}: 404`);
+    t.notMatch(res.body, /node:/, `${url}: nothing from the node`);
+  }
+  t.same(upstream.asked, [], 'the node was never asked');
+  const own = await get(app, '/latest//meta-data/iam/security-credentials/');
+  t.same([own.statusCode, own.body], [200, 'spark-etl'], 'the collapsed role list is the pod\'s own, never the node\'s');
+});

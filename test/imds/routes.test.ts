@@ -163,7 +163,7 @@ t.test('the node\'s own paths, user-data and identity credentials are never prox
   const app = await build(t, [], { get: async (path) => { seen.push(path); return { status: 200, body: 'SECRET', contentType: 'text/plain' }; } });
   app.directory.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
   app.directory.addPod(podInfo({ name: 'p', ip: '10.0.0.7' }));
-  for (const url of ['/latest/user-data', '/latest/user-data/', '/2021-07-15/user-data', '/latest/meta-data/identity-credentials/ec2/security-credentials/ec2-instance', '/latest/meta-data/iam/security-credentials/../../user-data', '/latest/meta-data/placement/region/../../user-data', '/latest/meta-data/placement/region/x', '/latest/meta-data/instance-id//', '/latest/meta-data/placement/group-name', '/1999-01-01/meta-data/placement/region']) {
+  for (const url of ['/latest/user-data', '/latest/user-data/', '/2021-07-15/user-data', '/latest/meta-data/identity-credentials/ec2/security-credentials/ec2-instance', '/latest/meta-data/iam/security-credentials/../../user-data', '/latest/meta-data/placement/region/../../user-data', '/latest/meta-data/placement/region/x', '/latest/meta-data/instance-id/%2F', '/latest//meta-data//iam//security-credentials//node-role', '/latest/meta-data/placement/group-name', '/1999-01-01/meta-data/placement/region']) {
     const res = await app.imds.inject({ url, remoteAddress: '10.0.0.7' });
     t.equal(res.statusCode, 404, url);
     t.notMatch(res.body, /SECRET/, url);
