@@ -1,7 +1,8 @@
 import type { AnnotationKeys, PolicyOptions } from '../policy/index.js';
 // The module, not credentials/index.js: that one loads the AWS SDK, which `corridor iptables` (it reads
 // config) must not pay for.
-import { DEFAULT_MIN_REMAINING, DEFAULT_REFRESH_BEFORE, DEFAULT_SESSION_DURATION } from '../credentials/refresh-timing.js';
+import { DEFAULT_MIN_REMAINING, DEFAULT_REFRESH_BEFORE, DEFAULT_SESSION_DURATION, MIN_REMAINING_FLOOR } from '../credentials/refresh-timing.js';
+import { formatDuration, parseDuration } from '../time/index.js';
 import { SESSION_SCOPES, type SessionScope } from '../credentials/types.js';
 import { parseFlags, type FlagSpec, type FlagValue } from './flags.js';
 import { parseHostIpv6 } from './host-ipv6.js';
@@ -30,7 +31,8 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
   { name: 'sts-endpoint', kind: 'string', help: 'STS endpoint URL override (VPC endpoint, tests)' },
   { name: 'session-duration', kind: 'duration', default: DEFAULT_SESSION_DURATION, help: 'requested STS session length (role chaining caps it at 1h)' },
   { name: 'refresh-before', kind: 'duration', default: DEFAULT_REFRESH_BEFORE, help: 'start renewing a session this long before it expires' },
-  { name: 'min-remaining', kind: 'duration', default: DEFAULT_MIN_REMAINING, help: 'never serve credentials with less lifetime left than this' },
+  { name: 'min-remaining', kind: 'duration', default: DEFAULT_MIN_REMAINING, help: `never serve credentials with less lifetime left than this (at least ${MIN_REMAINING_FLOOR}: below it botocore signs with expired keys)` },
+  { name: 'allow-unsafe-min-remaining', kind: 'boolean', default: 'false', help: `accept a --min-remaining below ${MIN_REMAINING_FLOOR} (unsafe: botocore, boto3 and the awscli then sign with expired keys; for tests with short sessions)` },
   { name: 'pod-lookup-timeout', kind: 'duration', default: '1s', help: 'how long a request from an unseen IP waits for the pod watch' },
   { name: 'imds-upstream', kind: 'string', default: 'http://169.254.169.254', help: 'the real instance metadata service, for allowlisted paths only' },
   { name: 'passthrough-paths', kind: 'list', default: DEFAULT_PASSTHROUGH_PATHS.join(','), help: 'comma-separated metadata paths proxied to the real IMDS' },
@@ -112,6 +114,10 @@ export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   const minRemainingMs = num('min-remaining');
   if (sessionDurationMs && refreshBeforeMs && minRemainingMs && !(minRemainingMs < refreshBeforeMs && refreshBeforeMs < sessionDurationMs)) {
     errors.push('durations must satisfy min-remaining < refresh-before < session-duration');
+  }
+  const floorMs = parseDuration(MIN_REMAINING_FLOOR) as number;
+  if (minRemainingMs && minRemainingMs < floorMs && !bool('allow-unsafe-min-remaining')) {
+    errors.push(`--min-remaining: ${formatDuration(minRemainingMs)} is below the ${MIN_REMAINING_FLOOR} floor: botocore (boto3, the awscli) stretches credentials with less than 10 min plus up to 10 min of jitter left past their expiry and signs with expired keys (--allow-unsafe-min-remaining accepts it anyway)`);
   }
 
   const hostIpv6 = parseHostIpv6(str('host-ipv6'));

@@ -12,6 +12,14 @@ export const DEFAULT_SESSION_DURATION = '1h';
 export const DEFAULT_REFRESH_BEFORE = '45m';
 export const DEFAULT_MIN_REMAINING = '25m';
 
+/**
+ * The lowest --min-remaining that is safe for every SDK: botocore (boto3, the awscli) treats
+ * instance-metadata credentials with less than 10 min plus 2 to 10 min of jitter left as an
+ * outage and stretches their expiry past the real one (utils.py, `_evaluate_expiration`), so it
+ * signs with expired keys below 20 min. Lower values need --allow-unsafe-min-remaining.
+ */
+export const MIN_REMAINING_FLOOR = '20m';
+
 /** Refresh starts up to this fraction of refresh-before earlier, so sessions assumed together do not renew together. */
 export const REFRESH_JITTER = 0.1;
 

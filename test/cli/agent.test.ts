@@ -40,3 +40,17 @@ t.test('--help lists every flag with its environment variable and exits 0', asyn
   t.match(stdout.text(), /--session-duration .*\(default 1h\) \[CORRIDOR_SESSION_DURATION\]/);
   t.match(stdout.text(), /--rate-limit /);
 });
+
+t.test('a --min-remaining below the floor stops the agent with exit 2 and one line naming the flag, the value, the floor and why', async (t) => {
+  const stderr = capture(process.stderr);
+  let code: number;
+  try {
+    code = await runAgentCommand(['--node-name', 'n', '--host-ip', '127.0.0.1', '--min-remaining', '60s']);
+  } finally {
+    stderr.restore();
+  }
+  t.equal(code, 2);
+  const lines = stderr.text().trim().split('\n');
+  t.equal(lines.length, 1, 'one line');
+  t.match(lines[0], /^corridor agent: invalid configuration: --min-remaining: 1m is below the 20m floor: botocore .*signs with expired keys/);
+});

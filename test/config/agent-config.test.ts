@@ -28,7 +28,7 @@ t.test('every flag can come from a CORRIDOR_ environment variable and flags win'
     CORRIDOR_REQUIRE_IMDSV2: 'true',
     CORRIDOR_SESSION_DURATION: '3600',
     CORRIDOR_REFRESH_BEFORE: '30m',
-    CORRIDOR_MIN_REMAINING: '90s',
+    CORRIDOR_MIN_REMAINING: '21m',
     CORRIDOR_BASE_ROLE_ARN: 'arn:aws:iam::123456789012:role/teams',
   });
   t.ok(result.ok, JSON.stringify(!result.ok && result.errors));
@@ -37,7 +37,7 @@ t.test('every flag can come from a CORRIDOR_ environment variable and flags win'
   t.equal(result.config.port, 8282);
   t.equal(result.config.requireImdsv2, true);
   t.equal(result.config.sessionDurationMs, 3_600_000);
-  t.equal(result.config.minRemainingMs, 90_000);
+  t.equal(result.config.minRemainingMs, 21 * 60_000);
   t.equal(result.config.baseRoleArn, 'arn:aws:iam::123456789012:role/teams/', 'a trailing slash is added');
 });
 
@@ -58,7 +58,7 @@ t.test('durations out of order are refused with one clear message', async (t) =>
 });
 
 t.test('durations are not clamped to STS limits', async (t) => {
-  const result = parseAgentConfig([...required, '--session-duration', '2m', '--refresh-before', '90s', '--min-remaining', '30s'], {});
+  const result = parseAgentConfig([...required, '--session-duration', '2m', '--refresh-before', '90s', '--min-remaining', '30s', '--allow-unsafe-min-remaining'], {});
   t.ok(result.ok);
   if (result.ok) t.equal(result.config.sessionDurationMs, 120_000);
 });
@@ -163,4 +163,27 @@ t.test('the session policy annotation keys default to iam.amazonaws.com/session-
   t.equal(set.config.annotations.sessionPolicy, 'example.com/session-policy');
   t.equal(set.config.annotations.sessionPolicyArns, 'example.com/session-policy-arns');
   t.ok(Object.isFrozen(set.config.annotations));
+});
+
+t.test('a --min-remaining below the 20m floor (botocore then signs with expired keys) is refused, naming the flag, the value, the floor and why', async (t) => {
+  for (const [value, shown] of [['60s', '1m'], ['19m59s', '1199s'], ['10m', '10m']] as const) {
+    const result = parseAgentConfig([...required, '--min-remaining', value], {});
+    t.notOk(result.ok, `${value} refused`);
+    if (result.ok) continue;
+    t.equal(result.errors.length, 1, 'one error');
+    t.match(result.errors[0], new RegExp(`^--min-remaining: ${shown} is below the 20m floor: botocore .* expired keys \\(--allow-unsafe-min-remaining accepts it anyway\\)$`));
+  }
+  const atFloor = parseAgentConfig([...required, '--min-remaining', '20m'], {});
+  t.ok(atFloor.ok && atFloor.config.minRemainingMs === 20 * 60_000, 'the floor itself is accepted');
+  const fromEnv = parseAgentConfig(required, { CORRIDOR_MIN_REMAINING: '5m' });
+  t.notOk(fromEnv.ok, 'CORRIDOR_MIN_REMAINING is held to the same floor');
+});
+
+t.test('--allow-unsafe-min-remaining (or its environment variable) accepts a --min-remaining below the floor', async (t) => {
+  const flag = parseAgentConfig([...required, '--session-duration', '30s', '--refresh-before', '22500ms', '--min-remaining', '12500ms', '--allow-unsafe-min-remaining'], {});
+  t.ok(flag.ok && flag.config.minRemainingMs === 12_500, 'accepted with the flag');
+  const env = parseAgentConfig([...required, '--min-remaining', '60s'], { CORRIDOR_ALLOW_UNSAFE_MIN_REMAINING: 'true' });
+  t.ok(env.ok && env.config.minRemainingMs === 60_000, 'accepted with CORRIDOR_ALLOW_UNSAFE_MIN_REMAINING=true');
+  const order = parseAgentConfig([...required, '--min-remaining', '50m', '--allow-unsafe-min-remaining'], {});
+  t.notOk(order.ok, 'the order of the durations is still checked');
 });

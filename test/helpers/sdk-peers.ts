@@ -22,7 +22,7 @@ export const EXPECTED_ARN = `arn:aws:sts::123456789012:assumed-role/${ROLE}/corr
  * Production timings (1 h sessions, refresh 45 min before expiry, 25 min floor) at 1/120 scale:
  * a new session every 7.5-10 s, and served credentials keep at least 12.5 s.
  */
-export const ROLLOVER_FLAGS = ['--session-duration', '30s', '--refresh-before', '22500ms', '--min-remaining', '12500ms'];
+export const ROLLOVER_FLAGS = ['--session-duration', '30s', '--refresh-before', '22500ms', '--min-remaining', '12500ms', '--allow-unsafe-min-remaining'];
 
 export interface ClientRound {
   /** When the round began, ms since the epoch. */

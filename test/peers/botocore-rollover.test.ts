@@ -19,7 +19,7 @@ t.test('botocore holding RefreshableCredentials rolls over several sessions with
   t.teardown(() => sts.close());
   const h = await startHarness(t, {
     stsEndpoint: sts.url,
-    flags: ['--session-duration', '30s', '--refresh-before', '22500ms', '--min-remaining', '12500ms'],
+    flags: ['--session-duration', '30s', '--refresh-before', '22500ms', '--min-remaining', '12500ms', '--allow-unsafe-min-remaining'],
     objects: [makeNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' }), makePod({ name: 'spark-driver', namespace: 'gha', ip: '127.0.0.2', nodeName: 'node-a' })],
   });
   await within(h.agent.directory.whenReady(), 10_000, 'ready');
