@@ -1,11 +1,12 @@
-import { ApiException, CoreV1Api, type V1ListMeta, type V1Pod } from '@kubernetes/client-node';
+import type { CoreV1Api, V1ListMeta, V1Pod } from '@kubernetes/client-node';
 import { policyOptions, type FlagSpec } from '../config/index.js';
-// As in explain: client-node for whatever a person's kubeconfig needs; loaded only with this command.
-import { loadKubeConfig, withSignal } from '../kube/api/client-node.js';
+import { withSignal } from '../kube/api/client-node.js';
 import { parseNamespace, parsePod, parseServiceAccount } from '../kube/index.js';
 import { auditCluster, type AgentPod, type ClusterSnapshot } from './audit-report.js';
 import { renderAuditTable } from './audit-table.js';
+import { describeApiError, openClusterApi } from './cluster-api.js';
 import { KUBECONFIG_POLICY_FLAGS, parseCommandFlags } from './command-flags.js';
+import { EXIT } from './exit-codes.js';
 
 const OUTPUTS = ['table', 'json'];
 
@@ -23,7 +24,7 @@ const PAGE_SIZE = 500;
 /**
  * `corridor audit`: every namespace's corridor and every pod's decision, from a kubeconfig, by the
  * agent's own policy code, and the findings that say corridors are not isolated or not served.
- * Exits 0 without findings, 1 with some, 2 on bad flags or when the API cannot be read.
+ * Exits 0 without findings, 1 with some, 2 on bad flags, 3 when the API server cannot be asked.
  */
 export async function runAuditCommand(
   argv: string[],
@@ -41,20 +42,20 @@ export async function runAuditCommand(
 
   let snapshot: ClusterSnapshot;
   try {
-    const core = loadKubeConfig(get('kubeconfig'), {}, get('context')).makeApiClient(CoreV1Api);
-    snapshot = await readCluster(core, {
+    const { core, where } = openClusterApi(get('kubeconfig'), get('context'));
+    snapshot = await readCluster(core, where, {
       serviceAccounts: policy.serviceAccountRoles,
       agentNamespace: get('agent-namespace') as string,
       agentSelector: get('agent-selector') as string,
       timeoutMs: values.get('request-timeout') as number,
     });
   } catch (error) {
-    err(`corridor audit: ${describe(error)}\n`);
-    return 2;
+    err(`corridor audit: ${describeApiError(error)}\n`);
+    return EXIT.cluster;
   }
   const report = auditCluster(snapshot, policy);
   out(get('output') === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderAuditTable(report));
-  return report.findings.length > 0 ? 1 : 0;
+  return report.findings.length > 0 ? EXIT.no : EXIT.ok;
 }
 
 interface ReadOptions {
@@ -65,20 +66,20 @@ interface ReadOptions {
 }
 
 /** Namespaces, pods and (when SA roles are on) ServiceAccounts cluster-wide, and the agent's pods. */
-async function readCluster(core: CoreV1Api, options: ReadOptions): Promise<ClusterSnapshot> {
+async function readCluster(core: CoreV1Api, where: string, options: ReadOptions): Promise<ClusterSnapshot> {
   const signal = AbortSignal.timeout(options.timeoutMs);
   const config = withSignal(signal);
   const reading = Promise.all([
-    listAll('namespaces', (page) => core.listNamespace(page, config)),
-    listAll('pods', (page) => core.listPodForAllNamespaces(page, config)),
-    options.serviceAccounts ? listAll('serviceaccounts', (page) => core.listServiceAccountForAllNamespaces(page, config)) : [],
-    listAll(`pods in namespace ${options.agentNamespace}`, (page) =>
+    listAll(where, 'namespaces', (page) => core.listNamespace(page, config)),
+    listAll(where, 'pods', (page) => core.listPodForAllNamespaces(page, config)),
+    options.serviceAccounts ? listAll(where, 'serviceaccounts', (page) => core.listServiceAccountForAllNamespaces(page, config)) : [],
+    listAll(where, `pods in namespace ${options.agentNamespace}`, (page) =>
       core.listNamespacedPod({ namespace: options.agentNamespace, labelSelector: options.agentSelector, ...page }, config),
     ),
   ]);
   // Whichever list was cut off first says so in its own words; the reason is the timeout.
   const [namespaces, pods, serviceAccounts, agents] = await reading.catch((error: unknown) => {
-    throw signal.aborted ? new Error(`the API server did not answer within --request-timeout (${options.timeoutMs / 1000} s)`) : error;
+    throw signal.aborted ? new Error(`${where} did not answer within --request-timeout (${options.timeoutMs / 1000} s)`) : error;
   });
   return {
     namespaces: namespaces.map(parseNamespace),
@@ -88,7 +89,7 @@ async function readCluster(core: CoreV1Api, options: ReadOptions): Promise<Clust
   };
 }
 
-async function listAll<T>(what: string, list: (page: { limit: number; _continue?: string }) => Promise<{ items: T[]; metadata?: V1ListMeta }>): Promise<T[]> {
+async function listAll<T>(where: string, what: string, list: (page: { limit: number; _continue?: string }) => Promise<{ items: T[]; metadata?: V1ListMeta }>): Promise<T[]> {
   const items: T[] = [];
   let next: string | undefined;
   try {
@@ -98,7 +99,7 @@ async function listAll<T>(what: string, list: (page: { limit: number; _continue?
       next = page.metadata?._continue || undefined;
     } while (next !== undefined);
   } catch (error) {
-    throw new Error(`cannot list ${what}: ${describe(error)}`);
+    throw new Error(`cannot list ${what} from ${where}: ${describeApiError(error)}`);
   }
   return items;
 }
@@ -107,25 +108,4 @@ function agentPod(raw: V1Pod): AgentPod {
   const pod = parsePod(raw);
   const ready = pod.phase === 'Running' && (raw.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
   return { name: pod.name, nodeName: pod.nodeName, ready };
-}
-
-/** One line: client-node's errors carry the API server's Status message in their body, or a cause. */
-function describe(error: unknown): string {
-  if (error instanceof ApiException) {
-    // The body is the Status object, parsed or as text.
-    let body = error.body as unknown;
-    if (typeof body === 'string') {
-      try {
-        body = JSON.parse(body);
-      } catch {
-        body = undefined;
-      }
-    }
-    let message = typeof body === 'object' && body !== null ? (body as { message?: unknown }).message : undefined;
-    // Without a body client-node's own message has a `Message:` line (a reason phrase, or its placeholder).
-    if (typeof message !== 'string') message = /^Message: (.+)$/m.exec(error.message)?.[1]?.replace(/^Unknown API Status Code!$/, '');
-    return `HTTP ${error.code}${typeof message === 'string' && message !== '' ? `: ${message.split('\n')[0]}` : ''}`;
-  }
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split('\n')[0] ?? '';
 }

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { EXIT_CODE_TABLE } from './exit-codes.js';
+
 // Commands load on demand: the init container's `iptables install` should not pay for the
 // agent's AWS SDK and Kubernetes client.
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
@@ -20,7 +22,9 @@ commands:
   iptables   install, check or remove the node's rules sending pods' metadata traffic to the agent
   token-key  rotate or show the node's IMDSv2 token signing keys (in the agent's container)
 
-Each command takes --help.`;
+Each command takes --help.
+
+${EXIT_CODE_TABLE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

@@ -150,15 +150,14 @@ export class FakeKubeApi extends EventEmitter {
   }
 
   /**
-   * A kubeconfig file's text for this server and the current token, for `--kubeconfig` (JSON is
-   * YAML). The insecure flag is there for client-node (`corridor explain`), which accepts http://
-   * only with it.
+   * A kubeconfig file's text for this server (plain http://) and the current token, for
+   * `--kubeconfig` (JSON is YAML).
    */
   kubeConfigText(): string {
     return JSON.stringify({
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: 'fake', cluster: { server: this.baseUrl, 'insecure-skip-tls-verify': true } }],
+      clusters: [{ name: 'fake', cluster: { server: this.baseUrl } }],
       users: [{ name: 'fake', user: { token: this.token } }],
       contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'fake' } }],
       'current-context': 'fake',

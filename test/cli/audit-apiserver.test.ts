@@ -108,11 +108,11 @@ t.test('audit reads a real kube-apiserver with only the view ClusterRole', { ski
   t.equal(err, '');
   t.same(JSON.parse(listed), report, 'and reads the same');
 
-  // A ServiceAccount without the binding: a clear one-line refusal and exit 2.
+  // A ServiceAccount without the binding: a clear one-line refusal and exit 3 (could not ask).
   await core.createNamespacedServiceAccount({ namespace: 'corridor', body: { metadata: { name: 'nobody' } } });
   const nobody = await core.createNamespacedServiceAccountToken({ namespace: 'corridor', name: 'nobody', body: { spec: { audiences: [], expirationSeconds: 600 } } });
   writeFileSync(kubeconfig, plane.kubeConfigText(nobody.status?.token ?? ''));
   err = '';
-  t.equal(await runAuditCommand(['--kubeconfig', kubeconfig, '--base-role-arn', ARN], () => t.fail('prints no report'), (text) => (err += text)), 2);
-  t.match(err, /^corridor audit: cannot list [a-z ]+: HTTP 403: [^\n]*forbidden[^\n]*\n$/);
+  t.equal(await runAuditCommand(['--kubeconfig', kubeconfig, '--base-role-arn', ARN], () => t.fail('prints no report'), (text) => (err += text)), 3);
+  t.match(err, /^corridor audit: cannot list [a-z ]+ from the API server at \S+ \(kubeconfig \S+, context \S+\): HTTP 403: [^\n]*forbidden[^\n]*\n$/);
 });

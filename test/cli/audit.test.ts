@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runAuditCommand } from '../../src/cli/audit.js';
 import { fakeKubeApi, makeNamespace, makePod, makeServiceAccount, type FakeKubeApi, type KubeObject } from '../helpers/fake-kube-api.js';
+import { kubectlProxyStandIn } from '../helpers/kubectl-proxy.js';
 
 type Test = Parameters<typeof fakeKubeApi>[0];
 
@@ -34,13 +35,13 @@ interface Run {
   kube: FakeKubeApi;
 }
 
-async function audit(t: Test, objects: readonly KubeObject[], args: string[] = [], kubeArgs?: (kube: FakeKubeApi, kubeconfig: string) => string[]): Promise<Run> {
+async function audit(t: Test, objects: readonly KubeObject[], args: string[] = [], kubeArgs?: (kube: FakeKubeApi, kubeconfig: string) => string[] | Promise<string[]>): Promise<Run> {
   const kube = await fakeKubeApi(t, { objects });
   const kubeconfig = join(t.testdir({}), 'kubeconfig');
   writeFileSync(kubeconfig, kube.kubeConfigText());
   let out = '';
   let err = '';
-  const connect = kubeArgs ? kubeArgs(kube, kubeconfig) : ['--kubeconfig', kubeconfig];
+  const connect = kubeArgs ? await kubeArgs(kube, kubeconfig) : ['--kubeconfig', kubeconfig];
   const code = await runAuditCommand([...connect, '--base-role-arn', ARN, ...args], (text) => (out += text), (text) => (err += text));
   return { code, out, err, kube };
 }
@@ -217,7 +218,7 @@ t.test('--context picks the kubeconfig\'s context', async (t) => {
     writeFileSync(kubeconfig, JSON.stringify(config));
     return ['--kubeconfig', kubeconfig];
   });
-  t.equal(run.code, 2, 'the other context\'s server is not there');
+  t.equal(run.code, 3, 'the other context\'s server is not there');
   t.match(run.err, /127\.0\.0\.1:9/);
   t.equal(run.kube.requests.list.pods, 0, 'the current context\'s server was not asked');
 });
@@ -232,30 +233,44 @@ t.test('bad flags exit 2 with one line naming each', async (t) => {
   for (const problem of ['unknown flag --pod', '--base-role-arn: "arn:aws:s3:::bucket" is not an IAM role ARN prefix', '--output: "yaml" is not one of table, json']) t.match(err, problem);
 });
 
-t.test('an API that cannot be read exits 2 with one line: unreachable, refusing the token, or too slow', async (t) => {
+t.test('an API server that cannot be asked exits 3 with one line naming the server and the kubeconfig: unreachable, refusing the token, or too slow', async (t) => {
   const down = await audit(t, DEMO, [], (kube, kubeconfig) => {
     kube.setDown(true, 'reset');
     return ['--kubeconfig', kubeconfig];
   });
-  t.equal(down.code, 2);
+  t.equal(down.code, 3);
   t.equal(down.out, '');
-  t.match(down.err, /^corridor audit: cannot list [a-z ]+: .+\n$/);
+  t.match(down.err, /^corridor audit: cannot list [a-z ]+ from the API server at http:\/\/127\.0\.0\.1:\d+ \(kubeconfig \S+kubeconfig, context fake\): .+\n$/);
 
   const refused = await audit(t, DEMO, [], (kube, kubeconfig) => {
     kube.token = 'rotated';
     return ['--kubeconfig', kubeconfig];
   });
-  t.equal(refused.code, 2);
-  t.match(refused.err, /^corridor audit: cannot list [a-z ]+: HTTP 401: Unauthorized\n$/);
+  t.equal(refused.code, 3);
+  t.match(refused.err, /^corridor audit: cannot list [a-z ]+ from the API server at \S+ \(kubeconfig \S+, context fake\): HTTP 401: Unauthorized\n$/);
 
   const slow = await audit(t, DEMO, ['--request-timeout', '1s'], (kube, kubeconfig) => {
     kube.listDelayMs = 5000;
     return ['--kubeconfig', kubeconfig];
   });
-  t.equal(slow.code, 2);
-  t.equal(slow.err, 'corridor audit: the API server did not answer within --request-timeout (1 s)\n');
+  t.equal(slow.code, 3);
+  t.match(slow.err, /^corridor audit: the API server at \S+ \(kubeconfig \S+, context fake\) did not answer within --request-timeout \(1 s\)\n$/);
 
   const missing = await audit(t, DEMO, [], () => ['--kubeconfig', '/nonexistent/kubeconfig']);
-  t.equal(missing.code, 2);
+  t.equal(missing.code, 3);
   t.match(missing.err, /^corridor audit: cannot load kubeconfig \/nonexistent\/kubeconfig/);
+});
+
+t.test('through `kubectl proxy` (a plain-HTTP server, no TLS settings, no credentials in the kubeconfig) audit reads the cluster', async (t) => {
+  let proxyRequests = () => 0;
+  const run = await audit(t, DEMO, [], async (kube, kubeconfig) => {
+    const proxy = await kubectlProxyStandIn(t, kube);
+    proxyRequests = proxy.requests;
+    writeFileSync(kubeconfig, proxy.kubeConfigText);
+    return ['--kubeconfig', kubeconfig];
+  });
+  t.equal(run.err, '');
+  t.equal(run.code, 0);
+  t.match(run.out, /spark-driver\s+node-a\s+ready\s+allow/);
+  t.ok(proxyRequests() >= 3, 'every list went through the proxy');
 });

@@ -3,9 +3,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runExplainCommand } from '../../src/cli/explain.js';
-import { fakeKubeApi, makeNamespace, makePod, makeServiceAccount } from '../helpers/fake-kube-api.js';
+import { fakeKubeApi, makeNamespace, makePod, makeServiceAccount, type FakeKubeApi } from '../helpers/fake-kube-api.js';
+import { kubectlProxyStandIn } from '../helpers/kubectl-proxy.js';
 
-async function explain(t: Parameters<typeof fakeKubeApi>[0], args: string[]) {
+type Test = Parameters<typeof fakeKubeApi>[0];
+
+/** Runs explain on a fake cluster; `connect` may write another kubeconfig (a proxy's, a broken one). */
+async function explain(t: Test, args: string[], connect?: (kube: FakeKubeApi, kubeconfig: string) => Promise<void> | void) {
   const kube = await fakeKubeApi(t, {
     objects: [
       makeNamespace('gha', { 'iam.amazonaws.com/allowed-roles': '["spark-*"]', 'iam.amazonaws.com/role': 'spark-etl' }),
@@ -22,9 +26,11 @@ async function explain(t: Parameters<typeof fakeKubeApi>[0], args: string[]) {
   const dir = mkdtempSync(join(tmpdir(), 'corridor-explain-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'kubeconfig'), kube.kubeConfigText());
+  await connect?.(kube, join(dir, 'kubeconfig'));
   let printed = '';
-  const code = await runExplainCommand(['--kubeconfig', join(dir, 'kubeconfig'), '--base-role-arn', 'arn:aws:iam::123456789012:role/', ...args], (text) => (printed += text));
-  return { code, result: JSON.parse(printed) };
+  let errors = '';
+  const code = await runExplainCommand(['--kubeconfig', join(dir, 'kubeconfig'), '--base-role-arn', 'arn:aws:iam::123456789012:role/', ...args], (text) => (printed += text), (text) => (errors += text));
+  return { code, result: printed === '' ? undefined : JSON.parse(printed), errors };
 }
 
 t.test('explain shows the role a pod gets from its namespace, and exits 0', async (t) => {
@@ -62,4 +68,37 @@ t.test('explain refuses a --base-role-arn that is no role ARN prefix, as the age
   const code = await runExplainCommand(['--namespace', 'gha', '--pod', 'driver', '--base-role-arn', 'arn:aws:s3:::bucket'], () => t.fail('prints no explanation'));
   t.equal(code, 2);
   t.match(String(stderr()[0]?.args[0]), /--base-role-arn: "arn:aws:s3:::bucket" is not an IAM role ARN prefix/);
+});
+
+t.test('through `kubectl proxy` (a plain-HTTP server, no TLS settings, no credentials in the kubeconfig) explain reads the pod', async (t) => {
+  let proxyRequests = () => 0;
+  const { code, result, errors } = await explain(t, ['--namespace', 'gha', '--pod', 'driver'], async (kube, kubeconfig) => {
+    const proxy = await kubectlProxyStandIn(t, kube);
+    proxyRequests = proxy.requests;
+    writeFileSync(kubeconfig, proxy.kubeConfigText);
+  });
+  t.equal(errors, '');
+  t.equal(code, 0);
+  t.match(result, { pod: 'driver', decision: 'allow', role: 'arn:aws:iam::123456789012:role/spark-etl' });
+  t.equal(proxyRequests(), 2, 'the pod and its namespace, through the proxy');
+});
+
+t.test('an API server that cannot be asked exits 3 (never 1, the code for denied) with one line naming the server, the kubeconfig and the cause', async (t) => {
+  const down = await explain(t, ['--namespace', 'gha', '--pod', 'driver'], (kube) => kube.setDown(true, 'reset'));
+  t.same([down.code, down.result], [3, undefined]);
+  t.match(down.errors, /^corridor explain: cannot read from the API server at http:\/\/127\.0\.0\.1:\d+ \(kubeconfig \S+kubeconfig, context fake\): .+\n$/);
+
+  const refused = await explain(t, ['--namespace', 'gha', '--pod', 'driver'], (kube) => {
+    kube.token = 'rotated';
+  });
+  t.equal(refused.code, 3);
+  t.match(refused.errors, /: HTTP 401: Unauthorized\n$/);
+
+  const noPod = await explain(t, ['--namespace', 'gha', '--pod', 'nobody']);
+  t.equal(noPod.code, 3);
+  t.match(noPod.errors, /: HTTP 404: pods "nobody" not found\n$/);
+
+  const missing = await explain(t, ['--namespace', 'gha', '--pod', 'driver', '--kubeconfig', '/nonexistent/kubeconfig']);
+  t.equal(missing.code, 3);
+  t.match(missing.errors, /^corridor explain: cannot load kubeconfig \/nonexistent\/kubeconfig: /);
 });

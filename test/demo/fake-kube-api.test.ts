@@ -49,7 +49,7 @@ t.test('lists honour the node field selector and report the current resourceVers
   const api = await fakeKubeApi(t, {
     objects: [makePod({ name: 'a', ip: '10.0.0.1' }), makePod({ name: 'b', ip: '10.0.0.2', nodeName: 'node-b' })],
   });
-  const core = clientNodeKubeConfig(api).makeApiClient(CoreV1Api);
+  const core = clientNodeKubeConfig(t, api).makeApiClient(CoreV1Api);
   const list = await core.listPodForAllNamespaces({ fieldSelector: 'spec.nodeName=node-a' });
   t.same(list.items.map((p) => p.metadata?.name), ['a']);
   t.equal(list.metadata?.resourceVersion, api.resourceVersion);
@@ -65,7 +65,7 @@ t.test('lists honour equality-based label selectors, keys with dots and slashes 
       makePod({ name: 'other', namespace: 'corridor', labels: { 'app.kubernetes.io/name': 'other' } }),
     ],
   });
-  const core = clientNodeKubeConfig(api).makeApiClient(CoreV1Api);
+  const core = clientNodeKubeConfig(t, api).makeApiClient(CoreV1Api);
   const names = async (labelSelector: string) => (await core.listNamespacedPod({ namespace: 'corridor', labelSelector })).items.map((p) => p.metadata?.name);
   t.same(await names('app.kubernetes.io/name=corridor'), ['agent']);
   t.same(await names('app.kubernetes.io/name==corridor,tier=node'), ['agent']);
@@ -74,7 +74,7 @@ t.test('lists honour equality-based label selectors, keys with dots and slashes 
 
 t.test('single objects can be read by name', async (t) => {
   const api = await fakeKubeApi(t, { objects: [makeNamespace('gha', { k: 'v' }), makePod({ name: 'a', namespace: 'gha', ip: '10.0.0.1' })] });
-  const core = clientNodeKubeConfig(api).makeApiClient(CoreV1Api);
+  const core = clientNodeKubeConfig(t, api).makeApiClient(CoreV1Api);
   t.equal((await core.readNamespacedPod({ namespace: 'gha', name: 'a' })).status?.podIP, '10.0.0.1');
   t.same((await core.readNamespace({ name: 'gha' })).metadata?.annotations, { k: 'v' });
   await t.rejects(core.readNamespacedPod({ namespace: 'gha', name: 'missing' }), { code: 404 });
@@ -178,11 +178,9 @@ t.test('setDown answers 503 or resets connections, optionally for some resources
   t.equal(api.requests.list.pods, 3, 'refused requests are counted too');
 });
 
-t.test('kubeConfigText is a kubeconfig client-node can load', async (t) => {
+t.test('kubeConfigText is a plain-HTTP kubeconfig that client-node reads when loaded as corridor loads one', async (t) => {
   const api = await fakeKubeApi(t);
-  const { KubeConfig } = await import('@kubernetes/client-node');
-  const loaded = new KubeConfig();
-  loaded.loadFromString(api.kubeConfigText());
+  const loaded = clientNodeKubeConfig(t, api);
   t.equal(loaded.getCurrentCluster()?.server, api.url);
   const core = loaded.makeApiClient(CoreV1Api);
   t.same((await core.listNamespace()).items, []);

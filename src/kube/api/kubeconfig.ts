@@ -36,8 +36,14 @@ export function loadKubeConfig(path?: string, sources: KubeConfigSources = {}, c
     if (kubeConfig.getContextObject(context) === null) throw new Error(`the Kubernetes configuration has no context "${context}"`);
     kubeConfig.setCurrentContext(context);
   }
-  if (!kubeConfig.getCurrentCluster()) {
+  const current = kubeConfig.getCurrentCluster();
+  if (!current) {
     throw new Error('the Kubernetes configuration has no current cluster (check current-context)');
+  }
+  // kubectl and the agent's own transport speak plain HTTP to an http:// server (`kubectl proxy`);
+  // client-node refuses one unless skipTLSVerify is set, which means nothing without TLS.
+  if (current.server.startsWith('http:') && !current.skipTLSVerify) {
+    kubeConfig.clusters = kubeConfig.clusters.map((cluster) => (cluster === current ? { ...cluster, skipTLSVerify: true } : cluster));
   }
   return kubeConfig;
 }

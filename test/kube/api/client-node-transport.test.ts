@@ -32,7 +32,7 @@ function recorder() {
 
 t.test('the client-node fallback lists with a field selector and watches until the server closes the stream', async (t) => {
   const api = await fakeKubeApi(t, { objects: [makePod({ name: 'a', ip: '10.0.0.1' }), makePod({ name: 'b', ip: '10.0.0.2', nodeName: 'node-b' })] });
-  const transport = createClientNodeTransport(clientNodeKubeConfig(api));
+  const transport = createClientNodeTransport(clientNodeKubeConfig(t, api));
   const list = await transport.list('pods', { fieldSelector: 'spec.nodeName=node-a', resourceVersion: '0', signal: new AbortController().signal });
   t.same(list.items.map((pod: any) => pod.metadata.name), ['a']);
   t.equal(list.resourceVersion, api.resourceVersion);
@@ -54,6 +54,6 @@ t.test('the client-node fallback reports 410 Gone as an HTTP status', async (t) 
   api.upsert(makePod({ name: 'a', ip: '10.0.0.1' }));
   api.expireHistory({ as: 'http' });
   const w = recorder();
-  await createClientNodeTransport(clientNodeKubeConfig(api)).watch('pods', { resourceVersion: '1000', timeoutSeconds: 60 }, w.handlers);
+  await createClientNodeTransport(clientNodeKubeConfig(t, api)).watch('pods', { resourceVersion: '1000', timeoutSeconds: 60 }, w.handlers);
   t.equal(httpStatusOf(await w.done()), 410);
 });
