@@ -3,10 +3,10 @@ import { createCallerResolver } from '../src/caller/index.js';
 import { parseAgentConfig } from '../src/config/index.js';
 import { createSessionCache, type SessionKey } from '../src/credentials/index.js';
 import { parseNamespace, parsePod, PodIndex, type NamespaceInfo, type PodDirectory, type PodInfo } from '../src/kube/index.js';
-import { createLogger } from '../src/log/index.js';
+import { createLogger, createLogThrottle } from '../src/log/index.js';
 import { createMetrics } from '../src/metrics/index.js';
 import { decideRole } from '../src/policy/index.js';
-import { systemClock, type Scheduler } from '../src/time/index.js';
+import { systemClock, systemScheduler, type Scheduler } from '../src/time/index.js';
 import { agentArgs, NODE, scaleObjects, type ScaleShape } from './cluster.js';
 
 export interface LookupCostResult {
@@ -57,6 +57,7 @@ export async function measureLookupCost(shape: ScaleShape): Promise<LookupCostRe
     podLookupTimeoutMs: 0,
     metrics,
     logger,
+    strangerAudit: createLogThrottle({ logger, level: 'warn', scheduler: systemScheduler }),
   });
   const pods = index.pods() as PodInfo[];
   const ips = pods.map((pod) => pod.ip as string);

@@ -4,10 +4,11 @@ import { createCallerResolver, type CallerResolver } from './caller/index.js';
 import type { AgentConfig } from './config/index.js';
 import { buildImdsServer, type ImdsServerDeps } from './imds/index.js';
 import type { PodDirectory } from './kube/index.js';
+import { createLogThrottle } from './log/index.js';
 import type { ConnectionBudget } from './net/index.js';
 
-/** What the servers need (imds/server.ts's deps less the resolver, built here, and its cap, from `connections`) and the pod directory. */
-export type AppDeps = Omit<ImdsServerDeps, 'resolver' | 'maxConnections'> & {
+/** What the servers need (imds/server.ts's deps less the resolver, built here, and its caps, from `connections`) and the pod directory. */
+export type AppDeps = Omit<ImdsServerDeps, 'resolver' | 'maxConnections' | 'maxStrangerConnections'> & {
   directory: PodDirectory;
   /** Brings gauges computed from the clock up to date before each /metrics scrape (the session cache's updateGauges). */
   beforeScrape?: () => void;
@@ -17,6 +18,8 @@ export type AppDeps = Omit<ImdsServerDeps, 'resolver' | 'maxConnections'> & {
 
 export type AppConfig = Pick<
   AgentConfig,
+  | 'hostIp'
+  | 'hostIpv6'
   | 'annotations'
   | 'baseRoleArn'
   | 'serviceAccountRoles'
@@ -38,6 +41,7 @@ export interface App {
 /** Builds the metadata and admin servers with their dependencies wired, without listening. */
 export async function buildApp(deps: AppDeps, config: AppConfig): Promise<App> {
   const { directory, credentials, metrics, logger } = deps;
+  const strangerAudit = createLogThrottle({ logger: logger.child({ component: 'audit' }), level: 'warn', scheduler: deps.scheduler });
   const resolver = createCallerResolver({
     directory,
     policy: { annotations: config.annotations, baseRoleArn: config.baseRoleArn, serviceAccountRoles: config.serviceAccountRoles },
@@ -45,9 +49,13 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<App> {
     sessionScope: config.sessionScope,
     metrics,
     logger,
+    strangerAudit,
   });
 
-  const imds = await buildImdsServer({ ...deps, resolver, ...(deps.connections ? { maxConnections: deps.connections.imds } : {}) }, config);
+  const imds = await buildImdsServer(
+    { ...deps, resolver, ...(deps.connections ? { maxConnections: deps.connections.imds, maxStrangerConnections: deps.connections.imdsStrangers } : {}) },
+    config,
+  );
   const admin = await buildAdminServer({
     directory,
     resolver,
@@ -56,8 +64,13 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<App> {
     logger,
     clock: deps.clock,
     scheduler: deps.scheduler,
-    ...(deps.connections ? { maxConnections: deps.connections.admin } : {}),
+    nodeAddresses: config.hostIpv6 === undefined ? [config.hostIp] : [config.hostIp, config.hostIpv6],
+    ...(deps.connections ? { maxConnections: deps.connections.admin, maxStrangerConnections: deps.connections.adminStrangers } : {}),
     ...(deps.beforeScrape ? { beforeScrape: deps.beforeScrape } : {}),
+  });
+  imds.addHook('onClose', (_instance, done) => {
+    strangerAudit.close();
+    done();
   });
   return { imds, admin, resolver };
 }

@@ -1,6 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { createCallerGuard, exposedServerOptions, guardServer } from '../guard/index.js';
-import type { Logger } from '../log/index.js';
+import { createCallerGuard, exposedServerOptions, guardServer, recordRefusals } from '../guard/index.js';
+import { createLogThrottle, type Logger } from '../log/index.js';
 import { DEFAULT_CONNECTION_BUDGET, isLocalhost } from '../net/index.js';
 import type { Clock, Scheduler } from '../time/index.js';
 import { adminRoutes, type AdminRoutesOptions } from './routes.js';
@@ -9,14 +9,20 @@ export interface AdminServerOptions extends AdminRoutesOptions {
   logger: Logger;
   clock: Clock;
   scheduler: Scheduler;
-  /** Connections from pods in all (net/open-files.ts sizes it under the open-file limit). */
+  /** Connections from this node's pods in all (net/open-files.ts sizes it under the open-file limit). */
   maxConnections?: number;
+  /** Connections from callers that are no pod of this node (Prometheus, other nodes' pods), in all. */
+  maxStrangerConnections?: number;
+  /** The node's own addresses (its IPv4 and IPv6): the kubelet probes from there. */
+  nodeAddresses?: readonly string[];
 }
 
-// Every pod can reach this port at the node IP. Prometheus keeps one connection and scrapes every
-// 15-60 s, the kubelet opens one per probe every few seconds: these budgets leave them plenty and
-// a pod scraping in a loop almost nothing. Loopback callers (kubectl port-forward and exec into
-// the agent, hostNetwork tools) are the node's admin and are not limited.
+// Every pod of the cluster can reach this port at the node IP. Prometheus keeps one connection and
+// scrapes every 15-60 s: these budgets leave it plenty and a pod scraping in a loop almost nothing.
+// Three pools, so no caller competes with another kind: the node itself (loopback: kubectl
+// port-forward and exec, hostNetwork tools; its own addresses: the kubelet's probes) is not rate
+// limited and not counted against the others; this node's pods share one budget; everyone else
+// (Prometheus, other nodes' pods) another.
 const ADMIN_LIMITS = {
   perSecond: 5,
   burst: 20,
@@ -26,13 +32,32 @@ const ADMIN_LIMITS = {
 
 /** The admin server (metrics, health, explain) on its own port, with its own limits, not listening. */
 export async function buildAdminServer(options: AdminServerOptions): Promise<FastifyInstance> {
-  const { logger, clock, scheduler, maxConnections, ...routes } = options;
+  const { logger, clock, scheduler, maxConnections, maxStrangerConnections, nodeAddresses = [], ...routes } = options;
   const admin = Fastify({
     loggerInstance: logger.child({ component: 'admin' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     ...exposedServerOptions,
   });
-  guardServer(admin, createCallerGuard({ ...ADMIN_LIMITS, maxConnections: maxConnections ?? DEFAULT_CONNECTION_BUDGET.admin, exempt: isLocalhost, clock, scheduler }), 'Too Many Requests');
+  const node = new Set(nodeAddresses);
+  const refusals = createLogThrottle({ logger: logger.child({ component: 'guard' }), level: 'warn', scheduler });
+  admin.addHook('onClose', (_instance, done) => {
+    refusals.close();
+    done();
+  });
+  const guard = createCallerGuard({
+    ...ADMIN_LIMITS,
+    maxConnections: maxConnections ?? DEFAULT_CONNECTION_BUDGET.admin,
+    exempt: (ip) => isLocalhost(ip) || node.has(ip),
+    strangers: {
+      is: (ip) => routes.directory.byIp(ip).kind === 'unknown',
+      maxConnectionsPerCaller: ADMIN_LIMITS.maxConnectionsPerCaller,
+      maxConnections: maxStrangerConnections ?? DEFAULT_CONNECTION_BUDGET.adminStrangers,
+    },
+    onRefused: recordRefusals('admin', routes.metrics, refusals),
+    clock,
+    scheduler,
+  });
+  guardServer(admin, guard, 'Too Many Requests');
   await admin.register(adminRoutes, routes);
   return admin;
 }

@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Session, SessionKey, SessionScope } from '../credentials/index.js';
 import type { PodDirectory, PodInfo, PodLookup } from '../kube/index.js';
-import type { Logger } from '../log/index.js';
+import type { Logger, LogThrottle } from '../log/index.js';
 import type { CounterHandle, Metrics } from '../metrics/index.js';
 import { decideRole, type Decision, type PolicyOptions } from '../policy/index.js';
 import { createCredentialAudit } from './credential-audit.js';
@@ -41,6 +41,11 @@ export interface CallerResolverOptions {
   sessionScope?: SessionScope;
   metrics: Metrics;
   logger: Logger;
+  /**
+   * Audit lines for callers that are no single pod (an unknown or shared IP): any address that can
+   * reach the port makes one, so they go through a throttle built on the audit logger.
+   */
+  strangerAudit: LogThrottle;
 }
 
 interface CachedAccess {
@@ -144,7 +149,8 @@ export function createCallerResolver(options: CallerResolverOptions): CallerReso
         reason: decision.allowed ? decision.source : decision.reason,
       };
       if (decision.allowed) audit.info(fields, 'role decision');
-      else audit.warn({ ...fields, detail: decision.message, ...(access.sharedWith ? { sharedWith: access.sharedWith } : {}) }, 'role decision');
+      else if (pod === undefined) options.strangerAudit.note(decision.reason, { ...fields, detail: decision.message, ...(access.sharedWith ? { sharedWith: access.sharedWith } : {}) }, 'role decision');
+      else audit.warn({ ...fields, detail: decision.message }, 'role decision');
     },
     served(access, session, ip) {
       const { pod, decision } = access;

@@ -36,9 +36,26 @@ export interface CallerGuardOptions {
    */
   exempt?: (ip: string) => boolean;
   maxConnectionsPerExempt?: number;
+  /**
+   * Callers that are no pod of this node (another node's pods, a pod the watch has not delivered
+   * yet): a pool of their own, so they can neither fill the pods' budget nor be crowded out by
+   * it. Decided when a connection opens. Absent: every caller that is not exempt is a pod.
+   */
+  strangers?: { is: (ip: string) => boolean; maxConnectionsPerCaller: number; maxConnections: number };
+  /** Told of every connection closed as it arrives, and why (metrics, a bounded log). */
+  onRefused?: (reason: RefusalReason, ip: string) => void;
   clock: Clock;
   scheduler: Scheduler;
 }
+
+/** Why a connection was closed as it arrived: the `reason` label of corridor_connections_refused_total. */
+export type RefusalReason =
+  | 'caller-limit'
+  | 'total-limit'
+  | 'stranger-caller-limit'
+  | 'stranger-total-limit'
+  | 'node-caller-limit'
+  | 'too-many-callers';
 
 export type Admission = 'serve' | 'limited' | 'drop';
 
@@ -68,6 +85,7 @@ interface Caller {
 
 interface Connection {
   caller: Caller;
+  pool: Pool;
   inFlight: number;
   /** Answered 429 with Connection: close; whatever it pipelined after that is dropped. */
   closing: boolean;
@@ -77,14 +95,31 @@ interface Connection {
 // callers that hold nothing (no connection, nothing in flight, a full bucket) are forgotten.
 const MAX_TRACKED_CALLERS = 16_384;
 
+/** A set of callers sharing one connection budget. */
+interface Pool {
+  perCaller: number;
+  max: number;
+  open: number;
+  callerLimit: RefusalReason;
+  totalLimit: RefusalReason;
+}
+
 export function createCallerGuard(options: CallerGuardOptions): CallerGuard {
   const { perSecond, burst, clock, scheduler } = options;
   const exempt = options.exempt ?? (() => false);
+  const refused = options.onRefused ?? (() => {});
+  const pods: Pool = { perCaller: options.maxConnectionsPerCaller, max: options.maxConnections, open: 0, callerLimit: 'caller-limit', totalLimit: 'total-limit' };
+  const strangers: Pool | undefined = options.strangers && {
+    perCaller: options.strangers.maxConnectionsPerCaller,
+    max: options.strangers.maxConnections,
+    open: 0,
+    callerLimit: 'stranger-caller-limit',
+    totalLimit: 'stranger-total-limit',
+  };
   const limited = perSecond > 0;
   const releaseEveryMs = limited ? Math.max(1, Math.ceil(1000 / Math.min(perSecond, 10))) : 0;
   const callers = new Map<string, Caller>();
   const connections = new WeakMap<Socket, Connection>();
-  let counted = 0;
 
   function callerOf(ip: string): Caller | undefined {
     let caller = callers.get(ip);
@@ -124,7 +159,7 @@ export function createCallerGuard(options: CallerGuardOptions): CallerGuard {
   function countExempt(ip: string, socket: Socket): void {
     const open = exemptOpen.get(ip) ?? 0;
     if (open >= (options.maxConnectionsPerExempt ?? 64)) {
-      socket.destroy();
+      refuse(socket, 'node-caller-limit', ip);
       return;
     }
     exemptOpen.set(ip, open + 1);
@@ -163,26 +198,31 @@ export function createCallerGuard(options: CallerGuardOptions): CallerGuard {
     scheduleRelease(caller);
   }
 
+  function refuse(socket: Socket, reason: RefusalReason, ip: string): void {
+    socket.destroy();
+    refused(reason, ip);
+  }
+
   function onConnection(socket: Socket): void {
     const ip = peerAddress(socket.remoteAddress);
     if (exempt(ip)) {
       countExempt(ip, socket);
       return;
     }
+    const pool = strangers !== undefined && options.strangers!.is(ip) ? strangers : pods;
     const caller = callerOf(ip);
-    if (caller === undefined || caller.sockets.size >= options.maxConnectionsPerCaller || counted >= options.maxConnections) {
-      socket.destroy();
-      return;
-    }
-    counted++;
+    if (caller === undefined) return refuse(socket, 'too-many-callers', ip);
+    if (caller.sockets.size >= pool.perCaller) return refuse(socket, pool.callerLimit, ip);
+    if (pool.open >= pool.max) return refuse(socket, pool.totalLimit, ip);
+    pool.open++;
     caller.sockets.add(socket);
-    const connection: Connection = { caller, inFlight: 0, closing: false };
+    const connection: Connection = { caller, pool, inFlight: 0, closing: false };
     connections.set(socket, connection);
     // Deferred: the HTTP server has just scheduled this socket's first resume, which would undo
     // a pause made now.
     if (caller.held !== undefined) process.nextTick(holdNew, caller, socket);
     socket.once('close', () => {
-      counted--;
+      pool.open--;
       caller.sockets.delete(socket);
       caller.inFlight -= connection.inFlight;
       connection.inFlight = 0;

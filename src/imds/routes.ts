@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CallerAccess, CallerResolver } from '../caller/index.js';
 import { CredentialsUnavailableError, type CredentialSource, type Session } from '../credentials/index.js';
-import type { Logger } from '../log/index.js';
+import type { Logger, LogThrottle } from '../log/index.js';
 import type { RoleRef } from '../policy/index.js';
 import type { Clock } from '../time/index.js';
 import { callerIp } from './caller-ip.js';
@@ -21,6 +21,8 @@ export interface ImdsRoutesOptions {
   upstream: MetadataUpstream;
   clock: Clock;
   logger: Logger;
+  /** Failed passthrough requests: a pod can cause them at will while the upstream is down. */
+  passthroughFailures: LogThrottle;
   requireImdsv2: boolean;
   passthroughPaths: readonly string[];
 }
@@ -188,7 +190,7 @@ async function metadataRoutes(app: FastifyInstance, options: ImdsRoutesOptions &
       } catch (error) {
         // Refused at once by the upstream's bounded queue: a flood, so it is not worth a log line each.
         if (error instanceof UpstreamBusyError) return sendText(reply.header('retry-after', '1'), 503, replies.upstreamBusy);
-        logger.warn({ path, err: (error as Error).message }, 'metadata passthrough failed');
+        options.passthroughFailures.note(path, { path, err: (error as Error).message }, 'metadata passthrough failed');
         return sendText(reply, 502, replies.upstreamFailed);
       }
     };

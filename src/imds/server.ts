@@ -4,7 +4,8 @@ import type { CredentialSource } from '../credentials/index.js';
 import type { Logger } from '../log/index.js';
 import type { CounterHandle, HistogramHandle, Metrics } from '../metrics/index.js';
 import type { Clock, Scheduler } from '../time/index.js';
-import { createCallerGuard, exposedServerOptions, guardServer } from '../guard/index.js';
+import { createCallerGuard, exposedServerOptions, guardServer, recordRefusals } from '../guard/index.js';
+import { createLogThrottle } from '../log/index.js';
 import { DEFAULT_CONNECTION_BUDGET } from '../net/index.js';
 import { replies, sendText } from './replies.js';
 import type { Route } from './route.js';
@@ -20,6 +21,8 @@ export interface ImdsServerDeps {
   scheduler: Scheduler;
   /** Connections from pods in all (net/open-files.ts sizes it under the open-file limit). */
   maxConnections?: number;
+  /** Connections from callers that are no pod of this node, in all. */
+  maxStrangerConnections?: number;
   metrics: Metrics;
   logger: Logger;
   /** The real IMDS for allowlisted paths; built from options.imdsUpstream when absent. */
@@ -40,6 +43,9 @@ export interface ImdsServerOptions {
 
 // An SDK keeps one or two connections; a Spark executor with many threads a few dozen.
 const MAX_CONNECTIONS_PER_CALLER = 256;
+// A caller that is no pod of this node has no business on this port (pods reach it through the
+// DNAT rule); it may be one the watch has not delivered yet, so it gets a little, apart from pods.
+const MAX_CONNECTIONS_PER_STRANGER = 16;
 // Requests one pod may have waiting at once (a cache miss, a pod-start wait, a passthrough): a
 // Spark executor's threads asking together on a cold start; far more is a pod holding our memory.
 const MAX_IN_FLIGHT_PER_CALLER = 64;
@@ -62,12 +68,23 @@ export async function buildImdsServer(deps: ImdsServerDeps, options: ImdsServerO
     routerOptions: { ignoreDuplicateSlashes: true },
   });
   recordRequestMetrics(imds, metrics);
+  const refusals = createLogThrottle({ logger: logger.child({ component: 'guard' }), level: 'warn', scheduler: deps.scheduler });
+  imds.addHook('onClose', (_instance, done) => {
+    refusals.close();
+    done();
+  });
   const guard = createCallerGuard({
     perSecond: options.rateLimitPerSecond,
     burst: options.rateLimitBurst,
     maxConnectionsPerCaller: MAX_CONNECTIONS_PER_CALLER,
     maxInFlightPerCaller: MAX_IN_FLIGHT_PER_CALLER,
     maxConnections: deps.maxConnections ?? DEFAULT_CONNECTION_BUDGET.imds,
+    strangers: {
+      is: (ip) => deps.resolver.now(ip) === undefined,
+      maxConnectionsPerCaller: MAX_CONNECTIONS_PER_STRANGER,
+      maxConnections: deps.maxStrangerConnections ?? DEFAULT_CONNECTION_BUDGET.imdsStrangers,
+    },
+    onRefused: recordRefusals('imds', metrics, refusals),
     clock,
     scheduler: deps.scheduler,
   });
@@ -80,7 +97,13 @@ export async function buildImdsServer(deps: ImdsServerDeps, options: ImdsServerO
     request.log.error({ reqId: request.id, err: error, url: request.url }, 'metadata request failed');
     return sendText(reply, 500, replies.internalServerError);
   });
+  const passthroughFailures = createLogThrottle({ logger, level: 'warn', scheduler: deps.scheduler });
+  imds.addHook('onClose', (_instance, done) => {
+    passthroughFailures.close();
+    done();
+  });
   await imds.register(imdsRoutes, {
+    passthroughFailures,
     resolver: deps.resolver,
     credentials: deps.credentials,
     tokens: createTokenIssuer(clock, deps.tokenKeys),

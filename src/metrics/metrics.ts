@@ -14,6 +14,7 @@ export interface Metrics {
   sessionMinRemaining: Gauge<string>;
   decisions: Counter<'outcome' | 'reason'>;
   watchRestarts: Counter<'resource'>;
+  connectionsRefused: Counter<'server' | 'reason'>;
   pods: Gauge<string>;
   ready: Gauge<string>;
   buildInfo: Gauge<'version'>;
@@ -79,6 +80,12 @@ export function createMetrics(registry: Registry, version: string, options: { de
       name: 'corridor_watch_restarts_total',
       help: 'Kubernetes watches restarted after an error, close or 410 Gone.',
       labelNames: ['resource'],
+      registers,
+    }),
+    connectionsRefused: new Counter({
+      name: 'corridor_connections_refused_total',
+      help: 'Connections the metadata (server="imds") or admin (server="admin") port closed as they arrived: a caller, its pool or the node over its connection budget, or too many callers.',
+      labelNames: ['server', 'reason'],
       registers,
     }),
     pods: new Gauge({

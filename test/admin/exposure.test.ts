@@ -140,3 +140,52 @@ t.test('oversized headers on the admin port get 431', async (t) => {
   t.equal(await get(port, '127.0.0.66', '/metrics', { 'x-padding': 'a'.repeat(16 * 1024) }), 431);
   t.equal(await get(port, '127.0.0.66', '/healthz'), 200, 'and it keeps answering');
 });
+
+/** Keeps `perAddress` half-sent requests open from each address, reopening each one the server closes, until stopped. */
+function halfSentFlood(port: number, addresses: readonly string[], perAddress: number): { stop(): void; refusedOnce: Promise<void> } {
+  let flooding = true;
+  const sockets = new Set<net.Socket>();
+  let signalRefused: () => void = () => {};
+  const refusedOnce = new Promise<void>((resolve) => (signalRefused = resolve));
+  const open = (from: string) => {
+    const socket = connect(port, from);
+    sockets.add(socket);
+    socket.write('GET /healthz HTTP/1.1\r\nHost: 10.0.0.1:9181\r\nX-Slow: ');
+    socket.once('close', () => {
+      sockets.delete(socket);
+      signalRefused();
+      if (flooding) setImmediate(open, from);
+    });
+  };
+  for (const from of addresses) for (let i = 0; i < perAddress; i++) open(from);
+  return {
+    refusedOnce,
+    stop() {
+      flooding = false;
+      for (const socket of sockets) socket.destroy();
+    },
+  };
+}
+
+const refusals = async (app: Built, server: string, reason: string) =>
+  Number(new RegExp(`corridor_connections_refused_total\\{server="${server}",reason="${reason}"\\} (\\d+)`).exec(await app.metrics.registry.metrics())?.[1] ?? 0);
+
+t.test('the kubelet probing from the node\'s address, and Prometheus from another node, are served while 40 pods hold every connection they may with half-sent requests', async (t) => {
+  const app = await build(t, ['--host-ip', '127.0.0.9']);
+  const flooders = Array.from({ length: 40 }, (_, i) => `127.0.1.${i + 1}`);
+  for (const ip of flooders) app.directory.addPod(podInfo({ name: `flood-${ip}`, ip }));
+  await app.admin.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.admin.server.address() as AddressInfo;
+  const flood = halfSentFlood(port, flooders, 10);
+  t.teardown(() => flood.stop());
+  await within(flood.refusedOnce, 5000, 'the flood to reach the pods\' budget');
+
+  const probes = [];
+  for (let i = 0; i < 30; i++) probes.push(await get(port, '127.0.0.9', i % 2 ? '/healthz' : '/readyz'));
+  t.same(probes.filter((code) => code !== 200 && code !== 503), [], 'all 30 probes from the node\'s address answered');
+  t.equal(await get(port, '127.0.2.1', '/metrics'), 200, 'Prometheus (no pod of this node) is served from a pool of its own');
+  t.ok((await refusals(app, 'admin', 'total-limit')) > 0, 'the pods\' pool was full: refusals counted');
+  t.ok((await refusals(app, 'admin', 'caller-limit')) > 0, 'and each pod held at most its 8');
+  const logged = app.logs.filter((line) => line.msg === 'connection refused: over its budget' && line.server === 'admin');
+  t.ok(logged.length >= 1 && logged.length <= 2, `refusals logged at a bounded rate (${logged.length} lines)`);
+});

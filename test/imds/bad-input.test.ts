@@ -89,8 +89,10 @@ t.test('any annotation value denies only its own namespace, never crashes the ag
 
 async function listening(t: Parameters<typeof build>[0]): Promise<{ app: Built; port: number }> {
   const app = await withPods(t);
-  // The other caller, served passthrough only because it is a known pod.
+  // The other caller, served passthrough only because it is a known pod; and the abusive one, a
+  // pod of this node too (a stranger would get a stranger's smaller budget).
   app.directory.addPod(podInfo({ name: 'local', ip: '127.0.0.1' }));
+  app.directory.addPod(podInfo({ name: 'abuser', ip: '127.0.0.66' }));
   await app.imds.listen({ host: '127.0.0.1', port: 0 });
   return { app, port: (app.imds.server.address() as AddressInfo).port };
 }

@@ -16,8 +16,9 @@ t.test('both servers\' connection caps stay below the open-file limit with room 
   t.same(connectionBudget(1_048_576), DEFAULT_CONNECTION_BUDGET, 'a large limit keeps the defaults');
   for (const limit of [20_000, 4096, 1024, 256]) {
     const budget = connectionBudget(limit);
-    t.ok(budget.imds + budget.admin + 64 * 2 < limit || limit <= 512, `limit ${limit}: ${budget.imds} + ${budget.admin} leave room`);
-    t.ok(budget.imds >= 1 && budget.admin >= 8, `limit ${limit}: both servers still accept connections`);
+    const all = budget.imds + budget.imdsStrangers + budget.admin + budget.adminStrangers;
+    t.ok(all + 64 * 2 < limit || limit <= 512, `limit ${limit}: ${all} connections in all leave room`);
+    t.ok(budget.imds >= 1 && budget.imdsStrangers >= 4 && budget.admin >= 8 && budget.adminStrangers >= 8, `limit ${limit}: both servers still accept pods and strangers`);
   }
-  t.same(connectionBudget(1024), { imds: 460, admin: 51 });
+  t.same(connectionBudget(1024), { imds: 435, imdsStrangers: 25, admin: 25, adminStrangers: 25 });
 });
