@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, promises as nodeFs } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log/index.js';
-import type { Clock, Scheduler, Timer } from '../time/index.js';
+import { systemScheduler, type Clock, type Scheduler, type Timer } from '../time/index.js';
 import { MAX_TOKEN_TTL_SECONDS } from './token.js';
 
 /**
@@ -26,10 +26,14 @@ import { MAX_TOKEN_TTL_SECONDS } from './token.js';
  * deleted. A key whose file disappears (an admin deleted it to revoke tokens) is dropped at the
  * next reload.
  *
- * Never fatal: a missing directory is created; an unreadable, corrupt, truncated, symlinked or
- * foreign-owned key file is skipped with a warning and a new generation is written; when nothing
- * can be written (read-only file system, no permission) the agent signs with a key held in
- * memory only, with a warning, and keeps serving.
+ * Never fatal: a missing directory is created; an unreadable, corrupt, truncated, symlinked,
+ * foreign-owned, not regular (a FIFO, a device) or future-dated key file is skipped with a
+ * warning and a new generation is written; when nothing can be written (read-only file system,
+ * no permission) the agent signs with a key held in memory only, with a warning, and keeps
+ * serving. Nothing in the directory can hang the agent: files are opened without blocking, and
+ * a reload that has not finished within RELOAD_DEADLINE_MS is given up (the keys held stay; no
+ * second reload starts while it hangs). A file is only chmodded when it is a regular file with
+ * one link (one of the store's making), never a hard link to some other file of the agent's.
  *
  * The hot path never touches the file system: verify reads the in-memory ring, which reloads swap.
  */
@@ -42,6 +46,10 @@ export const RETIRED_KEY_GRACE_MS = 5 * 60_000;
 export const MAX_KEY_AGE_MS = 30 * 24 * 3_600_000;
 const RETAIN_AFTER_RETIREMENT_MS = MAX_TOKEN_TTL_SECONDS * 1000 + RETIRED_KEY_GRACE_MS;
 const STALE_TEMP_MS = 3_600_000;
+/** A key created further in the future than this is not used: it would never age out, and would keep its predecessor valid. */
+export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+/** A reload that has not finished by then is given up (the keys held stay); the next one waits for it to end. */
+export const RELOAD_DEADLINE_MS = 10_000;
 const SECRET_BYTES = 32;
 const MAX_KEY_FILE_BYTES = 1024;
 const KEY_FILE = /^key-([1-9]\d{0,8})$/;
@@ -85,6 +93,11 @@ export interface TokenKeyStoreOptions {
   scheduler: Scheduler;
   logger: Logger;
   fs?: KeyFs;
+  /**
+   * Runs the reload deadline: the file system's time is real even where a test drives the clock
+   * (advancing a fake clock must not time out real I/O). Default: real timers.
+   */
+  ioScheduler?: Scheduler;
   /** The uid key files must belong to; default this process's (undefined where there are none). */
   uid?: number | undefined;
 }
@@ -112,6 +125,7 @@ export async function openTokenKeyStore(options: TokenKeyStoreOptions): Promise<
 export function createTokenKeyStore(options: TokenKeyStoreOptions): TokenKeyStore {
   const { clock, scheduler, logger } = options;
   const fs = options.fs ?? nodeFs;
+  const ioScheduler = options.ioScheduler ?? systemScheduler;
   const dir = options.dir === '' ? undefined : options.dir;
   const uid = 'uid' in options ? options.uid : process.getuid?.();
   const warned = new Set<string>();
@@ -124,6 +138,7 @@ export function createTokenKeyStore(options: TokenKeyStoreOptions): TokenKeyStor
   let timer: Timer | undefined;
   let closed = false;
   let reloading: Promise<void> | undefined;
+  let hanging: Promise<void> | undefined;
 
   const warnOnce = (tag: string, fields: Record<string, unknown>, message: string) => {
     if (warned.has(tag)) return;
@@ -176,7 +191,9 @@ export function createTokenKeyStore(options: TokenKeyStoreOptions): TokenKeyStor
     let handle: Awaited<ReturnType<KeyFs['open']>>;
     try {
       // O_NOFOLLOW: a symlink planted in the directory is not followed to someone else's file.
-      handle = await fs.open(join(dir as string, name), constants.O_RDONLY | constants.O_NOFOLLOW);
+      // O_NONBLOCK: a FIFO planted there opens at once (and is refused below) instead of
+      // blocking a thread of the pool until a writer comes.
+      handle = await fs.open(join(dir as string, name), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch (error) {
       return { ok: false, reason: (error as NodeJS.ErrnoException).code === 'ELOOP' ? 'is a symbolic link' : errText(error) };
     }
@@ -195,12 +212,14 @@ export function createTokenKeyStore(options: TokenKeyStoreOptions): TokenKeyStor
     }
   }
 
-  async function checkAndParse(handle: Awaited<ReturnType<KeyFs['open']>>, info: { isFile(): boolean; uid: number; mode: number; size: number }, id: string): Promise<FileRead> {
+  async function checkAndParse(handle: Awaited<ReturnType<KeyFs['open']>>, info: { isFile(): boolean; uid: number; mode: number; size: number; nlink: number }, id: string): Promise<FileRead> {
     if (!info.isFile()) return { ok: false, reason: 'is not a regular file' };
     // Whoever owns the file may have written it, so may know the secret and forge tokens.
     if (uid !== undefined && info.uid !== uid) return { ok: false, reason: `is owned by uid ${info.uid}, not this agent's uid ${uid}` };
     if ((info.mode & 0o077) !== 0) {
       const mode = (info.mode & 0o777).toString(8);
+      // A hard link to another file of the agent's uid: not ours to chmod.
+      if (info.nlink !== 1) return { ok: false, reason: `is readable by other users (mode ${mode}) and has ${info.nlink} links: not a key file this store made, left as it is` };
       try {
         await handle.chmod(0o600);
         logger.warn({ dir, mode }, 'token key file was readable by other users; set its mode to 0600 (rotate the key if others may have read it)');
@@ -277,11 +296,14 @@ export function createTokenKeyStore(options: TokenKeyStoreOptions): TokenKeyStor
       } catch (error) {
         return keepOrMemory(errText(error));
       }
+      const now = clock.now();
       for (const entry of entries) {
+        if (entry.read.ok && entry.read.created > now + MAX_CLOCK_SKEW_MS) {
+          entry.read = { ok: false, reason: `was created ${new Date(entry.read.created).toISOString()}, in the future` };
+        }
         if (!entry.read.ok) warnOnce(`file:${entry.name}:${entry.read.reason}`, { file: entry.name, reason: entry.read.reason }, 'token key file unusable, skipped (if it was the newest, a new key file is written)');
       }
       const top = entries[0];
-      const now = clock.now();
       const needNew = top === undefined || !top.read.ok || now - top.read.created >= MAX_KEY_AGE_MS || (newerThan !== undefined && top.gen <= newerThan);
       if (needNew && round < 3) {
         if (await createGeneration((top?.gen ?? 0) + 1)) continue;
@@ -323,16 +345,38 @@ export function createTokenKeyStore(options: TokenKeyStoreOptions): TokenKeyStor
   }
 
   function reload(): Promise<void> {
-    // One load at a time: a timer firing during a slow load joins it.
-    reloading ??= load().then(
+    // One reload at a time: a timer firing during a slow one joins it.
+    reloading ??= boundedLoad().finally(() => {
+      reloading = undefined;
+    });
+    return reloading;
+  }
+
+  /**
+   * A load that answers within RELOAD_DEADLINE_MS. One that takes longer is given up on (the keys
+   * held stay, or a memory key), and while it still runs no other starts: a file system that
+   * hangs one thread of the pool gets no second one.
+   */
+  async function boundedLoad(): Promise<void> {
+    if (hanging !== undefined) {
+      keepOrMemory('the last reload of the key directory has not finished');
+      return;
+    }
+    const loading = load().then(
       () => undefined,
       (error: unknown) => {
         keepOrMemory(errText(error));
       },
-    ).finally(() => {
-      reloading = undefined;
-    });
-    return reloading;
+    );
+    let deadline: Timer | undefined;
+    const late = new Promise<boolean>((resolve) => (deadline = ioScheduler.schedule(RELOAD_DEADLINE_MS, () => resolve(true))));
+    if (await Promise.race([loading.then(() => false), late])) {
+      hanging = loading.finally(() => {
+        hanging = undefined;
+      });
+      keepOrMemory(`reading the key directory took longer than ${RELOAD_DEADLINE_MS / 1000} s`);
+    }
+    deadline?.cancel();
   }
 
   function scheduleReload(): void {

@@ -1,19 +1,23 @@
 import t, { type Test } from 'tap';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, linkSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { constants, promises as realFs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTokenIssuer, MAX_TOKEN_TTL_SECONDS } from '../../src/imds/token.js';
 import {
+  MAX_CLOCK_SKEW_MS,
   MAX_KEY_AGE_MS,
   openTokenKeyStore,
+  RELOAD_DEADLINE_MS,
   RELOAD_EVERY_MS,
   RETIRED_KEY_GRACE_MS,
   type KeyFs,
   type TokenKeyStore,
 } from '../../src/imds/token-keys.js';
 import { createLogger } from '../../src/log/index.js';
-import { FakeTime } from '../helpers/fake-time.js';
+import { within } from '../helpers/fake-kube-api.js';
+import { FakeTime, settle } from '../helpers/fake-time.js';
 import { sink } from '../helpers/log-sink.js';
 
 const MAX_TTL_MS = MAX_TOKEN_TTL_SECONDS * 1000;
@@ -23,7 +27,7 @@ interface Node {
   // Near the real time: the store compares temp files' mtimes (real) with the clock.
   time: FakeTime;
   logs: Array<Record<string, unknown>>;
-  open(options?: { fs?: KeyFs; dir?: string; uid?: number }): Promise<TokenKeyStore>;
+  open(options?: { fs?: KeyFs; dir?: string; uid?: number; ioScheduler?: FakeTime }): Promise<TokenKeyStore>;
   waitForLog(match: (line: Record<string, unknown>) => boolean): Promise<void>;
 }
 
@@ -44,7 +48,15 @@ function node(t: Test): Node {
       return logs.waitFor((line) => logs.lines.indexOf(line) >= from && match(line)).then(() => undefined);
     },
     async open(options = {}) {
-      const store = await openTokenKeyStore({ dir: options.dir ?? dir, clock: time, scheduler: time, logger, ...(options.fs ? { fs: options.fs } : {}), ...('uid' in options ? { uid: options.uid } : {}) });
+      const store = await openTokenKeyStore({
+        dir: options.dir ?? dir,
+        clock: time,
+        scheduler: time,
+        logger,
+        ...(options.fs ? { fs: options.fs } : {}),
+        ...(options.ioScheduler ? { ioScheduler: options.ioScheduler } : {}),
+        ...('uid' in options ? { uid: options.uid } : {}),
+      });
       t.teardown(() => store.close());
       return store;
     },
@@ -270,4 +282,103 @@ t.test('without a key directory the key lives in memory, quietly; the file forma
   t.equal(file.v, 1);
   t.equal(file.created, n.time.now());
   t.equal(Buffer.from(file.secret, 'base64url').toString('hex'), onDisk.signingKey().secret.toString('hex'));
+});
+
+// What someone with the agent's uid (or root) on the node could plant in the key directory.
+
+t.test('a FIFO named key-N blocks neither start-up nor a reload: it is skipped with a warning, and deleting a key still revokes it', async (t) => {
+  const n = node(t);
+  await n.open();
+  execFileSync('mkfifo', [join(n.dir, 'key-2')]);
+  const store = await within(n.open(), 5000, 'start-up with a FIFO in the key directory');
+  store.start();
+  t.equal(store.signingKey().id, '3', 'a new generation signs');
+  t.match(warnings(n.logs), [{ file: 'key-2', reason: 'is not a regular file' }]);
+  const issuer = createTokenIssuer(n.time, store);
+  const token = issuer.mint('10.0.0.7', 21_600);
+  unlinkSync(join(n.dir, 'key-3'));
+  unlinkSync(join(n.dir, 'key-1'));
+  await within(store.reload(), 5000, 'a reload with the FIFO still there');
+  t.notOk(issuer.verify(token, '10.0.0.7'), 'the deleted key is revoked at the reload');
+  t.ok(issuer.verify(issuer.mint('10.0.0.7', 60), '10.0.0.7'), 'a new key signs');
+});
+
+t.test('a key file created in the future beyond clock skew never signs, and keeps no predecessor valid', async (t) => {
+  const n = node(t);
+  const store = await n.open();
+  const issuer = createTokenIssuer(n.time, store);
+  const created = n.time.now() + 365 * 24 * 3_600_000;
+  writeFileSync(join(n.dir, 'key-2'), `${JSON.stringify({ v: 1, created, secret: Buffer.alloc(32, 7).toString('base64url') })}\n`, { mode: 0o600 });
+  await store.reload();
+  t.equal(store.signingKey().id, '3', 'a new generation signs instead');
+  t.notOk(store.keyIds().includes('2'), 'the future-dated key verifies nothing');
+  t.match(warnings(n.logs), [{ file: 'key-2', reason: /in the future/ }]);
+  const old = issuer.mint('10.0.0.7', 60);
+  t.match(old, /^c2\.3\./);
+  await n.time.advance(MAX_TTL_MS + RETIRED_KEY_GRACE_MS);
+  await store.reload();
+  t.same(store.keyIds(), ['3'], 'key 1 ages out as behind any rotation');
+  t.notOk(existsSync(join(n.dir, 'key-1')));
+  writeFileSync(join(n.dir, 'key-4'), `${JSON.stringify({ v: 1, created: n.time.now() + MAX_CLOCK_SKEW_MS - 1000, secret: Buffer.alloc(32, 9).toString('base64url') })}\n`, { mode: 0o600 });
+  await store.reload();
+  t.equal(store.signingKey().id, '4', 'a key within the clock skew is used (another node\'s clock a little ahead)');
+});
+
+t.test('a hard link in the key directory to another file of the agent\'s is never chmodded', async (t) => {
+  const n = node(t);
+  const store = await n.open();
+  const other = join(n.dir, '..', 'agent-notes');
+  writeFileSync(other, 'not a key\n');
+  chmodSync(other, 0o644);
+  linkSync(other, join(n.dir, 'key-2'));
+  await store.reload();
+  t.equal(mode(other), 0o644, 'the other file keeps its mode');
+  t.match(warnings(n.logs), [{ file: 'key-2', reason: /mode 644\) and has 2 links: not a key file this store made/ }]);
+  t.equal(store.signingKey().id, '3');
+});
+
+t.test('a reload that hangs is given up after its deadline: start-up returns, the keys held stay, no second reload piles up', async (t) => {
+  const n = node(t);
+  const io = new FakeTime();
+  let hang = false;
+  let readdirCalls = 0;
+  let release: () => void = () => {};
+  let reached: () => void = () => {};
+  const hangs = new Promise<void>((resolve) => (reached = resolve));
+  const fs: KeyFs = {
+    ...realFs,
+    readdir: (async (...args: Parameters<typeof realFs.readdir>) => {
+      readdirCalls++;
+      if (hang) {
+        reached();
+        await new Promise<void>((resolve) => (release = resolve));
+      }
+      return realFs.readdir(...args);
+    }) as KeyFs['readdir'],
+  };
+  hang = true;
+  const starting = n.open({ fs, ioScheduler: io });
+  await within(hangs, 5000, 'the directory read to hang');
+  await io.advance(RELOAD_DEADLINE_MS - 1);
+  t.equal(await Promise.race([starting.then(() => 'started'), settle().then(() => 'waiting')]), 'waiting', 'start-up waits until the deadline');
+  await io.advance(1);
+  const store = await within(starting, 5000, 'start-up past the deadline');
+  t.equal(store.source(), 'memory', 'start-up went on with a memory key');
+  t.match(warnings(n.logs), [{ reason: /took longer than 10 s/ }]);
+  const memoryKey = store.signingKey().id;
+
+  await within(store.reload(), 5000, 'a reload while the first still hangs');
+  t.equal(readdirCalls, 1, `no second read of the directory while the first hangs (${readdirCalls})`);
+  t.equal(store.signingKey().id, memoryKey);
+
+  hang = false;
+  const loaded = n.waitForLog((line) => line.msg === 'token signing key' && line.source === 'file');
+  release();
+  await within(loaded, 5000, 'the hung read to finish');
+  t.equal(store.source(), 'file', 'once the file system answers, the hung load finishes and the directory\'s key signs');
+  t.equal(store.signingKey().id, '1');
+  await settle();
+  const before = readdirCalls;
+  await store.reload();
+  t.equal(readdirCalls, before + 1, 'and reloads read the directory again');
 });
