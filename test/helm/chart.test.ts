@@ -33,6 +33,7 @@ const SAMPLES: Readonly<Record<string, string | number | boolean>> = {
   'session-duration': '50m',
   'refresh-before': '30m',
   'min-remaining': '20m',
+  'allow-unsafe-min-remaining': true,
   'pod-lookup-timeout': '2s',
   'imds-upstream': 'http://127.0.0.1:1338',
   'passthrough-paths': '{/latest/meta-data/placement/region,/latest/meta-data/instance-id}',
