@@ -6,7 +6,7 @@ import { alsoListen, closeListener, openTokenKeyStore } from './imds/index.js';
 import { createPodDirectory, openKubeTransport, type RunningPodDirectory } from './kube/index.js';
 import { createLogger, type Logger } from './log/index.js';
 import { createMetrics } from './metrics/index.js';
-import { connectionBudget, openFileLimit } from './net/index.js';
+import { connectionBudget, openFileLimit, reportSharedBridges } from './net/index.js';
 import { policyWarnings } from './policy/index.js';
 import { systemClock, systemScheduler } from './time/index.js';
 import { version } from './version.js';
@@ -77,7 +77,10 @@ export async function startAgent(config: Readonly<AgentConfig>, overrides: Agent
   // Everything that keeps the process alive; released on stop, and when start-up fails half-way,
   // so a port in use ends the process (and the pod restarts) instead of leaving it hanging.
   let imds6: Awaited<ReturnType<typeof alsoListen>> | undefined;
+  // Whether pods on this node can forge each other's addresses at L2 (README: what the pod network must guarantee).
+  const bridges = reportSharedBridges({ gauge: metrics.sharedBridges, logger: logger.child({ component: 'net' }), scheduler });
   const release = async () => {
+    bridges.stop();
     if (imds6) await closeListener(imds6);
     await app.imds.close();
     directory.stop();

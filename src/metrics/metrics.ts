@@ -15,6 +15,7 @@ export interface Metrics {
   decisions: Counter<'outcome' | 'reason'>;
   watchRestarts: Counter<'resource'>;
   connectionsRefused: Counter<'server' | 'reason'>;
+  sharedBridges: Gauge<string>;
   pods: Gauge<string>;
   ready: Gauge<string>;
   buildInfo: Gauge<'version'>;
@@ -86,6 +87,11 @@ export function createMetrics(registry: Registry, version: string, options: { de
       name: 'corridor_connections_refused_total',
       help: 'Connections the metadata (server="imds") or admin (server="admin") port closed as they arrived: a caller, its pool or the node over its connection budget, or too many callers.',
       labelNames: ['server', 'reason'],
+      registers,
+    }),
+    sharedBridges: new Gauge({
+      name: 'corridor_pod_network_shared_bridges',
+      help: 'Bridges on this node with pods\' veths as ports (0 on routed CNIs). Above 0, a pod with CAP_NET_RAW can forge another pod\'s source address.',
       registers,
     }),
     pods: new Gauge({
