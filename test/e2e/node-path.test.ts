@@ -1,12 +1,13 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildForE2e } from '../helpers/e2e-build.js';
 import { makeNamespace, makePod } from '../helpers/fake-kube-api.js';
 import { startMoto } from '../helpers/moto.js';
+import { childEnv, lastJsonLine, missingPrerequisites, searchPath, type Probe } from '../helpers/e2e-env.js';
 import { NetnsLab, removeLeftoverNamespaces } from '../helpers/netns.js';
 
 /*
@@ -58,38 +59,6 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BOTOCORE_CLIENT = join(ROOT, 'test/peers/botocore_client.py');
 const IPTABLES_SCRIPTS = join(ROOT, 'iptables');
 
-type Probe = { status: number; body: string } | { error: string };
-
-/** What this test needs from the machine; each missing piece named. */
-function missingPrerequisites(): string[] {
-  const missing: string[] = [];
-  if (process.getuid?.() !== 0) missing.push('root (it creates network namespaces and iptables rules in them)');
-  for (const [tool, where] of [['ip', 'iproute2'], ['iptables', 'iptables'], ['iptables-restore', 'iptables'], ['ip6tables', 'iptables'], ['ip6tables-restore', 'iptables'], ['python3', 'python3']] as const) {
-    if (!onPath(tool)) missing.push(`${tool} (${where}; bash scripts/install-system-peers.sh installs iptables and iproute2)`);
-  }
-  return missing;
-}
-
-function onPath(tool: string): boolean {
-  return searchPath().some((dir) => existsSync(join(dir, tool)));
-}
-
-function searchPath(): string[] {
-  return [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin'].filter(Boolean);
-}
-
-/**
- * The environment every process in the namespaces gets: no AWS keys, profiles or proxies from
- * the machine (the SDKs must find credentials through IMDS alone), and none of tap's loader
- * options (the children are plain JavaScript).
- */
-function childEnv(): NodeJS.ProcessEnv {
-  const keep = ['HOME', 'LANG', 'LC_ALL', 'TMPDIR', 'PYENV_ROOT', 'PYENV_VERSION', 'VIRTUAL_ENV', 'PYTHONPATH', 'PYTHONUSERBASE'];
-  const env: NodeJS.ProcessEnv = { PATH: searchPath().join(delimiter), AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' };
-  for (const name of keep) if (process.env[name] !== undefined) env[name] = process.env[name];
-  return env;
-}
-
 /** Namespaces, addresses and routes: the node with its two "real" addresses, and each pod behind a veth. */
 async function buildTopology(lab: NetnsLab): Promise<{ node: string; imds6: string; pods: Record<keyof typeof PODS, string> }> {
   const node = await lab.add('node');
@@ -133,15 +102,6 @@ async function buildTopology(lab: NetnsLab): Promise<{ node: string; imds6: stri
     await lab.ip(ns, '-6', 'route', 'add', 'default', 'via', 'fe80::1', 'dev', 'eth0');
   }
   return { node, imds6, pods };
-}
-
-function lastJsonLine<T>(text: string): T {
-  const line = text.trim().split('\n').at(-1) ?? '';
-  try {
-    return JSON.parse(line) as T;
-  } catch {
-    throw new Error(`expected a JSON line, got: ${text}`);
-  }
 }
 
 const missing = missingPrerequisites();
