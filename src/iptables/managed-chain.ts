@@ -1,9 +1,10 @@
 import type { RuleTable } from './rule-table.js';
-import { CORRIDOR_CHAIN } from './rules.js';
 
 /** One of corridor's chains and the jump into it, with the words messages use for them. */
 export interface ManagedChain {
   table: RuleTable;
+  /** The chain's name: CORRIDOR-IMDS, CORRIDOR-PORT. */
+  name: string;
   /** `nat`, `ip6tables filter`: messages say "<label> chain CORRIDOR-IMDS". */
   label: string;
   /** The built-in chain holding the jump. */
@@ -13,6 +14,11 @@ export interface ManagedChain {
   jump: readonly string[];
   /** What the jump catches, for messages: `169.254.169.254:80`. */
   traffic: string;
+  /**
+   * The jump depends on settings remove is not given (the agent's port): remove deletes every
+   * rule of `entry` that jumps to the chain, as `-S` lists them, instead of `jump` alone.
+   */
+  removeEveryJump?: boolean;
 }
 
 // Older or hand-made installs may have added the jump more than once; this bounds the loop.
@@ -26,14 +32,14 @@ const MAX_JUMPS = 64;
 export async function ensureChain(chain: ManagedChain, wanted: readonly (readonly string[])[], rulesText: string): Promise<string[]> {
   const { table } = chain;
   const changes: string[] = [];
-  const current = await table.rulesOf(CORRIDOR_CHAIN);
-  if (current === undefined || !(await holdsExactly(table, current, wanted))) {
-    await table.replaceChain(CORRIDOR_CHAIN, wanted);
-    changes.push(`${current === undefined ? 'created' : 'rewrote'} ${chain.label} chain ${CORRIDOR_CHAIN} with ${wanted.length} ${rulesText}`);
+  const current = await table.rulesOf(chain.name);
+  if (current === undefined || !(await holdsExactly(table, chain.name, current, wanted))) {
+    await table.replaceChain(chain.name, wanted);
+    changes.push(`${current === undefined ? 'created' : 'rewrote'} ${chain.label} chain ${chain.name} with ${wanted.length} ${rulesText}`);
   }
   if (!(await table.hasRule(chain.entry, chain.jump))) {
     await table.insertFirst(chain.entry, chain.jump);
-    changes.push(`inserted the ${chain.entryLabel} jump to ${CORRIDOR_CHAIN} for ${chain.traffic}`);
+    changes.push(`inserted the ${chain.entryLabel} jump to ${chain.name} for ${chain.traffic}`);
   }
   return changes;
 }
@@ -46,20 +52,20 @@ export async function checkChain(
   consequence: { noChain: string; noJump: string },
 ): Promise<string[]> {
   const { table } = chain;
-  const current = await table.rulesOf(CORRIDOR_CHAIN);
+  const current = await table.rulesOf(chain.name);
   // Without the chain there can be no jump to it either (iptables refuses one).
-  if (current === undefined) return [`${chain.label} chain ${CORRIDOR_CHAIN} does not exist, so ${consequence.noChain}`];
+  if (current === undefined) return [`${chain.label} chain ${chain.name} does not exist, so ${consequence.noChain}`];
   const problems: string[] = [];
   if (!(await table.hasRule(chain.entry, chain.jump))) {
-    problems.push(`${chain.label} ${chain.entry} has no jump to ${CORRIDOR_CHAIN} for ${chain.traffic}, so ${consequence.noJump}`);
+    problems.push(`${chain.label} ${chain.entry} has no jump to ${chain.name} for ${chain.traffic}, so ${consequence.noJump}`);
   }
   let present = 0;
   for (const [i, rule] of wanted.entries()) {
-    if (await table.hasRule(CORRIDOR_CHAIN, rule)) present++;
-    else problems.push(`${chain.label} chain ${CORRIDOR_CHAIN} lacks the rule ${describe(i)}`);
+    if (await table.hasRule(chain.name, rule)) present++;
+    else problems.push(`${chain.label} chain ${chain.name} lacks the rule ${describe(i)}`);
   }
   if (current.length > present) {
-    problems.push(`${chain.label} chain ${CORRIDOR_CHAIN} holds ${current.length - present} rule(s) install would not write (all its rules: ${current.join(' | ')})`);
+    problems.push(`${chain.label} chain ${chain.name} holds ${current.length - present} rule(s) install would not write (all its rules: ${current.join(' | ')})`);
   }
   return problems;
 }
@@ -67,23 +73,32 @@ export async function checkChain(
 /** Deletes every copy of the jump, then the chain, and nothing else; returns what it deleted. */
 export async function removeChain(chain: ManagedChain): Promise<string[]> {
   const { table } = chain;
-  if ((await table.rulesOf(CORRIDOR_CHAIN)) === undefined) return [];
+  if ((await table.rulesOf(chain.name)) === undefined) return [];
   const removed: string[] = [];
   let jumps = 0;
+  if (chain.removeEveryJump) {
+    // `-A INPUT -p tcp ... -j CORRIDOR-PORT`, as -S prints what install wrote: the same words delete it.
+    const suffix = ` -j ${chain.name}`;
+    for (const line of (await table.rulesOf(chain.entry)) ?? []) {
+      if (!line.endsWith(suffix) || jumps >= MAX_JUMPS) continue;
+      await table.deleteRule(chain.entry, line.split(' ').slice(2));
+      jumps++;
+    }
+  }
   while (jumps < MAX_JUMPS && (await table.hasRule(chain.entry, chain.jump))) {
     await table.deleteRule(chain.entry, chain.jump);
     jumps++;
   }
-  if (jumps > 0) removed.push(`deleted the ${chain.entryLabel} jump to ${CORRIDOR_CHAIN}${jumps > 1 ? ` (${jumps} copies)` : ''}`);
+  if (jumps > 0) removed.push(`deleted the ${chain.entryLabel} jump to ${chain.name}${jumps > 1 ? ` (${jumps} copies)` : ''}`);
   // Fails (and says so) if something else still jumps to the chain: that rule is not ours to delete.
-  await table.deleteChain(CORRIDOR_CHAIN);
-  removed.push(`deleted ${chain.label} chain ${CORRIDOR_CHAIN}`);
+  await table.deleteChain(chain.name);
+  removed.push(`deleted ${chain.label} chain ${chain.name}`);
   return removed;
 }
 
 /** The chain holds every wanted rule and nothing else (the wanted rules are distinct). */
-async function holdsExactly(table: RuleTable, current: readonly string[], wanted: readonly (readonly string[])[]): Promise<boolean> {
+async function holdsExactly(table: RuleTable, name: string, current: readonly string[], wanted: readonly (readonly string[])[]): Promise<boolean> {
   if (current.length !== wanted.length) return false;
-  for (const rule of wanted) if (!(await table.hasRule(CORRIDOR_CHAIN, rule))) return false;
+  for (const rule of wanted) if (!(await table.hasRule(name, rule))) return false;
   return true;
 }

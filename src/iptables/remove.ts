@@ -1,4 +1,4 @@
-import { ipv4Chain } from './chains.js';
+import { ipv4Chain, portGuardChain } from './chains.js';
 import { removeChain } from './managed-chain.js';
 import type { IptablesRunner } from './runner.js';
 
@@ -6,10 +6,12 @@ import type { IptablesRunner } from './runner.js';
 export type RemoveReport = string[];
 
 /**
- * Deletes corridor's jump from nat PREROUTING, then its chain, and nothing else. Afterwards pods
+ * Deletes corridor's jump from nat PREROUTING, then its chain, and the guard of the agent's port
+ * (its INPUT jumps and its filter chain), and nothing else. Afterwards pods
  * reach the node's real metadata service again: this is for taking corridor off a node, never
  * for stopping the agent (a stopped agent keeps failing closed behind the rules).
  */
 export async function removeRules(runner: IptablesRunner): Promise<RemoveReport> {
-  return removeChain(ipv4Chain(runner));
+  // The port given does not matter: every jump to the guard is deleted.
+  return [...(await removeChain(ipv4Chain(runner))), ...(await removeChain(portGuardChain(runner, 0, 'iptables')))];
 }

@@ -4,6 +4,14 @@ import { formatInterfacePattern, interfaceMatch, type InterfacePattern } from '.
 export const CORRIDOR_CHAIN = 'CORRIDOR-IMDS';
 /** The built-in chain that jumps to ours: DNAT has to happen before routing. */
 export const ENTRY_CHAIN = 'PREROUTING';
+/**
+ * corridor's filter chain guarding the agent's metadata port: only pods' traffic that came through
+ * the DNAT, and the node itself, may reach it. Every pod of the cluster can route to the node's
+ * IP; traffic that did not come through the DNAT has no business there.
+ */
+export const PORT_GUARD_CHAIN = 'CORRIDOR-PORT';
+/** Where the guard is jumped to from: traffic addressed to the node. */
+export const INPUT_CHAIN = 'INPUT';
 /** Where the IPv6 REJECT is jumped to from: pods' traffic to fd00:ec2::254 is routed by the node. */
 export const FORWARD_CHAIN = 'FORWARD';
 export const METADATA_ADDRESS = '169.254.169.254';
@@ -73,6 +81,20 @@ export function ipv6RejectRules(target: Pick<RedirectTarget, 'interfaces'>): str
   return target.interfaces.map((pattern) => [...METADATA_TRAFFIC_V6, ...interfaceMatch(pattern), '-j', 'REJECT', '--reject-with', 'tcp-reset']);
 }
 
+/** The INPUT jump into the port guard: TCP to the agent's port (the host address is checked in the chain). */
+export function portGuardJump(port: number): string[] {
+  return ['-p', 'tcp', '-m', 'tcp', '--dport', String(port), '-j', PORT_GUARD_CHAIN];
+}
+
+/**
+ * The port guard: a connection to the agent's address that was not DNATed (a pod of another node,
+ * or of this one, dialling HOST_IP:8181 directly) and does not come from the node itself is
+ * refused with a TCP reset. `hostAddress` with its prefix length: `10.0.1.5/32`, `fd00::5/128`.
+ */
+export function portGuardRules(hostAddress: string): string[][] {
+  return [['-d', hostAddress, '-p', 'tcp', '-m', 'conntrack', '!', '--ctstate', 'DNAT', '-m', 'addrtype', '!', '--src-type', 'LOCAL', '-j', 'REJECT', '--reject-with', 'tcp-reset']];
+}
+
 /** `-i cali+ -> 10.0.1.5:8181`, for messages. */
 export function describeRedirect(target: RedirectTarget, pattern: InterfacePattern): string {
   return `-i ${formatInterfacePattern(pattern)} -> ${target.hostIp}:${target.port}`;
@@ -99,8 +121,6 @@ export function tableArgs(table: TableName) {
     deleteChain: (chain: string) => ['-t', table, '-X', chain],
   };
 }
-
-export const natArgs = tableArgs('nat');
 
 /**
  * `iptables-restore --noflush` input that creates the chain, or empties an existing one, and

@@ -269,6 +269,13 @@ if (missing.length > 0) {
       t.same(await probe(pods.a, '/latest/meta-data/placement/region', true), { status: 200, body: 'eu-west-3' }, 'the agent proxied the region from the node\'s metadata service');
     });
 
+    await t.test('the agent\'s port takes only what came through the DNAT, and the node itself: a pod dialling it directly is refused', async (t) => {
+      t.match(await probe(pods.a, CREDENTIALS_PATH, false, `http://${NODE_IP}:${AGENT_PORT}`), { error: 'ECONNREFUSED' }, `${NODE_IP}:${AGENT_PORT} from a pod: reset by the port guard`);
+      t.match(await probe(pods.a, CREDENTIALS_PATH, false, `http://[${NODE_IP6}]:${AGENT_PORT}`), { error: 'ECONNREFUSED' }, 'and over IPv6');
+      t.same(await probe(pods.a, CREDENTIALS_PATH), { status: 200, body: 'spark-etl' }, 'through the DNAT the same pod is served');
+      t.match(await probe(node, CREDENTIALS_PATH, false, `http://${NODE_IP}:${AGENT_PORT}`), { status: 404 }, 'the node itself reaches the port (and is no pod)');
+    });
+
     await t.test('a dual-stack pod gets its role over IPv6 through the DNAT, and is recognised by its IPv6 address', async (t) => {
       const js = await sdkJs(pods.a, IPV6_SDK);
       t.equal(js.arn, SPARK_ETL_ARN, 'fromInstanceMetadata() in IPv6 endpoint mode: the corridor role');
@@ -333,7 +340,7 @@ if (missing.length > 0) {
     await t.test('remove deletes corridor\'s jump and chain; check then fails; the node path is open again', async (t) => {
       const removed = await script('remove.sh');
       t.equal(removed.code, 0, removed.stderr);
-      t.match(removed.stdout, /deleted the PREROUTING jump to CORRIDOR-IMDS; deleted nat chain CORRIDOR-IMDS; deleted the ip6tables FORWARD jump to CORRIDOR-IMDS; deleted ip6tables filter chain CORRIDOR-IMDS/);
+      t.match(removed.stdout, /deleted the PREROUTING jump to CORRIDOR-IMDS; deleted nat chain CORRIDOR-IMDS; deleted the INPUT jump to CORRIDOR-PORT; deleted filter chain CORRIDOR-PORT; deleted the ip6tables FORWARD jump to CORRIDOR-IMDS; deleted ip6tables filter chain CORRIDOR-IMDS/);
       t.notMatch(await natTable(), /CORRIDOR-IMDS/);
       t.notMatch(await ip6Tables(), /CORRIDOR-IMDS/);
       const check = await script('check.sh');

@@ -33,7 +33,7 @@ t.test('install, check, install again, remove, check: the exit codes the init co
   t.equal(await run(['install']), 0);
   t.match(out.pop(), /already in place, nothing changed/);
   t.equal(await run(['remove']), 0);
-  t.match(out.pop(), /deleted the PREROUTING jump to CORRIDOR-IMDS; deleted nat chain CORRIDOR-IMDS; deleted the ip6tables FORWARD jump to CORRIDOR-IMDS; deleted ip6tables filter chain CORRIDOR-IMDS$/);
+  t.match(out.pop(), /deleted the PREROUTING jump to CORRIDOR-IMDS; deleted nat chain CORRIDOR-IMDS; deleted the INPUT jump to CORRIDOR-PORT; deleted filter chain CORRIDOR-PORT; deleted the ip6tables FORWARD jump to CORRIDOR-IMDS; deleted ip6tables filter chain CORRIDOR-IMDS$/);
   t.equal(await run(['check']), 1, 'check fails once the rules are gone');
   t.match(err.pop(), /^corridor iptables check: FAILED: nat chain CORRIDOR-IMDS does not exist/);
   t.equal(await run(['remove']), 0);

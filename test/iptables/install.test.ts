@@ -21,7 +21,7 @@ const KUBE_PROXY_NODE = '*nat\n:KUBE-SERVICES - [0:0]\n-A PREROUTING -j KUBE-SER
 t.test('install on a clean node: corridor\'s chain with one DNAT per pattern, jumped to first from PREROUTING', async (t) => {
   const iptables = new FakeIptables(KUBE_PROXY_NODE);
   const changes = await installRules(iptables, target('10.0.1.5', 'cali+', '!eth0'));
-  t.equal(changes.length, 2);
+  t.equal(changes.length, 4, 'the nat chain and its jump, the port guard and its jump');
   t.same(iptables.rules('CORRIDOR-IMDS'), [dnat(['-i', 'cali+']), dnat(['!', '-i', 'eth0'])]);
   t.same(iptables.rules('PREROUTING'), [JUMP, ['-j', 'KUBE-SERVICES']], 'corridor\'s jump comes before kube-proxy\'s, which stays');
   t.same(iptables.rules('KUBE-SERVICES'), [], 'other chains are untouched');
@@ -57,8 +57,8 @@ t.test('a changed host IP or interface list replaces the chain\'s rules in one s
   await installRules(iptables, target('10.0.1.5', 'cali+', 'eni+'));
   const changesBefore = iptables.changes;
   const changes = await installRules(iptables, target('10.0.1.6', 'veth+'));
-  t.match(changes, [/rewrote nat chain CORRIDOR-IMDS with 1 DNAT rule\(s\) to 10\.0\.1\.6:8181/]);
-  t.equal(iptables.changes - changesBefore, 1, 'one atomic change');
+  t.match(changes, [/rewrote nat chain CORRIDOR-IMDS with 1 DNAT rule\(s\) to 10\.0\.1\.6:8181/, /rewrote filter chain CORRIDOR-PORT with 1 REJECT rule\(s\) for what reaches 10\.0\.1\.6:8181 without the DNAT/]);
+  t.equal(iptables.changes - changesBefore, 2, 'one atomic change per chain');
   t.same(iptables.rules('CORRIDOR-IMDS'), [dnat(['-i', 'veth+'], '10.0.1.6:8181')], 'old rules are gone');
   t.same(iptables.rules('PREROUTING'), [JUMP, ['-j', 'KUBE-SERVICES']], 'still one jump');
 });
@@ -92,4 +92,20 @@ t.test('an iptables failure stops install with the command and iptables\' messag
   iptables.failures.push({ match: (args) => args[0] === 'iptables-restore', result: { code: 4, stdout: '', stderr: 'iptables-restore: Permission denied (you must be root)\n' } });
   await t.rejects(installRules(iptables, target()), /iptables-restore --noflush \(chain CORRIDOR-IMDS\) failed \(exit 4\): iptables-restore: Permission denied/);
   t.same(iptables.rules('PREROUTING'), [['-j', 'KUBE-SERVICES']], 'no jump to a chain that was never filled');
+});
+
+const GUARD_JUMP = ['-p', 'tcp', '-m', 'tcp', '--dport', '8181', '-j', 'CORRIDOR-PORT'];
+const guard = (hostAddress = '10.0.1.5/32') => ['-d', hostAddress, '-p', 'tcp', '-m', 'conntrack', '!', '--ctstate', 'DNAT', '-m', 'addrtype', '!', '--src-type', 'LOCAL', '-j', 'REJECT', '--reject-with', 'tcp-reset'];
+
+t.test('install guards the agent\'s port: what reaches it without the DNAT, and not from the node itself, is refused', async (t) => {
+  const iptables = new FakeIptables('*filter\n:KUBE-FIREWALL - [0:0]\n-A INPUT -j KUBE-FIREWALL\nCOMMIT\n');
+  const changes = await installRules(iptables, target('10.0.1.5', 'cali+'));
+  t.match(changes.slice(2), [/created filter chain CORRIDOR-PORT with 1 REJECT rule/, /inserted the INPUT jump to CORRIDOR-PORT for the agent's port 8181/]);
+  t.same(iptables.rules('CORRIDOR-PORT', 'filter'), [guard()]);
+  t.same(iptables.rules('INPUT', 'filter'), [GUARD_JUMP, ['-j', 'KUBE-FIREWALL']], 'jumped to first, other INPUT rules kept');
+  t.same(await checkRules(iptables, target('10.0.1.5', 'cali+')), []);
+
+  await iptables.run(['-t', 'filter', '-D', 'INPUT', ...GUARD_JUMP]);
+  t.match(await checkRules(iptables, target('10.0.1.5', 'cali+')), [/filter INPUT has no jump to CORRIDOR-PORT .* any pod of the cluster reaches the agent's port 8181 directly/], 'check names a missing guard');
+  t.match(await installRules(iptables, target('10.0.1.5', 'cali+')), [/inserted the INPUT jump to CORRIDOR-PORT/], 'install puts it back');
 });

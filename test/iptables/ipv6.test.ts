@@ -94,6 +94,8 @@ t.test('fail closed: from the first change to the last, install, a changed addre
   t.same(removed, [
     'deleted the ip6tables PREROUTING jump to CORRIDOR-IMDS',
     'deleted ip6tables nat chain CORRIDOR-IMDS',
+    'deleted the ip6tables INPUT jump to CORRIDOR-PORT',
+    'deleted ip6tables filter chain CORRIDOR-PORT',
     'deleted the ip6tables FORWARD jump to CORRIDOR-IMDS',
     'deleted ip6tables filter chain CORRIDOR-IMDS',
   ], 'remove takes the DNAT first, so its traffic meets the REJECT, and the REJECT last');
@@ -112,7 +114,21 @@ t.test('check names each missing piece', async (t) => {
   ]);
   await installIpv6Rules(ip6tables, target('fd00:10::5', 'eni+'));
   t.match(await checkIpv6Rules(ip6tables, target('fd00:10::6', 'eni+')), [/ip6tables nat chain CORRIDOR-IMDS lacks the rule -i eni\+ -> \[fd00:10::6\]:8181/, /holds 1 rule\(s\) install would not write/]);
-  t.match(await checkIpv6Rules(ip6tables, target(undefined, 'eni+')), [/ip6tables nat chain CORRIDOR-IMDS exists but no IPv6 host address was given/]);
+  t.match(await checkIpv6Rules(ip6tables, target(undefined, 'eni+')), [
+    /ip6tables nat chain CORRIDOR-IMDS exists but no IPv6 host address was given/,
+    /ip6tables filter chain CORRIDOR-PORT exists but no IPv6 host address was given/,
+  ]);
+});
+
+t.test('with an IPv6 host address the agent\'s IPv6 port is guarded too; dropping the address removes the guard', async (t) => {
+  const ip6tables = node();
+  await installIpv6Rules(ip6tables, target('fd00:10::5', 'eni+'));
+  t.same(ip6tables.rules('CORRIDOR-PORT', 'filter'), [['-d', 'fd00:10::5/128', '-p', 'tcp', '-m', 'conntrack', '!', '--ctstate', 'DNAT', '-m', 'addrtype', '!', '--src-type', 'LOCAL', '-j', 'REJECT', '--reject-with', 'tcp-reset']]);
+  t.same(ip6tables.rules('INPUT', 'filter')?.[0], ['-p', 'tcp', '-m', 'tcp', '--dport', '8181', '-j', 'CORRIDOR-PORT']);
+  t.same(await checkIpv6Rules(ip6tables, target('fd00:10::5', 'eni+')), []);
+  await installIpv6Rules(ip6tables, target(undefined, 'eni+'));
+  t.notOk(ip6tables.rules('CORRIDOR-PORT', 'filter'), 'no IPv6 address to guard');
+  t.same(await checkIpv6Rules(ip6tables, target(undefined, 'eni+')), []);
 });
 
 t.test('an ip6tables failure stops install before any jump to an unfilled chain', async (t) => {

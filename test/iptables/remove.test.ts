@@ -12,8 +12,9 @@ t.test('remove deletes corridor\'s jump and chain and leaves everything else as 
   const iptables = new FakeIptables(KUBE_PROXY_NODE);
   const untouched = iptables.save();
   await installRules(iptables, TARGET);
-  t.same(await removeRules(iptables), ['deleted the PREROUTING jump to CORRIDOR-IMDS', 'deleted nat chain CORRIDOR-IMDS']);
+  t.same(await removeRules(iptables), ['deleted the PREROUTING jump to CORRIDOR-IMDS', 'deleted nat chain CORRIDOR-IMDS', 'deleted the INPUT jump to CORRIDOR-PORT', 'deleted filter chain CORRIDOR-PORT']);
   t.equal(iptables.save(), untouched);
+  t.same(iptables.rules('INPUT', 'filter'), [], 'filter INPUT as it was');
 });
 
 t.test('remove twice: the second finds nothing and changes nothing', async (t) => {
@@ -29,8 +30,17 @@ t.test('remove deletes every copy of the jump a hand-made install may have added
   const iptables = new FakeIptables(KUBE_PROXY_NODE);
   await installRules(iptables, TARGET);
   await iptables.run(['-t', 'nat', '-A', 'PREROUTING', ...JUMP]);
-  t.same(await removeRules(iptables), ['deleted the PREROUTING jump to CORRIDOR-IMDS (2 copies)', 'deleted nat chain CORRIDOR-IMDS']);
+  t.same(await removeRules(iptables), ['deleted the PREROUTING jump to CORRIDOR-IMDS (2 copies)', 'deleted nat chain CORRIDOR-IMDS', 'deleted the INPUT jump to CORRIDOR-PORT', 'deleted filter chain CORRIDOR-PORT']);
   t.notOk(iptables.rules('CORRIDOR-IMDS'));
+});
+
+t.test('remove deletes the port guard\'s jumps whatever port they were installed for (remove is given no port)', async (t) => {
+  const iptables = new FakeIptables(KUBE_PROXY_NODE);
+  await installRules(iptables, TARGET);
+  await installRules(iptables, { ...TARGET, port: 18181 });
+  t.equal(iptables.rules('INPUT', 'filter')?.length, 2, 'an upgrade to another port left the old jump');
+  t.same((await removeRules(iptables)).slice(2), ['deleted the INPUT jump to CORRIDOR-PORT (2 copies)', 'deleted filter chain CORRIDOR-PORT']);
+  t.same(iptables.rules('INPUT', 'filter'), []);
 });
 
 t.test('a foreign rule still jumping to the chain stops remove with iptables\' reason; it is not ours to delete', async (t) => {
