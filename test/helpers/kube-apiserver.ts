@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Test } from 'tap';
 import { freePort } from './free-port.js';
+import { buildPeer, hasTool } from './peers.js';
 import { stopChild } from './stop-child.js';
 
 const run = promisify(execFile);
@@ -21,6 +22,19 @@ const START_TIMEOUT_MS = 120_000;
 export interface ControlPlaneBinaries {
   kubeApiserver: string;
   etcd: string;
+}
+
+/**
+ * kube-apiserver and etcd, built from their Go modules (or found in the cache), for tests that run
+ * a control plane; or why they cannot be had here, for the test to skip with.
+ */
+export function controlPlaneBinaries(t: Test): { ok: true; binaries: ControlPlaneBinaries } | { ok: false; reason: string } {
+  if (!hasTool('openssl', ['version'])) return { ok: false, reason: 'openssl is not installed (it makes the test certificates)' };
+  const kubeApiserver = buildPeer(t, 'build-kube-apiserver.sh');
+  if (!kubeApiserver.ok) return kubeApiserver;
+  const etcd = buildPeer(t, 'build-etcd.sh');
+  if (!etcd.ok) return etcd;
+  return { ok: true, binaries: { kubeApiserver: kubeApiserver.path, etcd: etcd.path } };
 }
 
 export interface ControlPlane {

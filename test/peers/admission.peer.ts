@@ -6,8 +6,8 @@ import type { Test } from 'tap';
 import { parseAllDocuments } from 'yaml';
 import { decideRole, type PolicyOptions } from '../../src/policy/index.js';
 import { findHelm, renderChart, type K8sObject } from '../helpers/helm.js';
-import { startControlPlane, type ControlPlane } from '../helpers/kube-apiserver.js';
-import { buildPeer, hasTool, ROOT } from '../helpers/peers.js';
+import { controlPlaneBinaries, startControlPlane, type ControlPlane } from '../helpers/kube-apiserver.js';
+import { ROOT } from '../helpers/peers.js';
 
 /**
  * The chart's ValidatingAdmissionPolicy on a real kube-apiserver (built from k8s.io/kubernetes,
@@ -285,14 +285,11 @@ interface Row {
   verdict: string;
 }
 
-const missing = hasTool('openssl', ['version']) ? undefined : 'openssl is not installed (it makes the test certificates)';
-const kubeApiserver = missing ? undefined : buildPeer(t, 'build-kube-apiserver.sh');
-const etcd = missing || !kubeApiserver?.ok ? undefined : buildPeer(t, 'build-etcd.sh');
+const control = controlPlaneBinaries(t);
 const helm = findHelm(t);
-const skip = missing ?? (!kubeApiserver?.ok ? kubeApiserver?.reason : !etcd?.ok ? etcd?.reason : !helm.ok ? helm.reason : undefined);
 
-if (skip !== undefined || !kubeApiserver?.ok || !etcd?.ok || !helm.ok) {
-  t.test('the admission policy on a real kube-apiserver', { skip: skip ?? 'not built' }, () => {});
+if (!control.ok || !helm.ok) {
+  t.test('the admission policy on a real kube-apiserver', { skip: !control.ok ? control.reason : !helm.ok ? helm.reason : '' }, () => {});
 } else {
   const helmBin = helm.bin;
   const render = (config: Config) =>
@@ -300,7 +297,7 @@ if (skip !== undefined || !kubeApiserver?.ok || !etcd?.ok || !helm.ok) {
 
   t.test('the admission policy on a real kube-apiserver agrees with the agent, or is stricter as the README lists', async (t) => {
     const started = Date.now();
-    const plane = await startControlPlane(t, { kubeApiserver: kubeApiserver.path, etcd: etcd.path });
+    const plane = await startControlPlane(t, control.binaries);
     t.comment(`kube-apiserver ${plane.version} at ${plane.server} (ready in ${Date.now() - started} ms)`);
     const admin = plane.admin();
     const core = admin.makeApiClient(CoreV1Api);

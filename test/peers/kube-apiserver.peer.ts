@@ -6,9 +6,9 @@ import { ApiException, AuthorizationV1Api, CoreV1Api, KubeConfig, KubernetesObje
 import { parseAllDocuments } from 'yaml';
 import { within } from '../helpers/fake-kube-api.js';
 import { startTestAgent, type TestAgent } from '../helpers/agent-harness.js';
-import { startControlPlane } from '../helpers/kube-apiserver.js';
+import { controlPlaneBinaries, startControlPlane } from '../helpers/kube-apiserver.js';
 import { startMoto } from '../helpers/moto.js';
-import { buildPeer, hasTool, reportPeerWhenPassing, ROOT, skipPeer } from '../helpers/peers.js';
+import { reportPeerWhenPassing, ROOT, skipPeer } from '../helpers/peers.js';
 
 /**
  * The agent against a real kube-apiserver (built from k8s.io/kubernetes, on etcd), authorised
@@ -21,15 +21,11 @@ const PEER = 'kube-apiserver';
 const NODE = 'node-a';
 const ACCOUNT = '123456789012';
 
-const missing = hasTool('openssl', ['version']) ? undefined : 'openssl is not installed (it makes the test certificates)';
-const kubeApiserver = missing ? undefined : buildPeer(t, 'build-kube-apiserver.sh');
-const etcd = missing || !kubeApiserver?.ok ? undefined : buildPeer(t, 'build-etcd.sh');
+const control = controlPlaneBinaries(t);
 
-if (missing) skipPeer(t, PEER, missing);
-else if (!kubeApiserver?.ok) skipPeer(t, PEER, kubeApiserver?.reason ?? 'not built');
-else if (!etcd?.ok) skipPeer(t, PEER, etcd?.reason ?? 'etcd not built');
+if (!control.ok) skipPeer(t, PEER, control.reason);
 else {
-  const binaries = { kubeApiserver: kubeApiserver.path, etcd: etcd.path };
+  const { binaries } = control;
   t.test('the agent against a real kube-apiserver', async (t) => {
     const plane = await startControlPlane(t, binaries);
     reportPeerWhenPassing(t, PEER, () => plane.version);

@@ -2,8 +2,7 @@ import t from 'tap';
 import { ApiException, CoreV1Api, KubernetesObjectApi, type KubernetesObject, type V1Container } from '@kubernetes/client-node';
 import { eventually } from '../helpers/eventually.js';
 import { findHelm, renderChart } from '../helpers/helm.js';
-import { startControlPlane } from '../helpers/kube-apiserver.js';
-import { buildPeer, hasTool } from '../helpers/peers.js';
+import { controlPlaneBinaries, startControlPlane } from '../helpers/kube-apiserver.js';
 
 /**
  * The chart's drop-NET_RAW policy (netRawPolicy.enabled) on a real kube-apiserver: where pods
@@ -19,14 +18,11 @@ const DROP_ALL = { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'
 
 type Answer = { allowed: true } | { allowed: false; message: string };
 
-const missing = hasTool('openssl', ['version']) ? undefined : 'openssl is not installed (it makes the test certificates)';
-const kubeApiserver = missing ? undefined : buildPeer(t, 'build-kube-apiserver.sh');
-const etcd = missing || !kubeApiserver?.ok ? undefined : buildPeer(t, 'build-etcd.sh');
+const control = controlPlaneBinaries(t);
 const helm = findHelm(t);
-const skip = missing ?? (!kubeApiserver?.ok ? kubeApiserver?.reason : !etcd?.ok ? etcd?.reason : !helm.ok ? helm.reason : undefined);
 
-if (skip !== undefined || !kubeApiserver?.ok || !etcd?.ok || !helm.ok) {
-  t.test('the drop-NET_RAW policy on a real kube-apiserver', { skip: skip ?? 'not built' }, () => {});
+if (!control.ok || !helm.ok) {
+  t.test('the drop-NET_RAW policy on a real kube-apiserver', { skip: !control.ok ? control.reason : !helm.ok ? helm.reason : '' }, () => {});
 } else {
   const helmBin = helm.bin;
   t.test('the drop-NET_RAW policy refuses pods that keep CAP_NET_RAW, except in exempt namespaces', async (t) => {
@@ -34,7 +30,7 @@ if (skip !== undefined || !kubeApiserver?.ok || !etcd?.ok || !helm.ok) {
     const policy = renderChart(helmBin, { 'netRawPolicy.enabled': true, fullnameOverride: 'corridor' }, ['--api-versions', VAP, '--show-only', 'templates/netrawpolicy.yaml']);
     t.same(policy.map((o) => o.kind), ['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
 
-    const plane = await startControlPlane(t, { kubeApiserver: kubeApiserver.path, etcd: etcd.path });
+    const plane = await startControlPlane(t, control.binaries);
     const admin = plane.admin();
     const core = admin.makeApiClient(CoreV1Api);
     const objects = KubernetesObjectApi.makeApiClient(admin);
