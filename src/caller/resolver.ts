@@ -148,9 +148,14 @@ export function createCallerResolver(options: CallerResolverOptions): CallerReso
         decision: decision.allowed ? 'allow' : 'deny',
         reason: decision.allowed ? decision.source : decision.reason,
       };
-      if (decision.allowed) audit.info(fields, 'role decision');
-      else if (pod === undefined) options.strangerAudit.note(decision.reason, { ...fields, detail: decision.message, ...(access.sharedWith ? { sharedWith: access.sharedWith } : {}) }, 'role decision');
-      else audit.warn({ ...fields, detail: decision.message }, 'role decision');
+      if (decision.allowed) {
+        audit.info(fields, 'role decision');
+      } else if (pod === undefined) {
+        const shared = access.sharedWith ? { sharedWith: access.sharedWith } : {};
+        options.strangerAudit.note(decision.reason, { ...fields, detail: decision.message, ...shared }, 'role decision');
+      } else {
+        audit.warn({ ...fields, detail: decision.message }, 'role decision');
+      }
     },
     served(access, session, ip) {
       const { pod, decision } = access;

@@ -17,6 +17,9 @@ import type { Clock, Scheduler, Timer } from '../time/index.js';
  *   tenth of a second's worth, so it still gets its rate; once its bucket is full again (it has
  *   been quiet), all of it is released. Releasing one at a time is what keeps other pods fast: a
  *   connection released at once reads a whole pipelined chunk.
+ * - Connections are counted in pools that never compete: the exempt (the node itself), the pods,
+ *   and, when `strangers` says so, callers that are no pod of this node. A connection over its
+ *   caller's or its pool's count is closed as it arrives, and `onRefused` is told why.
  */
 export interface CallerGuardOptions {
   /** Requests per second one caller may make; 0 turns the rate limit off. */
@@ -85,7 +88,6 @@ interface Caller {
 
 interface Connection {
   caller: Caller;
-  pool: Pool;
   inFlight: number;
   /** Answered 429 with Connection: close; whatever it pipelined after that is dropped. */
   closing: boolean;
@@ -108,7 +110,13 @@ export function createCallerGuard(options: CallerGuardOptions): CallerGuard {
   const { perSecond, burst, clock, scheduler } = options;
   const exempt = options.exempt ?? (() => false);
   const refused = options.onRefused ?? (() => {});
-  const pods: Pool = { perCaller: options.maxConnectionsPerCaller, max: options.maxConnections, open: 0, callerLimit: 'caller-limit', totalLimit: 'total-limit' };
+  const pods: Pool = {
+    perCaller: options.maxConnectionsPerCaller,
+    max: options.maxConnections,
+    open: 0,
+    callerLimit: 'caller-limit',
+    totalLimit: 'total-limit',
+  };
   const strangers: Pool | undefined = options.strangers && {
     perCaller: options.strangers.maxConnectionsPerCaller,
     max: options.strangers.maxConnections,
@@ -216,7 +224,7 @@ export function createCallerGuard(options: CallerGuardOptions): CallerGuard {
     if (pool.open >= pool.max) return refuse(socket, pool.totalLimit, ip);
     pool.open++;
     caller.sockets.add(socket);
-    const connection: Connection = { caller, pool, inFlight: 0, closing: false };
+    const connection: Connection = { caller, inFlight: 0, closing: false };
     connections.set(socket, connection);
     // Deferred: the HTTP server has just scheduled this socket's first resume, which would undo
     // a pause made now.
