@@ -9,12 +9,16 @@ export interface ClusterSnapshot {
   serviceAccounts: readonly ServiceAccountInfo[];
   /** The corridor agent's own pods (by the agent namespace and label selector). */
   agents: readonly AgentPod[];
+  /** Why the agents' own reports (their /metrics) could not be read, if they could not. */
+  agentMetricsProblem?: string | undefined;
 }
 
 export interface AgentPod {
   name: string;
   nodeName: string;
   ready: boolean;
+  /** corridor_pod_network_shared_bridges from the agent's /metrics; undefined when not read. */
+  sharedBridges?: number | undefined;
 }
 
 /*
@@ -57,13 +61,16 @@ export interface AgentReport {
   node: string;
   ready: boolean;
   pods: string[];
+  /** Bridges with pods' veths on the node, as its agent reports them (a pod with NET_RAW can pose as another); null: not read. */
+  sharedBridges: number | null;
 }
 
 export type Finding =
   | { kind: 'malformed-annotation'; namespace: string; pod: string | null; message: string }
   | { kind: 'shared-role'; role: string; namespaces: string[]; message: string }
   | { kind: 'glob-overlap'; namespace: string; pattern: string; role: string; roleOf: string[]; message: string }
-  | { kind: 'no-ready-agent'; namespace: string; pod: string; node: string; message: string };
+  | { kind: 'no-ready-agent'; namespace: string; pod: string; node: string; message: string }
+  | { kind: 'shared-pod-bridge'; node: string; bridges: number; message: string };
 
 export type FindingKind = Finding['kind'];
 
@@ -72,6 +79,8 @@ export interface AuditReport {
   pods: PodReport[];
   agents: AgentReport[];
   findings: Finding[];
+  /** What audit could not check, and why (e.g. the agents' /metrics not readable). */
+  notes: string[];
 }
 
 /**
@@ -119,7 +128,8 @@ export function auditCluster(snapshot: ClusterSnapshot, options: PolicyOptions):
     namespaces: namespaces.map((ns) => namespaceReport(ns.name, policies.get(ns.name) as NamespacePolicy, options)),
     pods,
     agents: [...agents.values()],
-    findings: [...malformed(policies, pods), ...roleFindings(policies, pods), ...agentFindings(pods)],
+    findings: [...malformed(policies, pods), ...roleFindings(policies, pods), ...agentFindings(pods), ...bridgeFindings(agents)],
+    notes: snapshot.agentMetricsProblem === undefined ? [] : [snapshot.agentMetricsProblem],
   };
 }
 
@@ -131,9 +141,10 @@ function agentsByNode(pods: readonly AgentPod[]): Map<string, AgentReport> {
   const byNode = new Map<string, AgentReport>();
   for (const pod of [...pods].sort(byName)) {
     if (pod.nodeName === '') continue;
-    const entry = byNode.get(pod.nodeName) ?? { node: pod.nodeName, ready: false, pods: [] };
+    const entry = byNode.get(pod.nodeName) ?? { node: pod.nodeName, ready: false, pods: [], sharedBridges: null };
     entry.ready ||= pod.ready;
     entry.pods.push(pod.name);
+    if (pod.sharedBridges !== undefined) entry.sharedBridges = Math.max(entry.sharedBridges ?? 0, pod.sharedBridges);
     byNode.set(pod.nodeName, entry);
   }
   return new Map([...byNode.entries()].sort(([a], [b]) => a.localeCompare(b)));
@@ -231,4 +242,16 @@ function agentFindings(pods: readonly PodReport[]): Finding[] {
     findings.push({ kind: 'no-ready-agent', namespace: pod.namespace, pod: pod.pod, node: pod.node, message: `pod ${pod.namespace}/${pod.pod} wants a role, but ${why}` });
   }
   return findings;
+}
+
+/** A node whose pods share an L2 bridge: a pod holding CAP_NET_RAW there can pose as another pod. */
+function bridgeFindings(agents: ReadonlyMap<string, AgentReport>): Finding[] {
+  return [...agents.values()]
+    .filter((agent) => (agent.sharedBridges ?? 0) > 0)
+    .map((agent) => ({
+      kind: 'shared-pod-bridge' as const,
+      node: agent.node,
+      bridges: agent.sharedBridges as number,
+      message: `pods on node ${agent.node} share an L2 bridge: a pod holding CAP_NET_RAW can answer ARP for another pod's IP and get its role; drop NET_RAW from pods (the chart's netRawPolicy) or use a routed CNI`,
+    }));
 }

@@ -14,6 +14,7 @@ export function renderAuditTable(report: AuditReport): string {
     report.findings.length === 0
       ? 'FINDINGS: none'
       : `FINDINGS (${report.findings.length})\n${table(['KIND', 'FINDING'], report.findings.map((f) => [f.kind, f.message]))}`,
+    ...report.notes.map((note) => `NOTE: ${note}`),
   ];
   return `${sections.join('\n\n')}\n`;
 }

@@ -14,6 +14,7 @@ const AUDIT_FLAGS: readonly FlagSpec[] = [
   ...KUBECONFIG_POLICY_FLAGS,
   { name: 'agent-namespace', kind: 'string', default: 'corridor', help: 'namespace of the corridor agent\'s DaemonSet pods' },
   { name: 'agent-selector', kind: 'string', default: 'app.kubernetes.io/name=corridor', help: 'label selector of the agent\'s pods in that namespace' },
+  { name: 'agent-admin-port', kind: 'port', default: '9181', help: 'the agents\' admin port, whose /metrics audit reads through the API server (pods/proxy) for what only a node knows' },
   { name: 'output', kind: 'string', default: 'table', help: 'table (for people) or json (for tools)' },
   { name: 'request-timeout', kind: 'duration', default: '30s', help: 'give up reading the cluster after this long' },
 ];
@@ -47,6 +48,7 @@ export async function runAuditCommand(
       serviceAccounts: policy.serviceAccountRoles,
       agentNamespace: get('agent-namespace') as string,
       agentSelector: get('agent-selector') as string,
+      agentAdminPort: values.get('agent-admin-port') as number,
       timeoutMs: values.get('request-timeout') as number,
     });
   } catch (error) {
@@ -62,6 +64,7 @@ interface ReadOptions {
   serviceAccounts: boolean;
   agentNamespace: string;
   agentSelector: string;
+  agentAdminPort: number;
   timeoutMs: number;
 }
 
@@ -81,12 +84,39 @@ async function readCluster(core: CoreV1Api, where: string, options: ReadOptions)
   const [namespaces, pods, serviceAccounts, agents] = await reading.catch((error: unknown) => {
     throw signal.aborted ? new Error(`${where} did not answer within --request-timeout (${options.timeoutMs / 1000} s)`) : error;
   });
+  const read = await readAgentMetrics(core, agents.map(agentPod), options.agentNamespace, options.agentAdminPort);
   return {
     namespaces: namespaces.map(parseNamespace),
     pods: pods.map(parsePod),
     serviceAccounts: serviceAccounts.map(parseServiceAccount),
-    agents: agents.map(agentPod),
+    agents: read.agents,
+    agentMetricsProblem: read.problem,
   };
+}
+
+const SHARED_BRIDGES = /^corridor_pod_network_shared_bridges (\d+)$/m;
+
+/**
+ * What only a node knows (whether its pods share an L2 bridge), from each ready agent's /metrics
+ * through the API server's pod proxy. Needs `get` on pods/proxy in the agents' namespace, which
+ * `view` does not give: without it the finding is not checked, and a note says why.
+ */
+async function readAgentMetrics(core: CoreV1Api, agents: AgentPod[], namespace: string, port: number): Promise<{ agents: AgentPod[]; problem: string | undefined }> {
+  let problem: string | undefined;
+  const read = await Promise.all(
+    agents.map(async (agent) => {
+      if (!agent.ready) return agent;
+      try {
+        const text = await core.connectGetNamespacedPodProxyWithPath({ name: `${agent.name}:${port}`, namespace, path: 'metrics' });
+        const match = SHARED_BRIDGES.exec(text);
+        return match ? { ...agent, sharedBridges: Number(match[1]) } : agent;
+      } catch (error) {
+        problem ??= `the agents' /metrics could not be read through the API server (get pods/proxy in namespace ${namespace}, port ${port}): ${describeApiError(error)}; shared pod bridges not checked`;
+        return agent;
+      }
+    }),
+  );
+  return { agents: read, problem };
 }
 
 async function listAll<T>(where: string, what: string, list: (page: { limit: number; _continue?: string }) => Promise<{ items: T[]; metadata?: V1ListMeta }>): Promise<T[]> {

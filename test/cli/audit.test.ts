@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runAuditCommand } from '../../src/cli/audit.js';
 import { fakeKubeApi, makeNamespace, makePod, makeServiceAccount, type FakeKubeApi, type KubeObject } from '../helpers/fake-kube-api.js';
-import { kubectlProxyStandIn } from '../helpers/kubectl-proxy.js';
+import { apiFront } from '../helpers/api-front.js';
 
 type Test = Parameters<typeof fakeKubeApi>[0];
 
@@ -35,10 +35,22 @@ interface Run {
   kube: FakeKubeApi;
 }
 
-async function audit(t: Test, objects: readonly KubeObject[], args: string[] = [], kubeArgs?: (kube: FakeKubeApi, kubeconfig: string) => string[] | Promise<string[]>): Promise<Run> {
+/** What the agents' /metrics say of their node's pod network: no shared bridge, unless a test says otherwise. */
+type AgentMetrics = (pod: string) => string | undefined;
+const ROUTED: AgentMetrics = () => 'corridor_pods 3\ncorridor_pod_network_shared_bridges 0\n';
+
+async function audit(
+  t: Test,
+  objects: readonly KubeObject[],
+  args: string[] = [],
+  kubeArgs?: (kube: FakeKubeApi, kubeconfig: string) => string[] | Promise<string[]>,
+  agentMetrics: AgentMetrics = ROUTED,
+): Promise<Run> {
   const kube = await fakeKubeApi(t, { objects });
+  // The stand-in behind a front that plays the API server's pod proxy to the agents' admin port.
+  const front = await apiFront(t, kube, { podProxy: ({ pod, port, path }) => (port === '9181' && path === 'metrics' ? agentMetrics(pod) : undefined) });
   const kubeconfig = join(t.testdir({}), 'kubeconfig');
-  writeFileSync(kubeconfig, kube.kubeConfigText());
+  writeFileSync(kubeconfig, front.kubeConfigText);
   let out = '';
   let err = '';
   const connect = kubeArgs ? await kubeArgs(kube, kubeconfig) : ['--kubeconfig', kubeconfig];
@@ -72,7 +84,7 @@ t.test('the table lists namespaces, then pods with their decisions, then finding
 t.test('--output json has the same report under stable field names', async (t) => {
   const { code, report } = await auditJson(t, DEMO);
   t.equal(code, 0);
-  t.same(Object.keys(report), ['namespaces', 'pods', 'agents', 'findings']);
+  t.same(Object.keys(report), ['namespaces', 'pods', 'agents', 'findings', 'notes']);
   t.same(report.namespaces[0], { name: 'gha', defaultRole: `${ARN}spark-etl`, allowedRoles: [`${ARN}spark-*`], problem: null, warnings: [] });
   t.same(report.pods[2], {
     namespace: 'gha1',
@@ -88,8 +100,9 @@ t.test('--output json has the same report under stable field names', async (t) =
     needsCredentials: true,
     agent: 'ready',
   });
-  t.same(report.agents, [{ node: 'node-a', ready: true, pods: ['corridor-node-a'] }]);
+  t.same(report.agents, [{ node: 'node-a', ready: true, pods: ['corridor-node-a'], sharedBridges: 0 }]);
   t.same(report.findings, []);
+  t.same(report.notes, []);
 });
 
 t.test('a role two namespaces name is a shared-role finding, and audit exits 1', async (t) => {
@@ -240,21 +253,21 @@ t.test('an API server that cannot be asked exits 3 with one line naming the serv
   });
   t.equal(down.code, 3);
   t.equal(down.out, '');
-  t.match(down.err, /^corridor audit: cannot list [a-z ]+ from the API server at http:\/\/127\.0\.0\.1:\d+ \(kubeconfig \S+kubeconfig, context fake\): .+\n$/);
+  t.match(down.err, /^corridor audit: cannot list [a-z ]+ from the API server at http:\/\/127\.0\.0\.1:\d+ \(kubeconfig \S+kubeconfig, context front\): .+\n$/);
 
   const refused = await audit(t, DEMO, [], (kube, kubeconfig) => {
     kube.token = 'rotated';
     return ['--kubeconfig', kubeconfig];
   });
   t.equal(refused.code, 3);
-  t.match(refused.err, /^corridor audit: cannot list [a-z ]+ from the API server at \S+ \(kubeconfig \S+, context fake\): HTTP 401: Unauthorized\n$/);
+  t.match(refused.err, /^corridor audit: cannot list [a-z ]+ from the API server at \S+ \(kubeconfig \S+, context front\): HTTP 401: Unauthorized\n$/);
 
   const slow = await audit(t, DEMO, ['--request-timeout', '1s'], (kube, kubeconfig) => {
     kube.listDelayMs = 5000;
     return ['--kubeconfig', kubeconfig];
   });
   t.equal(slow.code, 3);
-  t.match(slow.err, /^corridor audit: the API server at \S+ \(kubeconfig \S+, context fake\) did not answer within --request-timeout \(1 s\)\n$/);
+  t.match(slow.err, /^corridor audit: the API server at \S+ \(kubeconfig \S+, context front\) did not answer within --request-timeout \(1 s\)\n$/);
 
   const missing = await audit(t, DEMO, [], () => ['--kubeconfig', '/nonexistent/kubeconfig']);
   t.equal(missing.code, 3);
@@ -264,7 +277,7 @@ t.test('an API server that cannot be asked exits 3 with one line naming the serv
 t.test('through `kubectl proxy` (a plain-HTTP server, no TLS settings, no credentials in the kubeconfig) audit reads the cluster', async (t) => {
   let proxyRequests = () => 0;
   const run = await audit(t, DEMO, [], async (kube, kubeconfig) => {
-    const proxy = await kubectlProxyStandIn(t, kube);
+    const proxy = await apiFront(t, kube, { injectToken: true });
     proxyRequests = proxy.requests;
     writeFileSync(kubeconfig, proxy.kubeConfigText);
     return ['--kubeconfig', kubeconfig];
@@ -273,4 +286,33 @@ t.test('through `kubectl proxy` (a plain-HTTP server, no TLS settings, no creden
   t.equal(run.code, 0);
   t.match(run.out, /spark-driver\s+node-a\s+ready\s+allow/);
   t.ok(proxyRequests() >= 3, 'every list went through the proxy');
+});
+
+t.test('a node whose agent reports a shared pod bridge is a shared-pod-bridge finding, read through the API server\'s pod proxy', async (t) => {
+  const objects = [...DEMO, agentPod('node-b'), agentPod('node-c', false)];
+  const run = await audit(t, objects, ['--output', 'json'], undefined, (pod) => `corridor_pod_network_shared_bridges ${pod === 'corridor-node-b' ? 1 : 0}\n`);
+  const report = JSON.parse(run.out);
+  t.equal(run.code, 1);
+  t.same(report.findings, [
+    {
+      kind: 'shared-pod-bridge',
+      node: 'node-b',
+      bridges: 1,
+      message: 'pods on node node-b share an L2 bridge: a pod holding CAP_NET_RAW can answer ARP for another pod\'s IP and get its role; drop NET_RAW from pods (the chart\'s netRawPolicy) or use a routed CNI',
+    },
+  ]);
+  t.same(report.agents.map((a: { node: string; sharedBridges: number | null }) => [a.node, a.sharedBridges]), [['node-a', 0], ['node-b', 1], ['node-c', null]], 'a not-ready agent is not asked');
+  const table = await audit(t, objects, [], undefined, (pod) => `corridor_pod_network_shared_bridges ${pod === 'corridor-node-b' ? 1 : 0}\n`);
+  t.match(table.out, /^shared-pod-bridge  pods on node node-b share an L2 bridge/m);
+});
+
+t.test('without get on pods/proxy the agents\' reports are not read: a note says so, no finding is made up', async (t) => {
+  const run = await audit(t, DEMO, ['--output', 'json'], undefined, () => undefined);
+  const report = JSON.parse(run.out);
+  t.equal(run.code, 0, 'a note is no finding');
+  t.same(report.findings, []);
+  t.match(report.notes, [/^the agents' \/metrics could not be read through the API server \(get pods\/proxy in namespace corridor, port 9181\): HTTP 403: .*forbidden.*; shared pod bridges not checked$/]);
+  t.equal(report.agents[0].sharedBridges, null);
+  const table = await audit(t, DEMO, [], undefined, () => undefined);
+  t.match(table.out, /\nNOTE: the agents' \/metrics could not be read/);
 });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runExplainCommand } from '../../src/cli/explain.js';
 import { fakeKubeApi, makeNamespace, makePod, makeServiceAccount, type FakeKubeApi } from '../helpers/fake-kube-api.js';
-import { kubectlProxyStandIn } from '../helpers/kubectl-proxy.js';
+import { apiFront } from '../helpers/api-front.js';
 
 type Test = Parameters<typeof fakeKubeApi>[0];
 
@@ -73,7 +73,7 @@ t.test('explain refuses a --base-role-arn that is no role ARN prefix, as the age
 t.test('through `kubectl proxy` (a plain-HTTP server, no TLS settings, no credentials in the kubeconfig) explain reads the pod', async (t) => {
   let proxyRequests = () => 0;
   const { code, result, errors } = await explain(t, ['--namespace', 'gha', '--pod', 'driver'], async (kube, kubeconfig) => {
-    const proxy = await kubectlProxyStandIn(t, kube);
+    const proxy = await apiFront(t, kube, { injectToken: true });
     proxyRequests = proxy.requests;
     writeFileSync(kubeconfig, proxy.kubeConfigText);
   });
