@@ -258,6 +258,7 @@ t.test('audit lines in kubectl logs, /metrics through the chart\'s Service, corr
   t.match(metrics, /corridor_build_info\{/, '/metrics answers with corridor_build_info');
   t.match(metrics, /corridor_requests_total\{/, 'and request counters');
   t.match(metrics, /corridor_sts_calls_total\{/, 'and STS call counters');
+  t.match(metrics, /^corridor_pod_network_shared_bridges 1$/m, 'the agent sees that this node\'s pods share a bridge (the bridge CNI\'s cni0)');
 
   // A pod on the node reaches the admin port too (it is on the node IP): it may ask about itself
   // only, never about its neighbours.
@@ -279,6 +280,18 @@ t.test('audit lines in kubectl logs, /metrics through the chart\'s Service, corr
   const denied = await explain('gha1', 'intruder');
   t.equal(denied.code, 1, 'explain gha1/intruder: denied, exit 1');
   t.match(JSON.stringify(denied.report), /not-allowed/, 'reason not-allowed');
+
+  // What only the node knows reaches `corridor audit` through the API server's pod proxy.
+  const audit = await command(process.execPath, [CORRIDOR_CLI, 'audit', '--kubeconfig', cluster.kubeconfig, '--base-role-arn', BASE_ROLE_ARN, '--output', 'json']);
+  const report = JSON.parse(audit.stdout || '{}') as { findings?: { kind: string; node?: string }[]; notes?: string[] };
+  t.equal(audit.code, 1, `corridor audit exits 1 with findings (${audit.stderr.trim()})`);
+  t.ok(report.findings?.some((f) => f.kind === 'shared-pod-bridge' && f.node === cluster.nodeName), `a shared-pod-bridge finding for the node, from its agent's /metrics (${JSON.stringify(report.findings)})`);
+  t.same(report.notes, [], 'the agent\'s metrics were read');
+
+  // The agent's metadata port takes only what came through the DNAT: a pod dialling it directly is reset.
+  const direct = `import urllib.request\ntry:\n  print(urllib.request.urlopen("http://${cluster.nodeIp}:8181/latest/meta-data/iam/security-credentials/", timeout=5).status)\nexcept Exception as e:\n  print(type(e).__name__, getattr(e, "reason", ""))`;
+  const dialled = (await kubectl(cluster, ['-n', 'gha', 'exec', 'poller', '--', 'python3', '-c', direct])).stdout.trim();
+  t.match(dialled, /^URLError .*(Connection refused|Connection reset)/, `a pod dialling ${cluster.nodeIp}:8181 directly is refused (${dialled})`);
 });
 
 t.test('helm uninstall and corridor iptables remove leave the node as it was', async (t) => {
