@@ -1,6 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { createCallerGuard, exposedServerOptions, guardServer, recordRefusals } from '../guard/index.js';
-import { createLogThrottle, type Logger } from '../log/index.js';
+import { appLogThrottle, createCallerGuard, exposedServerOptions, guardServer, recordRefusals } from '../guard/index.js';
+import type { Logger } from '../log/index.js';
 import { DEFAULT_CONNECTION_BUDGET, isLocalhost } from '../net/index.js';
 import type { Clock, Scheduler } from '../time/index.js';
 import { adminRoutes, type AdminRoutesOptions } from './routes.js';
@@ -39,11 +39,7 @@ export async function buildAdminServer(options: AdminServerOptions): Promise<Fas
     ...exposedServerOptions,
   });
   const node = new Set(nodeAddresses);
-  const refusals = createLogThrottle({ logger: logger.child({ component: 'guard' }), level: 'warn', scheduler });
-  admin.addHook('onClose', (_instance, done) => {
-    refusals.close();
-    done();
-  });
+  const refusals = appLogThrottle(admin, logger.child({ component: 'guard' }), scheduler);
   const guard = createCallerGuard({
     ...ADMIN_LIMITS,
     maxConnections: maxConnections ?? DEFAULT_CONNECTION_BUDGET.admin,

@@ -1,5 +1,7 @@
 import { createRequire } from 'node:module';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import { createLogThrottle, type Logger, type LogThrottle } from '../log/index.js';
+import type { Scheduler } from '../time/index.js';
 import { peerAddress } from '../net/index.js';
 import type { CallerGuard } from './caller-guard.js';
 
@@ -67,4 +69,14 @@ export function guardServer(app: FastifyInstance, guard: CallerGuard, tooManyReq
     guard.close();
     done();
   });
+}
+
+/** A log throttle (log/throttle.ts) that lives as long as `app`: its summary timers stop when the app closes. */
+export function appLogThrottle(app: FastifyInstance, logger: Logger, scheduler: Scheduler): LogThrottle {
+  const throttle = createLogThrottle({ logger, level: 'warn', scheduler });
+  app.addHook('onClose', (_instance, done) => {
+    throttle.close();
+    done();
+  });
+  return throttle;
 }

@@ -2,4 +2,4 @@ export { createCallerGuard } from './caller-guard.js';
 export type { Admission, CallerGuard, CallerGuardOptions, RefusalReason } from './caller-guard.js';
 export { recordRefusals } from './refusals.js';
 export type { GuardedServer } from './refusals.js';
-export { exposedServerOptions, guardServer } from './fastify.js';
+export { appLogThrottle, exposedServerOptions, guardServer } from './fastify.js';

@@ -4,8 +4,7 @@ import type { CredentialSource } from '../credentials/index.js';
 import type { Logger } from '../log/index.js';
 import type { CounterHandle, HistogramHandle, Metrics } from '../metrics/index.js';
 import type { Clock, Scheduler } from '../time/index.js';
-import { createCallerGuard, exposedServerOptions, guardServer, recordRefusals } from '../guard/index.js';
-import { createLogThrottle } from '../log/index.js';
+import { appLogThrottle, createCallerGuard, exposedServerOptions, guardServer, recordRefusals } from '../guard/index.js';
 import { DEFAULT_CONNECTION_BUDGET } from '../net/index.js';
 import { replies, sendText } from './replies.js';
 import type { Route } from './route.js';
@@ -68,11 +67,7 @@ export async function buildImdsServer(deps: ImdsServerDeps, options: ImdsServerO
     routerOptions: { ignoreDuplicateSlashes: true },
   });
   recordRequestMetrics(imds, metrics);
-  const refusals = createLogThrottle({ logger: logger.child({ component: 'guard' }), level: 'warn', scheduler: deps.scheduler });
-  imds.addHook('onClose', (_instance, done) => {
-    refusals.close();
-    done();
-  });
+  const refusals = appLogThrottle(imds, logger.child({ component: 'guard' }), deps.scheduler);
   const guard = createCallerGuard({
     perSecond: options.rateLimitPerSecond,
     burst: options.rateLimitBurst,
@@ -97,13 +92,8 @@ export async function buildImdsServer(deps: ImdsServerDeps, options: ImdsServerO
     request.log.error({ reqId: request.id, err: error, url: request.url }, 'metadata request failed');
     return sendText(reply, 500, replies.internalServerError);
   });
-  const passthroughFailures = createLogThrottle({ logger, level: 'warn', scheduler: deps.scheduler });
-  imds.addHook('onClose', (_instance, done) => {
-    passthroughFailures.close();
-    done();
-  });
   await imds.register(imdsRoutes, {
-    passthroughFailures,
+    passthroughFailures: appLogThrottle(imds, logger, deps.scheduler),
     resolver: deps.resolver,
     credentials: deps.credentials,
     tokens: createTokenIssuer(clock, deps.tokenKeys),
