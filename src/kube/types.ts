@@ -30,7 +30,7 @@ export interface ServiceAccountInfo {
   annotations: Readonly<Record<string, string>>;
 }
 
-/** Who owns a source IP right now, by the rules of DESIGN.md (finished pods never, terminating ones only alone). */
+/** Who owns a source IP right now: finished pods never; of several on one IP, the one not terminating; a terminating pod only alone (CNIs reuse IPs fast). */
 export type PodLookup =
   | { kind: 'found'; pod: PodInfo }
   | { kind: 'unknown' }

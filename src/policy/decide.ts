@@ -47,7 +47,7 @@ export function namespacePolicy(namespace: NamespaceFacts, options: PolicyOption
 }
 
 /**
- * Which role a pod gets, by DESIGN.md's order: pod annotation, then ServiceAccount annotation
+ * Which role a pod gets, in this order: pod annotation, then ServiceAccount annotation
  * (when enabled), then the namespace default. A chosen role must be allowed by the namespace.
  * Pure: never throws, never does I/O; the message is safe to show the pod.
  */

@@ -57,7 +57,7 @@ const ownershipCases: Array<{ name: string; pods: PodInfo[]; expect: string }> =
   },
 ];
 
-t.test('IP ownership follows the DESIGN rules', async (t) => {
+t.test('IP ownership: finished pods never own an IP, a terminating pod only alone, two live pods on one IP are ambiguous', async (t) => {
   for (const c of ownershipCases) {
     const index = new PodIndex();
     for (const p of c.pods) index.upsert(p);
