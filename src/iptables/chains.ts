@@ -1,4 +1,4 @@
-import type { ManagedChain } from './managed-chain.js';
+import type { ChainLocation, ManagedChain } from './managed-chain.js';
 import { RuleTable } from './rule-table.js';
 import type { IptablesRunner } from './runner.js';
 import { CORRIDOR_CHAIN, ENTRY_CHAIN, FORWARD_CHAIN, INPUT_CHAIN, METADATA_ADDRESS, METADATA_ADDRESS_V6, PORT_GUARD_CHAIN, ipv6JumpRule, jumpRule, portGuardJump } from './rules.js';
@@ -34,20 +34,13 @@ export function ipv6RedirectChain(runner6: IptablesRunner): ManagedChain {
   };
 }
 
-/**
- * filter INPUT (iptables or ip6tables) jumps to the guard of the agent's port. `port` is what
- * install and check look for; remove deletes every jump to the chain, whatever its port.
- */
-export function portGuardChain(runner: IptablesRunner, port: number, binary: 'iptables' | 'ip6tables'): ManagedChain {
+/** filter INPUT (iptables or ip6tables) jumps to the guard of the agent's port: where it is, for remove. */
+export function portGuardLocation(runner: IptablesRunner, binary: 'iptables' | 'ip6tables'): ChainLocation {
   const prefix = binary === 'iptables' ? '' : 'ip6tables ';
-  return {
-    table: new RuleTable(runner, 'filter', binary),
-    name: PORT_GUARD_CHAIN,
-    label: `${prefix}filter`,
-    entry: INPUT_CHAIN,
-    entryLabel: `${prefix}${INPUT_CHAIN}`,
-    jump: portGuardJump(port),
-    traffic: `the agent's port ${port}`,
-    removeEveryJump: true,
-  };
+  return { table: new RuleTable(runner, 'filter', binary), name: PORT_GUARD_CHAIN, label: `${prefix}filter`, entry: INPUT_CHAIN, entryLabel: `${prefix}${INPUT_CHAIN}` };
+}
+
+/** The guard with its jump for the agent's port, for install and check. */
+export function portGuardChain(runner: IptablesRunner, port: number, binary: 'iptables' | 'ip6tables'): ManagedChain {
+  return { ...portGuardLocation(runner, binary), jump: portGuardJump(port), traffic: `the agent's port ${port}` };
 }

@@ -1,5 +1,5 @@
 import { checkPortGuard } from './check.js';
-import { ipv6RedirectChain, ipv6RejectChain, portGuardChain } from './chains.js';
+import { ipv6RedirectChain, ipv6RejectChain, portGuardChain, portGuardLocation } from './chains.js';
 import { checkChain, ensureChain, removeChain } from './managed-chain.js';
 import type { IptablesRunner } from './runner.js';
 import { CORRIDOR_CHAIN, METADATA_ADDRESS_V6, PORT_GUARD_CHAIN, describeIpv6, ipv6RedirectRules, ipv6RejectRules, portGuardRules, type RedirectTarget } from './rules.js';
@@ -24,12 +24,12 @@ export type Ipv6Outcome = { managed: true; lines: string[] } | { managed: false;
 export async function installIpv6Rules(runner6: IptablesRunner, target: RedirectTarget): Promise<string[]> {
   const changes = await ensureChain(ipv6RejectChain(runner6), ipv6RejectRules(target), `REJECT rule(s) for [${METADATA_ADDRESS_V6}]:80`);
   const nat = ipv6RedirectChain(runner6);
-  const guard = portGuardChain(runner6, target.port, 'ip6tables');
   if (target.hostIpv6 !== undefined) {
     changes.push(...(await ensureChain(nat, ipv6RedirectRules(target), `DNAT rule(s) to [${target.hostIpv6}]:${target.port}`)));
+    const guard = portGuardChain(runner6, target.port, 'ip6tables');
     changes.push(...(await ensureChain(guard, portGuardRules(`${target.hostIpv6}/128`), `REJECT rule(s) for what reaches [${target.hostIpv6}]:${target.port} without the DNAT`)));
   } else {
-    changes.push(...(await removeChain(nat)), ...(await removeChain(guard)));
+    changes.push(...(await removeChain(nat)), ...(await removeChain(portGuardLocation(runner6, 'ip6tables'))));
   }
   return changes;
 }
@@ -50,7 +50,7 @@ export async function checkIpv6Rules(runner6: IptablesRunner, target: RedirectTa
     problems.push(...(await checkPortGuard(runner6, target.port, `${target.hostIpv6}/128`, 'ip6tables')));
   } else {
     if ((await nat.table.rulesOf(CORRIDOR_CHAIN)) !== undefined) problems.push(`ip6tables nat chain ${CORRIDOR_CHAIN} exists but no IPv6 host address was given (install removes it)`);
-    if ((await portGuardChain(runner6, target.port, 'ip6tables').table.rulesOf(PORT_GUARD_CHAIN)) !== undefined) {
+    if ((await portGuardLocation(runner6, 'ip6tables').table.rulesOf(PORT_GUARD_CHAIN)) !== undefined) {
       problems.push(`ip6tables filter chain ${PORT_GUARD_CHAIN} exists but no IPv6 host address was given (install removes it)`);
     }
   }
@@ -59,7 +59,7 @@ export async function checkIpv6Rules(runner6: IptablesRunner, target: RedirectTa
 
 /** The DNAT first (its traffic then meets the REJECT), the REJECT last: closed until the end. */
 export async function removeIpv6Rules(runner6: IptablesRunner): Promise<string[]> {
-  return [...(await removeChain(ipv6RedirectChain(runner6))), ...(await removeChain(portGuardChain(runner6, 0, 'ip6tables'))), ...(await removeChain(ipv6RejectChain(runner6)))];
+  return [...(await removeChain(ipv6RedirectChain(runner6))), ...(await removeChain(portGuardLocation(runner6, 'ip6tables'))), ...(await removeChain(ipv6RejectChain(runner6)))];
 }
 
 /**

@@ -14,15 +14,10 @@ export interface ManagedChain {
   jump: readonly string[];
   /** What the jump catches, for messages: `169.254.169.254:80`. */
   traffic: string;
-  /**
-   * The jump depends on settings remove is not given (the agent's port): remove deletes every
-   * rule of `entry` that jumps to the chain, as `-S` lists them, instead of `jump` alone.
-   */
-  removeEveryJump?: boolean;
 }
 
-// Older or hand-made installs may have added the jump more than once; this bounds the loop.
-const MAX_JUMPS = 64;
+/** What remove needs of a chain: where it is and its words, not the jump's exact form (which may hold settings remove is not given, such as a port). */
+export type ChainLocation = Pick<ManagedChain, 'table' | 'name' | 'label' | 'entry' | 'entryLabel'>;
 
 /**
  * Fills the chain with exactly `wanted` (one transaction) and only then adds the jump, first in
@@ -70,26 +65,19 @@ export async function checkChain(
   return problems;
 }
 
-/** Deletes every copy of the jump, then the chain, and nothing else; returns what it deleted. */
-export async function removeChain(chain: ManagedChain): Promise<string[]> {
+/**
+ * Deletes every rule of the entry chain that jumps to ours (any copy, any match: an older install,
+ * another port), then the chain, and nothing else; returns what it deleted. Each jump is deleted
+ * by the words `-S` lists it with, which are the words that delete it.
+ */
+export async function removeChain(chain: ChainLocation): Promise<string[]> {
   const { table } = chain;
   if ((await table.rulesOf(chain.name)) === undefined) return [];
   const removed: string[] = [];
-  let jumps = 0;
-  if (chain.removeEveryJump) {
-    // `-A INPUT -p tcp ... -j CORRIDOR-PORT`, as -S prints what install wrote: the same words delete it.
-    const suffix = ` -j ${chain.name}`;
-    for (const line of (await table.rulesOf(chain.entry)) ?? []) {
-      if (!line.endsWith(suffix) || jumps >= MAX_JUMPS) continue;
-      await table.deleteRule(chain.entry, line.split(' ').slice(2));
-      jumps++;
-    }
-  }
-  while (jumps < MAX_JUMPS && (await table.hasRule(chain.entry, chain.jump))) {
-    await table.deleteRule(chain.entry, chain.jump);
-    jumps++;
-  }
-  if (jumps > 0) removed.push(`deleted the ${chain.entryLabel} jump to ${chain.name}${jumps > 1 ? ` (${jumps} copies)` : ''}`);
+  const prefix = `-A ${chain.entry} `;
+  const jumps = ((await table.rulesOf(chain.entry)) ?? []).filter((line) => line.startsWith(prefix) && line.endsWith(` -j ${chain.name}`));
+  for (const line of jumps) await table.deleteRule(chain.entry, line.slice(prefix.length).split(' '));
+  if (jumps.length > 0) removed.push(`deleted the ${chain.entryLabel} jump to ${chain.name}${jumps.length > 1 ? ` (${jumps.length} copies)` : ''}`);
   // Fails (and says so) if something else still jumps to the chain: that rule is not ours to delete.
   await table.deleteChain(chain.name);
   removed.push(`deleted ${chain.label} chain ${chain.name}`);

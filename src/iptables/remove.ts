@@ -1,4 +1,4 @@
-import { ipv4Chain, portGuardChain } from './chains.js';
+import { ipv4Chain, portGuardLocation } from './chains.js';
 import { removeChain } from './managed-chain.js';
 import type { IptablesRunner } from './runner.js';
 
@@ -12,6 +12,5 @@ export type RemoveReport = string[];
  * for stopping the agent (a stopped agent keeps failing closed behind the rules).
  */
 export async function removeRules(runner: IptablesRunner): Promise<RemoveReport> {
-  // The port given does not matter: every jump to the guard is deleted.
-  return [...(await removeChain(ipv4Chain(runner))), ...(await removeChain(portGuardChain(runner, 0, 'iptables')))];
+  return [...(await removeChain(ipv4Chain(runner))), ...(await removeChain(portGuardLocation(runner, 'iptables')))];
 }
