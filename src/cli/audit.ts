@@ -84,7 +84,7 @@ async function readCluster(core: CoreV1Api, where: string, options: ReadOptions)
   const [namespaces, pods, serviceAccounts, agents] = await reading.catch((error: unknown) => {
     throw signal.aborted ? new Error(`${where} did not answer within --request-timeout (${options.timeoutMs / 1000} s)`) : error;
   });
-  const read = await readAgentMetrics(core, agents.map(agentPod), options.agentNamespace, options.agentAdminPort);
+  const read = await readAgentMetrics(core, agents.map(agentPod), options.agentNamespace, options.agentAdminPort, config);
   return {
     namespaces: namespaces.map(parseNamespace),
     pods: pods.map(parsePod),
@@ -95,27 +95,40 @@ async function readCluster(core: CoreV1Api, where: string, options: ReadOptions)
 }
 
 const SHARED_BRIDGES = /^corridor_pod_network_shared_bridges (\d+)$/m;
+/** Agents asked at once: a cluster of thousands of nodes is read a few at a time, not all through the API server at once. */
+const AGENT_READS_AT_ONCE = 16;
 
 /**
  * What only a node knows (whether its pods share an L2 bridge), from each ready agent's /metrics
- * through the API server's pod proxy. Needs `get` on pods/proxy in the agents' namespace, which
- * `view` does not give: without it the finding is not checked, and a note says why.
+ * through the API server's pod proxy, within the same --request-timeout as the lists. Needs `get`
+ * on pods/proxy in the agents' namespace, which `view` does not give: without it (or when an
+ * agent does not answer in time) the finding is not checked, and a note says why.
  */
-async function readAgentMetrics(core: CoreV1Api, agents: AgentPod[], namespace: string, port: number): Promise<{ agents: AgentPod[]; problem: string | undefined }> {
+async function readAgentMetrics(
+  core: CoreV1Api,
+  agents: AgentPod[],
+  namespace: string,
+  port: number,
+  config: ReturnType<typeof withSignal>,
+): Promise<{ agents: AgentPod[]; problem: string | undefined }> {
   let problem: string | undefined;
-  const read = await Promise.all(
-    agents.map(async (agent) => {
-      if (!agent.ready) return agent;
+  const read = [...agents];
+  let next = 0;
+  const worker = async () => {
+    while (next < read.length) {
+      const index = next++;
+      const agent = read[index] as AgentPod;
+      if (!agent.ready) continue;
       try {
-        const text = await core.connectGetNamespacedPodProxyWithPath({ name: `${agent.name}:${port}`, namespace, path: 'metrics' });
+        const text = await core.connectGetNamespacedPodProxyWithPath({ name: `${agent.name}:${port}`, namespace, path: 'metrics' }, config);
         const match = SHARED_BRIDGES.exec(text);
-        return match ? { ...agent, sharedBridges: Number(match[1]) } : agent;
+        if (match) read[index] = { ...agent, sharedBridges: Number(match[1]) };
       } catch (error) {
         problem ??= `the agents' /metrics could not be read through the API server (get pods/proxy in namespace ${namespace}, port ${port}): ${describeApiError(error)}; shared pod bridges not checked`;
-        return agent;
       }
-    }),
-  );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(AGENT_READS_AT_ONCE, read.length) }, worker));
   return { agents: read, problem };
 }
 

@@ -36,7 +36,7 @@ interface Run {
 }
 
 /** What the agents' /metrics say of their node's pod network: no shared bridge, unless a test says otherwise. */
-type AgentMetrics = (pod: string) => string | undefined;
+type AgentMetrics = (pod: string) => string | undefined | Promise<string | undefined>;
 const ROUTED: AgentMetrics = () => 'corridor_pods 3\ncorridor_pod_network_shared_bridges 0\n';
 
 async function audit(
@@ -315,4 +315,41 @@ t.test('without get on pods/proxy the agents\' reports are not read: a note says
   t.equal(report.agents[0].sharedBridges, null);
   const table = await audit(t, DEMO, [], undefined, () => undefined);
   t.match(table.out, /\nNOTE: the agents' \/metrics could not be read/);
+});
+
+t.test('an agent whose /metrics never answers holds audit no longer than --request-timeout: a note, and the report', async (t) => {
+  // Without the bound the read would wait for ever, and the test time out.
+  const run = await audit(t, DEMO, ['--request-timeout', '1s', '--output', 'json'], undefined, () => new Promise<undefined>(() => {}));
+  const report = JSON.parse(run.out);
+  t.equal(run.code, 0);
+  t.match(report.notes, [/^the agents' \/metrics could not be read .*; shared pod bridges not checked$/]);
+  t.equal(report.pods.length, 3, 'the rest of the report is there');
+});
+
+t.test('a large cluster\'s agents are read a few at a time through the API server, every one of them', async (t) => {
+  const nodes = Array.from({ length: 40 }, (_, i) => `node-${i}`);
+  const total = nodes.length + 1;
+  let most = 0;
+  const asked = new Set<string>();
+  let waiting: Array<() => void> = [];
+  // Each answer waits until no more requests come in at once (or every agent has asked): the
+  // number waiting then is how many audit had in flight.
+  const slow: AgentMetrics = async (pod) => {
+    asked.add(pod);
+    await new Promise<void>((resolve) => {
+      waiting.push(resolve);
+      most = Math.max(most, waiting.length);
+      setTimeout(() => {
+        if (waiting.length === 0) return;
+        const release = waiting;
+        waiting = [];
+        for (const go of release) go();
+      }, 50);
+    });
+    return 'corridor_pod_network_shared_bridges 0\n';
+  };
+  const run = await audit(t, [...DEMO, ...nodes.map((node) => agentPod(node))], ['--output', 'json'], undefined, slow);
+  t.equal(JSON.parse(run.out).agents.length, 41);
+  t.equal(asked.size, total, 'every ready agent was asked');
+  t.ok(most > 1 && most <= 16, `several, but at most 16, at once (${most})`);
 });

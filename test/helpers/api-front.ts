@@ -11,9 +11,10 @@ export interface ApiFrontOptions {
   injectToken?: boolean;
   /**
    * Answers the API server's pod proxy, GET /api/v1/namespaces/{ns}/pods/{pod}:{port}/proxy/{path}:
-   * a text (200), or undefined for 403 (a user without get on pods/proxy).
+   * a text (200), or undefined for 403 (a user without get on pods/proxy); a promise of either
+   * answers when it settles (a pod that does not answer).
    */
-  podProxy?: (request: { namespace: string; pod: string; port: string; path: string }) => string | undefined;
+  podProxy?: (request: { namespace: string; pod: string; port: string; path: string }) => string | undefined | Promise<string | undefined>;
 }
 
 // client-node sends the pod's name and port as `name%3Aport`, as the API server also accepts.
@@ -28,12 +29,12 @@ const POD_PROXY = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/:%]+)(?::|%3A)(\d+
 export async function apiFront(t: Test, api: FakeKubeApi, options: ApiFrontOptions = {}): Promise<{ kubeConfigText: string; requests: () => number }> {
   let requests = 0;
   const target = new URL(api.url);
-  const server = http.createServer((request, response) => {
+  const server = http.createServer(async (request, response) => {
     requests++;
     const proxied = options.podProxy && POD_PROXY.exec(request.url ?? '');
     if (proxied) {
       const [, namespace, pod, port, path] = proxied as unknown as [string, string, string, string, string];
-      const text = options.podProxy!({ namespace, pod, port, path });
+      const text = await options.podProxy!({ namespace, pod, port, path });
       if (text === undefined) {
         const status = { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Forbidden', code: 403, message: `pods "${pod}:${port}" is forbidden: cannot get resource "pods/proxy"` };
         response.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify(status));
@@ -51,7 +52,10 @@ export async function apiFront(t: Test, api: FakeKubeApi, options: ApiFrontOptio
     request.pipe(upstream);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  t.teardown(() => new Promise<void>((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  }));
   const { port } = server.address() as AddressInfo;
   return {
     kubeConfigText: JSON.stringify({
