@@ -1,5 +1,6 @@
 import { AGENT_FLAGS, parseAgentConfig, usage } from '../config/index.js';
 import { startAgent } from '../main.js';
+import { EXIT } from './exit-codes.js';
 
 /** `corridor agent`: runs until SIGTERM/SIGINT, then drains in-flight requests and exits 0. */
 export async function runAgentCommand(argv: string[]): Promise<number> {
@@ -7,10 +8,10 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
   if (!result.ok) {
     if (result.help) {
       process.stdout.write(`${usage('agent', AGENT_FLAGS)}\n`);
-      return 0;
+      return EXIT.ok;
     }
     process.stderr.write(`corridor agent: invalid configuration: ${result.errors.join('; ')}\n`);
-    return 2;
+    return EXIT.usage;
   }
   const agent = await startAgent(result.config);
   await new Promise<void>((resolve) => {
@@ -24,5 +25,5 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
   });
-  return 0;
+  return EXIT.ok;
 }

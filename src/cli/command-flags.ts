@@ -1,4 +1,5 @@
 import { AGENT_FLAGS, parseFlags, usage, type FlagSpec, type FlagValue } from '../config/index.js';
+import { EXIT } from './exit-codes.js';
 
 type FlagValues = ReadonlyMap<string, FlagValue>;
 
@@ -28,12 +29,12 @@ export function parseCommandFlags<T = undefined>(
   const { values, errors, help } = parseFlags(specs, argv, process.env);
   if (help) {
     process.stdout.write(`${usage(command, specs)}\n`);
-    return { exitCode: 0 };
+    return { exitCode: EXIT.ok };
   }
   const derived = derive(values, errors);
   if (errors.length > 0) {
     process.stderr.write(`corridor ${command}: ${errors.join('; ')}\n`);
-    return { exitCode: 2 };
+    return { exitCode: EXIT.usage };
   }
   return { values, derived };
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { EXIT_CODE_TABLE } from './exit-codes.js';
+import { EXIT, EXIT_CODE_TABLE } from './exit-codes.js';
 
 // Commands load on demand: the init container's `iptables install` should not pay for the
 // agent's AWS SDK and Kubernetes client.
@@ -30,12 +30,12 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(`${HELP}\n`);
-    return command === undefined ? 2 : 0;
+    return command === undefined ? EXIT.usage : EXIT.ok;
   }
   const run = COMMANDS[command];
   if (run === undefined) {
     process.stderr.write(`corridor: unknown command "${command}"\n${HELP}\n`);
-    return 2;
+    return EXIT.usage;
   }
   return run(rest);
 }
@@ -46,6 +46,6 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     process.stderr.write(`corridor: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 1;
+    process.exitCode = EXIT.no;
   },
 );

@@ -16,6 +16,7 @@ import {
   type Ipv6Outcome,
   type RedirectTarget,
 } from '../iptables/index.js';
+import { EXIT } from './exit-codes.js';
 
 export interface IptablesCommandIo {
   runner: IptablesRunner;
@@ -44,10 +45,10 @@ export async function runIptablesCommand(argv: string[], io: IptablesCommandIo =
   if (!parsed.ok) {
     if (parsed.help) {
       io.out(`${usage('iptables install|check|remove', IPTABLES_FLAGS)}\n\ninstall  sends pods' 169.254.169.254:80 (and [fd00:ec2::254]:80) traffic to the agent (idempotent)\ncheck    exits 1 unless the rules are exactly as install leaves them\nremove   deletes corridor's jump and chain: pods reach the node's metadata service again`);
-      return 0;
+      return EXIT.ok;
     }
     io.err(`corridor iptables: ${parsed.errors.join('; ')}`);
-    return 2;
+    return EXIT.usage;
   }
   const { options } = parsed;
   const prefix = `corridor iptables ${options.action}`;
@@ -65,7 +66,7 @@ export async function runIptablesCommand(argv: string[], io: IptablesCommandIo =
         warn(outcome);
         const all = [...changes, ...(outcome.managed ? outcome.lines : [])];
         io.out(all.length > 0 ? `${prefix}: ${all.join('; ')}` : `${prefix}: already in place, nothing changed (${summary(options.target, outcome)})`);
-        return 0;
+        return EXIT.ok;
       }
       case 'check': {
         const problems = await checkRules(io.runner, options.target);
@@ -74,10 +75,10 @@ export async function runIptablesCommand(argv: string[], io: IptablesCommandIo =
         problems.push(...(outcome.managed ? outcome.lines : []));
         if (problems.length === 0) {
           io.out(`${prefix}: ok (${summary(options.target, outcome)})`);
-          return 0;
+          return EXIT.ok;
         }
         io.err(`${prefix}: FAILED: ${problems.join('; ')}`);
-        return 1;
+        return EXIT.no;
       }
       case 'remove': {
         const removed = await removeRules(io.runner);
@@ -85,12 +86,12 @@ export async function runIptablesCommand(argv: string[], io: IptablesCommandIo =
         warn(outcome);
         const all = [...removed, ...(outcome.managed ? outcome.lines : [])];
         io.out(all.length > 0 ? `${prefix}: ${all.join('; ')}` : `${prefix}: nothing of corridor's was installed`);
-        return 0;
+        return EXIT.ok;
       }
     }
   } catch (error) {
     io.err(`${prefix}: ${error instanceof Error ? error.message : String(error)}`);
-    return 1;
+    return EXIT.no;
   }
 }
 

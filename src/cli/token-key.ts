@@ -2,6 +2,7 @@ import { AGENT_FLAGS, parseFlags, usage, type FlagSpec } from '../config/index.j
 import { openTokenKeyStore, MAX_TOKEN_TTL_SECONDS, RETIRED_KEY_GRACE_MS, RELOAD_EVERY_MS } from '../imds/index.js';
 import { createLogger } from '../log/index.js';
 import { systemClock, systemScheduler } from '../time/index.js';
+import { EXIT } from './exit-codes.js';
 
 const FLAGS: readonly FlagSpec[] = AGENT_FLAGS.filter((flag) => flag.name === 'token-key-dir');
 const HELP = `${usage('token-key rotate|status', FLAGS)}
@@ -19,7 +20,7 @@ export async function runTokenKeyCommand(argv: string[]): Promise<number> {
   const [action, ...extra] = positionals;
   if (help) {
     process.stdout.write(`${HELP}\n`);
-    return 0;
+    return EXIT.ok;
   }
   if (action !== 'rotate' && action !== 'status') errors.push(action === undefined ? 'rotate or status?' : `unknown action "${action}"`);
   if (extra.length > 0) errors.push(`unexpected argument ${extra[0]}`);
@@ -29,7 +30,7 @@ export async function runTokenKeyCommand(argv: string[]): Promise<number> {
   if (!dir) errors.push('--token-key-dir (or CORRIDOR_TOKEN_KEY_DIR) names no directory');
   if (errors.length > 0) {
     process.stderr.write(`corridor token-key: ${errors.join('; ')}\n${HELP}\n`);
-    return 2;
+    return EXIT.usage;
   }
   // Warnings (an unusable file, wrong permissions) go to stderr; the result to stdout.
   const logger = createLogger('warn', process.stderr);
@@ -37,7 +38,7 @@ export async function runTokenKeyCommand(argv: string[]): Promise<number> {
   try {
     if (store.source() === 'memory') {
       process.stderr.write(`corridor token-key: cannot use ${dir as string} (see the warning above)\n`);
-      return 1;
+      return EXIT.no;
     }
     if (action === 'rotate') {
       const key = await store.rotate();
@@ -45,7 +46,7 @@ export async function runTokenKeyCommand(argv: string[]): Promise<number> {
     }
     const [signing, ...accepted] = store.keyIds();
     process.stdout.write(`signing: key-${signing ?? '?'}; also accepted: ${accepted.map((id) => `key-${id}`).join(', ') || 'none'}\n`);
-    return 0;
+    return EXIT.ok;
   } finally {
     store.close();
   }
