@@ -1,7 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AGENT_FLAGS, parseAgentConfig } from '../src/config/index.js';
-import { createStsAssumer } from '../src/credentials/index.js';
 import { startAgent, type RunningAgent } from '../src/main.js';
 import type { ChildReply, ChildRequest, ChildStats } from './protocol.js';
 
@@ -31,15 +30,11 @@ async function startAgentServer(args: string[], stsEndpoint: string, defaultLimi
   const extra = known.has('rate-limit') && !defaultLimits ? ['--rate-limit', '1000000000', '--rate-limit-burst', '1000000000'] : [];
   const parsed = parseAgentConfig([...args, ...extra], {});
   if (!parsed.ok) throw new Error(`agent config: ${parsed.errors.join('; ')}`);
-  const assumer = createStsAssumer({
-    region: 'us-east-1',
-    endpoint: stsEndpoint,
+  const agent: RunningAgent = await startAgent(parsed.config, {
+    nodeCredentials: { accessKeyId: 'AKIABENCHNODEROLE000', secretAccessKey: 'bench-node-secret' },
     env: {},
-    credentials: { accessKeyId: 'AKIABENCHNODEROLE000', secretAccessKey: 'bench-node-secret' },
-    requestTimeoutMs: 5000,
   });
-  const agent: RunningAgent = await startAgent(parsed.config, { assumer });
-  return { url: agent.imdsUrl, adminUrl: agent.adminUrl, stop: () => agent.stop() };
+  return { url: agent.imdsUrl, adminUrl: agent.adminUrl, stop: () => agent.close() };
 }
 
 async function startBareServer(body: string, contentType: string): Promise<{ url: string; stop(): Promise<void> }> {

@@ -1,7 +1,5 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { makeNamespace, makePod, startFakeKubeApi, type FakeKubeApi } from '../src/demo/index.js';
+import { makeNamespace, makePod, startFakeKubeApi, type FakeKubeApi } from '../demo/index.js';
+import { loopbackAgentFlags, writeTempKubeconfig } from '../demo/loopback.js';
 
 export const NODE = 'bench-node';
 export const ACCOUNT = '123456789012';
@@ -19,28 +17,20 @@ export interface BenchCluster {
 /** A Kubernetes API stand-in on 127.0.0.1 holding `objects`, and a kubeconfig file for it. */
 export async function startCluster(objects: readonly KubeObject[]): Promise<BenchCluster> {
   const kube = await startFakeKubeApi({ objects });
-  const dir = mkdtempSync(join(tmpdir(), 'corridor-bench-'));
-  const kubeconfig = join(dir, 'kubeconfig');
-  writeFileSync(kubeconfig, kube.kubeConfigText(), { mode: 0o600 });
+  const kubeconfig = writeTempKubeconfig(kube.kubeConfigText(), 'corridor-bench-');
   return {
     kube,
-    kubeconfig,
+    kubeconfig: kubeconfig.path,
     async close() {
       await kube.close();
-      rmSync(dir, { recursive: true, force: true });
+      kubeconfig.remove();
     },
   };
 }
 
 /** `corridor agent` flags for a node on loopback; nothing is ever proxied to a real IMDS. */
 export function agentArgs(kubeconfig: string, stsEndpoint: string): string[] {
-  return [
-    '--node-name', NODE, '--host-ip', '127.0.0.1', '--port', '0', '--admin-host', '127.0.0.1', '--admin-port', '0',
-    '--kubeconfig', kubeconfig, '--base-role-arn', BASE_ROLE_ARN, '--sts-endpoint', stsEndpoint, '--sts-region', 'us-east-1',
-    '--passthrough-paths', '', '--imds-upstream', 'http://127.0.0.1:9', '--log-level', 'info',
-    // A memory token key: benchmarks must not write the node's /var/lib/corridor.
-    '--token-key-dir', '',
-  ];
+  return loopbackAgentFlags({ nodeName: NODE, kubeconfig, stsEndpoint, baseRoleArn: BASE_ROLE_ARN });
 }
 
 export const HOT_ROLE = 'bench-reader';

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { makeNamespace, makePod, type FakeKubeApi } from '../src/demo/index.js';
+import { makeNamespace, makePod, type FakeKubeApi } from '../demo/index.js';
 import { CREDENTIALS_PATH, NODE } from './cluster.js';
 import { get, median } from './load.js';
 import { until } from './probe.js';

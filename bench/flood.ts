@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { makeNamespace, makePod, startFakeSts } from '../src/demo/index.js';
+import { makeNamespace, makePod, startFakeSts } from '../demo/index.js';
 import { agentArgs, CREDENTIALS_PATH, NODE, startCluster } from './cluster.js';
 import type { FloodCounts } from './flooder.js';
 import { fixedRate, get, median, type FixedRateResult } from './load.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
-import type { FakeSts } from '../src/demo/index.js';
+import type { FakeSts } from '../demo/index.js';
 import { BASE_ROLE_ARN, CREDENTIALS_PATH, NODE, scaleObjects, startCluster, type ScaleShape } from './cluster.js';
 import { fixedRate, get, type FixedRateResult } from './load.js';
 import { until } from './probe.js';

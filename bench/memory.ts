@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { makeNamespace, makePod, startFakeSts, type FakeSts } from '../src/demo/index.js';
+import { makeNamespace, makePod, startFakeSts, type FakeSts } from '../demo/index.js';
 import { AgentProcess } from './agent-process.js';
 import { agentArgs, CREDENTIALS_PATH, hotPathObjects, HOT_POD_IP, HOT_ROLE, NODE, RATE_POD_IPS, scaleObjects, startCluster, type BenchCluster } from './cluster.js';
 import { summariseHeapSnapshot, type HeapSummary } from './heap-snapshot.js';

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { startFakeSts } from '../src/demo/index.js';
+import { startFakeSts } from '../demo/index.js';
 import { version } from '../src/version.js';
 import { agentArgs, CREDENTIALS_PATH, hotPathObjects, HOT_POD_IP, HOT_ROLE, RATE_POD_IPS, startCluster } from './cluster.js';
 import { measureFirstCredential } from './first-credential.js';

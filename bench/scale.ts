@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { FakeSts } from '../src/demo/index.js';
+import type { FakeSts } from '../demo/index.js';
 import { agentArgs, CREDENTIALS_PATH, scaleObjects, startCluster, type ScaleShape } from './cluster.js';
 import { fixedRate, type FixedRateResult } from './load.js';
 import { waitForSessions } from './probe.js';

@@ -10,8 +10,6 @@ import type { ConnectionBudget } from './net/index.js';
 /** What the servers need (imds/server.ts's deps less the resolver, built here, and its caps, from `connections`) and the pod directory. */
 export type AppDeps = Omit<ImdsServerDeps, 'resolver' | 'maxConnections' | 'maxStrangerConnections'> & {
   directory: PodDirectory;
-  /** Brings gauges computed from the clock up to date before each /metrics scrape (the session cache's updateGauges). */
-  beforeScrape?: () => void;
   /** Connections from pods each server may hold in all; the defaults when absent. */
   connections?: ConnectionBudget;
 };
@@ -66,7 +64,6 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<App> {
     scheduler: deps.scheduler,
     nodeAddresses: config.hostIpv6 === undefined ? [config.hostIp] : [config.hostIp, config.hostIpv6],
     ...(deps.connections ? { maxConnections: deps.connections.admin, maxStrangerConnections: deps.connections.adminStrangers } : {}),
-    ...(deps.beforeScrape ? { beforeScrape: deps.beforeScrape } : {}),
   });
   imds.addHook('onClose', (_instance, done) => {
     strangerAudit.close();

@@ -1,120 +1,177 @@
 import { Registry } from 'prom-client';
+import type { AwsCredentialIdentity } from '@smithy/types';
 import { buildApp, type App } from './app.js';
 import { sessionSettings, type AgentConfig } from './config/index.js';
-import { createSessionCache, createStsAssumer, startPrefetch, type RoleAssumer, type StsAssumer } from './credentials/index.js';
-import { alsoListen, closeListener, openTokenKeyStore } from './imds/index.js';
-import { createPodDirectory, openKubeTransport, type RunningPodDirectory } from './kube/index.js';
+import { createSessionCache, createStsAssumer, startPrefetch, type RoleAssumer, type SessionCache } from './credentials/index.js';
+import { alsoListen, closeListener, openTokenKeyStore, type MetadataUpstream } from './imds/index.js';
+import { createPodDirectory, openKubeTransport, type KubeTransport, type RunningPodDirectory } from './kube/index.js';
+import { createCloseStack } from './lifecycle/index.js';
 import { createLogger, type Logger } from './log/index.js';
-import { createMetrics } from './metrics/index.js';
-import { connectionBudget, openFileLimit, reportSharedBridges } from './net/index.js';
+import { createMetrics, type Metrics } from './metrics/index.js';
+import { connectionBudget, openFileLimit, reportSharedBridges, type SharedBridge } from './net/index.js';
 import { policyWarnings } from './policy/index.js';
-import { systemClock, systemScheduler } from './time/index.js';
+import { systemClock, systemScheduler, type Clock, type Scheduler } from './time/index.js';
 import { version } from './version.js';
 
-export interface RunningAgent {
-  app: App;
-  directory: RunningPodDirectory;
-  /** Where the metadata and admin servers listen, e.g. http://127.0.0.1:8181. */
-  imdsUrl: string;
-  adminUrl: string;
-  logger: Logger;
-  /** Stops accepting, finishes in-flight requests, stops watches and refresh timers. */
-  stop(): Promise<void>;
-}
-
-export interface AgentOverrides {
-  /** Replaces the STS adapter (demo, tests). */
+/**
+ * The agent's edges: what it talks to and what it runs on. Each defaults to the real adapter;
+ * tests, the demo and the benchmarks replace edges only, so every rule in between is production's.
+ */
+export interface AgentPorts {
+  /** How lists and watches reach the API server. Default: the config's kubeconfig, else in-cluster. */
+  kube?: KubeTransport;
+  /** Who assumes roles. Default: the STS adapter, signing as `nodeCredentials`. */
   assumer?: RoleAssumer;
+  /** The agent's own identity for the STS adapter. Default: the AWS SDK's default chain (the node role). */
+  nodeCredentials?: AwsCredentialIdentity;
+  clock?: Clock;
+  scheduler?: Scheduler;
+  /** Jitter source for refresh and backoff timing; tests pin it. */
+  random?: () => number;
+  /** The node's real metadata service, for allowlisted paths. Default: a client of --imds-upstream. */
+  upstream?: MetadataUpstream;
   logger?: Logger;
+  /** Metrics on a registry of the caller's. Default: a fresh registry with the process metrics. */
+  metrics?: Metrics;
+  /** The process's open-file limit, which sizes the connection pools. Default: read from /proc. */
+  openFileLimit?: number | undefined;
+  /** The bridges pods' interfaces hang off that let pods forge each other's addresses. Default: read from sysfs. */
+  sharedBridges?: () => SharedBridge[];
+  /** Where the STS adapter and the Kubernetes client read proxy and endpoint variables. Default: process.env. */
   env?: NodeJS.ProcessEnv;
 }
 
-/** The composition root: builds the real dependencies from config, wires them and listens. */
-export async function startAgent(config: Readonly<AgentConfig>, overrides: AgentOverrides = {}): Promise<RunningAgent> {
-  const env = overrides.env ?? process.env;
-  const logger = overrides.logger ?? createLogger(config.logLevel);
-  const metrics = createMetrics(new Registry(), version());
-  for (const warning of policyWarnings(config)) logger.warn({ component: 'policy' }, warning);
-  const clock = systemClock;
-  const scheduler = systemScheduler;
+export interface Agent {
+  config: Readonly<AgentConfig>;
+  app: App;
+  directory: RunningPodDirectory;
+  credentials: SessionCache;
+  metrics: Metrics;
+  logger: Logger;
+  /** Listens on the metadata port (and the node's IPv6 address) and the admin port. */
+  listen(): Promise<AgentUrls>;
+  /** Releases everything made, newest first: servers, watches, timers, pooled sockets. Safe to call twice. */
+  close(): Promise<void>;
+}
 
-  // The thin node:http client; @kubernetes/client-node (about 90 MB of RSS) only for kubeconfig
-  // users that need it (exec plugins, auth-provider).
-  const transport = await openKubeTransport(config.kubeconfig, {
-    logger: logger.child({ component: 'kube' }),
-    sources: { env },
-    userAgent: `corridor/${version()}`,
-  });
-  const directory = createPodDirectory({
-    transport,
-    nodeName: config.nodeName,
-    watchServiceAccounts: config.serviceAccountRoles,
-    clock,
-    scheduler,
-    metrics,
-    logger,
-  });
-  // The agent's own identity comes from the default AWS SDK chain (the node role).
-  const stsAssumer = overrides.assumer
-    ? undefined
-    : createStsAssumer({ region: config.stsRegion, endpoint: config.stsEndpoint, env, requestTimeoutMs: 5000 });
-  const assumer: RoleAssumer = overrides.assumer ?? (stsAssumer as StsAssumer);
-  const credentials = createSessionCache({
-    assumer,
-    clock,
-    scheduler,
-    ...sessionSettings(config),
-    metrics,
-    logger,
-  });
-  // Token signing keys on the node, so pods' IMDSv2 tokens survive this process (never fails).
-  const tokenKeys = await openTokenKeyStore({ dir: config.tokenKeyDir, clock, scheduler, logger: logger.child({ component: 'token-keys' }) });
-  // Caps on connections from pods, under the open-file limit, so no pod can make the agent run out.
-  const connections = connectionBudget(openFileLimit());
-  const app = await buildApp({ directory, credentials, beforeScrape: () => credentials.updateGauges(), clock, scheduler, metrics, logger, tokenKeys, connections }, config);
-  // Before the watch starts, so the first list of pods is prefetched too.
-  startPrefetch({ pods: directory, roles: app.resolver, credentials });
-  // Everything that keeps the process alive; released on stop, and when start-up fails half-way,
-  // so a port in use ends the process (and the pod restarts) instead of leaving it hanging.
-  let imds6: Awaited<ReturnType<typeof alsoListen>> | undefined;
-  // Whether pods on this node can forge each other's addresses at L2 (README: what the pod network must guarantee).
-  const bridges = reportSharedBridges({ gauge: metrics.sharedBridges, logger: logger.child({ component: 'net' }), scheduler });
-  const release = async () => {
-    bridges.stop();
-    if (imds6) await closeListener(imds6);
-    await app.imds.close();
-    directory.stop();
-    transport.close?.();
-    credentials.close();
-    tokenKeys.close();
-    stsAssumer?.close();
-    await app.admin.close();
-  };
-  directory.start();
-  tokenKeys.start();
-  let imdsUrl: string;
-  let adminUrl: string;
+export interface AgentUrls {
+  /** Where the metadata server listens, e.g. http://127.0.0.1:8181. */
+  imdsUrl: string;
+  adminUrl: string;
+}
+
+export interface RunningAgent extends Agent, AgentUrls {}
+
+/**
+ * The composition root: builds the agent from config and its edges, and starts its background
+ * work (watches, token-key reloads, refresh timers), without listening. Every resource registers
+ * its own close as it is made; a failure half-way releases what was made and rethrows.
+ */
+export async function createAgent(config: Readonly<AgentConfig>, ports: AgentPorts = {}): Promise<Agent> {
+  const env = ports.env ?? process.env;
+  const logger = ports.logger ?? createLogger(config.logLevel);
+  const clock = ports.clock ?? systemClock;
+  const scheduler = ports.scheduler ?? systemScheduler;
+  const metrics = ports.metrics ?? createMetrics(new Registry(), version());
+  const resources = createCloseStack((error) => logger.error({ err: error }, 'releasing a resource failed'));
   try {
-    imdsUrl = await app.imds.listen({ host: config.hostIp, port: config.port });
-    // The node's IPv6 address too, for pods' [fd00:ec2::254] traffic DNATed there.
-    if (config.hostIpv6 !== undefined) imds6 = await alsoListen(app.imds.server, config.hostIpv6, config.port);
-    adminUrl = await app.admin.listen({ host: config.adminHost, port: config.adminPort });
+    for (const warning of policyWarnings(config)) logger.warn({ component: 'policy' }, warning);
+
+    // The thin node:http client; @kubernetes/client-node (about 90 MB of RSS) only for kubeconfig
+    // users that need it (exec plugins, auth-provider).
+    const kube =
+      ports.kube ??
+      (await openKubeTransport(config.kubeconfig, { logger: logger.child({ component: 'kube' }), sources: { env }, userAgent: `corridor/${version()}` }));
+    resources.defer(() => kube.close?.());
+
+    let assumer = ports.assumer;
+    if (assumer === undefined) {
+      const sts = createStsAssumer({
+        region: config.stsRegion,
+        endpoint: config.stsEndpoint,
+        env,
+        ...(ports.nodeCredentials ? { credentials: ports.nodeCredentials } : {}),
+        requestTimeoutMs: STS_REQUEST_TIMEOUT_MS,
+      });
+      resources.defer(() => sts.close());
+      assumer = sts;
+    }
+    const credentials = createSessionCache({ assumer, clock, scheduler, ...(ports.random ? { random: ports.random } : {}), ...sessionSettings(config), metrics, logger });
+    resources.defer(() => credentials.close());
+
+    // Token signing keys on the node, so pods' IMDSv2 tokens survive this process (never fails).
+    const tokenKeys = await openTokenKeyStore({ dir: config.tokenKeyDir, clock, scheduler, logger: logger.child({ component: 'token-keys' }) });
+    resources.defer(() => tokenKeys.close());
+
+    const directory = createPodDirectory({
+      transport: kube,
+      nodeName: config.nodeName,
+      watchServiceAccounts: config.serviceAccountRoles,
+      clock,
+      scheduler,
+      ...(ports.random ? { random: ports.random } : {}),
+      metrics,
+      logger,
+    });
+    resources.defer(() => directory.stop());
+
+    // Caps on connections from pods, under the open-file limit, so no pod can make the agent run out.
+    const connections = connectionBudget('openFileLimit' in ports ? ports.openFileLimit : openFileLimit());
+    const app = await buildApp({ directory, credentials, clock, scheduler, metrics, logger, tokenKeys, connections, ...(ports.upstream ? { upstream: ports.upstream } : {}) }, config);
+    resources.defer(() => app.admin.close());
+    resources.defer(() => app.imds.close());
+
+    // Before the watch starts, so the first list of pods is prefetched too.
+    startPrefetch({ pods: directory, roles: app.resolver, credentials });
+    directory.start();
+    tokenKeys.start();
+    // Whether pods on this node can forge each other's addresses at L2 (docs/security.md: what the pod network must guarantee).
+    const bridges = reportSharedBridges({
+      gauge: metrics.sharedBridges,
+      logger: logger.child({ component: 'net' }),
+      scheduler,
+      ...(ports.sharedBridges ? { read: ports.sharedBridges } : {}),
+    });
+    resources.defer(() => bridges.stop());
+
+    return {
+      config,
+      app,
+      directory,
+      credentials,
+      metrics,
+      logger,
+      async listen() {
+        const imdsUrl = await app.imds.listen({ host: config.hostIp, port: config.port });
+        let imds6Url: string | undefined;
+        // The node's IPv6 address too, for pods' [fd00:ec2::254] traffic DNATed there.
+        if (config.hostIpv6 !== undefined) {
+          const imds6 = await alsoListen(app.imds.server, config.hostIpv6, config.port);
+          resources.defer(() => closeListener(imds6));
+          imds6Url = `http://[${config.hostIpv6}]:${new URL(imdsUrl).port}`;
+        }
+        const adminUrl = await app.admin.listen({ host: config.adminHost, port: config.adminPort });
+        logger.info({ imds: imdsUrl, imds6: imds6Url, admin: adminUrl, node: config.nodeName, version: version(), maxConnections: connections }, 'corridor agent listening');
+        return { imdsUrl, adminUrl };
+      },
+      close: () => resources.close(),
+    };
   } catch (error) {
-    await release();
+    await resources.close();
     throw error;
   }
-  const imds6Url = config.hostIpv6 === undefined ? undefined : `http://[${config.hostIpv6}]:${new URL(imdsUrl).port}`;
-  logger.info({ imds: imdsUrl, imds6: imds6Url, admin: adminUrl, node: config.nodeName, version: version(), maxConnections: connections }, 'corridor agent listening');
-
-  return {
-    app,
-    directory,
-    imdsUrl,
-    adminUrl,
-    logger,
-    async stop() {
-      await release();
-      logger.info('corridor agent stopped');
-    },
-  };
 }
+
+/** Builds the agent and listens; a port in use releases everything, so the process ends (and the pod restarts) instead of hanging. */
+export async function startAgent(config: Readonly<AgentConfig>, ports: AgentPorts = {}): Promise<RunningAgent> {
+  const agent = await createAgent(config, ports);
+  try {
+    return Object.assign(agent, await agent.listen());
+  } catch (error) {
+    await agent.close();
+    throw error;
+  }
+}
+
+/** Upper bound on connecting to STS and on one AssumeRole call: a pod waiting on a miss gets its answer quickly. */
+const STS_REQUEST_TIMEOUT_MS = 5000;

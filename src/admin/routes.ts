@@ -11,8 +11,6 @@ export interface AdminRoutesOptions {
   resolver: CallerResolver;
   credentials: CredentialSource;
   metrics: Metrics;
-  /** Brings gauges computed from the clock up to date before a scrape. */
-  beforeScrape?: () => void;
 }
 
 /** /metrics, /healthz, /readyz for anyone (the kubelet, Prometheus); /debug/explain?ip= for the node and a pod about itself. */
@@ -20,7 +18,6 @@ export async function adminRoutes(app: FastifyInstance, options: AdminRoutesOpti
   const { directory, resolver, credentials, metrics } = options;
 
   app.get('/metrics', async (_request, reply) => {
-    options.beforeScrape?.();
     const body = await metrics.registry.metrics();
     return reply.type(metrics.registry.contentType).send(body);
   });

@@ -17,7 +17,10 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
       agent.logger.info({ signal }, 'shutting down');
-      agent.stop().then(resolve, (error: unknown) => {
+      agent.close().then(() => {
+        agent.logger.info('corridor agent stopped');
+        resolve();
+      }, (error: unknown) => {
         agent.logger.error({ err: error }, 'shutdown failed');
         resolve();
       });

@@ -1,6 +1,6 @@
 import type { FlagSpec } from '../config/index.js';
-import { runDemo } from '../demo/index.js';
 import { parseCommandFlags } from './command-flags.js';
+import { EXIT } from './exit-codes.js';
 
 const DEMO_FLAGS: readonly FlagSpec[] = [
   { name: 'port', kind: 'port', default: '8181', help: 'metadata server port on 127.0.0.1' },
@@ -9,12 +9,22 @@ const DEMO_FLAGS: readonly FlagSpec[] = [
   { name: 'log-level', kind: 'string', default: 'error', help: 'the agent\'s log level during the demo' },
 ];
 
+/** What `corridor demo` runs, from demo/ (demo/index.ts checks that its runDemo fits). */
+export interface DemoModule {
+  runDemo(options: { port: number; adminPort: number; logLevel: string; out: (line: string) => void }): Promise<{
+    outcomes: ReadonlyArray<{ callerArn: string | undefined }>;
+    stop(): Promise<void>;
+  }>;
+}
+
 /** `corridor demo`: exits 0 when every pod got exactly what the story says. */
 export async function runDemoCommand(argv: string[]): Promise<number> {
   const parsed = parseCommandFlags('demo', DEMO_FLAGS, argv);
   if ('exitCode' in parsed) return parsed.exitCode;
   const { values } = parsed;
-  const demo = await runDemo({
+  const demoModule = await loadDemo();
+  if (demoModule === undefined) return EXIT.usage;
+  const demo = await demoModule.runDemo({
     port: values.get('port') as number,
     adminPort: values.get('admin-port') as number,
     logLevel: values.get('log-level') as string,
@@ -34,4 +44,19 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
   }
   await demo.stop();
   return asExpected ? 0 : 1;
+}
+
+/**
+ * The demo and its stand-ins (a Kubernetes API and STS that need no cloud account) live in demo/,
+ * outside src/, so the image does not carry them; a checkout built with `npm run build` has them.
+ */
+async function loadDemo(): Promise<DemoModule | undefined> {
+  // A specifier TypeScript does not follow: src/ is compiled (into the image) without demo/.
+  const specifier = '../../demo/index.js';
+  try {
+    return (await import(specifier)) as DemoModule;
+  } catch (error) {
+    process.stderr.write(`corridor demo: the demo is not part of this build (run \`npm start\` in a checkout): ${(error as Error).message}\n`);
+    return undefined;
+  }
 }

@@ -33,7 +33,7 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
   { name: 'refresh-before', kind: 'duration', default: DEFAULT_REFRESH_BEFORE, help: 'start renewing a session this long before it expires' },
   { name: 'min-remaining', kind: 'duration', default: DEFAULT_MIN_REMAINING, help: `never serve credentials with less lifetime left than this (at least ${MIN_REMAINING_FLOOR}: below it botocore signs with expired keys)` },
   { name: 'allow-unsafe-min-remaining', kind: 'boolean', default: 'false', help: `accept a --min-remaining below ${MIN_REMAINING_FLOOR} (unsafe: botocore, boto3 and the awscli then sign with expired keys; for tests with short sessions)` },
-  { name: 'pod-lookup-timeout', kind: 'duration', default: '1s', help: 'how long a request from an unseen IP waits for the pod watch' },
+  { name: 'pod-lookup-timeout', kind: 'duration', default: '1s', zeroMeans: 'answer an unseen IP at once', help: 'how long a request from an unseen IP waits for the pod watch (0 = answer it at once, without waiting)' },
   { name: 'imds-upstream', kind: 'string', default: 'http://169.254.169.254', help: 'the real instance metadata service, for allowlisted paths only' },
   { name: 'passthrough-paths', kind: 'list', default: DEFAULT_PASSTHROUGH_PATHS.join(','), help: 'comma-separated metadata paths proxied to the real IMDS' },
   { name: 'rate-limit', kind: 'integer', default: '100', help: 'metadata requests per second one pod may make (token bucket; 0 turns the limit off)' },

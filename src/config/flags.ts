@@ -14,6 +14,8 @@ export interface FlagSpec {
   repeatable?: boolean;
   /** A `string` flag that takes an empty value says what it means (shown in --help); others refuse it. */
   emptyMeans?: string;
+  /** A `duration` flag that takes 0 says what it means (shown in --help); others refuse it. */
+  zeroMeans?: string;
 }
 
 export type FlagValue = string | number | boolean | readonly string[] | undefined;
@@ -123,6 +125,7 @@ function convert(spec: FlagSpec, text: string): { value?: FlagValue; error?: str
     }
     case 'duration': {
       const ms = parseDuration(text);
+      if (ms === 0 && spec.zeroMeans !== undefined) return { value: 0 };
       return ms === undefined || ms <= 0 ? { error: `"${text}" is not a duration (like 90s, 15m, 1h or seconds)` } : { value: ms };
     }
     case 'list':

@@ -35,8 +35,6 @@ export interface SessionCacheOptions {
 }
 
 export interface SessionCache extends CredentialSource {
-  /** Recomputes corridor_sessions and corridor_session_min_remaining_seconds from the clock (call before a scrape). */
-  updateGauges(): void;
   /** Stops every refresh and retry timer; cached sessions stay readable. */
   close(): void;
 }
@@ -237,7 +235,6 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
       logger.warn({ ...keyFields(entry.key), expiration: iso(session.expiration) }, 'STS returned a session shorter than refresh-before; renewing it soon');
     }
     schedule(entry, Math.max(policy.baseMs, refreshAt - now), 'refresh');
-    updateGauges();
   }
 
   function failed(entry: Entry, error: AssumeRoleError, trigger: Trigger, startedAt: number, details: Record<string, number> = {}): KeyFailure {
@@ -270,7 +267,6 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
     // Never keep what can no longer be served at all.
     if (entry.session !== undefined && entry.session.expiration <= now) entry.session = undefined;
     schedule(entry, delay, 'retry');
-    updateGauges();
     return failure;
   }
 
@@ -285,7 +281,8 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
     });
   }
 
-  function updateGauges(): void {
+  // What corridor_sessions and corridor_session_min_remaining_seconds show, worked out at each scrape.
+  metrics.readSessionsFrom(() => {
     const now = clock.now();
     let count = 0;
     let lowest = Number.POSITIVE_INFINITY;
@@ -295,10 +292,9 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
       count++;
       lowest = Math.min(lowest, session.expiration - now);
     }
-    metrics.sessions.set(count);
     // No session means no lifetime to report; NaN keeps "< threshold" alerts quiet on idle nodes.
-    metrics.sessionMinRemaining.set(count === 0 ? Number.NaN : lowest / 1000);
-  }
+    return { count, lowestRemainingSeconds: count === 0 ? Number.NaN : lowest / 1000 };
+  });
 
   return {
     /** Counts a cache hit when it returns a session: the IMDS path tries peek first and calls get only when it misses. */
@@ -345,8 +341,7 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
         entries.delete(id);
         logger.debug(keyFields(entry.key), 'session dropped: no pod on this node uses it');
       }
-      updateGauges();
-    },
+      },
 
     status(key) {
       const entry = entries.get(idOf(key));
@@ -356,8 +351,6 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
       };
       return status;
     },
-
-    updateGauges,
 
     close() {
       closed = true;

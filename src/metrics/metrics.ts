@@ -19,17 +19,32 @@ export interface Metrics {
   pods: Gauge<string>;
   ready: Gauge<string>;
   buildInfo: Gauge<'version'>;
+  /**
+   * Where corridor_sessions and corridor_session_min_remaining_seconds come from: read by
+   * prom-client's collect at every scrape, since a lifetime shrinks with the clock, not on events.
+   */
+  readSessionsFrom(source: () => SessionLifetimes): void;
   /** A cheap handle on one label set of requests, credentialCache or decisions; keep it and call inc(). */
   handle<T extends string>(counter: Counter<T>, labels: LabelValues<T>): CounterHandle;
+}
+
+/** The cached sessions a scrape reports: how many are valid, and the lowest remaining lifetime (NaN when none). */
+export interface SessionLifetimes {
+  count: number;
+  lowestRemainingSeconds: number;
 }
 
 export function createMetrics(registry: Registry, version: string, options: { defaultMetrics?: boolean } = {}): Metrics {
   const registers = [registry];
   // The counters the request path updates take increments held in plain numbers (deferred.ts).
   const deferred = new DeferredCounts();
+  let sessionLifetimes: (() => SessionLifetimes) | undefined;
   const metrics: Metrics = {
     registry,
     handle: (counter, labels) => deferred.handle(counter, labels),
+    readSessionsFrom(source) {
+      sessionLifetimes = source;
+    },
     requests: deferred.counter({
       name: 'corridor_requests_total',
       help: 'Metadata requests answered, by route and HTTP status code.',
@@ -65,11 +80,17 @@ export function createMetrics(registry: Registry, version: string, options: { de
       name: 'corridor_sessions',
       help: 'STS sessions currently cached.',
       registers,
+      collect() {
+        if (sessionLifetimes) this.set(sessionLifetimes().count);
+      },
     }),
     sessionMinRemaining: new Gauge({
       name: 'corridor_session_min_remaining_seconds',
       help: 'Lowest remaining lifetime, in seconds, of any cached session (what a pod could be served now).',
       registers,
+      collect() {
+        if (sessionLifetimes) this.set(sessionLifetimes().lowestRemainingSeconds);
+      },
     }),
     decisions: deferred.counter({
       name: 'corridor_decisions_total',

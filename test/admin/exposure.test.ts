@@ -3,7 +3,7 @@ import net, { type AddressInfo } from 'node:net';
 import t, { type Test } from 'tap';
 import { build, type Built } from '../helpers/build-app.js';
 import { accessDenied } from '../helpers/fake-assumer.js';
-import { podInfo } from '../helpers/fake-directory.js';
+import { podInfo } from '../helpers/scripted-kube.js';
 import { within } from '../helpers/fake-kube-api.js';
 import { settle } from '../helpers/fake-time.js';
 
@@ -13,10 +13,10 @@ const NODE_ROLE_TEXT = 'User: arn:aws:sts::123456789012:assumed-role/eks-node-ro
 
 async function corridors(t: Test): Promise<Built> {
   const app = await build(t);
-  app.directory.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
-  app.directory.setNamespace('other', { 'iam.amazonaws.com/role': 'arn:aws:iam::999999999999:role/other-secret-role' });
-  app.directory.addPod(podInfo({ name: 'reader', namespace: 'gha', ip: '10.0.0.7' }));
-  app.directory.addPod(podInfo({ name: 'neighbour', namespace: 'other', ip: '10.0.0.8' }));
+  app.kube.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
+  app.kube.setNamespace('other', { 'iam.amazonaws.com/role': 'arn:aws:iam::999999999999:role/other-secret-role' });
+  app.kube.addPod(podInfo({ name: 'reader', namespace: 'gha', ip: '10.0.0.7' }));
+  app.kube.addPod(podInfo({ name: 'neighbour', namespace: 'other', ip: '10.0.0.8' }));
   await settle();
   return app;
 }
@@ -34,8 +34,8 @@ t.test('explain refuses a pod asking about another pod: no directory of other na
 t.test('a pod asking explain about itself learns its decision, but not the STS error text', async (t) => {
   const app = await build(t);
   app.assumer.failWith = accessDenied(NODE_ROLE_TEXT);
-  app.directory.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
-  app.directory.addPod(podInfo({ name: 'reader', ip: '10.0.0.7' }));
+  app.kube.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
+  app.kube.addPod(podInfo({ name: 'reader', ip: '10.0.0.7' }));
   await settle();
   const self = await explain(app, '10.0.0.7', '10.0.0.7');
   t.equal(self.statusCode, 200);
@@ -47,7 +47,7 @@ t.test('a pod asking explain about itself learns its decision, but not the STS e
 
 t.test('an IP two live pods claim: the pod is told only that; the audit line and the node\'s explain name them', async (t) => {
   const app = await corridors(t);
-  app.directory.addPod(podInfo({ name: 'twin', namespace: 'other', ip: '10.0.0.7' }));
+  app.kube.addPod(podInfo({ name: 'twin', namespace: 'other', ip: '10.0.0.7' }));
   await settle();
   const answer = await app.imds.inject({ url: '/latest/meta-data/iam/security-credentials/', remoteAddress: '10.0.0.7' });
   t.equal(answer.statusCode, 404);
@@ -173,7 +173,7 @@ const refusals = async (app: Built, server: string, reason: string) =>
 t.test('the kubelet probing from the node\'s address, and Prometheus from another node, are served while 40 pods hold every connection they may with half-sent requests', async (t) => {
   const app = await build(t, ['--host-ip', '127.0.0.9']);
   const flooders = Array.from({ length: 40 }, (_, i) => `127.0.1.${i + 1}`);
-  for (const ip of flooders) app.directory.addPod(podInfo({ name: `flood-${ip}`, ip }));
+  for (const ip of flooders) app.kube.addPod(podInfo({ name: `flood-${ip}`, ip }));
   await app.admin.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.admin.server.address() as AddressInfo;
   const flood = halfSentFlood(port, flooders, 10);

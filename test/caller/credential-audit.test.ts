@@ -1,6 +1,6 @@
 import t from 'tap';
 import { build, BASE_ROLE_ARN, type Built } from '../helpers/build-app.js';
-import { podInfo } from '../helpers/fake-directory.js';
+import { podInfo } from '../helpers/scripted-kube.js';
 import { settle } from '../helpers/fake-time.js';
 import { createLogger } from '../../src/log/index.js';
 import { sink } from '../helpers/log-sink.js';
@@ -14,7 +14,7 @@ const served = (app: Built): LogLine[] => app.logs.filter((l) => l.component ===
 
 async function withNamespace(t: Parameters<typeof build>[0], flags: string[] = []): Promise<Built> {
   const app = await build(t, flags);
-  app.directory.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
+  app.kube.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
   return app;
 }
 
@@ -26,7 +26,7 @@ async function credentials(app: Built, ip: string, url = DOC): Promise<{ AccessK
 
 t.test('a pod\'s first credentials write one audit line naming pod, ServiceAccount, node, role and AccessKeyId; the next 100 requests write none', async (t) => {
   const app = await withNamespace(t);
-  app.directory.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7', serviceAccountName: 'spark' }));
+  app.kube.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7', serviceAccountName: 'spark' }));
   await settle();
   const doc = await credentials(app, '10.0.0.7');
   const lines = served(app);
@@ -50,7 +50,7 @@ t.test('a pod\'s first credentials write one audit line naming pod, ServiceAccou
 
 t.test('a refreshed session is a new audit line for each pod that then receives it', async (t) => {
   const app = await withNamespace(t);
-  app.directory.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7' }));
+  app.kube.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7' }));
   await settle();
   const first = await credentials(app, '10.0.0.7');
   await app.time.advance(20 * MINUTE);
@@ -64,8 +64,8 @@ t.test('a refreshed session is a new audit line for each pod that then receives 
 
 t.test('two pods sharing a session get one audit line each, with the same AccessKeyId', async (t) => {
   const app = await withNamespace(t);
-  app.directory.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7' }));
-  app.directory.addPod(podInfo({ name: 'spark-executor', ip: '10.0.0.8' }));
+  app.kube.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7' }));
+  app.kube.addPod(podInfo({ name: 'spark-executor', ip: '10.0.0.8' }));
   await settle();
   for (let i = 0; i < 3; i++) {
     await credentials(app, '10.0.0.7');
@@ -79,7 +79,7 @@ t.test('two pods sharing a session get one audit line each, with the same Access
 
 t.test('a dual-stack pod asking over IPv4 and IPv6 is one pod: one audit line', async (t) => {
   const app = await withNamespace(t);
-  app.directory.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7', ips: ['10.0.0.7', 'fd00:10::7'] }));
+  app.kube.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7', ips: ['10.0.0.7', 'fd00:10::7'] }));
   await settle();
   const v4 = await credentials(app, '10.0.0.7');
   const v6 = await credentials(app, 'fd00:10::7');
@@ -89,10 +89,10 @@ t.test('a dual-stack pod asking over IPv4 and IPv6 is one pod: one audit line', 
 
 t.test('an update of the pod object (a new PodInfo from the watch) is the same pod: no new line', async (t) => {
   const app = await withNamespace(t);
-  const pod = app.directory.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7' }));
+  const pod = app.kube.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7' }));
   await settle();
   await credentials(app, '10.0.0.7');
-  app.directory.updatePod(pod, { ...pod, annotations: { 'example.com/touched': 'yes' } });
+  app.kube.updatePod(pod, { ...pod, annotations: { 'example.com/touched': 'yes' } });
   await settle();
   await credentials(app, '10.0.0.7');
   t.equal(app.assumer.calls.length, 1);
@@ -102,7 +102,7 @@ t.test('an update of the pod object (a new PodInfo from the watch) is the same p
 t.test('a pod whose first request waits for STS gets its audit line too', async (t) => {
   const app = await withNamespace(t);
   app.assumer.holdNext();
-  app.directory.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7' }));
+  app.kube.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7' }));
   const pending = credentials(app, '10.0.0.7');
   await settle();
   t.equal(served(app).length, 0);
@@ -113,8 +113,8 @@ t.test('a pod whose first request waits for STS gets its audit line too', async 
 
 t.test('a denied pod and the iam/info path write no credentials line', async (t) => {
   const app = await withNamespace(t);
-  app.directory.addPod(podInfo({ name: 'sneaky', ip: '10.0.0.9', annotations: { 'iam.amazonaws.com/role': 'admin' } }));
-  app.directory.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7' }));
+  app.kube.addPod(podInfo({ name: 'sneaky', ip: '10.0.0.9', annotations: { 'iam.amazonaws.com/role': 'admin' } }));
+  app.kube.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7' }));
   await settle();
   t.equal((await app.imds.inject({ url: '/latest/meta-data/iam/security-credentials/admin', remoteAddress: '10.0.0.9' })).statusCode, 404);
   t.equal((await app.imds.inject({ url: '/latest/meta-data/iam/info', remoteAddress: '10.0.0.7' })).statusCode, 200);
@@ -123,7 +123,7 @@ t.test('a denied pod and the iam/info path write no credentials line', async (t)
 
 t.test('neither the secret key nor the session token reach a log line, and the logger would redact them anyway', async (t) => {
   const app = await withNamespace(t);
-  app.directory.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7' }));
+  app.kube.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7' }));
   await settle();
   const doc = await credentials(app, '10.0.0.7');
   const text = JSON.stringify(app.logs);
@@ -145,8 +145,8 @@ t.test('neither the secret key nor the session token reach a log line, and the l
 
 t.test('pod scope: each pod gets its own session, with a RoleSessionName naming it, and its own audit line', async (t) => {
   const app = await withNamespace(t, ['--session-scope', 'pod']);
-  app.directory.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7' }));
-  app.directory.addPod(podInfo({ name: 'spark-executor', ip: '10.0.0.8' }));
+  app.kube.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7' }));
+  app.kube.addPod(podInfo({ name: 'spark-executor', ip: '10.0.0.8' }));
   await settle();
   t.same(app.assumer.calls.map((c) => c.roleSessionName).sort(), ['corridor.gha.spark-driver', 'corridor.gha.spark-executor']);
   t.ok(app.assumer.calls.every((c) => c.roleArn === `${BASE_ROLE_ARN}spark-etl`));
@@ -163,11 +163,11 @@ t.test('pod scope: each pod gets its own session, with a RoleSessionName naming 
 
 t.test('pod scope: a pod that leaves drops its session and its refresh; the others keep theirs', async (t) => {
   const app = await withNamespace(t, ['--session-scope', 'pod']);
-  const driver = app.directory.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7' }));
-  app.directory.addPod(podInfo({ name: 'spark-executor', ip: '10.0.0.8' }));
+  const driver = app.kube.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7' }));
+  app.kube.addPod(podInfo({ name: 'spark-executor', ip: '10.0.0.8' }));
   await settle();
   t.equal(app.assumer.calls.length, 2, 'both prefetched');
-  app.directory.removePod(driver);
+  app.kube.removePod(driver);
   t.match(app.logs.filter((l) => l.msg === 'session dropped: no pod on this node uses it'), [{ pod: 'spark-driver', namespace: 'gha' }]);
   await app.time.advance(20 * MINUTE);
   t.same(app.assumer.calls.slice(2).map((c) => c.roleSessionName), ['corridor.gha.spark-executor'], 'only the remaining pod\'s session is renewed');
@@ -176,7 +176,7 @@ t.test('pod scope: a pod that leaves drops its session and its refresh; the othe
 
 t.test('pod scope with session tags adds kubernetes-pod', async (t) => {
   const app = await withNamespace(t, ['--session-scope', 'pod', '--session-tags']);
-  app.directory.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7' }));
+  app.kube.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7' }));
   await settle();
   t.same(app.assumer.calls[0]?.tags, { 'kubernetes-namespace': 'gha', 'kubernetes-node': 'node-a', 'kubernetes-pod': 'spark-driver' });
 });

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { build, BASE_ROLE_ARN } from '../helpers/build-app.js';
-import { podInfo } from '../helpers/fake-directory.js';
+import { podInfo } from '../helpers/scripted-kube.js';
 import { settle } from '../helpers/fake-time.js';
 
 // Issue 13, item 4, through the app: decision -> session key -> AssumeRole request.
@@ -12,15 +12,15 @@ const compact = (text: string) => JSON.stringify(JSON.parse(text));
 
 t.test('one role serves two corridors: each namespace\'s pods get a session narrowed by its own policy, one STS call per corridor', async (t) => {
   const app = await build(t);
-  app.directory.setNamespace('gha', { 'iam.amazonaws.com/role': 'corridor-s3', 'iam.amazonaws.com/session-policy': bucketPolicy('gha') });
-  app.directory.setNamespace('gha1', {
+  app.kube.setNamespace('gha', { 'iam.amazonaws.com/role': 'corridor-s3', 'iam.amazonaws.com/session-policy': bucketPolicy('gha') });
+  app.kube.setNamespace('gha1', {
     'iam.amazonaws.com/role': 'corridor-s3',
     'iam.amazonaws.com/session-policy': bucketPolicy('gha1'),
     'iam.amazonaws.com/session-policy-arns': '["arn:aws:iam::123456789012:policy/gha1-logs"]',
   });
-  app.directory.addPod(podInfo({ name: 'runner-a', namespace: 'gha', ip: '10.0.0.7' }));
-  app.directory.addPod(podInfo({ name: 'runner-b', namespace: 'gha', ip: '10.0.0.8' }));
-  app.directory.addPod(podInfo({ name: 'runner-c', namespace: 'gha1', ip: '10.0.0.9' }));
+  app.kube.addPod(podInfo({ name: 'runner-a', namespace: 'gha', ip: '10.0.0.7' }));
+  app.kube.addPod(podInfo({ name: 'runner-b', namespace: 'gha', ip: '10.0.0.8' }));
+  app.kube.addPod(podInfo({ name: 'runner-c', namespace: 'gha1', ip: '10.0.0.9' }));
   await settle();
 
   const doc = async (ip: string) => JSON.parse((await app.imds.inject({ url: `${CREDS}corridor-s3`, remoteAddress: ip })).body) as { AccessKeyId: string };
@@ -36,12 +36,12 @@ t.test('one role serves two corridors: each namespace\'s pods get a session narr
 
 t.test('a malformed session policy denies its namespace\'s pods with 404 and a reason, and leaves other namespaces alone', async (t) => {
   const app = await build(t);
-  app.directory.setNamespace('gha', { 'iam.amazonaws.com/role': 'corridor-s3', 'iam.amazonaws.com/session-policy': '{"Version":"2012-10-17"' });
-  app.directory.setNamespace('gha1', { 'iam.amazonaws.com/role': 'corridor-s3', 'iam.amazonaws.com/session-policy-arns': JSON.stringify(Array.from({ length: 11 }, (_, i) => `arn:aws:iam::123456789012:policy/p${i}`)) });
-  app.directory.setNamespace('web', { 'iam.amazonaws.com/role': 'corridor-s3', 'iam.amazonaws.com/session-policy': bucketPolicy('web') });
-  app.directory.addPod(podInfo({ name: 'runner-a', namespace: 'gha', ip: '10.0.0.7' }));
-  app.directory.addPod(podInfo({ name: 'runner-c', namespace: 'gha1', ip: '10.0.0.9' }));
-  app.directory.addPod(podInfo({ name: 'frontend', namespace: 'web', ip: '10.0.0.10' }));
+  app.kube.setNamespace('gha', { 'iam.amazonaws.com/role': 'corridor-s3', 'iam.amazonaws.com/session-policy': '{"Version":"2012-10-17"' });
+  app.kube.setNamespace('gha1', { 'iam.amazonaws.com/role': 'corridor-s3', 'iam.amazonaws.com/session-policy-arns': JSON.stringify(Array.from({ length: 11 }, (_, i) => `arn:aws:iam::123456789012:policy/p${i}`)) });
+  app.kube.setNamespace('web', { 'iam.amazonaws.com/role': 'corridor-s3', 'iam.amazonaws.com/session-policy': bucketPolicy('web') });
+  app.kube.addPod(podInfo({ name: 'runner-a', namespace: 'gha', ip: '10.0.0.7' }));
+  app.kube.addPod(podInfo({ name: 'runner-c', namespace: 'gha1', ip: '10.0.0.9' }));
+  app.kube.addPod(podInfo({ name: 'frontend', namespace: 'web', ip: '10.0.0.10' }));
   await settle();
 
   const broken = await app.imds.inject({ url: CREDS, remoteAddress: '10.0.0.7' });
@@ -63,7 +63,7 @@ t.test('a malformed session policy denies its namespace\'s pods with 404 and a r
   t.match(explained, { decision: 'deny', reason: /^malformed-annotation: .*session-policy: not valid JSON/ });
 
   // Fixing the annotation applies without a restart.
-  app.directory.setNamespace('gha', { 'iam.amazonaws.com/role': 'corridor-s3', 'iam.amazonaws.com/session-policy': bucketPolicy('gha') });
+  app.kube.setNamespace('gha', { 'iam.amazonaws.com/role': 'corridor-s3', 'iam.amazonaws.com/session-policy': bucketPolicy('gha') });
   await settle();
   t.equal((await app.imds.inject({ url: CREDS, remoteAddress: '10.0.0.7' })).statusCode, 200);
 });

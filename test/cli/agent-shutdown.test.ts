@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startFakeSts } from '../../src/demo/index.js';
+import { startFakeSts } from '../../demo/index.js';
 import { fakeKubeApi, makeNamespace, makePod, within } from '../helpers/fake-kube-api.js';
 import { spawnAgent } from '../helpers/agent-process.js';
 import { freePort } from '../helpers/free-port.js';

@@ -409,7 +409,6 @@ t.test('retain drops sessions no pod uses, with their timers, and the gauges fol
 
   await time.advance(30 * MIN);
   t.equal(assumer.calls.filter((c) => c.roleArn === KEY.roleArn).length, 1, 'no refresh for the dropped key');
-  cache.updateGauges();
   // OTHER was assumed at 1 min and renewed every 12.75 min (at 13.75 and 26.5); it is now 31 min.
   t.equal(await gauge(metrics, 'sessionMinRemaining'), (26.5 + 60 - 31) * 60, 'computed from the clock on demand');
 

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { build } from '../helpers/build-app.js';
-import { podInfo } from '../helpers/fake-directory.js';
+import { podInfo } from '../helpers/scripted-kube.js';
 import { settle } from '../helpers/fake-time.js';
 
 const CREDS = '/latest/meta-data/iam/security-credentials/';
@@ -9,8 +9,8 @@ const CREDS = '/latest/meta-data/iam/security-credentials/';
 t.test('a pod whose role STS grants less than min-remaining gets 503 naming SessionTooShort, without an STS call per request', async (t) => {
   const app = await build(t);
   app.assumer.grantSeconds = 599;
-  app.directory.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
-  app.directory.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7' }));
+  app.kube.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
+  app.kube.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7' }));
   await settle();
   for (let i = 0; i < 10; i++) {
     const res = await app.imds.inject({ url: `${CREDS}spark-etl`, remoteAddress: '10.0.0.7' });

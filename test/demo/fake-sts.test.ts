@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import { AssumeRoleError, createStsAssumer, type AssumeRequest } from '../../src/credentials/index.js';
-import { startFakeSts, type FakeSts } from '../../src/demo/index.js';
+import { startFakeSts, type FakeSts } from '../../demo/index.js';
 import { MOTO_CREDENTIALS } from '../helpers/moto.js';
 
 // Issue 13, item 4: the STS stand-in takes session policies as STS does, and refuses them as STS does.

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { runDemo } from '../../src/demo/index.js';
+import { runDemo } from '../../demo/index.js';
 
 t.test('the demo: the SDK gets each allowed pod its role through the agent, and the intruder nothing', async (t) => {
   const lines: string[] = [];

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { startFakeSts } from '../../src/demo/index.js';
+import { startFakeSts } from '../../demo/index.js';
 import { startHarness, type Harness } from '../helpers/agent-harness.js';
 import { makeNamespace, makePod, within } from '../helpers/fake-kube-api.js';
 import { findHelm } from '../helpers/helm.js';
@@ -125,7 +125,7 @@ if (!helmFound.ok || !prometheus.ok) {
     // The agent stops answering: its series go stale (CorridorNotReady cannot see it), up is 0,
     // and CorridorAgentDown goes pending (it fires after its 5m `for`).
     const stopped = Date.now();
-    await h.agent.stop();
+    await h.agent.close();
     let down: ApiAlert | undefined;
     await eventually('CorridorAgentDown pending', WAIT_MS, async () => {
       down = (await alertsOf(prom)).find((a) => a.labels.alertname === 'CorridorAgentDown');

@@ -1,12 +1,10 @@
 import http from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { parseAgentConfig } from '../../src/config/index.js';
-import { createStsAssumer } from '../../src/credentials/index.js';
 import { createLogger } from '../../src/log/index.js';
 import { startAgent, type RunningAgent } from '../../src/main.js';
+import { loopbackAgentFlags, writeTempKubeconfig } from '../../demo/loopback.js';
 import { sink, type LogLine } from './log-sink.js';
 import { fakeKubeApi, type FakeKubeApi, type KubeObject } from './fake-kube-api.js';
 import { MOTO_CREDENTIALS } from './moto.js';
@@ -44,26 +42,20 @@ export async function startHarness(t: Test, options: { objects: KubeObject[]; st
  * (the stand-in, or a real kube-apiserver in the peer tests) and the given STS endpoint.
  */
 export async function startTestAgent(t: Test, options: { kubeConfigText: string; stsEndpoint: string; flags?: string[] }): Promise<TestAgent> {
-  const dir = mkdtempSync(join(tmpdir(), 'corridor-test-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const kubeconfig = join(dir, 'kubeconfig');
-  writeFileSync(kubeconfig, options.kubeConfigText);
+  const kubeconfig = writeTempKubeconfig(options.kubeConfigText, 'corridor-test-');
+  t.teardown(() => kubeconfig.remove());
   const parsed = parseAgentConfig(
     [
-      '--node-name', 'node-a', '--host-ip', '127.0.0.1', '--port', '0', '--admin-host', '127.0.0.1', '--admin-port', '0',
-      '--kubeconfig', kubeconfig, '--base-role-arn', BASE_ROLE_ARN, '--sts-endpoint', options.stsEndpoint,
-      '--passthrough-paths', '', '--imds-upstream', 'http://127.0.0.1:9', '--log-level', 'info',
       // The test's own key directory, never the machine's /var/lib/corridor; flags may override it.
-      '--token-key-dir', join(dir, 'token-keys'),
+      ...loopbackAgentFlags({ nodeName: 'node-a', kubeconfig: kubeconfig.path, stsEndpoint: options.stsEndpoint, baseRoleArn: BASE_ROLE_ARN, tokenKeyDir: join(kubeconfig.dir, 'token-keys') }),
       ...(options.flags ?? []),
     ],
     {},
   );
   if (!parsed.ok) throw new Error(parsed.errors.join('; '));
   const logs = sink();
-  const assumer = createStsAssumer({ region: 'us-east-1', endpoint: options.stsEndpoint, env: {}, credentials: MOTO_CREDENTIALS, requestTimeoutMs: 5000 });
-  const agent = await startAgent(parsed.config, { assumer, logger: createLogger('info', logs) });
-  t.teardown(() => agent.stop());
+  const agent = await startAgent(parsed.config, { nodeCredentials: MOTO_CREDENTIALS, logger: createLogger('info', logs), env: {} });
+  t.teardown(() => agent.close());
   const imds = new URL(agent.imdsUrl);
   return {
     agent,

@@ -1,59 +1,71 @@
 import { Registry } from 'prom-client';
 import type { Test } from 'tap';
-import { buildApp, type App, type AppConfig } from '../../src/app.js';
-import { parseAgentConfig, sessionSettings } from '../../src/config/index.js';
-import { createSessionCache, startPrefetch } from '../../src/credentials/index.js';
+import { parseAgentConfig, type AgentConfig } from '../../src/config/index.js';
 import type { MetadataUpstream } from '../../src/imds/index.js';
 import { createLogger } from '../../src/log/index.js';
-import { createMetrics, type Metrics } from '../../src/metrics/index.js';
+import { createAgent, type Agent } from '../../src/main.js';
+import { createMetrics } from '../../src/metrics/index.js';
 import { FakeAssumer } from './fake-assumer.js';
-import { FakeDirectory } from './fake-directory.js';
 import { FakeTime } from './fake-time.js';
 import { sink, type LogLine } from './log-sink.js';
+import { ScriptedKube } from './scripted-kube.js';
 
-export interface Built extends App {
-  directory: FakeDirectory;
+export interface Built extends Agent {
+  /** The cluster the agent watches: change pods, namespaces and ServiceAccounts here. */
+  kube: ScriptedKube;
   assumer: FakeAssumer;
   time: FakeTime;
-  metrics: Metrics;
   /** Every JSON log line written so far. */
   logs: LogLine[];
-  config: AppConfig;
+  imds: Agent['app']['imds'];
+  admin: Agent['app']['admin'];
+  resolver: Agent['app']['resolver'];
+  config: Readonly<AgentConfig>;
 }
 
 export const BASE_ROLE_ARN = 'arn:aws:iam::123456789012:role/';
 
-/** The agent's app with fakes for the directory, STS and time; closed at the end of the test. */
-export async function build(t: Test, flags: string[] = [], upstream?: MetadataUpstream, options: { noBaseRoleArn?: boolean } = {}): Promise<Built> {
+export interface BuildOptions {
+  noBaseRoleArn?: boolean;
+  /** The agent has not finished its first lists: build returns before it is ready (kube.releaseLists() makes it). */
+  unsynced?: boolean;
+}
+
+/**
+ * The agent as main builds it (createAgent), not listening, with its edges faked: the Kubernetes
+ * transport (a scripted cluster), STS (FakeAssumer) and time (FakeTime); closed at the end of the
+ * test. The pod index, waiters, policy, session cache and servers are production's.
+ * An IP the cluster has not delivered answers at once (--pod-lookup-timeout 0) unless a test asks
+ * for a wait and drives it.
+ */
+export async function build(t: Test, flags: string[] = [], upstream?: MetadataUpstream, options: BuildOptions = {}): Promise<Built> {
   const base = options.noBaseRoleArn ? [] : ['--base-role-arn', BASE_ROLE_ARN];
-  const parsed = parseAgentConfig(['--node-name', 'node-a', '--host-ip', '127.0.0.1', ...base, '--pod-lookup-timeout', '50ms', ...flags], {});
+  const parsed = parseAgentConfig(
+    ['--node-name', 'node-a', '--host-ip', '127.0.0.1', ...base, '--pod-lookup-timeout', '0', '--token-key-dir', '', ...flags],
+    {},
+  );
   if (!parsed.ok) throw new Error(parsed.errors.join('; '));
-  const config = parsed.config;
   const logs = sink();
-  const logger = createLogger('debug', logs);
   const time = new FakeTime();
-  const metrics = createMetrics(new Registry(), 'test', { defaultMetrics: false });
+  const kube = new ScriptedKube({ holdLists: options.unsynced === true });
   const assumer = new FakeAssumer(time);
-  const directory = new FakeDirectory();
-  const credentials = createSessionCache({
+  const agent = await createAgent(parsed.config, {
+    kube,
     assumer,
     clock: time,
     scheduler: time,
     random: () => 0.5,
-    ...sessionSettings(config),
-    metrics,
-    logger,
+    upstream: upstream ?? { get: async () => ({ status: 200, body: 'eu-west-1', contentType: 'text/plain' }) },
+    logger: createLogger('debug', logs),
+    metrics: createMetrics(new Registry(), 'test', { defaultMetrics: false }),
+    openFileLimit: undefined,
+    sharedBridges: () => [],
+    env: {},
   });
-  const app = await buildApp(
-    { directory, credentials, beforeScrape: () => credentials.updateGauges(), clock: time, scheduler: time, metrics, logger, upstream: upstream ?? { get: async () => ({ status: 200, body: 'eu-west-1', contentType: 'text/plain' }) } },
-    config,
-  );
-  // As main.ts does.
-  startPrefetch({ pods: directory, roles: app.resolver, credentials });
-  t.teardown(async () => {
-    credentials.close();
-    await app.imds.close();
-    await app.admin.close();
-  });
-  return { ...app, directory, assumer, time, metrics, logs: logs.lines, config };
+  t.teardown(() => agent.close());
+  if (!options.unsynced) {
+    await agent.directory.whenReady();
+    await kube.watching(parsed.config.serviceAccountRoles ? ['pods', 'namespaces', 'serviceaccounts'] : ['pods', 'namespaces']);
+  }
+  return Object.assign(agent, { ...agent.app, kube, assumer, time, logs: logs.lines });
 }

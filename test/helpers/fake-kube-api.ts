@@ -1,5 +1,5 @@
 import type { Test } from 'tap';
-import { startFakeKubeApi, type FakeKubeApi, type FakeKubeApiOptions } from '../../src/demo/fake-kube-api.js';
+import { startFakeKubeApi, type FakeKubeApi, type FakeKubeApiOptions } from '../../demo/fake-kube-api.js';
 
 export {
   FakeKubeApi,
@@ -7,7 +7,7 @@ export {
   makePod,
   makeServiceAccount,
   startFakeKubeApi,
-} from '../../src/demo/fake-kube-api.js';
+} from '../../demo/fake-kube-api.js';
 export type {
   DownMode,
   ExpireOptions,
@@ -18,7 +18,7 @@ export type {
   KubeObject,
   ObjectRef,
   PodSpecInput,
-} from '../../src/demo/fake-kube-api.js';
+} from '../../demo/fake-kube-api.js';
 
 /** A fake API server closed when the test ends. */
 export async function fakeKubeApi(t: Test, options: FakeKubeApiOptions = {}): Promise<FakeKubeApi> {

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import type { Test } from 'tap';
-import { startFakeSts, type FakeSts } from '../../src/demo/index.js';
+import { startFakeSts, type FakeSts } from '../../demo/index.js';
 import { startHarness, type TestAgent } from './agent-harness.js';
 import { reportPeerWhenPassing, skipPeer, type PeerBuild } from './peers.js';
 import { makeNamespace, makePod, within } from './fake-kube-api.js';

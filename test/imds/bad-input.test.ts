@@ -4,7 +4,7 @@ import net from 'node:net';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { build, type Built } from '../helpers/build-app.js';
-import { podInfo } from '../helpers/fake-directory.js';
+import { podInfo } from '../helpers/scripted-kube.js';
 import { within } from '../helpers/fake-kube-api.js';
 
 const NODE_SECRET = 'NODE-ROLE-SECRET';
@@ -12,9 +12,9 @@ const ALLOWED_STATUS = new Set([200, 400, 401, 403, 404, 405, 413, 415, 429, 503
 
 async function withPods(t: Parameters<typeof build>[0], flags: string[] = []): Promise<Built> {
   const app = await build(t, ['--rate-limit', '0', ...flags], { get: async () => ({ status: 200, body: NODE_SECRET, contentType: 'text/plain' }) });
-  app.directory.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
-  app.directory.addPod(podInfo({ name: 'good', ip: '10.0.0.7' }));
-  app.directory.addPod(podInfo({ name: 'fuzzer', ip: '10.0.0.66' }));
+  app.kube.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
+  app.kube.addPod(podInfo({ name: 'good', ip: '10.0.0.7' }));
+  app.kube.addPod(podInfo({ name: 'fuzzer', ip: '10.0.0.66' }));
   return app;
 }
 
@@ -69,14 +69,14 @@ t.test('random tokens, including ones shaped like ours, are refused with 401', a
 
 t.test('any annotation value denies only its own namespace, never crashes the agent', async (t) => {
   const app = await withPods(t);
-  app.directory.setNamespace('chaos', {});
-  let victim = app.directory.addPod(podInfo({ name: 'victim', ip: '10.0.9.9', namespace: 'chaos' }));
+  app.kube.setNamespace('chaos', {});
+  let victim = app.kube.addPod(podInfo({ name: 'victim', ip: '10.0.9.9', namespace: 'chaos' }));
   const value = fc.oneof(fc.string({ maxLength: 80 }), fc.json(), fc.array(fc.string({ maxLength: 20 }), { maxLength: 4 }).map((a) => JSON.stringify(a)), fc.constantFrom('["*"]', '[""]', '[null]', '"spark-*"', '[[]]', '{}', 'arn:aws:iam::123456789012:role/x'));
   await fc.assert(
     fc.asyncProperty(value, value, value, value, async (role, allowed, externalId, podRole) => {
-      app.directory.setNamespace('chaos', { 'iam.amazonaws.com/role': role, 'iam.amazonaws.com/allowed-roles': allowed, 'iam.amazonaws.com/external-id': externalId });
-      app.directory.removePod(victim);
-      victim = app.directory.addPod(podInfo({ name: 'victim', ip: '10.0.9.9', namespace: 'chaos', annotations: { 'iam.amazonaws.com/role': podRole } }));
+      app.kube.setNamespace('chaos', { 'iam.amazonaws.com/role': role, 'iam.amazonaws.com/allowed-roles': allowed, 'iam.amazonaws.com/external-id': externalId });
+      app.kube.removePod(victim);
+      victim = app.kube.addPod(podInfo({ name: 'victim', ip: '10.0.9.9', namespace: 'chaos', annotations: { 'iam.amazonaws.com/role': podRole } }));
       const res = await app.imds.inject({ url: '/latest/meta-data/iam/security-credentials/', remoteAddress: '10.0.9.9' });
       if (![200, 404].includes(res.statusCode)) throw new Error(`got ${res.statusCode}`);
       const good = await app.imds.inject({ url: '/latest/meta-data/iam/security-credentials/', remoteAddress: '10.0.0.7' });
@@ -91,8 +91,8 @@ async function listening(t: Parameters<typeof build>[0]): Promise<{ app: Built; 
   const app = await withPods(t);
   // The other caller, served passthrough only because it is a known pod; and the abusive one, a
   // pod of this node too (a stranger would get a stranger's smaller budget).
-  app.directory.addPod(podInfo({ name: 'local', ip: '127.0.0.1' }));
-  app.directory.addPod(podInfo({ name: 'abuser', ip: '127.0.0.66' }));
+  app.kube.addPod(podInfo({ name: 'local', ip: '127.0.0.1' }));
+  app.kube.addPod(podInfo({ name: 'abuser', ip: '127.0.0.66' }));
   await app.imds.listen({ host: '127.0.0.1', port: 0 });
   return { app, port: (app.imds.server.address() as AddressInfo).port };
 }

@@ -1,7 +1,7 @@
 import t from 'tap';
 import type { MetadataUpstream } from '../../src/imds/index.js';
 import { build } from '../helpers/build-app.js';
-import { podInfo } from '../helpers/fake-directory.js';
+import { podInfo } from '../helpers/scripted-kube.js';
 import { settle } from '../helpers/fake-time.js';
 
 /** An upstream that answers every path with its own name and records what it was asked. */
@@ -14,10 +14,10 @@ function echoUpstream(): MetadataUpstream & { asked: string[] } {
 async function withPods(t: Parameters<typeof build>[0], flags: string[] = []) {
   const upstream = echoUpstream();
   const app = await build(t, flags, upstream);
-  app.directory.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
-  app.directory.setNamespace('plain', {});
-  app.directory.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7' }));
-  app.directory.addPod(podInfo({ name: 'no-role', namespace: 'plain', ip: '10.0.0.8' }));
+  app.kube.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
+  app.kube.setNamespace('plain', {});
+  app.kube.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7' }));
+  app.kube.addPod(podInfo({ name: 'no-role', namespace: 'plain', ip: '10.0.0.8' }));
   await settle();
   return { app, upstream };
 }
@@ -108,8 +108,8 @@ t.test('the credential document answers with a trailing slash too', async (t) =>
 
 t.test('passthrough and listings answer only known pods: an unknown or shared IP gets 404 after the pod-lookup wait; a pod without a role still gets the region', async (t) => {
   const { app, upstream } = await withPods(t);
-  app.directory.addPod(podInfo({ name: 'a', ip: '10.0.0.20' }));
-  app.directory.addPod(podInfo({ name: 'b', ip: '10.0.0.20' }));
+  app.kube.addPod(podInfo({ name: 'a', ip: '10.0.0.20' }));
+  app.kube.addPod(podInfo({ name: 'b', ip: '10.0.0.20' }));
   for (const url of ['/latest/dynamic/instance-identity/document', '/latest/meta-data/placement/region', '/latest/meta-data/instance-id/', '/latest/meta-data/', '/latest/', '/2021-07-15/meta-data/placement/']) {
     const unknown = await get(app, url, '10.0.0.50');
     t.equal(unknown.statusCode, 404, `unknown IP: ${url}`);
@@ -130,7 +130,7 @@ t.test('a pod that asks for passthrough before the watch delivered it is served 
   const { app } = await withPods(t, ['--pod-lookup-timeout', '5s']);
   const pending = get(app, '/latest/meta-data/placement/region', '10.0.0.51');
   await settle();
-  app.directory.addPod(podInfo({ name: 'late', namespace: 'plain', ip: '10.0.0.51' }));
+  app.kube.addPod(podInfo({ name: 'late', namespace: 'plain', ip: '10.0.0.51' }));
   t.equal((await pending).statusCode, 200);
 });
 

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { accessDenied } from '../helpers/fake-assumer.js';
 import { build, BASE_ROLE_ARN } from '../helpers/build-app.js';
-import { podInfo } from '../helpers/fake-directory.js';
+import { podInfo } from '../helpers/scripted-kube.js';
 import { settle } from '../helpers/fake-time.js';
 import { UpstreamBusyError } from '../../src/imds/upstream.js';
 
@@ -10,8 +10,8 @@ const IMDS_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 
 async function withSparkPod(t: Parameters<typeof build>[0], flags: string[] = []) {
   const app = await build(t, flags);
-  app.directory.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
-  app.directory.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7' }));
+  app.kube.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
+  app.kube.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7' }));
   await settle();
   return app;
 }
@@ -116,8 +116,8 @@ t.test('asking for a role name that is not the pod\'s own gets 404', async (t) =
 
 t.test('a pod outside its namespace\'s allowed roles gets 404 with a reason and an audit line', async (t) => {
   const app = await build(t);
-  app.directory.setNamespace('gha', { 'iam.amazonaws.com/allowed-roles': '["spark-*"]' });
-  app.directory.addPod(podInfo({ name: 'sneaky', ip: '10.0.0.9', annotations: { 'iam.amazonaws.com/role': 'admin' } }));
+  app.kube.setNamespace('gha', { 'iam.amazonaws.com/allowed-roles': '["spark-*"]' });
+  app.kube.addPod(podInfo({ name: 'sneaky', ip: '10.0.0.9', annotations: { 'iam.amazonaws.com/role': 'admin' } }));
   const res = await app.imds.inject({ url: CREDS, remoteAddress: '10.0.0.9' });
   t.equal(res.statusCode, 404);
   t.match(res.body, /role admin is not allowed in namespace gha/);
@@ -131,7 +131,7 @@ t.test('a pod outside its namespace\'s allowed roles gets 404 with a reason and 
 
 t.test('a caller that is no pod on this node waits for the watch, then gets 404', async (t) => {
   const app = await build(t);
-  app.directory.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
+  app.kube.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
   const res = await app.imds.inject({ url: CREDS, remoteAddress: '10.0.0.50' });
   t.equal(res.statusCode, 404);
   t.match(res.body, /no pod on this node has IP 10.0.0.50/);
@@ -139,10 +139,10 @@ t.test('a caller that is no pod on this node waits for the watch, then gets 404'
 
 t.test('a pod that asks before the watch delivered it gets its role once it arrives', async (t) => {
   const app = await build(t, ['--pod-lookup-timeout', '5s']);
-  app.directory.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
+  app.kube.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
   const pending = app.imds.inject({ url: CREDS, remoteAddress: '10.0.0.51' });
   await settle();
-  app.directory.addPod(podInfo({ name: 'late', ip: '10.0.0.51' }));
+  app.kube.addPod(podInfo({ name: 'late', ip: '10.0.0.51' }));
   const res = await pending;
   t.equal(res.statusCode, 200);
   t.equal(res.body, 'spark-etl');
@@ -150,9 +150,9 @@ t.test('a pod that asks before the watch delivered it gets its role once it arri
 
 t.test('two live pods on one IP are both denied', async (t) => {
   const app = await build(t);
-  app.directory.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
-  app.directory.addPod(podInfo({ name: 'a', ip: '10.0.0.20' }));
-  app.directory.addPod(podInfo({ name: 'b', ip: '10.0.0.20' }));
+  app.kube.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
+  app.kube.addPod(podInfo({ name: 'a', ip: '10.0.0.20' }));
+  app.kube.addPod(podInfo({ name: 'b', ip: '10.0.0.20' }));
   const res = await app.imds.inject({ url: CREDS, remoteAddress: '10.0.0.20' });
   t.equal(res.statusCode, 404);
   t.match(res.body, /several live pods share 10.0.0.20/);
@@ -161,8 +161,8 @@ t.test('two live pods on one IP are both denied', async (t) => {
 t.test('the node\'s own paths, user-data and identity credentials are never proxied', async (t) => {
   const seen: string[] = [];
   const app = await build(t, [], { get: async (path) => { seen.push(path); return { status: 200, body: 'SECRET', contentType: 'text/plain' }; } });
-  app.directory.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
-  app.directory.addPod(podInfo({ name: 'p', ip: '10.0.0.7' }));
+  app.kube.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
+  app.kube.addPod(podInfo({ name: 'p', ip: '10.0.0.7' }));
   for (const url of ['/latest/user-data', '/latest/user-data/', '/2021-07-15/user-data', '/latest/meta-data/identity-credentials/ec2/security-credentials/ec2-instance', '/latest/meta-data/iam/security-credentials/../../user-data', '/latest/meta-data/placement/region/../../user-data', '/latest/meta-data/placement/region/x', '/latest/meta-data/instance-id/%2F', '/latest//meta-data//iam//security-credentials//node-role', '/latest/meta-data/placement/group-name', '/1999-01-01/meta-data/placement/region']) {
     const res = await app.imds.inject({ url, remoteAddress: '10.0.0.7' });
     t.equal(res.statusCode, 404, url);
@@ -189,8 +189,8 @@ t.test('methods other than GET on metadata paths get 405', async (t) => {
 t.test('with STS failing and nothing cached, the pod gets 503 at once', async (t) => {
   const app = await build(t);
   app.assumer.failWith = accessDenied();
-  app.directory.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
-  app.directory.addPod(podInfo({ name: 'p', ip: '10.0.0.7' }));
+  app.kube.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
+  app.kube.addPod(podInfo({ name: 'p', ip: '10.0.0.7' }));
   await settle();
   const res = await app.imds.inject({ url: `${CREDS}spark-etl`, remoteAddress: '10.0.0.7' });
   t.equal(res.statusCode, 503);
@@ -199,8 +199,8 @@ t.test('with STS failing and nothing cached, the pod gets 503 at once', async (t
 
 t.test('a pod that appears gets its session prefetched, so its first request is a cache hit', async (t) => {
   const app = await build(t);
-  app.directory.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
-  app.directory.addPod(podInfo({ name: 'p', ip: '10.0.0.7' }));
+  app.kube.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
+  app.kube.addPod(podInfo({ name: 'p', ip: '10.0.0.7' }));
   await settle();
   t.equal(app.assumer.calls.length, 1, 'assumed before any request');
   await app.imds.inject({ url: `${CREDS}spark-etl`, remoteAddress: '10.0.0.7' });
@@ -211,18 +211,18 @@ t.test('a pod that appears gets its session prefetched, so its first request is 
 
 t.test('a pod is prefetched when it is scheduled, before it has an IP, so the request right after its IP arrives is a cache hit', async (t) => {
   const app = await build(t);
-  app.directory.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
-  app.directory.setNamespace('gha1', { 'iam.amazonaws.com/role': 'gha1-ingest' });
-  const scheduled = app.directory.addPod(podInfo({ name: 'p', ip: undefined, phase: 'Pending' }));
+  app.kube.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
+  app.kube.setNamespace('gha1', { 'iam.amazonaws.com/role': 'gha1-ingest' });
+  const scheduled = app.kube.addPod(podInfo({ name: 'p', ip: undefined, phase: 'Pending' }));
   await settle();
   t.same(app.assumer.calls.map((c) => c.roleArn), [`${BASE_ROLE_ARN}spark-etl`], 'AssumeRole at scheduling, with no IP yet');
   // Another pod's change makes the app drop sessions no pod uses: the IP-less pod still counts.
-  app.directory.addPod(podInfo({ name: 'q', namespace: 'gha1', ip: '10.0.0.8' }));
+  app.kube.addPod(podInfo({ name: 'q', namespace: 'gha1', ip: '10.0.0.8' }));
   await settle();
   const unknown = await app.imds.inject({ url: `${CREDS}spark-etl`, remoteAddress: '10.0.0.7' });
   t.equal(unknown.statusCode, 404, 'before its IP arrives the pod owns no IP');
 
-  app.directory.giveIp(scheduled, '10.0.0.7');
+  app.kube.giveIp(scheduled, '10.0.0.7');
   await settle();
   const res = await app.imds.inject({ url: `${CREDS}spark-etl`, remoteAddress: '10.0.0.7' });
   t.equal(res.statusCode, 200);
@@ -234,11 +234,11 @@ t.test('a pod is prefetched when it is scheduled, before it has an IP, so the re
 
 t.test('two pods of one namespace and role share one session; another namespace gets its own', async (t) => {
   const app = await build(t);
-  app.directory.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
-  app.directory.setNamespace('gha1', { 'iam.amazonaws.com/role': 'spark-etl' });
-  app.directory.addPod(podInfo({ name: 'a', ip: '10.0.0.7' }));
-  app.directory.addPod(podInfo({ name: 'b', ip: '10.0.0.8' }));
-  app.directory.addPod(podInfo({ name: 'c', ip: '10.0.0.9', namespace: 'gha1' }));
+  app.kube.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
+  app.kube.setNamespace('gha1', { 'iam.amazonaws.com/role': 'spark-etl' });
+  app.kube.addPod(podInfo({ name: 'a', ip: '10.0.0.7' }));
+  app.kube.addPod(podInfo({ name: 'b', ip: '10.0.0.8' }));
+  app.kube.addPod(podInfo({ name: 'c', ip: '10.0.0.9', namespace: 'gha1' }));
   await settle();
   const key = async (ip: string) => JSON.parse((await app.imds.inject({ url: `${CREDS}spark-etl`, remoteAddress: ip })).body).AccessKeyId;
   t.equal(await key('10.0.0.7'), await key('10.0.0.8'));
@@ -286,8 +286,8 @@ t.test('a passthrough the upstream queue refuses gets 503 with Retry-After; an u
       throw new Error('connect ECONNREFUSED');
     },
   });
-  app.directory.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
-  app.directory.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7' }));
+  app.kube.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
+  app.kube.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7' }));
   await settle();
   const refused = await app.imds.inject({ url: '/latest/meta-data/placement/region', remoteAddress: '10.0.0.7' });
   t.equal(refused.statusCode, 503);

@@ -1,12 +1,12 @@
 import t from 'tap';
 import { build } from '../helpers/build-app.js';
-import { podInfo } from '../helpers/fake-directory.js';
+import { podInfo } from '../helpers/scripted-kube.js';
 
 t.test('a runaway pod is limited with 429 while other pods on the node are still served', async (t) => {
   const app = await build(t, ['--rate-limit', '10', '--rate-limit-burst', '5']);
-  app.directory.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
-  app.directory.addPod(podInfo({ name: 'runaway', ip: '10.0.0.7' }));
-  app.directory.addPod(podInfo({ name: 'quiet', ip: '10.0.0.8' }));
+  app.kube.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
+  app.kube.addPod(podInfo({ name: 'runaway', ip: '10.0.0.7' }));
+  app.kube.addPod(podInfo({ name: 'quiet', ip: '10.0.0.8' }));
   const get = (ip: string) => app.imds.inject({ url: '/latest/meta-data/iam/security-credentials/', remoteAddress: ip });
   const codes: number[] = [];
   for (let i = 0; i < 8; i++) codes.push((await get('10.0.0.7')).statusCode);
@@ -21,8 +21,8 @@ t.test('a runaway pod is limited with 429 while other pods on the node are still
 
 t.test('a rate limit of 0 turns limiting off', async (t) => {
   const app = await build(t, ['--rate-limit', '0']);
-  app.directory.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
-  app.directory.addPod(podInfo({ name: 'busy', ip: '10.0.0.7' }));
+  app.kube.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
+  app.kube.addPod(podInfo({ name: 'busy', ip: '10.0.0.7' }));
   for (let i = 0; i < 1000; i++) {
     const res = await app.imds.inject({ url: '/latest/meta-data/iam/security-credentials/', remoteAddress: '10.0.0.7' });
     if (res.statusCode !== 200) t.fail(`request ${i} got ${res.statusCode}`);

@@ -2,7 +2,7 @@ import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import t, { type Test } from 'tap';
 import { build, type Built } from '../helpers/build-app.js';
-import { podInfo } from '../helpers/fake-directory.js';
+import { podInfo } from '../helpers/scripted-kube.js';
 import { within } from '../helpers/fake-kube-api.js';
 
 // Pods reach the metadata port through the node's DNAT rule; anything else that can route to
@@ -10,8 +10,8 @@ import { within } from '../helpers/fake-kube-api.js';
 
 async function metadataPort(t: Test): Promise<{ app: Built; port: number }> {
   const app = await build(t, ['--rate-limit', '0']);
-  app.directory.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
-  app.directory.addPod(podInfo({ name: 'driver', ip: '127.0.0.7' }));
+  app.kube.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
+  app.kube.addPod(podInfo({ name: 'driver', ip: '127.0.0.7' }));
   await app.imds.listen({ host: '127.0.0.1', port: 0 });
   return { app, port: (app.imds.server.address() as AddressInfo).port };
 }
@@ -79,7 +79,7 @@ t.test('strangers share a pool of 128 connections apart from the pods: a strange
 t.test('a caller the watch delivers becomes a pod: its new connections count in the pods\' budget', async (t) => {
   const { app, port } = await metadataPort(t);
   await holdConnections(t, port, '127.0.5.1', 20, 4);
-  app.directory.addPod(podInfo({ name: 'late', ip: '127.0.5.1' }));
+  app.kube.addPod(podInfo({ name: 'late', ip: '127.0.5.1' }));
   await holdConnections(t, port, '127.0.5.1', 40, 0);
   t.same(await credentialsList(port, '127.0.5.1'), { status: 200, body: 'spark-etl' });
 });

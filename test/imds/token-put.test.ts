@@ -2,16 +2,16 @@ import t from 'tap';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { build } from '../helpers/build-app.js';
-import { podInfo } from '../helpers/fake-directory.js';
+import { podInfo } from '../helpers/scripted-kube.js';
 
 const TTL = { 'x-aws-ec2-metadata-token-ttl-seconds': '60' };
 const CREDS = '/latest/meta-data/iam/security-credentials/';
 
 async function withPod(t: Parameters<typeof build>[0]) {
   const app = await build(t, ['--require-imdsv2']);
-  app.directory.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
-  app.directory.addPod(podInfo({ name: 'p', ip: '10.0.0.7' }));
-  app.directory.addPod(podInfo({ name: 'local', ip: '127.0.0.1' }));
+  app.kube.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
+  app.kube.addPod(podInfo({ name: 'p', ip: '10.0.0.7' }));
+  app.kube.addPod(podInfo({ name: 'local', ip: '127.0.0.1' }));
   return app;
 }
 

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { build } from '../helpers/build-app.js';
-import { podInfo } from '../helpers/fake-directory.js';
+import { podInfo } from '../helpers/scripted-kube.js';
 import { throttled } from '../helpers/fake-assumer.js';
 
 const HOUR = 3_600_000;
@@ -14,15 +14,15 @@ const CREDS = '/latest/meta-data/iam/security-credentials/';
  */
 t.test('a 72 h job asking every 5 s always gets credentials with >= 25 min left, at the ideal STS rate', async (t) => {
   const app = await build(t);
-  app.directory.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl', 'iam.amazonaws.com/allowed-roles': '["spark-*"]' });
-  app.directory.setNamespace('gha1', { 'iam.amazonaws.com/role': 'gha1-ingest' });
+  app.kube.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl', 'iam.amazonaws.com/allowed-roles': '["spark-*"]' });
+  app.kube.setNamespace('gha1', { 'iam.amazonaws.com/role': 'gha1-ingest' });
   // 200 executors share one role (no refresh storm allowed), one writer has its own, and another corridor its own.
   const pods = [
     ...Array.from({ length: 200 }, (_, i) => podInfo({ name: `executor-${i}`, ip: `10.1.${Math.floor(i / 250)}.${(i % 250) + 1}` })),
     podInfo({ name: 'writer', ip: '10.2.0.1', annotations: { 'iam.amazonaws.com/role': 'spark-writer' } }),
     podInfo({ name: 'ingest', ip: '10.3.0.1', namespace: 'gha1' }),
   ];
-  for (const pod of pods) app.directory.addPod(pod);
+  for (const pod of pods) app.kube.addPod(pod);
   await app.time.advance(0);
 
   const start = app.time.now();
@@ -61,8 +61,8 @@ t.test('a 72 h job asking every 5 s always gets credentials with >= 25 min left,
 
 t.test('an STS outage of 20 minutes at refresh time costs a 72 h job nothing', async (t) => {
   const app = await build(t);
-  app.directory.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
-  app.directory.addPod(podInfo({ name: 'driver', ip: '10.0.0.7' }));
+  app.kube.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
+  app.kube.addPod(podInfo({ name: 'driver', ip: '10.0.0.7' }));
   await app.time.advance(0);
   let failures = 0;
   let minRemaining = Infinity;

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { AssumeRoleError } from '../../src/credentials/index.js';
 import { build } from '../helpers/build-app.js';
-import { podInfo } from '../helpers/fake-directory.js';
+import { podInfo } from '../helpers/scripted-kube.js';
 
 const MIN = 60_000;
 const CREDS = '/latest/meta-data/iam/security-credentials/spark-etl';
@@ -19,8 +19,8 @@ const FAULTS = [
 for (const fault of FAULTS) {
   t.test(`${fault.name} from the first refresh on for 20 minutes: the valid session keeps being served, then renewal recovers`, async (t) => {
     const app = await build(t, ['--rate-limit', '0']);
-    app.directory.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
-    app.directory.addPod(podInfo({ name: 'driver', ip: '10.0.0.7' }));
+    app.kube.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
+    app.kube.addPod(podInfo({ name: 'driver', ip: '10.0.0.7' }));
     await app.time.advance(0);
     const first = JSON.parse((await app.imds.inject({ url: CREDS, remoteAddress: '10.0.0.7' })).body).AccessKeyId;
 
@@ -60,12 +60,12 @@ for (const fault of FAULTS) {
 
 t.test('with no valid session and STS failing, a pod gets 503 at once; other roles are unaffected', async (t) => {
   const app = await build(t, ['--rate-limit', '0']);
-  app.directory.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
-  app.directory.setNamespace('gha1', { 'iam.amazonaws.com/role': 'gha1-ingest' });
-  app.directory.addPod(podInfo({ name: 'ok', ip: '10.0.0.8', namespace: 'gha1' }));
+  app.kube.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
+  app.kube.setNamespace('gha1', { 'iam.amazonaws.com/role': 'gha1-ingest' });
+  app.kube.addPod(podInfo({ name: 'ok', ip: '10.0.0.8', namespace: 'gha1' }));
   await app.time.advance(0);
   app.assumer.failWith = new AssumeRoleError('Rate exceeded', 'Throttling', true);
-  app.directory.addPod(podInfo({ name: 'new', ip: '10.0.0.7' }));
+  app.kube.addPod(podInfo({ name: 'new', ip: '10.0.0.7' }));
   await app.time.advance(0);
   const res = await app.imds.inject({ url: CREDS, remoteAddress: '10.0.0.7' });
   t.equal(res.statusCode, 503);

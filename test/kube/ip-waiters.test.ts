@@ -1,7 +1,7 @@
 import t from 'tap';
 import { IpWaiters } from '../../src/kube/ip-waiters.js';
 import type { PodInfo, PodLookup } from '../../src/kube/types.js';
-import { podInfo } from '../helpers/fake-directory.js';
+import { podInfo } from '../helpers/scripted-kube.js';
 import { FakeTime, settle } from '../helpers/fake-time.js';
 
 const web: PodInfo = podInfo({ uid: 'u1', name: 'web', ip: '10.0.0.5' });

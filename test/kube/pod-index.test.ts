@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import t from 'tap';
 import { ownerOf, PodIndex } from '../../src/kube/pod-index.js';
 import type { PodInfo, PodLookup } from '../../src/kube/types.js';
-import { podInfo } from '../helpers/fake-directory.js';
+import { podInfo } from '../helpers/scripted-kube.js';
 
 function pod(fields: Partial<PodInfo> & { name: string }): PodInfo {
   return podInfo({ uid: `uid-${fields.name}`, ip: '10.0.0.5', ...fields });

@@ -2,7 +2,7 @@ import t from 'tap';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { startFakeSts } from '../../src/demo/index.js';
+import { startFakeSts } from '../../demo/index.js';
 import { makeNamespace, makePod, within } from '../helpers/fake-kube-api.js';
 import { startHarness } from '../helpers/agent-harness.js';
 

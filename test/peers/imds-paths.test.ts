@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { resolveDefaultsModeConfig } from '@smithy/core/config';
 import { fromInstanceMetadata } from '@aws-sdk/credential-providers';
 import { DEFAULT_PASSTHROUGH_PATHS } from '../../src/config/agent-config.js';
-import { startFakeSts } from '../../src/demo/index.js';
+import { startFakeSts } from '../../demo/index.js';
 import { startHarness } from '../helpers/agent-harness.js';
 import { within } from '../helpers/fake-kube-api.js';
 import { freePort } from '../helpers/free-port.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
-import { startFakeSts } from '../../src/demo/index.js';
+import { startFakeSts } from '../../demo/index.js';
 import { spawnAgent, type AgentProcess, type AgentProcessSettings } from '../helpers/agent-process.js';
 import { fakeKubeApi, makeNamespace, makePod, within } from '../helpers/fake-kube-api.js';
 import { freePort } from '../helpers/free-port.js';

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { build } from '../helpers/build-app.js';
-import { podInfo } from '../helpers/fake-directory.js';
+import { podInfo } from '../helpers/scripted-kube.js';
 import { settle } from '../helpers/fake-time.js';
 
 const CREDS = '/latest/meta-data/iam/security-credentials/';
@@ -8,9 +8,9 @@ const CREDS = '/latest/meta-data/iam/security-credentials/';
 // Issue 11, item 4: through the app, without --base-role-arn.
 t.test('without a base ARN a pod whose role only a short glob allows gets 404 with no-base-role-arn in logs, metrics and explain', async (t) => {
   const app = await build(t, [], undefined, { noBaseRoleArn: true });
-  app.directory.setNamespace('gha', { 'iam.amazonaws.com/allowed-roles': '["spark-*"]' });
-  app.directory.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7', annotations: { 'iam.amazonaws.com/role': 'arn:aws:iam::999999999999:role/spark-admin' } }));
-  app.directory.addPod(podInfo({ name: 'spark-exec', ip: '10.0.0.8', annotations: { 'iam.amazonaws.com/role': 'spark-etl' } }));
+  app.kube.setNamespace('gha', { 'iam.amazonaws.com/allowed-roles': '["spark-*"]' });
+  app.kube.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7', annotations: { 'iam.amazonaws.com/role': 'arn:aws:iam::999999999999:role/spark-admin' } }));
+  app.kube.addPod(podInfo({ name: 'spark-exec', ip: '10.0.0.8', annotations: { 'iam.amazonaws.com/role': 'spark-etl' } }));
   await settle();
   for (const ip of ['10.0.0.7', '10.0.0.8']) {
     const res = await app.imds.inject({ url: CREDS, remoteAddress: ip });

@@ -1,14 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { fromInstanceMetadata } from '@aws-sdk/credential-providers';
-import { parseAgentConfig } from '../config/index.js';
-import { createStsAssumer } from '../credentials/index.js';
-import { createLogger } from '../log/index.js';
-import { startAgent, type RunningAgent } from '../main.js';
+import { parseAgentConfig } from '../src/config/index.js';
+import { createLogger } from '../src/log/index.js';
+import { startAgent, type RunningAgent } from '../src/main.js';
 import { makeNamespace, makePod, startFakeKubeApi, type FakeKubeApi } from './fake-kube-api.js';
+import { loopbackAgentFlags, writeTempKubeconfig } from './loopback.js';
 import { startFakeSts, type FakeSts } from './fake-sts.js';
 
 export interface DemoOptions {
@@ -67,33 +64,26 @@ export async function runDemo(options: DemoOptions): Promise<RunningDemo> {
       ...DEMO_PODS.map((p) => makePod({ name: p.name, namespace: p.namespace, ip: p.ip, nodeName: NODE, annotations: p.annotations })),
     ],
   });
-  const dir = mkdtempSync(join(tmpdir(), 'corridor-demo-'));
-  const kubeconfig = join(dir, 'kubeconfig');
-  writeFileSync(kubeconfig, kube.kubeConfigText(), { mode: 0o600 });
-
-  const parsed = parseAgentConfig(
-    [
-      '--node-name', NODE, '--host-ip', '127.0.0.1', '--port', String(options.port),
-      '--admin-host', '127.0.0.1', '--admin-port', String(options.adminPort),
-      '--kubeconfig', kubeconfig, '--base-role-arn', `arn:aws:iam::${ACCOUNT}:role/`,
-      '--sts-endpoint', sts.url, '--sts-region', 'us-east-1',
-      // The demo never talks to a real metadata service: nothing is passed through.
-      '--passthrough-paths', '', '--imds-upstream', 'http://127.0.0.1:9',
-      '--log-level', options.logLevel,
-      // A memory token key: the demo runs without root and leaves nothing in /var/lib/corridor.
-      '--token-key-dir', '',
-    ],
-    {},
-  );
+  const kubeconfig = writeTempKubeconfig(kube.kubeConfigText(), 'corridor-demo-');
+  // The demo runs without root: a memory token key leaves nothing in /var/lib/corridor.
+  const flags = loopbackAgentFlags({
+    nodeName: NODE,
+    kubeconfig: kubeconfig.path,
+    stsEndpoint: sts.url,
+    baseRoleArn: `arn:aws:iam::${ACCOUNT}:role/`,
+    port: options.port,
+    adminPort: options.adminPort,
+    logLevel: options.logLevel,
+  });
+  const parsed = parseAgentConfig(flags, {});
   if (!parsed.ok) throw new Error(parsed.errors.join('; '));
   // The agent's own identity would come from the node's role; here static keys the STS stand-in accepts.
-  const assumer = createStsAssumer({ region: 'us-east-1', endpoint: sts.url, env: {}, credentials: STATIC_NODE_CREDENTIALS, requestTimeoutMs: 5000 });
-  const agent = await startAgent(parsed.config, { assumer, logger: createLogger(options.logLevel) });
+  const agent = await startAgent(parsed.config, { nodeCredentials: STATIC_NODE_CREDENTIALS, logger: createLogger(options.logLevel), env: {} });
   const cleanup = async () => {
-    await agent.stop();
+    await agent.close();
     await kube.close();
     await sts.close();
-    rmSync(dir, { recursive: true, force: true });
+    kubeconfig.remove();
   };
   try {
     await withTimeout(agent.directory.whenReady(), 10_000, 'the agent did not list pods and namespaces within 10 s');

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { KubeConnection } from '../kube/index.js';
+import type { KubeConnection } from '../src/kube/index.js';
 
 /**
  * A Kubernetes API stand-in for the demo and for tests: the core/v1 pods, namespaces and

@@ -1,0 +1,2 @@
+export { createCloseStack } from './close-stack.js';
+export type { CloseStack } from './close-stack.js';

@@ -1,0 +1,174 @@
+import type { KubeTransport, ListRequest, ListResult, WatchHandle, WatchHandlers, WatchRequest, WatchResource } from '../../src/kube/api/transport-types.js';
+import type { PodInfo } from '../../src/kube/index.js';
+
+let uid = 0;
+
+/**
+ * A pod on node-a, Running; override anything. `ip: undefined` is a pod the CNI has not reached
+ * yet; `ips` defaults to `[ip]` (single-stack), give it for a dual-stack pod.
+ */
+export function podInfo(fields: Partial<PodInfo> & { name: string; ip: string | undefined }): PodInfo {
+  return {
+    ips: fields.ip === undefined ? [] : [fields.ip],
+    uid: `uid-${++uid}`,
+    namespace: 'gha',
+    nodeName: 'node-a',
+    phase: 'Running',
+    terminating: false,
+    hostNetwork: false,
+    serviceAccountName: 'default',
+    annotations: {},
+    ...fields,
+  };
+}
+
+interface Change {
+  resourceVersion: number;
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  object: KubeJson;
+}
+
+type KubeJson = { metadata: { name: string; namespace?: string; uid?: string; resourceVersion?: string } & Record<string, unknown> } & Record<string, unknown>;
+
+interface Watcher {
+  request: WatchRequest;
+  handlers: WatchHandlers;
+}
+
+/**
+ * The Kubernetes edge of the agent, in memory: lists and watches answered the way the API server
+ * answers them (resourceVersions, a watch replaying what happened after its version, the
+ * spec.nodeName field selector), so the real reflectors, stores, pod index and IP waiters run on
+ * top. Tests change the cluster with the verbs below, given the PodInfo the agent would parse;
+ * an open watch delivers each change at once, as an event.
+ */
+export class ScriptedKube implements KubeTransport {
+  private version = 0;
+  private readonly objects = new Map<WatchResource, Map<string, KubeJson>>([['pods', new Map()], ['namespaces', new Map()], ['serviceaccounts', new Map()]]);
+  private readonly history = new Map<WatchResource, Change[]>([['pods', []], ['namespaces', []], ['serviceaccounts', []]]);
+  private readonly watchers = new Map<WatchResource, Set<Watcher>>([['pods', new Set()], ['namespaces', new Set()], ['serviceaccounts', new Set()]]);
+  private heldLists: Array<() => void> | undefined;
+  private readonly watchOpened: Array<() => void> = [];
+
+  /** With `holdLists`, no list is answered until releaseLists(): an agent that has not synced yet. */
+  constructor(options: { holdLists?: boolean } = {}) {
+    if (options.holdLists) this.heldLists = [];
+  }
+
+  addPod(pod: PodInfo): PodInfo {
+    this.put('pods', pod.uid, podObject(pod));
+    return pod;
+  }
+
+  /** A MODIFIED event: the pod's new object replaces the old one (same uid). */
+  updatePod(_pod: PodInfo, next: PodInfo): PodInfo {
+    this.put('pods', next.uid, podObject(next));
+    return next;
+  }
+
+  /** The CNI gave a scheduled pod its IP: the pod, as the watch's MODIFIED event carries it. */
+  giveIp(pod: PodInfo, ip: string): PodInfo {
+    return this.updatePod(pod, { ...pod, ip, ips: [ip], phase: 'Running' });
+  }
+
+  removePod(pod: PodInfo): void {
+    this.delete('pods', pod.uid);
+  }
+
+  setNamespace(name: string, annotations: Record<string, string>): void {
+    this.put('namespaces', name, { metadata: { name, uid: `ns-${name}`, annotations } });
+  }
+
+  setServiceAccount(namespace: string, name: string, annotations: Record<string, string>): void {
+    this.put('serviceaccounts', `${namespace}/${name}`, { metadata: { name, namespace, uid: `sa-${namespace}-${name}`, annotations } });
+  }
+
+  /** Answers the lists held back since construction. */
+  releaseLists(): void {
+    const held = this.heldLists ?? [];
+    this.heldLists = undefined;
+    for (const answer of held) answer();
+  }
+
+  /** Resolves once a watch of each resource is open, so a change from now on reaches the agent at once. */
+  async watching(resources: readonly WatchResource[] = ['pods', 'namespaces']): Promise<void> {
+    while (!resources.every((resource) => (this.watchers.get(resource)?.size ?? 0) > 0)) {
+      await new Promise<void>((resolve) => this.watchOpened.push(resolve));
+    }
+  }
+
+  async list(resource: WatchResource, request: ListRequest): Promise<ListResult> {
+    if (this.heldLists) await new Promise<void>((resolve) => this.heldLists?.push(resolve));
+    if (request.signal.aborted) throw new Error('list aborted');
+    const items = [...this.of(resource).values()].filter((object) => selects(request.fieldSelector, object));
+    return { items: structuredClone(items), resourceVersion: String(this.version) };
+  }
+
+  async watch(resource: WatchResource, request: WatchRequest, handlers: WatchHandlers): Promise<WatchHandle> {
+    const watcher: Watcher = { request, handlers };
+    const since = Number(request.resourceVersion || '0');
+    for (const change of this.history.get(resource) ?? []) {
+      if (change.resourceVersion > since) deliver(watcher, change);
+    }
+    const watchers = this.watchers.get(resource) as Set<Watcher>;
+    watchers.add(watcher);
+    for (const opened of this.watchOpened.splice(0)) opened();
+    return { abort: () => watchers.delete(watcher) };
+  }
+
+  private of(resource: WatchResource): Map<string, KubeJson> {
+    return this.objects.get(resource) as Map<string, KubeJson>;
+  }
+
+  /** Pods are kept by uid (a pod made again under the same name is another object), the rest by name. */
+  private put(resource: WatchResource, key: string, object: KubeJson): void {
+    const type = this.of(resource).has(key) ? 'MODIFIED' : 'ADDED';
+    this.record(resource, type, object);
+    this.of(resource).set(key, object);
+  }
+
+  private delete(resource: WatchResource, key: string): void {
+    const object = this.of(resource).get(key);
+    if (object === undefined) return;
+    this.of(resource).delete(key);
+    this.record(resource, 'DELETED', object);
+  }
+
+  private record(resource: WatchResource, type: Change['type'], object: KubeJson): void {
+    const resourceVersion = ++this.version;
+    object.metadata.resourceVersion = String(resourceVersion);
+    const change: Change = { resourceVersion, type, object };
+    this.history.get(resource)?.push(change);
+    for (const watcher of [...(this.watchers.get(resource) ?? [])]) deliver(watcher, change);
+  }
+}
+
+function deliver(watcher: Watcher, change: Change): void {
+  if (selects(watcher.request.fieldSelector, change.object)) watcher.handlers.event(change.type, structuredClone(change.object));
+}
+
+/** The one field selector the agent sends: spec.nodeName=<node>. */
+function selects(fieldSelector: string | undefined, object: KubeJson): boolean {
+  const match = /^spec\.nodeName=(.*)$/.exec(fieldSelector ?? '');
+  if (!match) return true;
+  const spec = object.spec as { nodeName?: string } | undefined;
+  return spec?.nodeName === match[1];
+}
+
+/** The Kubernetes object the API server would send for this pod. */
+function podObject(pod: PodInfo): KubeJson {
+  return {
+    metadata: {
+      name: pod.name,
+      namespace: pod.namespace,
+      uid: pod.uid,
+      annotations: { ...pod.annotations },
+      ...(pod.terminating ? { deletionTimestamp: '2026-01-01T00:00:00Z' } : {}),
+    },
+    spec: { nodeName: pod.nodeName, hostNetwork: pod.hostNetwork, serviceAccountName: pod.serviceAccountName },
+    status: {
+      phase: pod.phase,
+      ...(pod.ips.length > 0 ? { podIP: pod.ips[0], podIPs: pod.ips.map((ip) => ({ ip })) } : {}),
+    },
+  };
+}
