@@ -77,7 +77,7 @@ export async function startAgent(config: Readonly<AgentConfig>, overrides: Agent
   // Everything that keeps the process alive; released on stop, and when start-up fails half-way,
   // so a port in use ends the process (and the pod restarts) instead of leaving it hanging.
   let imds6: Awaited<ReturnType<typeof alsoListen>> | undefined;
-  // Whether pods on this node can forge each other's addresses at L2 (README: what the pod network must guarantee).
+  // Whether pods on this node can forge each other's addresses at L2 (docs/security.md: what the pod network must guarantee).
   const bridges = reportSharedBridges({ gauge: metrics.sharedBridges, logger: logger.child({ component: 'net' }), scheduler });
   const release = async () => {
     bridges.stop();
