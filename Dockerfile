@@ -52,7 +52,7 @@ COPY --from=build /app/dist/src ./dist/src
 # 65532: the conventional "nonroot" uid; the chart runs the agent as it with a read-only root fs.
 USER 65532:65532
 EXPOSE 8181 9181
-# V8 settings chosen by `npm run bench:memory` (README, "Where the memory goes"), at 250 pods and
+# V8 settings chosen by `npm run bench:memory` (docs/performance.md, "Where the memory goes"), at 250 pods and
 # 2,000 namespaces on a quiet machine: a 2 MB semi-space (the default young generation grows to
 # 32 MB: +21 MB RSS for no clear CPU gain). --optimize-for-size saved 1-6 MB for 27-114% more CPU
 # per answer, --single-threaded put GC and JIT on the request thread (p99 38-540 ms): not taken.

@@ -282,7 +282,7 @@ function lastLine(text: string): string {
   return text.trim().split('\n').pop()?.slice(0, 200) ?? '';
 }
 
-/** KUBE2IAM_BIN, a binary built by hand (README, Performance); the bench never builds kube2iam. */
+/** KUBE2IAM_BIN, a binary built by hand (docs/performance.md, "kube2iam, same machine"); the bench never builds kube2iam. */
 async function locateBinary(): Promise<{ path: string; version: string } | { error: string }> {
   const path = process.env.KUBE2IAM_BIN;
   if (!path) return { error: 'not measured: set KUBE2IAM_BIN to a kube2iam binary you built' };

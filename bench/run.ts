@@ -14,7 +14,7 @@ import { measureKube2iamScale, startKube2iam, type Kube2iam, type Kube2iamScale 
 import { CONNECTIONS, env, FIXED_RATE, FIXED_SECONDS, SATURATION_SECONDS, SCALE, STS_LATENCY_MS, WARMUP_SECONDS } from './knobs.js';
 
 /**
- * `npm run bench`: every number of the Performance section of the README, on this machine, in
+ * `npm run bench`: every number of docs/performance.md's first section, on this machine, in
  * one run. Servers run in child processes; the load generator shares the machine's cores with
  * them, as it would with the pods on a node. Prints a table, then one JSON line.
  */

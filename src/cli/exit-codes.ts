@@ -1,6 +1,6 @@
 /**
- * The exit codes of every corridor command, one table (printed by `corridor --help`, and in the
- * README): a script can tell "the answer is no" from "could not ask" from "asked wrongly".
+ * The exit codes of every corridor command, one table (printed by `corridor --help`, and in
+ * docs/cli.md): a script can tell "the answer is no" from "could not ask" from "asked wrongly".
  */
 export const EXIT = { ok: 0, no: 1, usage: 2, cluster: 3 } as const;
 

@@ -33,7 +33,7 @@ const TOKEN_HEADER = 'x-aws-ec2-metadata-token';
 const LATEST = '/latest';
 const VERSION_LIST = IMDS_VERSIONS.join('\n');
 
-/** The metadata surface pods see (README, "Paths"): token, listings, credential list and documents, iam/info, allowlisted passthrough. */
+/** The metadata surface pods see (docs/compatibility.md, "Paths"): token, listings, credential list and documents, iam/info, allowlisted passthrough. */
 export async function imdsRoutes(app: FastifyInstance, options: ImdsRoutesOptions): Promise<void> {
   await app.register(tokenRoutes, { tokens: options.tokens });
 

@@ -9,7 +9,7 @@ import { hasTool } from '../helpers/peers.js';
 
 /**
  * `corridor audit` against a real kube-apiserver (on etcd), as a user bound only to the built-in
- * `view` ClusterRole, as the README tells admins. The binaries are the peers' cached builds
+ * `view` ClusterRole, as docs/corridor-admins.md tells admins. The binaries are the peers' cached builds
  * (scripts/build-kube-apiserver.sh, build-etcd.sh); this test never builds them.
  */
 
@@ -91,7 +91,7 @@ t.test('audit reads a real kube-apiserver with only the view ClusterRole', { ski
   );
   t.match(report.findings, [{ role: `${ARN}spark-etl`, namespaces: ['etl', 'gha'] }, { pod: 'elsewhere', node: 'node-b' }]);
 
-  // The README's narrower ClusterRole: list on namespaces, pods and serviceaccounts, nothing else.
+  // docs/corridor-admins.md's narrower ClusterRole: list on namespaces, pods and serviceaccounts, nothing else.
   await rbac.createClusterRole({ body: { metadata: { name: 'corridor-audit' }, rules: [{ apiGroups: [''], resources: ['namespaces', 'pods', 'serviceaccounts'], verbs: ['list'] }] } });
   await core.createNamespacedServiceAccount({ namespace: 'corridor', body: { metadata: { name: 'lister' } } });
   await rbac.createClusterRoleBinding({

@@ -268,7 +268,7 @@ t.test('a key older than the maximum age is replaced at the next reload; deletin
   t.same(warnings(n.logs), []);
 });
 
-t.test('without a key directory the key lives in memory, quietly; the file format is what the README says', async (t) => {
+t.test('without a key directory the key lives in memory, quietly; the file format is what docs/token-keys.md says', async (t) => {
   const n = node(t);
   const store = await n.open({ dir: '' });
   t.equal(store.source(), 'memory');

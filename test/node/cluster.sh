@@ -20,7 +20,7 @@
 # CNI config under /run/corridor/cni), so nothing lands on the machine's own paths; kubelet's cgroups live under
 # /corridor-node in each cgroup v1 controller. The machine's sysctls are never written: kubelet
 # sets six kernel tunables on a real node, and here it reads them from files bound over /proc/sys
-# inside the mount namespace (see README, "What a node needs").
+# inside the mount namespace (see docs/real-node.md, "What a node needs").
 set -euo pipefail
 export PATH="${PATH}:/usr/local/sbin:/usr/sbin:/sbin"
 

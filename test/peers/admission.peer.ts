@@ -13,7 +13,7 @@ import { ROOT } from '../helpers/peers.js';
  * The chart's ValidatingAdmissionPolicy on a real kube-apiserver (built from k8s.io/kubernetes,
  * on etcd), against the agent's own decideRole: for every case of the table the API server's
  * answer and the agent's decision agree, or the policy is stricter (refuses what the agent
- * allows) in one of the ways the README lists. It is never looser. Requests are dry runs
+ * allows) in one of the ways docs/admission-policy.md lists. It is never looser. Requests are dry runs
  * (admission runs, nothing is stored), in namespaces created before the policy, so that pods of
  * namespaces the policy would refuse can be tried too.
  */
@@ -24,7 +24,7 @@ const ARN = (name: string, account = ACCOUNT) => `arn:aws:iam::${account}:role/$
 const BASE = ARN('');
 const KEYS = { role: 'iam.amazonaws.com/role', allowedRoles: 'iam.amazonaws.com/allowed-roles', externalId: 'iam.amazonaws.com/external-id', serviceAccountRole: 'eks.amazonaws.com/role-arn', sessionPolicy: 'iam.amazonaws.com/session-policy', sessionPolicyArns: 'iam.amazonaws.com/session-policy-arns' };
 
-/** The ways the policy may be stricter than the agent; the README's "Admission policy" section lists each. */
+/** The ways the policy may be stricter than the agent; docs/admission-policy.md lists each. */
 const KNOWN_DIFFERENCES = {
   'json-escapes': 'an allowed-roles, session-policy or session-policy-arns string with a JSON escape sequence',
   'unicode-whitespace': 'whitespace other than ASCII around a role, an allowed-roles entry or a policy ARN',
@@ -37,14 +37,14 @@ const KNOWN_DIFFERENCES = {
 } as const;
 type Difference = keyof typeof KNOWN_DIFFERENCES;
 
-/** The README's session-policy example (namespace gha of "One role, several corridors"), as written there. */
-function readmeSessionPolicy(): string {
-  const block = /```yaml\n([^`]*iam\.amazonaws\.com\/session-policy[^`]*)```/.exec(readFileSync(join(ROOT, 'README.md'), 'utf8'))?.[1];
+/** docs/corridor-admins.md's session-policy example (namespace gha of "One role, several corridors"), as written there. */
+function documentedSessionPolicy(): string {
+  const block = /```yaml\n([^`]*iam\.amazonaws\.com\/session-policy[^`]*)```/.exec(readFileSync(join(ROOT, 'docs', 'corridor-admins.md'), 'utf8'))?.[1];
   const gha = parseAllDocuments(block ?? '')
     .map((d) => d.toJS() as { metadata?: { name?: string; annotations?: Record<string, string> } })
     .find((d) => d.metadata?.name === 'gha');
   const policy = gha?.metadata?.annotations?.[KEYS.sessionPolicy];
-  if (policy === undefined) throw new Error('the README has no session-policy example for namespace gha');
+  if (policy === undefined) throw new Error('docs/corridor-admins.md has no session-policy example for namespace gha');
   return policy;
 }
 
@@ -105,7 +105,7 @@ const NAMESPACES: Record<string, Record<string, string>> = {
   'bad-external-id-long': { [KEYS.role]: 'spark-etl', [KEYS.externalId]: 'e'.repeat(1225) },
   'bad-external-id-chars': { [KEYS.role]: 'spark-etl', [KEYS.externalId]: 'tenant 42' },
   // Session policies: well-formed ones, within the grammar the policy reads.
-  'sp-readme': SP(readmeSessionPolicy()),
+  'sp-docs-example': SP(documentedSessionPolicy()),
   'sp-condition': SP(CONDITION),
   'sp-sorted': SP(SORTED),
   'sp-2008': SP(POLICY.replace('2012-10-17', '2008-10-17')),
@@ -295,7 +295,7 @@ if (!control.ok || !helm.ok) {
   const render = (config: Config) =>
     renderChart(helmBin, { ...config.set, fullnameOverride: 'corridor' }, ['--api-versions', VAP, '--show-only', 'templates/validatingadmissionpolicy.yaml']);
 
-  t.test('the admission policy on a real kube-apiserver agrees with the agent, or is stricter as the README lists', async (t) => {
+  t.test('the admission policy on a real kube-apiserver agrees with the agent, or is stricter as docs/admission-policy.md lists', async (t) => {
     const started = Date.now();
     const plane = await startControlPlane(t, control.binaries);
     t.comment(`kube-apiserver ${plane.version} at ${plane.server} (ready in ${Date.now() - started} ms)`);
@@ -314,8 +314,8 @@ if (!control.ok || !helm.ok) {
     t.equal(compact('sp-arns-fit') + LOGS.length, 2048, 'sp-arns-fit: 2048 with the ARN once, over with its duplicate');
 
     const rows: Row[] = [];
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    for (const difference of Object.keys(KNOWN_DIFFERENCES)) t.ok(readme.includes(`\`${difference}\``), `the README lists the known difference ${difference}`);
+    const page = readFileSync(join(ROOT, 'docs', 'admission-policy.md'), 'utf8');
+    for (const difference of Object.keys(KNOWN_DIFFERENCES)) t.ok(page.includes(`\`${difference}\``), `docs/admission-policy.md lists the known difference ${difference}`);
 
     for (const config of [WITH_BASE, WITHOUT_BASE]) {
       await t.test(config.name, async (t) => {
@@ -427,7 +427,7 @@ function judge(t: Test, config: Config, object: string, role: string, answer: An
     t.fail(`${name}: the API server accepts what the agent denies (${agent.why})`);
   } else {
     verdict = difference ? `stricter (${difference})` : 'STRICTER, unlisted';
-    t.ok(difference !== undefined, `${name}: stricter only where the README says so (${answer.message})`);
+    t.ok(difference !== undefined, `${name}: stricter only where docs/admission-policy.md says so (${answer.message})`);
   }
   if (!answer.allowed) t.match(answer.message, /ValidatingAdmissionPolicy 'corridor' .*denied request: corridor: /, `${name}: refused by the policy's own message`);
   return { config: config.name, object, role, apiServer: answer.allowed ? 'accept' : `refuse ${answer.message.replace(/^.*denied request: corridor: /, '').slice(0, 60)}`, agent: `${agent.allowed ? 'allow' : 'deny'} (${agent.why})`, verdict };

@@ -28,7 +28,7 @@ const pod = (namespace = 'gha'): PodInfo => ({
 const ns = (annotations: Record<string, string>, name = 'gha'): NamespaceInfo => ({ name, annotations: { 'iam.amazonaws.com/role': 'corridor-s3', ...annotations } });
 const decide = (annotations: Record<string, string>, name = 'gha') => decideRole({ pod: pod(name), namespace: ns(annotations, name), serviceAccount: undefined }, options);
 
-/** The bucket-prefix policy of the README, written the way people write it: indented, over several lines. */
+/** The bucket-prefix policy of docs/corridor-admins.md, written the way people write it: indented, over several lines. */
 function bucketPolicy(prefix: string): string {
   return JSON.stringify(
     { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: [`arn:aws:s3:::${prefix}-*`, `arn:aws:s3:::${prefix}-*/*`] }] },
@@ -137,9 +137,9 @@ t.test('the annotation keys are the configured ones', async (t) => {
   t.match(bad, { allowed: false, reason: 'malformed-annotation', message: /example\.com\/policy-arns: "nope" is not a managed policy ARN/ });
 });
 
-t.test('the README\'s bucket-prefix example is accepted as written, and narrows gha and gha1 to their own prefixes', async (t) => {
-  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-  const section = readme.slice(readme.indexOf('### One role, several corridors'));
+t.test('the corridor admins\' page\'s bucket-prefix example is accepted as written, and narrows gha and gha1 to their own prefixes', async (t) => {
+  const page = readFileSync(new URL('../../docs/corridor-admins.md', import.meta.url), 'utf8');
+  const section = page.slice(page.indexOf('### One role, several corridors'));
   const block = /```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
   const namespaces = parseAllDocuments(block).map((d) => d.toJS() as { metadata: { name: string; annotations: Record<string, string> } });
   t.same(namespaces.map((n) => n.metadata.name), ['gha', 'gha1']);

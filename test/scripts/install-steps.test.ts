@@ -1,7 +1,7 @@
 /**
  * A fresh machine has only the toolchains: every command the CI and build scripts call must be
  * installed by a script (scripts/lib/apt.sh's `apt_install_missing <who> <tool>=<package>`) or be
- * a precondition the README names. A step a machine happened to have is how CI goes red on a
+ * a precondition docs/contributors.md names. A step a machine happened to have is how CI goes red on a
  * new one.
  */
 import t from 'tap';
@@ -33,11 +33,11 @@ function installedByScripts(texts: readonly string[]): Set<string> {
   return tools;
 }
 
-/** The commands in backticks of the README's "Preconditions" paragraph. */
-function readmePreconditions(): Set<string> {
-  const readme = read('README.md');
-  const start = readme.indexOf('\nPreconditions');
-  const paragraph = readme.slice(start, readme.indexOf('\n\n', start + 1));
+/** The commands in backticks of docs/contributors.md's "Preconditions" paragraph. */
+function documentedPreconditions(): Set<string> {
+  const page = read('docs/contributors.md');
+  const start = page.indexOf('\nPreconditions');
+  const paragraph = page.slice(start, page.indexOf('\n\n', start + 1));
   return new Set([...paragraph.matchAll(/`([\w.+-]+)`/g)].map((m) => m[1] as string));
 }
 
@@ -46,7 +46,7 @@ function definedFunctions(texts: readonly string[]): Set<string> {
   return new Set(texts.flatMap((text) => [...text.matchAll(/^\s*(?:function\s+)?([\w.:-]+)\s*\(\)/gm)].map((m) => m[1] as string)));
 }
 
-/** What `scripts` call that nothing installs and the README does not name. */
+/** What `scripts` call that nothing installs and docs/contributors.md does not name. */
 function uninstalled(scripts: ReadonlyMap<string, string>, preconditions: ReadonlySet<string>): Map<string, string[]> {
   const texts = [...scripts.values()];
   const known = new Set([...installedByScripts(texts), ...preconditions, ...definedFunctions(texts)]);
@@ -57,10 +57,10 @@ function uninstalled(scripts: ReadonlyMap<string, string>, preconditions: Readon
   return missing;
 }
 
-t.test('every command the CI and build scripts call is installed by a script or named as a precondition in the README', async (t) => {
+t.test('every command the CI and build scripts call is installed by a script or named as a precondition in docs/contributors.md', async (t) => {
   const scripts = new Map(SCRIPTS.map((file) => [file, read(file)]));
   t.ok(scripts.size >= 15, `${scripts.size} scripts read`);
-  const missing = uninstalled(scripts, readmePreconditions());
+  const missing = uninstalled(scripts, documentedPreconditions());
   t.same(Object.fromEntries(missing), {}, 'no command is left to a machine that happens to have it');
 });
 
@@ -99,6 +99,6 @@ t.test('the commands tests and benchmarks spawn by name are installed by a scrip
     for (const m of read(file).matchAll(/\b(?:spawn|spawnSync|execFile|execFileSync)\(\s*'([\w.+-]+)'/g)) spawned.add(m[1] as string);
   }
   t.ok(spawned.has('ip'), 'ip is spawned by the netns helpers');
-  const known = new Set([...installedByScripts(SCRIPTS.map(read)), ...readmePreconditions()]);
+  const known = new Set([...installedByScripts(SCRIPTS.map(read)), ...documentedPreconditions()]);
   t.same([...spawned].filter((command) => !known.has(command)), []);
 });
