@@ -187,3 +187,14 @@ t.test('--allow-unsafe-min-remaining (or its environment variable) accepts a --m
   const order = parseAgentConfig([...required, '--min-remaining', '50m', '--allow-unsafe-min-remaining'], {});
   t.notOk(order.ok, 'the order of the durations is still checked');
 });
+
+t.test('--pod-lookup-timeout 0 answers an unseen IP at once; 0 for any other duration is refused', async (t) => {
+  const zero = parseAgentConfig(['--node-name', 'n', '--host-ip', '10.0.0.1', '--pod-lookup-timeout', '0'], {});
+  t.ok(zero.ok);
+  if (zero.ok) t.equal(zero.config.podLookupTimeoutMs, 0);
+  const fromEnv = parseAgentConfig(['--node-name', 'n', '--host-ip', '10.0.0.1'], { CORRIDOR_POD_LOOKUP_TIMEOUT: '0s' });
+  t.ok(fromEnv.ok && fromEnv.config.podLookupTimeoutMs === 0, 'CORRIDOR_POD_LOOKUP_TIMEOUT=0s too');
+  const other = parseAgentConfig(['--node-name', 'n', '--host-ip', '10.0.0.1', '--session-duration', '0'], {});
+  t.notOk(other.ok);
+  if (!other.ok) t.match(other.errors.join('\n'), /--session-duration: "0" is not a duration/);
+});
