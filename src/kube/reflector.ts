@@ -3,7 +3,7 @@ import type { Metrics } from '../metrics/index.js';
 import type { Clock, Scheduler, Timer } from '../time/index.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { resourceVersionOf, statusCodeOf } from './parse.js';
-import { httpStatusOf, type KubeTransport, type WatchHandle, type WatchResource } from './api/transport-types.js';
+import { httpStatusOf, type ListWatch, type WatchHandle, type WatchResource } from './api/transport-types.js';
 
 /** Where a reflector puts what it sees. Objects are raw; the store parses them. */
 export interface ReflectorStore {
@@ -26,7 +26,8 @@ export interface ReflectorTimings {
 export interface ReflectorOptions extends ReflectorTimings {
   resource: WatchResource;
   fieldSelector?: string;
-  transport: KubeTransport;
+  /** Only lists and watches: the rest of the transport is not a reflector's business. */
+  transport: ListWatch;
   store: ReflectorStore;
   scheduler: Scheduler;
   clock: Clock;

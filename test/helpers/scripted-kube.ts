@@ -1,4 +1,5 @@
-import type { KubeTransport, ListRequest, ListResult, WatchHandle, WatchHandlers, WatchRequest, WatchResource } from '../../src/kube/api/transport-types.js';
+import { isDeepStrictEqual } from 'node:util';
+import type { JsonPatchOp, KubeTransport, ListRequest, ListResult, WatchHandle, WatchHandlers, WatchRequest, WatchResource } from '../../src/kube/api/transport-types.js';
 import type { PodInfo } from '../../src/kube/index.js';
 
 let uid = 0;
@@ -48,6 +49,13 @@ export class ScriptedKube implements KubeTransport {
   private readonly history = new Map<WatchResource, Change[]>([['pods', []], ['namespaces', []], ['serviceaccounts', []]]);
   private readonly watchers = new Map<WatchResource, Set<Watcher>>([['pods', new Set()], ['namespaces', new Set()], ['serviceaccounts', new Set()]]);
   private heldLists: Array<() => void> | undefined;
+  private readonly nodes = new Map<string, { spec: { taints?: unknown[] } } & Record<string, unknown>>();
+  /** Every node patch the agent sent, in order, with the status it got. */
+  readonly nodePatches: Array<{ name: string; patch: readonly JsonPatchOp[]; status: number }> = [];
+  /** Status codes the next node requests (GET or PATCH) fail with, one each, before they work again. */
+  readonly nodeFailures: number[] = [];
+  /** Runs once a node read has been answered: another controller changing the node between our read and our patch. */
+  afterNodeRead: ((name: string) => void) | undefined;
   private readonly watchOpened: Array<() => void> = [];
 
   /** With `holdLists`, no list is answered until releaseLists(): an agent that has not synced yet. */
@@ -81,6 +89,61 @@ export class ScriptedKube implements KubeTransport {
 
   setServiceAccount(namespace: string, name: string, annotations: Record<string, string>): void {
     this.put('serviceaccounts', `${namespace}/${name}`, { metadata: { name, namespace, uid: `sa-${namespace}-${name}`, annotations } });
+  }
+
+  /** A Node of the cluster, with these taints (what kubelet --register-with-taints leaves). */
+  setNode(name: string, taints: ReadonlyArray<{ key: string; effect: string; value?: string }>): void {
+    this.nodes.set(name, { metadata: { name, labels: { 'kubernetes.io/hostname': name } }, spec: { taints: structuredClone([...taints]) } });
+  }
+
+  /** The node's taints now. */
+  taintsOf(name: string): unknown[] | undefined {
+    return this.nodes.get(name)?.spec.taints;
+  }
+
+  async getNode(name: string): Promise<unknown> {
+    this.failIfScripted();
+    const node = this.nodes.get(name);
+    if (node === undefined) throw apiError(404, `nodes "${name}" not found`);
+    const answer = structuredClone(node);
+    this.afterNodeRead?.(name);
+    return answer;
+  }
+
+  /** The two operations the agent sends (`test` and `replace`) on any path under the node, all or nothing, as the API server applies a JSON patch. */
+  async patchNode(name: string, patch: readonly JsonPatchOp[]): Promise<unknown> {
+    const record = (status: number) => this.nodePatches.push({ name, patch: structuredClone(patch), status });
+    try {
+      this.failIfScripted();
+    } catch (error) {
+      record((error as { statusCode: number }).statusCode);
+      throw error;
+    }
+    const node = this.nodes.get(name);
+    if (node === undefined) {
+      record(404);
+      throw apiError(404, `nodes "${name}" not found`);
+    }
+    const next = structuredClone(node);
+    for (const op of patch) {
+      const steps = op.path.split('/').slice(1);
+      const last = steps.pop() as string;
+      let parent: Record<string, unknown> = next;
+      for (const step of steps) parent = parent[step] as Record<string, unknown>;
+      if (op.op === 'test' && !isDeepStrictEqual(parent[last], op.value)) {
+        record(422);
+        throw apiError(422, `the server rejected our request due to an error in our request: test operation on ${op.path} failed`);
+      }
+      if (op.op === 'replace') parent[last] = structuredClone(op.value);
+    }
+    this.nodes.set(name, next);
+    record(200);
+    return structuredClone(next);
+  }
+
+  private failIfScripted(): void {
+    const status = this.nodeFailures.shift();
+    if (status !== undefined) throw apiError(status, `scripted failure ${status}`);
   }
 
   /** Answers the lists held back since construction. */
@@ -171,4 +234,9 @@ function podObject(pod: PodInfo): KubeJson {
       ...(pod.ips.length > 0 ? { podIP: pod.ips[0], podIPs: pod.ips.map((ip) => ({ ip })) } : {}),
     },
   };
+}
+
+/** What the http transport rejects with for an error answer: the status in `statusCode`. */
+function apiError(statusCode: number, message: string): Error & { statusCode: number } {
+  return Object.assign(new Error(message), { statusCode });
 }

@@ -1,13 +1,13 @@
 import { Registry } from 'prom-client';
 import t, { type Test } from 'tap';
 import { Reflector, type ReflectorStore } from '../../src/kube/reflector.js';
-import type { KubeTransport, ListRequest, ListResult, WatchHandlers, WatchRequest } from '../../src/kube/api/transport-types.js';
+import type { ListWatch, ListRequest, ListResult, WatchHandlers, WatchRequest } from '../../src/kube/api/transport-types.js';
 import { createLogger } from '../../src/log/index.js';
 import { createMetrics, type Metrics } from '../../src/metrics/index.js';
 import { FakeTime, settle } from '../helpers/fake-time.js';
 
 /** A transport whose lists and watches the test answers by hand. */
-class ScriptedTransport implements KubeTransport {
+class ScriptedTransport implements ListWatch {
   readonly lists: Array<{ request: ListRequest; resolve(result: ListResult): void; reject(error: unknown): void }> = [];
   readonly watches: Array<{ request: WatchRequest; handlers: WatchHandlers; aborted: boolean }> = [];
 

@@ -1,5 +1,7 @@
 import {
   CoreV1Api,
+  PatchStrategy,
+  setHeaderOptions,
   Watch,
   Observable,
   type ConfigurationOptions,
@@ -62,5 +64,22 @@ export function createClientNodeTransport(kubeConfig: KubeConfig): KubeTransport
       );
       return { abort: () => controller.abort() };
     },
+    async getNode(name) {
+      return asServerJson(await core.readNode({ name }));
+    },
+    patchNode(name, patch) {
+      return core.patchNode({ name, body: patch }, setHeaderOptions('Content-Type', PatchStrategy.JsonPatch));
+    },
   };
+}
+
+/**
+ * A client-node model as the API server wrote it: its Dates back to RFC 3339 with whole seconds
+ * (what metav1.Time sends), so a JSON patch `test` of a value read here matches the server's.
+ */
+function asServerJson(model: unknown): unknown {
+  return JSON.parse(JSON.stringify(model, function (this: Record<string, unknown>, key: string, value: unknown) {
+    const original = this[key];
+    return original instanceof Date ? original.toISOString().replace(/\.000Z$/, 'Z') : value;
+  }));
 }

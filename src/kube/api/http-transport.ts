@@ -10,7 +10,7 @@ import type { KubeConnection } from './connection.js';
 import { LineSplitter } from '../line-splitter.js';
 import { resourceVersionOf } from '../parse.js';
 import { record } from '../values.js';
-import { RESOURCE_PATHS, type KubeTransport, type ListResult, type WatchHandle, type WatchHandlers, type WatchResource } from './transport-types.js';
+import { RESOURCE_PATHS, type KubeTransport, type ListResult, type WatchHandle, type WatchHandlers } from './transport-types.js';
 
 export interface HttpTransportOptions {
   /** A list, or a watch until its response headers, is abandoned after this long. Default 30 s. */
@@ -51,6 +51,8 @@ const MAX_SOCKETS = 6;
 const MAX_LINE_CHARS = 64 * 1024 * 1024;
 /** Error bodies are Status objects of a few hundred bytes; more is not worth holding. */
 const MAX_ERROR_BODY = 64 * 1024;
+/** A Node object with its images and conditions is tens of kilobytes; a few megabytes is a broken answer. */
+const MAX_OBJECT_BODY = 4 * 1024 * 1024;
 
 /**
  * The KubeTransport over node:http(s), speaking the list and watch protocol directly: GET with
@@ -82,21 +84,55 @@ export function createHttpTransport(connection: KubeConnection, options: HttpTra
       : undefined;
   const userAgent = options.userAgent ?? 'corridor';
 
-  function send(resource: WatchResource, query: URLSearchParams, signal: AbortSignal | undefined): http.ClientRequest {
+  function send(path: string, query: URLSearchParams, signal: AbortSignal | undefined, method = 'GET', contentType?: string): http.ClientRequest {
     const headers: http.OutgoingHttpHeaders = { accept: 'application/json', 'user-agent': userAgent };
+    if (contentType !== undefined) headers['content-type'] = contentType;
     const bearer = token?.current() ?? connection.token;
     if (bearer !== undefined && bearer !== '') headers.authorization = `Bearer ${bearer}`;
     const search = query.toString();
     const requestOptions: https.RequestOptions = {
       hostname,
       port,
-      path: `${prefix}${RESOURCE_PATHS[resource]}${search === '' ? '' : `?${search}`}`,
-      method: 'GET',
+      path: `${prefix}${path}${search === '' ? '' : `?${search}`}`,
+      method,
       headers,
       agent,
       signal,
     };
     return (secure ? https : http).request(requestOptions);
+  }
+
+  /** One request whose answer is one JSON object (a GET or PATCH of a node), within the request timeout. */
+  function exchange(what: string, path: string, method: string, body?: { contentType: string; json: unknown }): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      let req: http.ClientRequest;
+      try {
+        req = send(path, new URLSearchParams(), undefined, method, body?.contentType);
+      } catch (error) {
+        reject(error);
+        return;
+      }
+      const timer = scheduler.schedule(requestTimeoutMs, () => req.destroy(new TransportError(`${what}: no answer within ${requestTimeoutMs} ms`, 'ETIMEDOUT')));
+      req.on('error', (error) => {
+        timer.cancel();
+        reject(error);
+      });
+      req.on('response', (response) => {
+        const status = response.statusCode ?? 0;
+        noteStatus(status);
+        readBounded(response, MAX_OBJECT_BODY, (text) => {
+          timer.cancel();
+          if (!response.complete) return reject(new TransportError(`${what}: connection closed before the end of the answer`, 'ECONNRESET'));
+          if (status !== 200) return reject(apiError(what, status, text));
+          try {
+            resolve(JSON.parse(text));
+          } catch (error) {
+            reject(new TransportError(`${what}: ${(error as Error).message}`, 'EBADRESPONSE'));
+          }
+        });
+      });
+      req.end(body === undefined ? undefined : JSON.stringify(body.json));
+    });
   }
 
   /** A rejected request whose answer says the token is stale: the next one reads the file again. */
@@ -112,7 +148,7 @@ export function createHttpTransport(connection: KubeConnection, options: HttpTra
       return new Promise<ListResult>((resolve, reject) => {
         let req: http.ClientRequest;
         try {
-          req = send(resource, query, request.signal);
+          req = send(RESOURCE_PATHS[resource], query, request.signal);
         } catch (error) {
           reject(error);
           return;
@@ -178,7 +214,7 @@ export function createHttpTransport(connection: KubeConnection, options: HttpTra
         );
         let req: http.ClientRequest | undefined;
         try {
-          req = send(resource, query, controller.signal);
+          req = send(RESOURCE_PATHS[resource], query, controller.signal);
         } catch (error) {
           finish(error);
           return;
@@ -198,6 +234,14 @@ export function createHttpTransport(connection: KubeConnection, options: HttpTra
         });
         req.end();
       });
+    },
+
+    getNode(name) {
+      return exchange(`get node ${name}`, `/api/v1/nodes/${encodeURIComponent(name)}`, 'GET');
+    },
+
+    patchNode(name, patch) {
+      return exchange(`patch node ${name}`, `/api/v1/nodes/${encodeURIComponent(name)}`, 'PATCH', { contentType: 'application/json-patch+json', json: patch });
     },
 
     close() {

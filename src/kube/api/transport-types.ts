@@ -41,14 +41,28 @@ export interface WatchHandle {
   abort(): void;
 }
 
-/** The two calls a reflector needs; tests may pass a scripted one. */
+/** One RFC 6902 operation; the agent sends `test` then `replace` on a node's taints. */
+export interface JsonPatchOp {
+  op: 'test' | 'replace';
+  path: string;
+  value: unknown;
+}
+
+/** What the agent asks of the API server: a list and a watch per resource, and its own node; tests may pass a scripted one. */
 export interface KubeTransport {
   list(resource: WatchResource, request: ListRequest): Promise<ListResult>;
   /** Resolves once the stream is open (or has already failed through `done`). */
   watch(resource: WatchResource, request: WatchRequest, handlers: WatchHandlers): Promise<WatchHandle>;
+  /** The Node object named `name`. */
+  getNode(name: string): Promise<unknown>;
+  /** Applies a JSON patch to that Node; a failed `test` op rejects with statusCode 422 (the node changed meanwhile). */
+  patchNode(name: string, patch: readonly JsonPatchOp[]): Promise<unknown>;
   /** Releases pooled connections (after every list and watch has ended). */
   close?(): void;
 }
+
+/** The part of the transport a reflector uses. */
+export type ListWatch = Pick<KubeTransport, 'list' | 'watch'>;
 
 export const RESOURCE_PATHS: Readonly<Record<WatchResource, string>> = Object.freeze({
   pods: '/api/v1/pods',
