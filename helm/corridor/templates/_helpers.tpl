@@ -110,8 +110,18 @@ One env entry per key of .Values.agent that has a value; lists are joined with c
 string (or null) sets nothing, so the agent's own default applies; an empty list is rendered as
 an empty variable, which the agent reads as an empty list.
 */}}
+{{/*
+"true" when the agent removes a start-up taint: agent.startupTaint is set and the API server has
+ValidatingAdmissionPolicy, which confines the node patch RBAC grants (templates/startup-taint.yaml).
+*/}}
+{{- define "corridor.startupTaint.enabled" -}}
+{{- and .Values.rbac.create .Values.agent.startupTaint (.Capabilities.APIVersions.Has "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy") | toString -}}
+{{- end }}
+
 {{- define "corridor.agentEnv" -}}
+{{- $startupTaint := include "corridor.startupTaint.enabled" . }}
 {{- range $key, $value := .Values.agent }}
+{{- if and (eq $key "startupTaint") (ne $startupTaint "true") }}{{ continue }}{{ end }}
 {{- $text := kindIs "slice" $value | ternary (join "," $value) (toString $value) }}
 {{- if or (kindIs "slice" $value) (and (not (kindIs "invalid" $value)) (ne $text "")) }}
 - name: {{ include "corridor.envName" $key }}
