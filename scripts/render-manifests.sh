@@ -54,8 +54,11 @@ write() {
 mkdir -p "$out"
 rm -f "$out"/*.yaml "$out"/monitoring/*.yaml "$out"/examples/*.yaml
 
+# With ValidatingAdmissionPolicy known (Kubernetes 1.30+), so the start-up taint's RBAC and its
+# policy are in; the annotation policy has a file of its own (admission-policy.yaml).
 write corridor.yaml \
-  "kubectl create namespace corridor && kubectl apply -n corridor -f manifests/corridor.yaml"
+  "Kubernetes 1.30+: kubectl create namespace corridor && kubectl apply -n corridor -f manifests/corridor.yaml" \
+  --api-versions admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy --set admissionPolicy.enabled=false
 write monitoring/podmonitor.yaml \
   "needs the Prometheus Operator CRDs: kubectl apply -n corridor -f manifests/monitoring/podmonitor.yaml" \
   --set metrics.podMonitor.enabled=true --show-only templates/podmonitor.yaml
