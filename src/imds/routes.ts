@@ -3,15 +3,16 @@ import type { CallerAccess, CallerResolver } from '../caller/index.js';
 import { CredentialsUnavailableError, type CredentialSource, type Session } from '../credentials/index.js';
 import type { Logger, LogThrottle } from '../log/index.js';
 import type { RoleRef } from '../policy/index.js';
+import { TOKEN_HEADER } from '../imds-protocol/index.js';
+import type { TokenIssuer } from '../imds-token/index.js';
+import { UpstreamBusyError, type MetadataUpstream } from '../node-metadata/index.js';
 import type { Clock } from '../time/index.js';
 import { callerIp } from './caller-ip.js';
 import { credentialDocuments, iamInfoDocument } from './document.js';
 import { metadataListings } from './listings.js';
 import { replies, sendText } from './replies.js';
 import type { Route } from './route.js';
-import type { TokenIssuer } from './token.js';
 import { tokenRoutes } from './token-route.js';
-import { UpstreamBusyError, type MetadataUpstream } from './upstream.js';
 import { IMDS_VERSIONS, isImdsVersion } from './versions.js';
 
 export interface ImdsRoutesOptions {
@@ -29,7 +30,6 @@ export interface ImdsRoutesOptions {
 
 type Allowed = CallerAccess & { decision: { allowed: true } };
 
-const TOKEN_HEADER = 'x-aws-ec2-metadata-token';
 const LATEST = '/latest';
 const VERSION_LIST = IMDS_VERSIONS.join('\n');
 

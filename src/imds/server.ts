@@ -5,13 +5,12 @@ import type { Logger } from '../log/index.js';
 import type { CounterHandle, HistogramHandle, Metrics } from '../metrics/index.js';
 import type { Clock, Scheduler } from '../time/index.js';
 import { appLogThrottle, createCallerGuard, exposedServerOptions, guardServer, recordRefusals } from '../guard/index.js';
+import { createTokenIssuer, type TokenKeyRing } from '../imds-token/index.js';
 import { DEFAULT_CONNECTION_BUDGET } from '../net/index.js';
+import { createMetadataUpstream, type MetadataUpstream } from '../node-metadata/index.js';
 import { replies, sendText } from './replies.js';
 import type { Route } from './route.js';
 import { imdsRoutes } from './routes.js';
-import { createTokenIssuer } from './token.js';
-import type { TokenKeyRing } from './token-keys.js';
-import { createMetadataUpstream, type MetadataUpstream } from './upstream.js';
 
 export interface ImdsServerDeps {
   resolver: CallerResolver;

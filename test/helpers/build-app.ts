@@ -3,7 +3,7 @@ import type { Test } from 'tap';
 import { buildApp, type App, type AppConfig } from '../../src/app.js';
 import { parseAgentConfig, sessionSettings } from '../../src/config/index.js';
 import { createSessionCache, startPrefetch } from '../../src/credentials/index.js';
-import type { MetadataUpstream } from '../../src/imds/index.js';
+import type { MetadataUpstream } from '../../src/node-metadata/index.js';
 import { createLogger } from '../../src/log/index.js';
 import { createMetrics, type Metrics } from '../../src/metrics/index.js';
 import { FakeAssumer } from './fake-assumer.js';

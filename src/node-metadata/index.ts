@@ -1,0 +1,3 @@
+export { createMetadataUpstream } from './client.js';
+export type { MetadataUpstream, MetadataUpstreamOptions, UpstreamAnswer } from './client.js';
+export { UpstreamBusyError, UpstreamError, UpstreamTimeoutError } from './errors.js';
