@@ -1,4 +1,7 @@
-/** The upstream failed, answered too much, or did not answer in time. */
+/**
+ * The upstream failed, answered too much, or did not answer in time. `statusCode` is what a
+ * gateway answers for it: 502, or 503 when it was refused before any wait.
+ */
 export class UpstreamError extends Error {
   readonly code: string = 'UPSTREAM_FAILED';
   readonly statusCode: number = 502;
