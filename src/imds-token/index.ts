@@ -1,6 +1,6 @@
 export { createTokenIssuer, parseTokenTtl } from './issuer.js';
 export type { TokenIssuer } from './issuer.js';
-export type { TokenKey, TokenKeyRing } from './key-ring.js';
+export type { TokenKeyRing } from './key-ring.js';
 export {
   openTokenKeyStore,
   MAX_CLOCK_SKEW_MS,
@@ -9,5 +9,5 @@ export {
   RELOAD_EVERY_MS,
   RETIRED_KEY_GRACE_MS,
 } from './key-store.js';
-export type { TokenKeyStore, TokenKeyStoreOptions } from './key-store.js';
+export type { TokenKeyStore } from './key-store.js';
 export type { KeyFs } from './key-file.js';

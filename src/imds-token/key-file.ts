@@ -32,7 +32,7 @@ const TEMP_FILE = /^\.key-\d+\.[0-9a-f]+\.tmp$/;
 /** The parts of node:fs/promises the store uses; tests wrap the real ones to inject failures. */
 export type KeyFs = Pick<typeof nodeFs, 'mkdir' | 'stat' | 'chmod' | 'readdir' | 'open' | 'link' | 'unlink'>;
 
-export type FileRead = { ok: true; key: TokenKey; created: number } | { ok: false; reason: string };
+type FileRead = { ok: true; key: TokenKey; created: number } | { ok: false; reason: string };
 
 /** One `key-<gen>` file and what reading it gave. */
 export interface KeyFileEntry {
@@ -41,7 +41,7 @@ export interface KeyFileEntry {
   read: FileRead;
 }
 
-export interface KeyDirectoryOptions {
+interface KeyDirectoryOptions {
   dir: string;
   fs: KeyFs;
   clock: Clock;

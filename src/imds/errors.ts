@@ -44,13 +44,13 @@ export const IMDS_ERRORS = {
 } as const;
 
 type Table = typeof IMDS_ERRORS;
-export type ImdsErrorCode = keyof Table;
+type ImdsErrorCode = keyof Table;
 type TextArgs<C extends ImdsErrorCode> = Table[C]['text'] extends (...args: infer A) => string ? A : [];
 
 type OwnCode = { [C in ImdsErrorCode]: Table[C]['status'] extends number ? C : never }[ImdsErrorCode];
 
 /** A reply instead of data: a code of the table, its status, and its text, safe to show a pod. */
-export class ImdsError extends Error {
+class ImdsError extends Error {
   override name = 'ImdsError';
   constructor(
     readonly code: ImdsErrorCode,

@@ -1,3 +1,3 @@
 export { createMetadataUpstream } from './client.js';
-export type { MetadataUpstream, MetadataUpstreamOptions, UpstreamAnswer } from './client.js';
-export { UpstreamBusyError, UpstreamError, UpstreamTimeoutError } from './errors.js';
+export type { MetadataUpstream, UpstreamAnswer } from './client.js';
+export { UpstreamBusyError, UpstreamError } from './errors.js';

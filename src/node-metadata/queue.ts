@@ -1,6 +1,6 @@
 import { UpstreamBusyError } from './errors.js';
 
-export interface Slot {
+interface Slot {
   /** Resolves when this request may use a connection. */
   granted: Promise<void>;
   /** Gives the connection (or the place in the queue) back; safe to call once in any state. */
