@@ -32,6 +32,9 @@ const TEMP_FILE = /^\.key-\d+\.[0-9a-f]+\.tmp$/;
 /** The parts of node:fs/promises the store uses; tests wrap the real ones to inject failures. */
 export type KeyFs = Pick<typeof nodeFs, 'mkdir' | 'stat' | 'chmod' | 'readdir' | 'open' | 'link' | 'unlink'>;
 
+type KeyFileHandle = Awaited<ReturnType<KeyFs['open']>>;
+type KeyFileInfo = { isFile(): boolean; uid: number; mode: number; size: number; nlink: number };
+
 type FileRead = { ok: true; key: TokenKey; created: number } | { ok: false; reason: string };
 
 /** One `key-<gen>` file and what reading it gave. */
@@ -74,13 +77,16 @@ export function openKeyDirectory(options: KeyDirectoryOptions): KeyDirectory {
       await fs.mkdir(dir, { recursive: true, mode: 0o700 });
       const info = await fs.stat(dir);
       if (!info.isDirectory()) return `${dir} is not a directory`;
-      if (uid !== undefined && info.uid !== uid) warnOnce('dir-owner', { owner: info.uid, uid }, 'token key directory belongs to another user; key files not owned by this agent are ignored');
+      if (uid !== undefined && info.uid !== uid) {
+        warnOnce('dir-owner', { owner: info.uid, uid }, 'token key directory belongs to another user; key files not owned by this agent are ignored');
+      }
       if ((info.mode & 0o077) !== 0) {
         try {
           await fs.chmod(dir, 0o700);
           warnOnce('dir-mode', { mode: (info.mode & 0o777).toString(8) }, 'token key directory was open to other users; set its mode to 0700');
         } catch (error) {
-          warnOnce('dir-mode', { mode: (info.mode & 0o777).toString(8), err: errText(error) }, 'token key directory is open to other users and its mode cannot be changed');
+          const fields = { mode: (info.mode & 0o777).toString(8), err: errText(error) };
+          warnOnce('dir-mode', fields, 'token key directory is open to other users and its mode cannot be changed');
         }
       }
       return undefined;
@@ -90,7 +96,7 @@ export function openKeyDirectory(options: KeyDirectoryOptions): KeyDirectory {
   }
 
   async function readKeyFile(name: string): Promise<FileRead> {
-    let handle: Awaited<ReturnType<KeyFs['open']>>;
+    let handle: KeyFileHandle;
     try {
       // O_NOFOLLOW: a symlink planted in the directory is not followed to someone else's file.
       // O_NONBLOCK: a FIFO planted there opens at once (and is refused below) instead of
@@ -114,14 +120,16 @@ export function openKeyDirectory(options: KeyDirectoryOptions): KeyDirectory {
     }
   }
 
-  async function checkAndParse(handle: Awaited<ReturnType<KeyFs['open']>>, info: { isFile(): boolean; uid: number; mode: number; size: number; nlink: number }, id: string): Promise<FileRead> {
+  async function checkAndParse(handle: KeyFileHandle, info: KeyFileInfo, id: string): Promise<FileRead> {
     if (!info.isFile()) return { ok: false, reason: 'is not a regular file' };
     // Whoever owns the file may have written it, so may know the secret and forge tokens.
     if (uid !== undefined && info.uid !== uid) return { ok: false, reason: `is owned by uid ${info.uid}, not this agent's uid ${uid}` };
     if ((info.mode & 0o077) !== 0) {
       const mode = (info.mode & 0o777).toString(8);
       // A hard link to another file of the agent's uid: not ours to chmod.
-      if (info.nlink !== 1) return { ok: false, reason: `is readable by other users (mode ${mode}) and has ${info.nlink} links: not a key file this store made, left as it is` };
+      if (info.nlink !== 1) {
+        return { ok: false, reason: `is readable by other users (mode ${mode}) and has ${info.nlink} links: not a key file this store made, left as it is` };
+      }
       try {
         await handle.chmod(0o600);
         logger.warn({ dir, mode }, 'token key file was readable by other users; set its mode to 0600 (rotate the key if others may have read it)');

@@ -100,7 +100,10 @@ function createTokenKeyStore(options: TokenKeyStoreOptions): TokenKeyStore {
 
   function useMemoryKey(reason: string): void {
     if (memoryKey === undefined) memoryKey = { key: { id: `m${randomBytes(4).toString('hex')}`, secret: randomBytes(SECRET_BYTES) }, acceptUntil: undefined };
-    if (dir !== undefined) warnOnce(`memory:${reason}`, { reason }, 'token key directory unusable: signing IMDSv2 tokens with a key held in memory, so they will not survive a restart of this agent');
+    if (dir !== undefined) {
+      const message = 'token key directory unusable: signing IMDSv2 tokens with a key held in memory, so they will not survive a restart of this agent';
+      warnOnce(`memory:${reason}`, { reason }, message);
+    }
     install(memoryKey, [...byId.values()].filter((held) => held !== memoryKey));
   }
 
@@ -115,7 +118,9 @@ function createTokenKeyStore(options: TokenKeyStoreOptions): TokenKeyStore {
     }
     if (memoryKey !== undefined && next !== memoryKey && (memoryKey.acceptUntil ?? Infinity) > clock.now()) map.set(memoryKey.key.id, memoryKey);
     byId = map;
-    if (previous?.key.id !== next.key.id) logger.info({ dir, key: next.key.id, source: next === memoryKey ? 'memory' : 'file', accepted: [...map.keys()] }, 'token signing key');
+    if (previous?.key.id !== next.key.id) {
+      logger.info({ dir, key: next.key.id, source: next === memoryKey ? 'memory' : 'file', accepted: [...map.keys()] }, 'token signing key');
+    }
   }
 
   /**
@@ -142,7 +147,10 @@ function createTokenKeyStore(options: TokenKeyStoreOptions): TokenKeyStore {
         if (entry.read.ok && entry.read.created > now + MAX_CLOCK_SKEW_MS) {
           entry.read = { ok: false, reason: `was created ${new Date(entry.read.created).toISOString()}, in the future` };
         }
-        if (!entry.read.ok) warnOnce(`file:${entry.name}:${entry.read.reason}`, { file: entry.name, reason: entry.read.reason }, 'token key file unusable, skipped (if it was the newest, a new key file is written)');
+        if (!entry.read.ok) {
+          const message = 'token key file unusable, skipped (if it was the newest, a new key file is written)';
+          warnOnce(`file:${entry.name}:${entry.read.reason}`, { file: entry.name, reason: entry.read.reason }, message);
+        }
       }
       const top = entries[0];
       const needNew = top === undefined || !top.read.ok || now - top.read.created >= MAX_KEY_AGE_MS || (newerThan !== undefined && top.gen <= newerThan);

@@ -30,9 +30,16 @@ export const IMDS_ERRORS = {
   /** Over the caller's budget: answered by the caller guard (guard/fastify.ts), before any route. */
   TOO_MANY_REQUESTS: { status: 429, text: 'Too Many Requests' },
   /** STS gave no session with min-remaining left; `code` is the failure's (credentials/sts-codes.ts). */
-  CREDENTIALS_UNAVAILABLE: { status: 503, text: (roleName: string, code: string) => `Service Unavailable: credentials for role ${roleName} are not available (${code})` },
+  CREDENTIALS_UNAVAILABLE: {
+    status: 503,
+    text: (roleName: string, code: string) => `Service Unavailable: credentials for role ${roleName} are not available (${code})`,
+  },
   /** The node's metadata service has too many requests waiting (503): the pod may retry in a second. */
-  UPSTREAM_BUSY: { status: ITS_OWN, text: 'Service Unavailable: the instance metadata service is busy, try again in a second', headers: { 'retry-after': '1' } },
+  UPSTREAM_BUSY: {
+    status: ITS_OWN,
+    text: 'Service Unavailable: the instance metadata service is busy, try again in a second',
+    headers: { 'retry-after': '1' },
+  },
   /** It failed or answered too much (502). */
   UPSTREAM_FAILED: { status: ITS_OWN, text: 'Bad Gateway: the instance metadata service did not answer' },
   /** It missed the request's deadline (502). */

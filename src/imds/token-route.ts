@@ -32,5 +32,12 @@ export async function tokenRoutes(app: FastifyInstance, options: { tokens: Token
   });
 
   // Only PUT mints tokens; any other method on the token path is 405, as on real IMDS.
-  app.route({ method: ['GET', 'POST', 'DELETE', 'PATCH'], url: TOKEN_PATH, config: { route: 'token' }, handler: async () => { throw imdsError('METHOD_NOT_ALLOWED'); } });
+  app.route({
+    method: ['GET', 'POST', 'DELETE', 'PATCH'],
+    url: TOKEN_PATH,
+    config: { route: 'token' },
+    handler: async () => {
+      throw imdsError('METHOD_NOT_ALLOWED');
+    },
+  });
 }
