@@ -1,5 +1,6 @@
 import { AGENT_FLAGS, parseFlags, usage, type FlagSpec } from '../config/index.js';
-import { openTokenKeyStore, MAX_TOKEN_TTL_SECONDS, RETIRED_KEY_GRACE_MS, RELOAD_EVERY_MS } from '../imds/index.js';
+import { MAX_TOKEN_TTL_SECONDS } from '../imds-protocol/index.js';
+import { openTokenKeyStore, RETIRED_KEY_GRACE_MS, RELOAD_EVERY_MS } from '../imds-token/index.js';
 import { createLogger } from '../log/index.js';
 import { systemClock, systemScheduler } from '../time/index.js';
 import { EXIT } from './exit-codes.js';

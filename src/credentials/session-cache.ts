@@ -12,11 +12,9 @@ import type { Clock, Scheduler, Timer } from '../time/index.js';
 import { nextRetryDelay, refreshTime, retryPolicy, slowRetryDelay } from './refresh-timing.js';
 import { podSessionName, roleSessionName } from './session-name.js';
 import { CredentialsUnavailableError, type CredentialSource, type KeyFailure, type KeyStatus } from './source.js';
+import { isAccessDenied, STS_CODE } from './sts-codes.js';
 import { toAssumeRoleError } from './sts-errors.js';
 import { AssumeRoleError, type AssumeRequest, type RoleAssumer, type Session, type SessionKey, type StsResult } from './types.js';
-
-/** The kept code of a key whose STS session came back with less than min-remaining left. */
-export const SESSION_TOO_SHORT = 'SessionTooShort';
 
 export interface SessionCacheOptions {
   assumer: RoleAssumer;
@@ -163,7 +161,7 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
   function heldBack(entry: Entry, now: number): boolean {
     const failure = entry.failure;
     if (failure === undefined) return false;
-    if (!entry.failureRetryable || failure.code === 'Throttling') {
+    if (!entry.failureRetryable || failure.code === STS_CODE.THROTTLING) {
       return failure.nextAttemptAt !== undefined && now < failure.nextAttemptAt;
     }
     return entry.lastAttemptEndedAt !== undefined && now - entry.lastAttemptEndedAt < policy.baseMs;
@@ -175,13 +173,13 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
     return new AssumeRoleError(
       `STS granted a session with ${granted} s left (asked for ${durationSeconds} s), less than --min-remaining (${floor} s), so it is not served: ` +
         `raise the role's MaxSessionDuration, lower --session-duration / --min-remaining to fit it, or fix the node's clock`,
-      SESSION_TOO_SHORT,
+      STS_CODE.SESSION_TOO_SHORT,
       false,
     );
   }
 
   function unavailable(failure: KeyFailure): CredentialsUnavailableError {
-    const cause = failure.code === SESSION_TOO_SHORT ? 'STS granted a session shorter than min-remaining' : `STS AssumeRole failed (${failure.code})`;
+    const cause = failure.code === STS_CODE.SESSION_TOO_SHORT ? 'STS granted a session shorter than min-remaining' : `STS AssumeRole failed (${failure.code})`;
     return new CredentialsUnavailableError(`${cause} and no session with enough lifetime left is cached`, failure.code);
   }
 
@@ -363,9 +361,9 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
 }
 
 function stsResult(error: AssumeRoleError): StsResult {
-  if (error.code === SESSION_TOO_SHORT) return 'too-short';
-  if (error.code === 'Throttling') return 'throttled';
-  if (error.code === 'AccessDenied' || error.code === 'AccessDeniedException') return 'access-denied';
+  if (error.code === STS_CODE.SESSION_TOO_SHORT) return 'too-short';
+  if (error.code === STS_CODE.THROTTLING) return 'throttled';
+  if (isAccessDenied(error.code)) return 'access-denied';
   return 'error';
 }
 

@@ -4,6 +4,7 @@ import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smit
 import { systemClock, type Clock } from '../time/index.js';
 import { agentsFor } from './proxy-agents.js';
 import type { ProxyEnv } from './proxy.js';
+import { STS_CODE } from './sts-codes.js';
 import { toAssumeRoleError } from './sts-errors.js';
 import { AssumeRoleError, type AssumeRequest, type RoleAssumer, type Session } from './types.js';
 
@@ -99,7 +100,7 @@ function toSession(output: AssumeRoleCommandOutput, issuedAt: number): Session {
   const expiration = credentials?.Expiration instanceof Date ? credentials.Expiration.getTime() : Number.NaN;
   const assumedRoleArn = output.AssumedRoleUser?.Arn;
   if (!credentials?.AccessKeyId || !credentials.SecretAccessKey || !credentials.SessionToken || !assumedRoleArn || !Number.isFinite(expiration)) {
-    throw new AssumeRoleError('STS answered AssumeRole without complete credentials', 'InvalidResponse', true);
+    throw new AssumeRoleError('STS answered AssumeRole without complete credentials', STS_CODE.INVALID_RESPONSE, true);
   }
   return {
     accessKeyId: credentials.AccessKeyId,

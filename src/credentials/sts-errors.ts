@@ -1,44 +1,5 @@
+import { PERMANENT_CODES, STS_CODE, THROTTLING_CODES } from './sts-codes.js';
 import { AssumeRoleError } from './types.js';
-
-/** STS (and AWS-wide) throttling codes; all become `Throttling`, the code STS itself uses. */
-const THROTTLING = new Set([
-  'Throttling',
-  'ThrottlingException',
-  'ThrottledException',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'RequestLimitExceeded',
-  'TooManyRequestsException',
-  'SlowDown',
-  'PriorRequestNotComplete',
-  'BandwidthLimitExceeded',
-]);
-
-/** Codes that mean "this request will not work until someone changes IAM or config". */
-const PERMANENT = new Set([
-  'AccessDenied',
-  'AccessDeniedException',
-  'ValidationError',
-  'ValidationException',
-  'MalformedPolicyDocument',
-  'MalformedPolicyDocumentException',
-  'PackedPolicyTooLarge',
-  'PackedPolicyTooLargeException',
-  'RegionDisabledException',
-  'ExpiredToken',
-  'ExpiredTokenException',
-  'InvalidClientTokenId',
-  'UnrecognizedClientException',
-  'SignatureDoesNotMatch',
-  'IncompleteSignature',
-  'MissingAuthenticationToken',
-  'InvalidParameterValue',
-  'InvalidParameterCombination',
-  'MissingParameter',
-  'InvalidAction',
-  'OptInRequired',
-  'NotAuthorized',
-]);
 
 interface SdkErrorShape {
   name?: unknown;
@@ -67,17 +28,17 @@ export function toAssumeRoleError(error: unknown): AssumeRoleError {
   const serviceCode = wireCode ?? (status !== undefined && name !== 'Unknown' ? name : undefined);
 
   if (name === 'TimeoutError' || name === 'AbortError' || shape.code === 'ETIMEDOUT') {
-    return new AssumeRoleError(`STS request timed out: ${message}`, 'Timeout', true);
+    return new AssumeRoleError(`STS request timed out: ${message}`, STS_CODE.TIMEOUT, true);
   }
-  if ((serviceCode !== undefined && THROTTLING.has(serviceCode)) || status === 429) {
-    return new AssumeRoleError(message, 'Throttling', true);
+  if ((serviceCode !== undefined && THROTTLING_CODES.has(serviceCode)) || status === 429) {
+    return new AssumeRoleError(message, STS_CODE.THROTTLING, true);
   }
-  if (serviceCode !== undefined && PERMANENT.has(serviceCode)) return new AssumeRoleError(message, serviceCode, false);
+  if (serviceCode !== undefined && PERMANENT_CODES.has(serviceCode)) return new AssumeRoleError(message, serviceCode, false);
   if (status !== undefined && status >= 500) return new AssumeRoleError(message, serviceCode ?? `HTTP${status}`, true);
   if (status !== undefined && status >= 400) return new AssumeRoleError(message, serviceCode ?? `HTTP${status}`, status === 408);
   // Answered, but not with anything parseable (a captive portal, a truncated body).
-  if (status !== undefined) return new AssumeRoleError(message, 'InvalidResponse', true);
-  if (name === 'CredentialsProviderError') return new AssumeRoleError(`agent credentials unavailable: ${message}`, 'CredentialsProviderError', true);
+  if (status !== undefined) return new AssumeRoleError(message, STS_CODE.INVALID_RESPONSE, true);
+  if (name === 'CredentialsProviderError') return new AssumeRoleError(`agent credentials unavailable: ${message}`, STS_CODE.CREDENTIALS_PROVIDER_ERROR, true);
   // No HTTP status: the request never got an answer (ECONNREFUSED, ECONNRESET, ENOTFOUND...),
   // or something failed before sending; keep the error's own name so it is not mistaken for STS.
   const localCode = typeof shape.code === 'string' ? shape.code : name !== undefined && name !== 'Error' ? name : 'Unknown';

@@ -3,15 +3,17 @@ import type { CallerAccess, CallerResolver } from '../caller/index.js';
 import { CredentialsUnavailableError, type CredentialSource, type Session } from '../credentials/index.js';
 import type { Logger, LogThrottle } from '../log/index.js';
 import type { RoleRef } from '../policy/index.js';
+import { TOKEN_HEADER } from '../imds-protocol/index.js';
+import type { TokenIssuer } from '../imds-token/index.js';
+import { UpstreamBusyError, UpstreamError, type MetadataUpstream } from '../node-metadata/index.js';
 import type { Clock } from '../time/index.js';
 import { callerIp } from './caller-ip.js';
 import { credentialDocuments, iamInfoDocument } from './document.js';
 import { metadataListings } from './listings.js';
-import { replies, sendText } from './replies.js';
+import { imdsError } from './errors.js';
 import type { Route } from './route.js';
-import type { TokenIssuer } from './token.js';
+import { sendText } from './text-reply.js';
 import { tokenRoutes } from './token-route.js';
-import { UpstreamBusyError, type MetadataUpstream } from './upstream.js';
 import { IMDS_VERSIONS, isImdsVersion } from './versions.js';
 
 export interface ImdsRoutesOptions {
@@ -29,7 +31,6 @@ export interface ImdsRoutesOptions {
 
 type Allowed = CallerAccess & { decision: { allowed: true } };
 
-const TOKEN_HEADER = 'x-aws-ec2-metadata-token';
 const LATEST = '/latest';
 const VERSION_LIST = IMDS_VERSIONS.join('\n');
 
@@ -43,20 +44,15 @@ export async function imdsRoutes(app: FastifyInstance, options: ImdsRoutesOption
   await app.register(metadataRoutes, { ...options, base: LATEST });
   await app.register(async (dated) => {
     dated.addHook('onRequest', (request, reply, done) => {
-      if (!isImdsVersion((request.params as { version: string }).version)) {
-        sendText(reply, 404, replies.notFound);
-        return;
-      }
-      done();
+      done(isImdsVersion((request.params as { version: string }).version) ? undefined : imdsError('NOT_FOUND'));
     });
     await dated.register(metadataRoutes, { ...options, base: '/:version' });
   });
 
   // Everything else, above all the node's own credentials and user-data, is never proxied. This
   // handler is outside metadataRoutes, so an unknown path gets its 404 (or 405) without a token check.
-  app.setNotFoundHandler({}, (request, reply) => {
-    if (request.method !== 'GET' && request.method !== 'HEAD') return sendText(reply, 405, replies.methodNotAllowed);
-    return sendText(reply, 404, replies.notFound);
+  app.setNotFoundHandler({}, (request) => {
+    throw request.method !== 'GET' && request.method !== 'HEAD' ? imdsError('METHOD_NOT_ALLOWED') : imdsError('NOT_FOUND');
   });
 }
 
@@ -71,27 +67,23 @@ async function metadataRoutes(app: FastifyInstance, options: ImdsRoutesOptions &
 
   // IMDSv2: a token given must be ours, unexpired and for this IP; a tokenless GET passes unless
   // IMDSv2 is required. Callback style, so the cached credential path makes no promise.
-  app.addHook('onRequest', (request, reply, done) => {
+  app.addHook('onRequest', (request, _reply, done) => {
     const token = request.headers[TOKEN_HEADER];
-    if (token === undefined ? options.requireImdsv2 : typeof token !== 'string' || !tokens.verify(token, callerIp(request))) {
-      sendText(reply, 401, replies.unauthorized);
-      return;
-    }
-    done();
+    const refused = token === undefined ? options.requireImdsv2 : typeof token !== 'string' || !tokens.verify(token, callerIp(request));
+    done(refused ? imdsError('UNAUTHORIZED') : undefined);
   });
 
-  /** Records the decision; answers 404 with a one-line reason when it is a denial. */
-  function allowedOrAnswered(access: CallerAccess, reply: FastifyReply): Allowed | undefined {
+  /** Records the decision; throws 404 with a one-line reason when it is a denial. */
+  function allowedOrThrow(access: CallerAccess): Allowed {
     resolver.record(access);
     if (access.decision.allowed) return access as Allowed;
-    sendText(reply, 404, replies.denied(access.decision.message));
-    return undefined;
+    throw imdsError('DENIED', access.decision.message);
   }
 
-  /** Resolves the calling pod's access; answers 404 with a one-line reason when it is denied. */
-  async function allowedAccess(request: FastifyRequest, reply: FastifyReply): Promise<Allowed | undefined> {
+  /** Resolves the calling pod's access; throws 404 with a one-line reason when it is denied. */
+  async function allowedAccess(request: FastifyRequest): Promise<Allowed> {
     const ip = callerIp(request);
-    return allowedOrAnswered(resolver.now(ip) ?? (await resolver.wait(ip)), reply);
+    return allowedOrThrow(resolver.now(ip) ?? (await resolver.wait(ip)));
   }
 
   /**
@@ -99,24 +91,23 @@ async function metadataRoutes(app: FastifyInstance, options: ImdsRoutesOptions &
    * allowlisted passthrough): an IP that is no pod here, or is shared by several, gets 404 with
    * its reason once the pod-lookup wait is over, and its denial is recorded.
    */
-  async function knownPod(request: FastifyRequest, reply: FastifyReply): Promise<CallerAccess | undefined> {
+  async function knownPod(request: FastifyRequest): Promise<CallerAccess> {
     const ip = callerIp(request);
     const access = resolver.now(ip) ?? (await resolver.wait(ip));
     if (access.pod !== undefined) return access;
     resolver.record(access);
-    sendText(reply, 404, access.decision.allowed ? replies.notFound : replies.denied(access.decision.message));
-    return undefined;
+    throw access.decision.allowed ? imdsError('NOT_FOUND') : imdsError('DENIED', access.decision.message);
   }
 
   const listRoles = async (request: FastifyRequest, reply: FastifyReply) => {
-    const access = await allowedAccess(request, reply);
-    if (access === undefined) return reply;
+    const access = await allowedAccess(request);
     return sendText(reply, 200, access.decision.role.name);
   };
 
   // The cached path is synchronous (no promise, no extra tick): the pod, its decision, the session
   // and the rendered document are all in memory. Only an IP the watch has not delivered yet and
-  // a cache miss (STS) go asynchronous. A handler that has answered returns undefined.
+  // a cache miss (STS) go asynchronous. A handler that has answered returns undefined; a refusal
+  // is thrown, for the error handler to answer (errors.ts).
   const credentialDocument = (extended: boolean) => (request: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply): Promise<FastifyReply> | undefined => {
     const ip = callerIp(request);
     const known = resolver.now(ip);
@@ -125,13 +116,9 @@ async function metadataRoutes(app: FastifyInstance, options: ImdsRoutesOptions &
   };
 
   function serveDocument(access: CallerAccess, ip: string, request: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply, extended: boolean): Promise<FastifyReply> | undefined {
-    const allowed = allowedOrAnswered(access, reply);
-    if (allowed === undefined) return undefined;
+    const allowed = allowedOrThrow(access);
     const role = allowed.decision.role;
-    if (request.params.name !== role.name) {
-      sendText(reply, 404, replies.notFound);
-      return undefined;
-    }
+    if (request.params.name !== role.name) throw imdsError('NOT_FOUND');
     const session = credentials.peek(allowed.sessionKey!);
     if (session === undefined) return assumeAndServe(allowed, ip, reply, extended);
     // One audit line per (pod, session), so CloudTrail's AccessKeyId leads to the pods; a cache hit
@@ -149,7 +136,7 @@ async function metadataRoutes(app: FastifyInstance, options: ImdsRoutesOptions &
     } catch (error) {
       if (!(error instanceof CredentialsUnavailableError)) throw error;
       logger.warn({ pod: access.pod?.name, namespace: access.pod?.namespace, role: role.arn, code: error.code, err: error.message }, 'no credentials to serve');
-      return sendText(reply, 503, replies.credentialsUnavailable(role.name, error.code));
+      throw imdsError('CREDENTIALS_UNAVAILABLE', role.name, error.code);
     }
     resolver.served(access, session, ip);
     return sendDocument(reply, session, role, extended);
@@ -170,8 +157,7 @@ async function metadataRoutes(app: FastifyInstance, options: ImdsRoutesOptions &
   }
 
   const iamInfo = async (request: FastifyRequest, reply: FastifyReply) => {
-    const access = await allowedAccess(request, reply);
-    if (access === undefined) return reply;
+    const access = await allowedAccess(request);
     const session = access.sessionKey ? credentials.peek(access.sessionKey) : undefined;
     return sendText(reply, 200, iamInfoDocument(access.decision.role, session?.issuedAt ?? options.clock.now()));
   };
@@ -183,15 +169,16 @@ async function metadataRoutes(app: FastifyInstance, options: ImdsRoutesOptions &
   const passthrough = [...new Set(options.passthroughPaths.map((path) => path.replace(/\/+$/, '')))];
   for (const path of passthrough) {
     const handler = async (request: FastifyRequest, reply: FastifyReply) => {
-      if ((await knownPod(request, reply)) === undefined) return reply;
+      await knownPod(request);
       try {
         const answer = await options.upstream.get(path);
         return reply.code(answer.status).type(answer.contentType ?? 'text/plain').send(answer.body);
       } catch (error) {
         // Refused at once by the upstream's bounded queue: a flood, so it is not worth a log line each.
-        if (error instanceof UpstreamBusyError) return sendText(reply.header('retry-after', '1'), 503, replies.upstreamBusy);
+        if (error instanceof UpstreamBusyError) throw error;
         options.passthroughFailures.note(path, { path, err: (error as Error).message }, 'metadata passthrough failed');
-        return sendText(reply, 502, replies.upstreamFailed);
+        // Whatever failed, the pod is told the upstream did (502), never what it said.
+        throw error instanceof UpstreamError ? error : new UpstreamError((error as Error).message);
       }
     };
     const below = `${base}${path.slice(LATEST.length)}`;
@@ -202,13 +189,11 @@ async function metadataRoutes(app: FastifyInstance, options: ImdsRoutesOptions &
   // Listings of what this pod gets: its iam/ entries only with a role, and the passthrough paths.
   for (const listing of metadataListings(passthrough.map((path) => path.slice(LATEST.length + 1)))) {
     const handler = async (request: FastifyRequest, reply: FastifyReply) => {
-      const access = await knownPod(request, reply);
-      if (access === undefined) return reply;
-      const { decision } = access;
+      const { decision } = await knownPod(request);
       const text = decision.allowed ? listing.withRole : listing.withoutRole;
       if (text !== undefined) return sendText(reply, 200, text);
       // Empty only for want of a role (iam/): the pod reads why, as on the credential paths.
-      return sendText(reply, 404, decision.allowed ? replies.notFound : replies.denied(decision.message));
+      throw decision.allowed ? imdsError('NOT_FOUND') : imdsError('DENIED', decision.message);
     };
     const path = `${base}/${listing.dir}`;
     app.get(path, { config: { route: 'listing' } }, handler);

@@ -5,13 +5,12 @@ import type { Logger } from '../log/index.js';
 import type { CounterHandle, HistogramHandle, Metrics } from '../metrics/index.js';
 import type { Clock, Scheduler } from '../time/index.js';
 import { appLogThrottle, createCallerGuard, exposedServerOptions, guardServer, recordRefusals } from '../guard/index.js';
+import { createTokenIssuer, type TokenKeyRing } from '../imds-token/index.js';
 import { DEFAULT_CONNECTION_BUDGET } from '../net/index.js';
-import { replies, sendText } from './replies.js';
+import { createMetadataUpstream, type MetadataUpstream } from '../node-metadata/index.js';
+import { answerError, IMDS_ERRORS } from './errors.js';
 import type { Route } from './route.js';
 import { imdsRoutes } from './routes.js';
-import { createTokenIssuer } from './token.js';
-import type { TokenKeyRing } from './token-keys.js';
-import { createMetadataUpstream, type MetadataUpstream } from './upstream.js';
 
 export interface ImdsServerDeps {
   resolver: CallerResolver;
@@ -83,15 +82,9 @@ export async function buildImdsServer(deps: ImdsServerDeps, options: ImdsServerO
     clock,
     scheduler: deps.scheduler,
   });
-  guardServer(imds, guard, replies.tooManyRequests);
-  imds.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
-    // Fastify's own client errors (bad content type, body too large) keep their 4xx code.
-    if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
-      return sendText(reply, error.statusCode, replies.clientError(error.statusCode));
-    }
-    request.log.error({ reqId: request.id, err: error, url: request.url }, 'metadata request failed');
-    return sendText(reply, 500, replies.internalServerError);
-  });
+  guardServer(imds, guard, IMDS_ERRORS.TOO_MANY_REQUESTS.text);
+  // Routes throw coded errors (errors.ts); this one handler answers them and everything else.
+  imds.setErrorHandler(answerError);
   await imds.register(imdsRoutes, {
     passthroughFailures: appLogThrottle(imds, logger, deps.scheduler),
     resolver: deps.resolver,

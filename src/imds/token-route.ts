@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { callerIp } from './caller-ip.js';
-import { replies, sendText } from './replies.js';
-import { parseTokenTtl, type TokenIssuer } from './token.js';
-
-export const TTL_HEADER = 'x-aws-ec2-metadata-token-ttl-seconds';
+import { TOKEN_PATH, TOKEN_TTL_HEADER } from '../imds-protocol/index.js';
+import { parseTokenTtl, type TokenIssuer } from '../imds-token/index.js';
+import { imdsError } from './errors.js';
+import { sendText } from './text-reply.js';
 
 /**
  * `PUT /latest/api/token`, answered only by its method, the TTL header and X-Forwarded-For, as
@@ -23,14 +23,21 @@ export async function tokenRoutes(app: FastifyInstance, options: { tokens: Token
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, _body, done) => done(null, undefined));
 
-  app.put('/latest/api/token', { config: { route: 'token' } }, async (request, reply) => {
-    if (request.headers['x-forwarded-for'] !== undefined) return sendText(reply, 403, replies.forbidden);
-    const ttl = parseTokenTtl(request.headers[TTL_HEADER]);
-    if (ttl === undefined) return sendText(reply, 400, replies.badTokenTtl);
-    reply.header(TTL_HEADER, String(ttl));
+  app.put(TOKEN_PATH, { config: { route: 'token' } }, async (request, reply) => {
+    if (request.headers['x-forwarded-for'] !== undefined) throw imdsError('FORWARDED_TOKEN_REQUEST');
+    const ttl = parseTokenTtl(request.headers[TOKEN_TTL_HEADER]);
+    if (ttl === undefined) throw imdsError('BAD_TOKEN_TTL');
+    reply.header(TOKEN_TTL_HEADER, String(ttl));
     return sendText(reply, 200, tokens.mint(callerIp(request), ttl));
   });
 
   // Only PUT mints tokens; any other method on the token path is 405, as on real IMDS.
-  app.route({ method: ['GET', 'POST', 'DELETE', 'PATCH'], url: '/latest/api/token', config: { route: 'token' }, handler: async (_request, reply) => sendText(reply, 405, replies.methodNotAllowed) });
+  app.route({
+    method: ['GET', 'POST', 'DELETE', 'PATCH'],
+    url: TOKEN_PATH,
+    config: { route: 'token' },
+    handler: async () => {
+      throw imdsError('METHOD_NOT_ALLOWED');
+    },
+  });
 }

@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { TOKEN_HEADER } from '../imds-protocol/index.js';
 
 export type { Logger } from 'pino';
 
@@ -14,8 +15,8 @@ export const REDACT_PATHS = [
   '*.SessionToken',
   '*.secretAccessKey',
   '*.sessionToken',
-  'req.headers["x-aws-ec2-metadata-token"]',
-  'headers["x-aws-ec2-metadata-token"]',
+  `req.headers["${TOKEN_HEADER}"]`,
+  `headers["${TOKEN_HEADER}"]`,
 ];
 
 /** The one logger of a process; domains take `logger.child({ component })`. */

@@ -1,7 +1,7 @@
 import { Registry } from 'prom-client';
 import type { Test } from 'tap';
 import { parseAgentConfig, type AgentConfig } from '../../src/config/index.js';
-import type { MetadataUpstream } from '../../src/imds/index.js';
+import type { MetadataUpstream } from '../../src/node-metadata/index.js';
 import { createLogger } from '../../src/log/index.js';
 import { createAgent, type Agent } from '../../src/main.js';
 import { createMetrics } from '../../src/metrics/index.js';

@@ -3,7 +3,7 @@ import { accessDenied } from '../helpers/fake-assumer.js';
 import { build, BASE_ROLE_ARN } from '../helpers/build-app.js';
 import { podInfo } from '../helpers/scripted-kube.js';
 import { settle } from '../helpers/fake-time.js';
-import { UpstreamBusyError } from '../../src/imds/upstream.js';
+import { UpstreamBusyError } from '../../src/node-metadata/index.js';
 
 const CREDS = '/latest/meta-data/iam/security-credentials/';
 const IMDS_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;

@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { createMetadataUpstream, type UpstreamAnswer } from '../../src/imds/upstream.js';
+import { createMetadataUpstream, type UpstreamAnswer } from '../../src/node-metadata/index.js';
 import { FakeTime } from '../helpers/fake-time.js';
 
 // Issue 11, item 6: passthrough over real loopback sockets against an IMDS that hangs, is slow,

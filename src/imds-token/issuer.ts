@@ -1,16 +1,15 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { MAX_TOKEN_TTL_SECONDS, MIN_TOKEN_TTL_SECONDS } from '../imds-protocol/index.js';
 import type { Clock } from '../time/index.js';
-import type { TokenKeyRing } from './token-keys.js';
+import { fixedKeyRing, type TokenKeyRing } from './key-ring.js';
 
-export const MIN_TOKEN_TTL_SECONDS = 1;
-export const MAX_TOKEN_TTL_SECONDS = 21_600;
 // A c2 token is about 65 characters; anything much longer is not ours, refused before any work.
 const MAX_TOKEN_LENGTH = 128;
 
 /**
  * IMDSv2 session tokens of our own: `c2.<key id>.<expiry>.<HMAC(key, id, caller IP, expiry)>`, so
  * no state is kept per token. The key id picks the signing key from the node's key ring
- * (token-keys.ts), so tokens stay valid across agent restarts and key rotations.
+ * (key-store.ts), so tokens stay valid across agent restarts and key rotations.
  */
 export interface TokenIssuer {
   mint(ip: string, ttlSeconds: number): string;
@@ -44,12 +43,6 @@ export function createTokenIssuer(clock: Clock, keys: Buffer | TokenKeyRing = ra
       return given.length === expected.length && timingSafeEqual(given, expected);
     },
   };
-}
-
-/** A ring of one key that never retires (tests, a secret passed to buildApp). */
-export function fixedKeyRing(secret: Buffer): TokenKeyRing {
-  const held = { key: { id: '0', secret }, acceptUntil: undefined };
-  return { signingKey: () => held.key, lookup: (id) => (id === '0' ? held : undefined) };
 }
 
 /** Parses the TTL header: a whole number of seconds in 1..21600, as real IMDS requires. */

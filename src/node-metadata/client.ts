@@ -1,5 +1,8 @@
 import http from 'node:http';
+import { MAX_TOKEN_TTL_SECONDS, TOKEN_HEADER, TOKEN_PATH, TOKEN_TTL_HEADER } from '../imds-protocol/index.js';
 import { systemScheduler, type Clock, type Scheduler } from '../time/index.js';
+import { UpstreamError, UpstreamTimeoutError } from './errors.js';
+import { createSlots } from './queue.js';
 
 export interface UpstreamAnswer {
   status: number;
@@ -8,40 +11,13 @@ export interface UpstreamAnswer {
 }
 
 /**
- * The real instance metadata service, reached only for allowlisted paths. `get` either answers
- * (any status the upstream gave, including its own 401/404) or rejects with an `UpstreamError`:
- * `UpstreamBusyError` (too many requests waiting: answer 503 at once) or any other
- * `UpstreamError`, `UpstreamTimeoutError` among them (the upstream failed or missed the
- * deadline: answer 502).
+ * The node's own instance metadata service, reached only for allowlisted paths. `get` either
+ * answers (any status the upstream gave, including its own 401/404) or rejects with an
+ * `UpstreamError` (errors.ts): `UpstreamBusyError` (too many requests waiting, refused at once)
+ * or any other, `UpstreamTimeoutError` among them (the upstream failed or missed the deadline).
  */
 export interface MetadataUpstream {
   get(path: string): Promise<UpstreamAnswer>;
-}
-
-/** The upstream failed, answered too much, or did not answer in time: a pod gets 502. */
-export class UpstreamError extends Error {
-  readonly code: string = 'UPSTREAM_FAILED';
-  readonly statusCode: number = 502;
-  override name = 'UpstreamError';
-}
-
-/** The request's one deadline (token, free connection and answer together) passed. */
-export class UpstreamTimeoutError extends UpstreamError {
-  override readonly code = 'UPSTREAM_TIMEOUT';
-  override name = 'UpstreamTimeoutError';
-  constructor(timeoutMs: number, stage: string) {
-    super(`upstream metadata service did not answer within ${timeoutMs} ms (${stage})`);
-  }
-}
-
-/** Refused before any wait: the queue is full. A pod gets 503 and may retry. */
-export class UpstreamBusyError extends UpstreamError {
-  override readonly code = 'UPSTREAM_BUSY';
-  override readonly statusCode = 503;
-  override name = 'UpstreamBusyError';
-  constructor(maxConcurrent: number, maxQueued: number) {
-    super(`upstream metadata service busy: ${maxConcurrent} requests in flight and ${maxQueued} waiting`);
-  }
 }
 
 export interface MetadataUpstreamOptions {
@@ -58,7 +34,8 @@ export interface MetadataUpstreamOptions {
   maxQueued?: number;
 }
 
-const TOKEN_TTL_SECONDS = 21_600;
+// The agent's own token is asked for the longest life IMDS gives.
+const TOKEN_TTL_SECONDS = MAX_TOKEN_TTL_SECONDS;
 const TOKEN_RENEW_BEFORE_MS = 60_000;
 const MAX_BODY_BYTES = 64 * 1024;
 // IMDS itself throttles per instance; a handful of connections answers every SDK on a node in
@@ -127,7 +104,7 @@ export function createMetadataUpstream(options: MetadataUpstreamOptions): Metada
     if (token && token.expiresAt - TOKEN_RENEW_BEFORE_MS > clock.now()) return token;
     if (tokenRequest) return tokenRequest;
     const deadline = startDeadline('waiting for the token');
-    const pending = request('PUT', '/latest/api/token', { 'x-aws-ec2-metadata-token-ttl-seconds': String(TOKEN_TTL_SECONDS) }, deadline.signal)
+    const pending = request('PUT', TOKEN_PATH, { [TOKEN_TTL_HEADER]: String(TOKEN_TTL_SECONDS) }, deadline.signal)
       .then((answer) => {
         // An IMDS that does not do v2 (403/404/405) is used without a token, as the SDKs do.
         if (answer.status !== 200 && !IMDSV1_STATUSES.has(answer.status)) {
@@ -178,7 +155,7 @@ export function createMetadataUpstream(options: MetadataUpstreamOptions): Metada
         deadline.stage = 'waiting for the token';
         const used = await tokenWithin(deadline.signal);
         deadline.stage = 'waiting for the answer';
-        const answer = await request('GET', path, used.value === undefined ? {} : { 'x-aws-ec2-metadata-token': used.value }, deadline.signal);
+        const answer = await request('GET', path, used.value === undefined ? {} : { [TOKEN_HEADER]: used.value }, deadline.signal);
         // Our token went stale (the upstream restarted): renew it once, not once per request that
         // carried it, and never throw away a newer one.
         if (answer.status === 401 && token === used) token = undefined;
@@ -205,54 +182,6 @@ export function createMetadataUpstream(options: MetadataUpstreamOptions): Metada
       const forget = () => { if (inFlight.get(path) === answer) inFlight.delete(path); };
       answer.then(forget, forget);
       return answer;
-    },
-  };
-}
-
-interface Slot {
-  /** Resolves when this request may use a connection. */
-  granted: Promise<void>;
-  /** Gives the connection (or the place in the queue) back; safe to call once in any state. */
-  release(): void;
-}
-
-/** At most `max` holders and `maxQueued` waiting, first come first served. */
-function createSlots(max: number, maxQueued: number): { take(): Slot } {
-  let active = 0;
-  const waiting: Array<() => void> = [];
-
-  function next(): void {
-    const grant = waiting.shift();
-    if (grant) grant();
-    else active--;
-  }
-
-  return {
-    take() {
-      if (active < max) {
-        active++;
-        let released = false;
-        return { granted: Promise.resolve(), release: () => { if (!released) { released = true; next(); } } };
-      }
-      if (waiting.length >= maxQueued) throw new UpstreamBusyError(max, maxQueued);
-      let state: 'waiting' | 'holding' | 'released' = 'waiting';
-      let grant!: () => void;
-      const granted = new Promise<void>((resolve) => {
-        grant = () => { state = 'holding'; resolve(); };
-      });
-      waiting.push(grant);
-      return {
-        granted,
-        release: () => {
-          if (state === 'holding') next();
-          else if (state === 'waiting') {
-            // Its deadline passed while it waited: it leaves the queue at once.
-            const at = waiting.indexOf(grant);
-            if (at >= 0) waiting.splice(at, 1);
-          }
-          state = 'released';
-        },
-      };
     },
   };
 }

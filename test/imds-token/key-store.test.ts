@@ -4,8 +4,9 @@ import { chmodSync, chownSync, linkSync, existsSync, lstatSync, mkdirSync, mkdte
 import { constants, promises as realFs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTokenIssuer, MAX_TOKEN_TTL_SECONDS } from '../../src/imds/token.js';
+import { MAX_TOKEN_TTL_SECONDS } from '../../src/imds-protocol/index.js';
 import {
+  createTokenIssuer,
   MAX_CLOCK_SKEW_MS,
   MAX_KEY_AGE_MS,
   openTokenKeyStore,
@@ -14,7 +15,7 @@ import {
   RETIRED_KEY_GRACE_MS,
   type KeyFs,
   type TokenKeyStore,
-} from '../../src/imds/token-keys.js';
+} from '../../src/imds-token/index.js';
 import { createLogger } from '../../src/log/index.js';
 import { within } from '../helpers/fake-kube-api.js';
 import { FakeTime, settle } from '../helpers/fake-time.js';

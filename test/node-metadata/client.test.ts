@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createMetadataUpstream } from '../../src/imds/upstream.js';
+import { createMetadataUpstream } from '../../src/node-metadata/index.js';
 import { FakeTime } from '../helpers/fake-time.js';
 
 interface FakeImds {

@@ -1,0 +1,3 @@
+export { createMetadataUpstream } from './client.js';
+export type { MetadataUpstream, UpstreamAnswer } from './client.js';
+export { UpstreamBusyError, UpstreamError } from './errors.js';
