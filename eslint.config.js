@@ -21,6 +21,11 @@ export default tseslint.config(
       // fastify plugins are async functions by contract, and fakes implement async interfaces:
       // an async function without await is not a defect here.
       '@typescript-eslint/require-await': 'off',
+      // Passing a caught `unknown` on to reject() is not a defect; rejecting with a string is.
+      '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingUnknown: true }],
+      // Off: errors here keep only the first line of what they wrap on purpose (a YAML error quotes
+      // the kubeconfig it failed on), and pino's err serializer would print a `cause` in full.
+      'preserve-caught-error': 'off',
     },
   },
   {
