@@ -3,7 +3,7 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 export type { Logger } from 'pino';
 
 /** Paths pino replaces with [redacted]: credentials and IMDS tokens never reach a log line. */
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   'SecretAccessKey',
   'Token',
   'SessionToken',
