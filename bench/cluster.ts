@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { makeNamespace, makePod, startFakeKubeApi, type FakeKubeApi } from '../src/demo/index.js';
 
 export const NODE = 'bench-node';
-export const ACCOUNT = '123456789012';
+const ACCOUNT = '123456789012';
 export const BASE_ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/`;
 export const CREDENTIALS_PATH = '/latest/meta-data/iam/security-credentials/';
 
