@@ -21,7 +21,7 @@ export class AgentProcess {
       env: { ...process.env, ...extra.env, AWS_ACCESS_KEY_ID: 'AKIABENCHNODEROLE000', AWS_SECRET_ACCESS_KEY: 'bench-node-secret', AWS_REGION: 'us-east-1' },
       ...(extra.cwd !== undefined ? { cwd: extra.cwd } : {}),
     });
-    const lines = createInterface({ input: child.stdout! });
+    const lines = createInterface({ input: child.stdout });
     const ready = await new Promise<{ imds: string; admin: string }>((resolve, reject) => {
       child.once('exit', (code) => reject(new Error(`${cli} agent exited early (${code})`)));
       lines.on('line', (line) => {

@@ -61,11 +61,11 @@ async function main(): Promise<void> {
       try {
         if (message.type === 'start-agent') {
           const server = await startAgentServer(message.args, message.stsEndpoint, message.defaultLimits === true);
-          stop = server.stop;
+          stop = () => server.stop();
           send({ type: 'ready', url: server.url, adminUrl: server.adminUrl });
         } else if (message.type === 'start-bare') {
           const server = await startBareServer(message.body, message.contentType);
-          stop = server.stop;
+          stop = () => server.stop();
           send({ type: 'ready', url: server.url });
         } else if (message.type === 'stats') {
           send({ type: 'stats', stats: stats() });

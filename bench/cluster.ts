@@ -2,7 +2,7 @@ import { makeNamespace, makePod, startFakeKubeApi, type FakeKubeApi } from '../d
 import { loopbackAgentFlags, writeTempKubeconfig } from '../demo/loopback.js';
 
 export const NODE = 'bench-node';
-export const ACCOUNT = '123456789012';
+const ACCOUNT = '123456789012';
 export const BASE_ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/`;
 export const CREDENTIALS_PATH = '/latest/meta-data/iam/security-credentials/';
 

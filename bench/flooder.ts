@@ -92,7 +92,6 @@ if (!urlText || !path || !source) {
   process.stderr.write('usage: flooder url path sourceIp connections depth seconds\n');
   process.exit(2);
 }
-flood(new URL(urlText), path, source, Number(connections ?? 256), Number(depth ?? 64), Number(seconds ?? 10)).then((counts) => {
-  process.stdout.write(`${JSON.stringify(counts)}\n`);
-  process.exit(0);
-});
+const counts = await flood(new URL(urlText), path, source, Number(connections ?? 256), Number(depth ?? 64), Number(seconds ?? 10));
+process.stdout.write(`${JSON.stringify(counts)}\n`);
+process.exit(0);

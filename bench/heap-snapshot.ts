@@ -122,7 +122,7 @@ export function summariseHeapSnapshot(text: string, top = 30): HeapSummary {
   // The name of an object's holder: the edge from its dominator, else from any retainer.
   const holder = (n: number) => {
     const d = idom[n]!;
-    for (const from of [d, ...Array.from(preds.subarray(predStart[n]!, predStart[n + 1]!))]) {
+    for (const from of [d, ...Array.from(preds.subarray(predStart[n], predStart[n + 1]))]) {
       for (let e = firstEdge[from]!; e < firstEdge[from + 1]!; e += ef) {
         if (to(e) !== n) continue;
         const edgeName = elementLike.has(snap.edges[e + ET]!) ? `[${snap.edges[e + EN]}]` : snap.strings[snap.edges[e + EN]!];

@@ -58,7 +58,7 @@ export async function fixedRate(options: FixedRateOptions): Promise<FixedRateRes
   const expect = options.expect ?? 200;
   const pools = options.sources.map((source) => ({
     source,
-    agent: new http.Agent({ keepAlive: true, maxSockets: options.socketsPerSource, localAddress: source } as http.AgentOptions),
+    agent: new http.Agent({ keepAlive: true, maxSockets: options.socketsPerSource, localAddress: source }),
     path: typeof options.path === 'string' ? options.path : options.path(source),
   }));
   try {
@@ -143,7 +143,7 @@ export async function fixedRate(options: FixedRateOptions): Promise<FixedRateRes
   }
 }
 
-export function percentile(sorted: readonly number[], q: number): number {
+function percentile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }

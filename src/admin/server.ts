@@ -33,8 +33,10 @@ const ADMIN_LIMITS = {
 /** The admin server (metrics, health, explain) on its own port, with its own limits, not listening. */
 export async function buildAdminServer(options: AdminServerOptions): Promise<FastifyInstance> {
   const { logger, clock, scheduler, maxConnections, maxStrangerConnections, nodeAddresses = [], ...routes } = options;
+  // fastify's logger type, not pino's: the instance is then the FastifyInstance the guard and routes take.
+  const loggerInstance: FastifyBaseLogger = logger.child({ component: 'admin' });
   const admin = Fastify({
-    loggerInstance: logger.child({ component: 'admin' }) as FastifyBaseLogger,
+    loggerInstance,
     logController: new LogController({ disableRequestLogging: true }),
     ...exposedServerOptions,
   });

@@ -60,7 +60,7 @@ export type RefusalReason =
   | 'node-caller-limit'
   | 'too-many-callers';
 
-export type Admission = 'serve' | 'limited' | 'drop';
+type Admission = 'serve' | 'limited' | 'drop';
 
 export interface CallerGuard {
   /** Watches the server's connections; call once, before it listens. */

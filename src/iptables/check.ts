@@ -18,7 +18,8 @@ export async function checkRules(runner: IptablesRunner, target: RedirectTarget)
 
 /** The guard of the agent's port, for `hostAddress` (with its prefix length). */
 export function checkPortGuard(runner: IptablesRunner, port: number, hostAddress: string, binary: 'iptables' | 'ip6tables'): Promise<CheckReport> {
-  return checkChain(portGuardChain(runner, port, binary), portGuardRules(hostAddress), () => `refusing what reaches ${hostAddress} port ${port} without the DNAT`, {
+  const describe = () => `refusing what reaches ${hostAddress} port ${port} without the DNAT`;
+  return checkChain(portGuardChain(runner, port, binary), portGuardRules(hostAddress), describe, {
     noChain: `any pod of the cluster reaches the agent's port ${port} directly`,
     noJump: `any pod of the cluster reaches the agent's port ${port} directly`,
   });

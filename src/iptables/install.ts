@@ -16,6 +16,10 @@ export type InstallReport = string[];
 export async function installRules(runner: IptablesRunner, target: RedirectTarget): Promise<InstallReport> {
   return [
     ...(await ensureChain(ipv4Chain(runner), redirectRules(target), `DNAT rule(s) to ${target.hostIp}:${target.port}`)),
-    ...(await ensureChain(portGuardChain(runner, target.port, 'iptables'), portGuardRules(`${target.hostIp}/32`), `REJECT rule(s) for what reaches ${target.hostIp}:${target.port} without the DNAT`)),
+    ...(await ensureChain(
+      portGuardChain(runner, target.port, 'iptables'),
+      portGuardRules(`${target.hostIp}/32`),
+      `REJECT rule(s) for what reaches ${target.hostIp}:${target.port} without the DNAT`,
+    )),
   ];
 }

@@ -24,7 +24,9 @@ export function parseInterfacePattern(text: string): PatternResult {
   if (!NAME.test(name)) {
     return {
       ok: false,
-      error: `"${text}" is not an interface pattern (a name of up to 15 letters, digits or _.@-, optionally ending in + and starting with ! to negate: cali+, eni+, cni0, !eth0)`,
+      error:
+        `"${text}" is not an interface pattern (a name of up to 15 letters, digits or _.@-, ` +
+        'optionally ending in + and starting with ! to negate: cali+, eni+, cni0, !eth0)',
     };
   }
   return { ok: true, pattern: { name, negated } };

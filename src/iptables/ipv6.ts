@@ -2,7 +2,16 @@ import { checkPortGuard } from './check.js';
 import { ipv6RedirectChain, ipv6RejectChain, portGuardChain, portGuardLocation } from './chains.js';
 import { checkChain, ensureChain, removeChain } from './managed-chain.js';
 import type { IptablesRunner } from './runner.js';
-import { CORRIDOR_CHAIN, METADATA_ADDRESS_V6, PORT_GUARD_CHAIN, describeIpv6, ipv6RedirectRules, ipv6RejectRules, portGuardRules, type RedirectTarget } from './rules.js';
+import {
+  CORRIDOR_CHAIN,
+  METADATA_ADDRESS_V6,
+  PORT_GUARD_CHAIN,
+  describeIpv6,
+  ipv6RedirectRules,
+  ipv6RejectRules,
+  portGuardRules,
+  type RedirectTarget,
+} from './rules.js';
 
 /**
  * How corridor treats fd00:ec2::254. `auto` (default): manage the IPv6 rules wherever ip6tables
@@ -27,7 +36,8 @@ export async function installIpv6Rules(runner6: IptablesRunner, target: Redirect
   if (target.hostIpv6 !== undefined) {
     changes.push(...(await ensureChain(nat, ipv6RedirectRules(target), `DNAT rule(s) to [${target.hostIpv6}]:${target.port}`)));
     const guard = portGuardChain(runner6, target.port, 'ip6tables');
-    changes.push(...(await ensureChain(guard, portGuardRules(`${target.hostIpv6}/128`), `REJECT rule(s) for what reaches [${target.hostIpv6}]:${target.port} without the DNAT`)));
+    const what = `REJECT rule(s) for what reaches [${target.hostIpv6}]:${target.port} without the DNAT`;
+    changes.push(...(await ensureChain(guard, portGuardRules(`${target.hostIpv6}/128`), what)));
   } else {
     changes.push(...(await removeChain(nat)), ...(await removeChain(portGuardLocation(runner6, 'ip6tables'))));
   }
@@ -35,7 +45,8 @@ export async function installIpv6Rules(runner6: IptablesRunner, target: Redirect
 }
 
 export async function checkIpv6Rules(runner6: IptablesRunner, target: RedirectTarget): Promise<string[]> {
-  const problems = await checkChain(ipv6RejectChain(runner6), ipv6RejectRules(target), (i) => describeIpv6({ ...target, hostIpv6: undefined }, target.interfaces[i]!), {
+  const describeReject = (i: number) => describeIpv6({ ...target, hostIpv6: undefined }, target.interfaces[i]!);
+  const problems = await checkChain(ipv6RejectChain(runner6), ipv6RejectRules(target), describeReject, {
     noChain: `nothing refuses pods' traffic to [${METADATA_ADDRESS_V6}]:80 that no DNAT takes`,
     noJump: `pods reach the node's metadata service over IPv6 directly`,
   });
@@ -49,7 +60,9 @@ export async function checkIpv6Rules(runner6: IptablesRunner, target: RedirectTa
     );
     problems.push(...(await checkPortGuard(runner6, target.port, `${target.hostIpv6}/128`, 'ip6tables')));
   } else {
-    if ((await nat.table.rulesOf(CORRIDOR_CHAIN)) !== undefined) problems.push(`ip6tables nat chain ${CORRIDOR_CHAIN} exists but no IPv6 host address was given (install removes it)`);
+    if ((await nat.table.rulesOf(CORRIDOR_CHAIN)) !== undefined) {
+      problems.push(`ip6tables nat chain ${CORRIDOR_CHAIN} exists but no IPv6 host address was given (install removes it)`);
+    }
     if ((await portGuardLocation(runner6, 'ip6tables').table.rulesOf(PORT_GUARD_CHAIN)) !== undefined) {
       problems.push(`ip6tables filter chain ${PORT_GUARD_CHAIN} exists but no IPv6 host address was given (install removes it)`);
     }
@@ -59,7 +72,11 @@ export async function checkIpv6Rules(runner6: IptablesRunner, target: RedirectTa
 
 /** The DNAT first (its traffic then meets the REJECT), the REJECT last: closed until the end. */
 export async function removeIpv6Rules(runner6: IptablesRunner): Promise<string[]> {
-  return [...(await removeChain(ipv6RedirectChain(runner6))), ...(await removeChain(portGuardLocation(runner6, 'ip6tables'))), ...(await removeChain(ipv6RejectChain(runner6)))];
+  return [
+    ...(await removeChain(ipv6RedirectChain(runner6))),
+    ...(await removeChain(portGuardLocation(runner6, 'ip6tables'))),
+    ...(await removeChain(ipv6RejectChain(runner6))),
+  ];
 }
 
 /**
@@ -73,6 +90,9 @@ export async function underIpv6Mode(mode: Ipv6Mode, hostIpv6: string | undefined
   } catch (error) {
     if (mode === 'on' || hostIpv6 !== undefined) throw error;
     const why = error instanceof Error ? error.message : String(error);
-    return { managed: false, reason: `IPv6 not managed, pods may reach [${METADATA_ADDRESS_V6}]:80 if this node has IPv6 (--ipv6 on makes this an error, --ipv6 off silences it): ${why}`, warning: true };
+    const reason =
+      `IPv6 not managed, pods may reach [${METADATA_ADDRESS_V6}]:80 if this node has IPv6 ` +
+      `(--ipv6 on makes this an error, --ipv6 off silences it): ${why}`;
+    return { managed: false, reason, warning: true };
   }
 }

@@ -60,7 +60,8 @@ export async function checkChain(
     else problems.push(`${chain.label} chain ${chain.name} lacks the rule ${describe(i)}`);
   }
   if (current.length > present) {
-    problems.push(`${chain.label} chain ${chain.name} holds ${current.length - present} rule(s) install would not write (all its rules: ${current.join(' | ')})`);
+    const extra = current.length - present;
+    problems.push(`${chain.label} chain ${chain.name} holds ${extra} rule(s) install would not write (all its rules: ${current.join(' | ')})`);
   }
   return problems;
 }

@@ -2,7 +2,7 @@ import type { CommandResult, IptablesRunner } from './runner.js';
 import { chainRestoreInput, tableArgs, type TableName } from './rules.js';
 
 /** An iptables command that ran and failed for a reason other than "no such rule/chain". */
-export class IptablesCommandError extends Error {
+class IptablesCommandError extends Error {
   constructor(readonly command: string, readonly result: CommandResult) {
     super(`${command} failed (exit ${result.code}): ${result.stderr.trim() || result.stdout.trim() || 'no output'}`);
     this.name = 'IptablesCommandError';
@@ -53,7 +53,8 @@ export class RuleTable {
   /** Creates or empties the chain and fills it with exactly these rules, atomically. */
   async replaceChain(chain: string, rules: readonly (readonly string[])[]): Promise<void> {
     const result = await this.runner.restore(chainRestoreInput(chain, rules, this.table));
-    if (result.code !== 0) throw new IptablesCommandError(`${this.binary}-restore --noflush (${this.table === 'nat' ? '' : `${this.table} `}chain ${chain})`, result);
+    const table = this.table === 'nat' ? '' : `${this.table} `;
+    if (result.code !== 0) throw new IptablesCommandError(`${this.binary}-restore --noflush (${table}chain ${chain})`, result);
   }
 
   async deleteChain(chain: string): Promise<void> {

@@ -92,7 +92,14 @@ export function portGuardJump(port: number): string[] {
  * refused with a TCP reset. `hostAddress` with its prefix length: `10.0.1.5/32`, `fd00::5/128`.
  */
 export function portGuardRules(hostAddress: string): string[][] {
-  return [['-d', hostAddress, '-p', 'tcp', '-m', 'conntrack', '!', '--ctstate', 'DNAT', '-m', 'addrtype', '!', '--src-type', 'LOCAL', '-j', 'REJECT', '--reject-with', 'tcp-reset']];
+  return [
+    [
+      ...['-d', hostAddress, '-p', 'tcp'],
+      ...['-m', 'conntrack', '!', '--ctstate', 'DNAT'],
+      ...['-m', 'addrtype', '!', '--src-type', 'LOCAL'],
+      ...['-j', 'REJECT', '--reject-with', 'tcp-reset'],
+    ],
+  ];
 }
 
 /** `-i cali+ -> 10.0.1.5:8181`, for messages. */

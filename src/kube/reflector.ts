@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { Clock, Scheduler, Timer } from '../time/index.js';
@@ -248,9 +249,7 @@ export class Reflector {
 function describe(error: unknown): string | undefined {
   if (error === undefined || error === null) return undefined;
   if (error instanceof Error) return error.message.slice(0, 300);
-  if (typeof error === 'object') {
-    const message = (error as { message?: unknown }).message;
-    if (typeof message === 'string') return message.slice(0, 300);
-  }
-  return String(error).slice(0, 300);
+  const message = typeof error === 'object' ? (error as { message?: unknown }).message : error;
+  // A message or a string as it is; anything else inspected (an object as its fields, not "[object Object]").
+  return (typeof message === 'string' ? message : inspect(error, { depth: 2, breakLength: Infinity })).slice(0, 300);
 }

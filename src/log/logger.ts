@@ -4,7 +4,7 @@ import { TOKEN_HEADER } from '../imds-protocol/index.js';
 export type { Logger } from 'pino';
 
 /** Paths pino replaces with [redacted]: credentials and IMDS tokens never reach a log line. */
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   'SecretAccessKey',
   'Token',
   'SessionToken',

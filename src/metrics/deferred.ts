@@ -108,19 +108,20 @@ export class FastHistogram<T extends string = string> {
   /** The handle for one label set; keep it, it is the cheap path. */
   handle(labels: LabelValues<T>): HistogramHandle {
     for (const name of Object.keys(labels)) {
-      if (!this.labelNames.includes(name as T)) throw new Error(`Added label "${name}" is not included in initial labelset: ${JSON.stringify(this.labelNames)}`);
+      if (!this.labelNames.includes(name as T)) {
+        throw new Error(`Added label "${name}" is not included in initial labelset: ${JSON.stringify(this.labelNames)}`);
+      }
     }
     const key = this.labelNames.map((name) => `${name}:${labels[name] ?? ''}`).join(',');
     const upperBounds = this.upperBounds;
-    const owner = this;
     let map: Map<string, Series<T>> | undefined;
     let entry: Series<T> | undefined;
     return {
-      observe(value: number) {
+      observe: (value: number) => {
         if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`);
         // The series appears with its first observation (and again after a reset), as with prom-client.
-        if (map !== owner.series || entry === undefined) {
-          map = owner.series;
+        if (map !== this.series || entry === undefined) {
+          map = this.series;
           entry = map.get(key);
           if (entry === undefined) map.set(key, (entry = { labels: { ...labels }, buckets: new Float64Array(upperBounds.length + 1), sum: 0, count: 0 }));
         }
@@ -140,9 +141,9 @@ export class FastHistogram<T extends string = string> {
       let cumulative = 0;
       this.upperBounds.forEach((le, i) => {
         cumulative += buckets[i]!;
-        values.push({ value: cumulative, metricName: `${this.name}_bucket`, exemplar: null, labels: { le, ...labels } as LabelValues<T> });
+        values.push({ value: cumulative, metricName: `${this.name}_bucket`, exemplar: null, labels: { le, ...labels } });
       });
-      values.push({ value: count, metricName: `${this.name}_bucket`, exemplar: null, labels: { le: '+Inf', ...labels } as LabelValues<T> });
+      values.push({ value: count, metricName: `${this.name}_bucket`, exemplar: null, labels: { le: '+Inf', ...labels } });
       values.push({ value: sum, metricName: `${this.name}_sum`, exemplar: undefined, labels: { ...labels } });
       values.push({ value: count, metricName: `${this.name}_count`, exemplar: undefined, labels: { ...labels } });
     }

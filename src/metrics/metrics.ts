@@ -106,7 +106,9 @@ export function createMetrics(registry: Registry, version: string, options: { de
     }),
     connectionsRefused: new Counter({
       name: 'corridor_connections_refused_total',
-      help: 'Connections the metadata (server="imds") or admin (server="admin") port closed as they arrived: a caller, its pool or the node over its connection budget, or too many callers.',
+      help:
+        'Connections the metadata (server="imds") or admin (server="admin") port closed as they arrived: ' +
+        'a caller, its pool or the node over its connection budget, or too many callers.',
       labelNames: ['server', 'reason'],
       registers,
     }),

@@ -3,4 +3,4 @@ export { isLocalhost, peerAddress, socketForm } from './address.js';
 export { connectionBudget, DEFAULT_CONNECTION_BUDGET, openFileLimit } from './open-files.js';
 export type { ConnectionBudget } from './open-files.js';
 export { reportSharedBridges, sharedBridges } from './shared-bridges.js';
-export type { SharedBridge, SharedBridgeReport } from './shared-bridges.js';
+export type { SharedBridge } from './shared-bridges.js';

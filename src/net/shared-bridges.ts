@@ -76,7 +76,8 @@ export function reportSharedBridges(options: {
       if (bridges.length > 0) {
         options.logger.warn(
           { bridges },
-          'pods share an L2 bridge on this node: a pod with CAP_NET_RAW can answer ARP for another pod\'s IP and call corridor as that pod; drop NET_RAW from pods (the chart\'s admission.dropNetRaw) or filter ARP and IP sources per bridge port',
+          'pods share an L2 bridge on this node: a pod with CAP_NET_RAW can answer ARP for another pod\'s IP and call corridor as that pod; ' +
+            'drop NET_RAW from pods (the chart\'s admission.dropNetRaw) or filter ARP and IP sources per bridge port',
         );
       } else if (last !== undefined) {
         options.logger.info({}, 'no bridge with pod interfaces on this node any more');

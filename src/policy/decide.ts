@@ -68,7 +68,11 @@ export function decideRole({ pod, namespace, serviceAccount }: DecisionInput, op
   if (chosen === undefined) {
     if (policy.defaultRoleNeedsBase !== undefined) {
       const name = truncate(policy.defaultRoleNeedsBase);
-      return deny('no-base-role-arn', `namespace ${namespace.name} names its default role "${name}" by short name, but the agent has no --base-role-arn: ${NO_BASE_ADVICE}`, policy.defaultRoleNeedsBase);
+      return deny(
+        'no-base-role-arn',
+        `namespace ${namespace.name} names its default role "${name}" by short name, but the agent has no --base-role-arn: ${NO_BASE_ADVICE}`,
+        policy.defaultRoleNeedsBase,
+      );
     }
     if (policy.defaultRole === undefined) return deny('no-role', `no role annotation on pod ${pod.name} or namespace ${namespace.name}`, undefined);
     return { allowed: true, role: policy.defaultRole, source: 'namespace-default', ...sessionOf(policy), requested: policy.defaultRole.arn };
@@ -77,7 +81,10 @@ export function decideRole({ pod, namespace, serviceAccount }: DecisionInput, op
   const resolved = resolveRole(text, options.baseRoleArn);
   if (!resolved.ok) {
     const where = source === 'pod-annotation' ? `pod ${pod.name}` : `serviceaccount ${pod.serviceAccountName}`;
-    if (resolved.noBase) return deny('no-base-role-arn', `${where} asks for role "${truncate(text.trim())}" by short name, but the agent has no --base-role-arn: ${NO_BASE_ADVICE}`, text);
+    if (resolved.noBase) {
+      const why = `${where} asks for role "${truncate(text.trim())}" by short name, but the agent has no --base-role-arn: ${NO_BASE_ADVICE}`;
+      return deny('no-base-role-arn', why, text);
+    }
     return deny('malformed-annotation', `${where} has a malformed role annotation: ${resolved.problem}`, text);
   }
   if (!policy.allows(resolved.role)) {
@@ -85,7 +92,8 @@ export function decideRole({ pod, namespace, serviceAccount }: DecisionInput, op
     if (policy.shortPatternsWithoutBase > 0 || policy.defaultRoleNeedsBase !== undefined) {
       return deny(
         'no-base-role-arn',
-        `role ${resolved.role.name} is not allowed in namespace ${namespace.name}: its short role names match nothing while the agent has no --base-role-arn: ${NO_BASE_ADVICE}`,
+        `role ${resolved.role.name} is not allowed in namespace ${namespace.name}: ` +
+          `its short role names match nothing while the agent has no --base-role-arn: ${NO_BASE_ADVICE}`,
         resolved.role.arn,
       );
     }

@@ -38,7 +38,7 @@ export function isRoleNamePattern(text: string): boolean {
   return ROLE_NAME.test(text.replace(/\*/g, 'x').replace(/^\/+/, ''));
 }
 
-export function lastSegment(arn: string): string {
+function lastSegment(arn: string): string {
   return arn.slice(arn.lastIndexOf('/') + 1);
 }
 

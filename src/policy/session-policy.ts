@@ -6,9 +6,9 @@ import type { AnnotationKeys } from './types.js';
  * session policies can't exceed 2,048 characters." Checked on what corridor sends: the inline
  * policy as compact JSON plus the managed policy ARNs, together.
  */
-export const SESSION_POLICY_MAX_CHARS = 2048;
+const SESSION_POLICY_MAX_CHARS = 2048;
 /** STS accepts at most 10 managed session policy ARNs. */
-export const POLICY_ARNS_MAX = 10;
+const POLICY_ARNS_MAX = 10;
 
 // A managed policy: customer (12-digit account) or AWS managed (`aws`), optionally under a path.
 const POLICY_ARN = /^arn:aws(-[a-z]+)*:iam::(\d{12}|aws):policy\/([\w+=,.@-]+\/)*[\w+=,.@-]{1,128}$/;

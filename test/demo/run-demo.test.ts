@@ -12,5 +12,5 @@ t.test('the demo: the SDK gets each allowed pod its role through the agent, and 
   t.match(intruder?.why, /not-allowed/);
   const text = lines.join('\n');
   t.match(text, /metrics: http:\/\/127\.0\.0\.1:\d+\/metrics/);
-  t.match(text, /gha1\/intruder \(127\.0\.0\.4\).*\n  got no credentials/);
+  t.match(text, /gha1\/intruder \(127\.0\.0\.4\).*\n {2}got no credentials/);
 });

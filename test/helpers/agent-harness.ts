@@ -24,7 +24,7 @@ export interface Harness extends TestAgent {
   kube: FakeKubeApi;
 }
 
-export const BASE_ROLE_ARN = 'arn:aws:iam::123456789012:role/';
+const BASE_ROLE_ARN = 'arn:aws:iam::123456789012:role/';
 
 /**
  * The real agent (startAgent, real watches, real STS adapter) on 127.0.0.1 with free ports,

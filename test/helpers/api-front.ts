@@ -29,18 +29,22 @@ const POD_PROXY = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/:%]+)(?::|%3A)(\d+
 export async function apiFront(t: Test, api: FakeKubeApi, options: ApiFrontOptions = {}): Promise<{ kubeConfigText: string; requests: () => number }> {
   let requests = 0;
   const target = new URL(api.url);
-  const server = http.createServer(async (request, response) => {
+  const answerPodProxy = async (response: http.ServerResponse, proxied: RegExpExecArray) => {
+    const [, namespace, pod, port, path] = proxied as unknown as [string, string, string, string, string];
+    const text = await options.podProxy!({ namespace, pod, port, path });
+    if (text === undefined) {
+      const status = { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Forbidden', code: 403, message: `pods "${pod}:${port}" is forbidden: cannot get resource "pods/proxy"` };
+      response.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify(status));
+    } else {
+      response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(text);
+    }
+  };
+  const server = http.createServer((request, response) => {
     requests++;
     const proxied = options.podProxy && POD_PROXY.exec(request.url ?? '');
     if (proxied) {
-      const [, namespace, pod, port, path] = proxied as unknown as [string, string, string, string, string];
-      const text = await options.podProxy!({ namespace, pod, port, path });
-      if (text === undefined) {
-        const status = { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Forbidden', code: 403, message: `pods "${pod}:${port}" is forbidden: cannot get resource "pods/proxy"` };
-        response.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify(status));
-      } else {
-        response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(text);
-      }
+      // A podProxy that throws answers 500, which the test sees, rather than an unhandled rejection.
+      answerPodProxy(response, proxied).catch((error: unknown) => response.writeHead(500, { 'content-type': 'text/plain' }).end(String(error)));
       return;
     }
     const headers = { ...request.headers, host: target.host, ...(options.injectToken ? { authorization: `Bearer ${api.token}` } : {}) };

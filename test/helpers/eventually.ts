@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 /**
  * Resolves with what `probe` returns once that is neither undefined nor false, asking every
  * `intervalMs`, and rejects naming `what` after `timeoutMs`. For other processes that tell no one
@@ -14,7 +15,7 @@ export async function eventually<T>(what: string, timeoutMs: number, probe: () =
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last instanceof Error ? String(last) : inspect(last)}` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }

@@ -13,7 +13,7 @@ import { parseAllDocuments } from 'yaml';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CHART = join(ROOT, 'helm/corridor');
-export const RELEASE = 'corridor';
+const RELEASE = 'corridor';
 export const NAMESPACE = 'corridor';
 
 /** The helm version scripts/install-helm.sh builds. */
@@ -83,7 +83,7 @@ export function setArgs(set: Readonly<Record<string, string | number | boolean>>
 }
 
 /** Every non-empty YAML document of a multi-document stream. */
-export function parseObjects(text: string): K8sObject[] {
+function parseObjects(text: string): K8sObject[] {
   return parseAllDocuments(text)
     .map((doc) => {
       if (doc.errors.length > 0) throw new Error(`YAML error: ${doc.errors.map((e) => e.message).join('; ')}`);
@@ -106,15 +106,15 @@ type Model = new (data: Record<string, unknown>) => { validate(): void };
 
 /** The kubernetes-models class of every kind the chart may render, by apiVersion and kind. */
 const MODELS: Readonly<Record<string, Model>> = {
-  'v1/ServiceAccount': ServiceAccount as unknown as Model,
-  'v1/Service': Service as unknown as Model,
-  'v1/ConfigMap': ConfigMap as unknown as Model,
-  'v1/Namespace': Namespace as unknown as Model,
-  'rbac.authorization.k8s.io/v1/ClusterRole': ClusterRole as unknown as Model,
+  'v1/ServiceAccount': ServiceAccount,
+  'v1/Service': Service,
+  'v1/ConfigMap': ConfigMap,
+  'v1/Namespace': Namespace,
+  'rbac.authorization.k8s.io/v1/ClusterRole': ClusterRole,
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': ClusterRoleBinding as unknown as Model,
-  'apps/v1/DaemonSet': DaemonSet as unknown as Model,
-  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy': ValidatingAdmissionPolicy as unknown as Model,
-  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding': ValidatingAdmissionPolicyBinding as unknown as Model,
+  'apps/v1/DaemonSet': DaemonSet,
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy': ValidatingAdmissionPolicy,
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding': ValidatingAdmissionPolicyBinding,
   'monitoring.coreos.com/v1/PodMonitor': PodMonitor as unknown as Model,
   'monitoring.coreos.com/v1/PrometheusRule': PrometheusRule as unknown as Model,
 };
@@ -124,7 +124,7 @@ export function schemaProblem(object: K8sObject): string | undefined {
   const Model = MODELS[`${object.apiVersion}/${object.kind}`];
   if (Model === undefined) return `no model for ${object.apiVersion} ${object.kind}`;
   try {
-    new Model(object as unknown as Record<string, unknown>).validate();
+    new Model(object).validate();
     return undefined;
   } catch (error) {
     return error instanceof Error ? error.message : String(error);

@@ -5,7 +5,7 @@ import { stopChild } from './stop-child.js';
 const execFileAsync = promisify(execFile);
 
 /** Every namespace a test makes is named `<prefix>-<pid>-<role>`: unique per run, findable after a crash. */
-export const NETNS_PREFIX = 'corridor-e2e';
+const NETNS_PREFIX = 'corridor-e2e';
 
 export interface ExecResult {
   code: number;

@@ -36,7 +36,7 @@ export function hasTool(command: string, args: readonly string[] = ['--version']
   return spawnSync(command, args, { stdio: 'ignore', timeout: 30_000 }).status === 0;
 }
 
-export interface PeerEntry {
+interface PeerEntry {
   /** One of kube-apiserver, botocore, aws-sdk-js-v3, aws-sdk-java-v2, aws-sdk-go-v2, agent-restart. */
   peer: string;
   version?: string;
@@ -48,7 +48,7 @@ export interface PeerEntry {
  * Appends one line to $CORRIDOR_PEERS_REPORT (scripts/test-peers.sh reads it to print the
  * `peers:` line). Without that variable (a peer test run on its own) it does nothing.
  */
-export function reportPeer(entry: PeerEntry): void {
+function reportPeer(entry: PeerEntry): void {
   const file = process.env.CORRIDOR_PEERS_REPORT;
   if (file) appendFileSync(file, `${JSON.stringify(entry)}\n`);
 }

@@ -43,7 +43,7 @@ export interface ClientResult {
 }
 
 /** Starts the agent with one pod of namespace gha at `podIp`. */
-export async function startPeerAgent(t: Test, options: { podIp: string; stsEndpoint: string; flags?: string[] }): Promise<TestAgent> {
+async function startPeerAgent(t: Test, options: { podIp: string; stsEndpoint: string; flags?: string[] }): Promise<TestAgent> {
   const agent = await startHarness(t, {
     objects: [
       makeNamespace('gha', { 'iam.amazonaws.com/role': ROLE }),

@@ -1,4 +1,4 @@
-import { Registry } from 'prom-client';
+import { Registry, type Gauge } from 'prom-client';
 import t, { type Test } from 'tap';
 import { createHttpTransport } from '../../src/kube/api/http-transport.js';
 import { createPodDirectory, type PodInfo, type PodLookup, type RunningPodDirectory } from '../../src/kube/index.js';
@@ -120,7 +120,7 @@ function owner(lookup: PodLookup): string {
   return 'unknown';
 }
 
-async function gauge(metric: Metrics['pods'] | Metrics['ready']): Promise<number> {
+async function gauge(metric: Gauge): Promise<number> {
   return (await metric.get()).values[0]?.value ?? NaN;
 }
 

@@ -171,6 +171,15 @@ t.test('other ERROR events restart the watch from the same resourceVersion witho
   t.ok(logs.some((l) => l.level === 'warn' && l.reason === 'watch ERROR event' && l.error === 'etcd hiccup'));
 });
 
+t.test('an ERROR event without a message is logged with its fields, not as [object Object]', async (t) => {
+  const { time, logs, startWatching } = setup(t);
+  const { handlers } = await startWatching();
+  handlers.event('ERROR', { kind: 'Status', code: 500, reason: 'InternalError' });
+  await time.advance(100);
+  const line = logs.find((l) => l.level === 'warn' && l.reason === 'watch ERROR event');
+  t.match(line?.error, /kind: 'Status'.*reason: 'InternalError'/);
+});
+
 t.test('a failed list is retried with backoff, the store untouched and no crash', async (t) => {
   const { time, transport, store, reflector, logs, listed } = setup(t);
   reflector.start();

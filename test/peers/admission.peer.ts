@@ -479,9 +479,8 @@ async function waitForPolicy(t: Test, plane: ControlPlane, core: CoreV1Api, conf
 
 /** The API server type-checks a policy's expressions against the schemas it matches; it must find nothing. */
 async function expectNoTypeWarnings(t: Test, objects: KubernetesObjectApi): Promise<void> {
-  const read = (await objects.read({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicy', metadata: { name: 'corridor' } })) as KubernetesObject & {
-    status?: { typeChecking?: { expressionWarnings?: Array<{ fieldRef: string; warning: string }> } };
-  };
+  type Policy = KubernetesObject & { status?: { typeChecking?: { expressionWarnings?: Array<{ fieldRef: string; warning: string }> } } };
+  const read = await objects.read<Policy>({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicy', metadata: { name: 'corridor' } });
   t.same(read.status?.typeChecking?.expressionWarnings ?? [], [], 'no type-checking warnings');
 }
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { ApiException, CoreV1Api, KubernetesObjectApi, type KubernetesObject, type V1Container } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, KubernetesObjectApi, type V1Container } from '@kubernetes/client-node';
 import { eventually } from '../helpers/eventually.js';
 import { findHelm, renderChart } from '../helpers/helm.js';
 import { controlPlaneBinaries, startControlPlane } from '../helpers/kube-apiserver.js';
@@ -36,7 +36,7 @@ if (!control.ok || !helm.ok) {
     const objects = KubernetesObjectApi.makeApiClient(admin);
     await core.createNamespace({ body: { metadata: { name: 'team' } } });
     await core.createNamespace({ body: { metadata: { name: 'infra', labels: { 'corridor/allow-net-raw': 'true' } } } });
-    for (const object of policy) await objects.create(object as KubernetesObject);
+    for (const object of policy) await objects.create(object);
 
     const ask = async (namespace: string, spec: { containers: V1Container[]; initContainers?: V1Container[] }): Promise<Answer> => {
       try {

@@ -4,5 +4,4 @@
  * directly, and the agent imports it dynamically, only for kubeconfig users that need it.
  */
 export { loadKubeConfig } from './kubeconfig.js';
-export type { KubeConfigSources } from './kubeconfig.js';
 export { createClientNodeTransport, withSignal } from './client-node-transport.js';

@@ -37,7 +37,7 @@ export interface KubeConnectionSources {
   serviceAccountDir?: string;
 }
 
-export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 interface Named {
   value: Json;
@@ -193,7 +193,8 @@ function resolveCurrent(config: MergedConfig, source: string): KubeConnection {
     const cert = pemFrom(value, 'client-certificate', dir, userName);
     const key = pemFrom(value, 'client-key', dir, userName);
     if ((cert === undefined) !== (key === undefined)) {
-      throw new Error(`kubeconfig user "${userName}" has a client ${cert === undefined ? 'key' : 'certificate'} without a client ${cert === undefined ? 'certificate' : 'key'}`);
+      const [has, lacks] = cert === undefined ? ['key', 'certificate'] : ['certificate', 'key'];
+      throw new Error(`kubeconfig user "${userName}" has a client ${has} without a client ${lacks}`);
     }
     if (cert !== undefined && key !== undefined) {
       connection.cert = cert;

@@ -23,7 +23,7 @@ export interface HttpTransportOptions {
 }
 
 /** An error answer from the API server; `statusCode` is what the reflector reads (410 means relist). */
-export class KubeApiError extends Error {
+class KubeApiError extends Error {
   constructor(
     message: string,
     readonly statusCode: number,
@@ -356,7 +356,7 @@ class TokenFile {
   ) {}
 
   current(): string {
-    let signature = '';
+    let signature: string;
     try {
       const stat = statSync(this.file);
       signature = `${stat.ino}:${stat.size}:${stat.mtimeMs}`;

@@ -9,14 +9,19 @@ import { fakeKubeApi, makePod, within } from '../../helpers/fake-kube-api.js';
 
 const WAIT_MS = 5000;
 
+/** What these tests read of a listed or watched object. */
+interface Named {
+  metadata: { name: string };
+}
+
 function recorder() {
-  const events: Array<{ type: string; object: any }> = [];
+  const events: Array<{ type: string; object: Named }> = [];
   let onEvent: (() => void) | undefined;
   let resolveDone!: (error: unknown) => void;
   const done = new Promise<unknown>((resolve) => (resolveDone = resolve));
   const handlers: WatchHandlers = {
     event(type, object) {
-      events.push({ type, object });
+      events.push({ type, object: object as Named });
       onEvent?.();
     },
     done: (error) => resolveDone(error),
@@ -34,7 +39,7 @@ t.test('the client-node fallback lists with a field selector and watches until t
   const api = await fakeKubeApi(t, { objects: [makePod({ name: 'a', ip: '10.0.0.1' }), makePod({ name: 'b', ip: '10.0.0.2', nodeName: 'node-b' })] });
   const transport = createClientNodeTransport(clientNodeKubeConfig(t, api));
   const list = await transport.list('pods', { fieldSelector: 'spec.nodeName=node-a', resourceVersion: '0', signal: new AbortController().signal });
-  t.same(list.items.map((pod: any) => pod.metadata.name), ['a']);
+  t.same((list.items as Named[]).map((pod) => pod.metadata.name), ['a']);
   t.equal(list.resourceVersion, api.resourceVersion);
 
   const w = recorder();

@@ -31,9 +31,14 @@ function plain(server: string, settings: Partial<KubeConnection> = {}): KubeConn
 
 const listPods = (transport: KubeTransport) => transport.list('pods', { signal: never });
 
+/** What these tests read of a listed or watched object. */
+interface KubeObject {
+  metadata: { name?: string; annotations?: Record<string, string>; resourceVersion?: string; creationTimestamp?: unknown };
+}
+
 interface Event {
   type: string;
-  object: any;
+  object: KubeObject;
 }
 
 /** WatchHandlers that record what they are told; `done` resolves with done's argument. */
@@ -47,7 +52,7 @@ function recorder() {
   });
   const handlers: WatchHandlers = {
     event(type, object) {
-      const event = { type, object };
+      const event = { type, object: object as KubeObject };
       const waiter = waiting.shift();
       if (waiter) waiter(event);
       else events.push(event);
@@ -132,8 +137,9 @@ t.test('list returns the raw items and resourceVersion, sending the field select
   const transport = open(t, api.connection());
   const request = api.nextRequest('list', 'pods');
   const list = await transport.list('pods', { fieldSelector: 'spec.nodeName=node-a', resourceVersion: '0', signal: never });
-  t.same(list.items.map((pod: any) => pod.metadata.name), ['a']);
-  t.equal(typeof (list.items[0] as any).metadata.creationTimestamp, 'string', 'plain JSON, not client-node models');
+  const pods = list.items as KubeObject[];
+  t.same(pods.map((pod) => pod.metadata.name), ['a']);
+  t.equal(typeof pods[0]?.metadata.creationTimestamp, 'string', 'plain JSON, not client-node models');
   t.equal(list.resourceVersion, api.resourceVersion);
   const query = (await request).query;
   t.equal(query.get('fieldSelector'), 'spec.nodeName=node-a');
@@ -205,7 +211,7 @@ t.test('a handler that throws ends its watch with that error, instead of crashin
   const transport = open(t, api.connection());
   const w = recorder();
   const bug = new Error('handler bug');
-  await watchOpen(api, transport, { event: () => { throw bug; }, done: w.handlers.done });
+  await watchOpen(api, transport, { event: () => { throw bug; }, done: (error) => w.handlers.done(error) });
   api.upsert(makePod({ name: 'a', ip: '10.0.0.1' }));
   t.equal(await w.done(), bug);
 });

@@ -11,6 +11,7 @@ function capture() {
 }
 
 const never = new AbortController().signal;
+const names = (items: readonly unknown[]) => items.map((pod) => (pod as { metadata: { name: string } }).metadata.name);
 
 t.test('a kubeconfig with a token gets the http transport, without client-node', async (t) => {
   const api = await fakeKubeApi(t, { objects: [makePod({ name: 'a', ip: '10.0.0.1' })] });
@@ -18,9 +19,9 @@ t.test('a kubeconfig with a token gets the http transport, without client-node',
   const { logs, logger } = capture();
   const transport = await openKubeTransport(join(dir, 'config'), { logger, sources: { env: {} } });
   t.teardown(() => transport.close?.());
-  t.same((await transport.list('pods', { signal: never })).items.map((pod: any) => pod.metadata.name), ['a']);
+  t.same(names((await transport.list('pods', { signal: never })).items), ['a']);
   t.notOk(logs.some((l) => String(l.msg).includes('client-node')));
-  t.ok(transport.close, 'the http transport (it has pooled connections to close)');
+  t.equal(typeof transport.close, 'function', 'the http transport (it has pooled connections to close)');
 });
 
 t.test('an exec-plugin user (as EKS\'s `aws eks get-token`) falls back to client-node, says so, and works', async (t) => {
@@ -40,7 +41,7 @@ t.test('an exec-plugin user (as EKS\'s `aws eks get-token`) falls back to client
   const { logs, logger } = capture();
   const transport = await openKubeTransport(join(dir, 'config'), { logger, sources: { env: {} } });
   t.match(logs.find((l) => String(l.msg).includes('client-node')), { level: 'info', reason: `exec plugin ${process.execPath}`, server: api.url });
-  t.same((await transport.list('pods', { signal: never })).items.map((pod: any) => pod.metadata.name), ['a'], 'listed with the plugin\'s token');
+  t.same(names((await transport.list('pods', { signal: never })).items), ['a'], 'listed with the plugin\'s token');
 });
 
 t.test('configuration errors reject with the same clear messages', async (t) => {

@@ -1,0 +1,23 @@
+// knip: files, exports and dependencies nothing uses. Tests count as users (an export a test
+// needs is not dead); an export used only in its own file is reported.
+import type { KnipConfig } from 'knip';
+
+const config: KnipConfig = {
+  // src/cli/corridor.ts, the image's entry point, knip finds itself: it is package.json's `bin`.
+  entry: [
+    'test/**/*.test.ts', // npm test
+    'test/**/*.peer.ts', // npm run test:peers
+    'test/node/*.node.ts', // npm run test:node
+    'test/e2e/fixtures/*.ts', // run as processes of their own by test/e2e
+    'bench/{run,flood,flooder,memory,sts-day,child}.ts', // npm run bench*, and the processes they start
+  ],
+  // demo/ is where the demo and its stand-ins go once they leave src/.
+  project: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'demo/**/*.ts'],
+  // iproute2's `ip`, run by test/helpers/netns.ts, is a system binary, not a package.
+  ignoreBinaries: ['ip'],
+  // The AWS SDK's own modules, read on purpose by the peer tests: the version the SDK resolves
+  // (test/peers/aws-sdk-js-v3.peer.ts) and its defaults-mode resolution (test/peers/imds-paths.test.ts).
+  ignoreDependencies: ['@smithy/credential-provider-imds', '@smithy/core'],
+};
+
+export default config;
