@@ -10,7 +10,7 @@ import { systemClock, systemScheduler, type Scheduler } from '../src/time/index.
 import { agentArgs, NODE, scaleObjects, type ScaleShape } from './cluster.js';
 
 export interface LookupCostResult {
-  /** resolver.now(ip) + resolver.record(): what the metadata path does per request (pod by IP, cached decision, decision metric). */
+  /** resolver.known(ip) + resolver.auditDecision(): what the metadata path does per request (pod by IP, cached decision, decision metric). */
   lookupNs: number;
   /** decideRole from scratch: what a pod or namespace change costs (namespace policy parse cached per annotations object). */
   decideNs: number;
@@ -63,8 +63,8 @@ export async function measureLookupCost(shape: ScaleShape): Promise<LookupCostRe
   const ips = pods.map((pod) => pod.ip as string);
 
   const lookupNs = timeLoop(2_000_000, (i) => {
-    const access = resolver.now(ips[i % ips.length]!)!;
-    resolver.record(access);
+    const access = resolver.known(ips[i % ips.length]!)!;
+    resolver.auditDecision(access);
     return access;
   });
 

@@ -556,7 +556,7 @@ function inScope(object: KubeObject, namespace: string | undefined, selector: Fi
   return selector.every(({ path, value, equal }) => {
     let current: unknown = object;
     for (const step of path) current = typeof current === 'object' && current !== null ? (current as Record<string, unknown>)[step] : undefined;
-    const actual = current === undefined || current === null ? '' : String(current);
+    const actual = typeof current === 'string' || typeof current === 'number' || typeof current === 'boolean' ? String(current) : '';
     return (actual === value) === equal;
   });
 }

@@ -65,17 +65,18 @@ export async function startFakeSts(options: FakeStsOptions = {}): Promise<FakeSt
       assumeCalls.push({ roleArn, roleSessionName, durationSeconds, externalId: form.get('ExternalId') ?? undefined, policy, policyArns });
       // Like STS: the Policy parameter's own length constraint, the ARN count, then the plain text of both together.
       if (policy !== undefined && policy.length > SESSION_POLICY_MAX_CHARS) {
-        return xmlError(res, 400, 'ValidationError', `1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to ${SESSION_POLICY_MAX_CHARS}`);
+        return xmlError(res, 400, 'ValidationError', tooLong('policy', SESSION_POLICY_MAX_CHARS));
       }
       if (policyArns !== undefined && policyArns.length > POLICY_ARNS_MAX) {
-        return xmlError(res, 400, 'ValidationError', `1 validation error detected: Value at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to ${POLICY_ARNS_MAX}`);
+        return xmlError(res, 400, 'ValidationError', tooLong('policyArns', POLICY_ARNS_MAX));
       }
       const plainText = (policy?.length ?? 0) + (policyArns ?? []).reduce((sum, arn) => sum + arn.length, 0);
       if (plainText > SESSION_POLICY_MAX_CHARS) {
         return xmlError(res, 400, 'PackedPolicyTooLarge', `Session policies of ${plainText} characters exceed the ${SESSION_POLICY_MAX_CHARS}-character limit`);
       }
       if (untrusted.has(roleArn)) {
-        return xmlError(res, 403, 'AccessDenied', `User: arn:aws:sts::123456789012:assumed-role/node-role/i-0demo is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`);
+        const caller = 'arn:aws:sts::123456789012:assumed-role/node-role/i-0demo';
+        return xmlError(res, 403, 'AccessDenied', `User: ${caller} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`);
       }
       const match = /^arn:aws[\w-]*:iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(roleArn);
       if (!match) return xmlError(res, 400, 'ValidationError', `${roleArn} is invalid`);
@@ -86,7 +87,13 @@ export async function startFakeSts(options: FakeStsOptions = {}): Promise<FakeSt
       const expiration = new Date(expiresAt).toISOString();
       // STS reports how much of the packed limit session policies used, in percent, only when there are some.
       const packedSize = plainText > 0 ? `<PackedPolicySize>${Math.ceil((plainText / SESSION_POLICY_MAX_CHARS) * 100)}</PackedPolicySize>` : '';
-      return xml(res, `<AssumeRoleResponse xmlns="${NS}"><AssumeRoleResult><Credentials><AccessKeyId>${accessKeyId}</AccessKeyId><SecretAccessKey>${randomBytes(30).toString('base64')}</SecretAccessKey><SessionToken>${randomBytes(120).toString('base64')}</SessionToken><Expiration>${expiration}</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROADEMO:${roleSessionName}</AssumedRoleId><Arn>${assumedRoleArn}</Arn></AssumedRoleUser>${packedSize}</AssumeRoleResult><ResponseMetadata><RequestId>${randomBytes(8).toString('hex')}</RequestId></ResponseMetadata></AssumeRoleResponse>`);
+      const credentials =
+        `<Credentials><AccessKeyId>${accessKeyId}</AccessKeyId><SecretAccessKey>${randomBytes(30).toString('base64')}</SecretAccessKey>` +
+        `<SessionToken>${randomBytes(120).toString('base64')}</SessionToken><Expiration>${expiration}</Expiration></Credentials>`;
+      const user = `<AssumedRoleUser><AssumedRoleId>AROADEMO:${roleSessionName}</AssumedRoleId><Arn>${assumedRoleArn}</Arn></AssumedRoleUser>`;
+      const metadata = `<ResponseMetadata><RequestId>${randomBytes(8).toString('hex')}</RequestId></ResponseMetadata>`;
+      const body = `<AssumeRoleResult>${credentials}${user}${packedSize}</AssumeRoleResult>${metadata}`;
+      return xml(res, `<AssumeRoleResponse xmlns="${NS}">${body}</AssumeRoleResponse>`);
     }
     if (action === 'GetCallerIdentity') {
       const accessKeyId = /Credential=([A-Z0-9]+)\//.exec(req.headers.authorization ?? '')?.[1] ?? '';
@@ -95,7 +102,9 @@ export async function startFakeSts(options: FakeStsOptions = {}): Promise<FakeSt
       // Like real STS, expired session credentials are refused: a client holding them fails.
       if (Date.now() >= identity.expiresAt) return xmlError(res, 400, 'ExpiredToken', 'The security token included in the request is expired');
       const arn = identity.arn;
-      return xml(res, `<GetCallerIdentityResponse xmlns="${NS}"><GetCallerIdentityResult><Arn>${arn}</Arn><UserId>AROADEMO:x</UserId><Account>${arn.split(':')[4]}</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>demo</RequestId></ResponseMetadata></GetCallerIdentityResponse>`);
+      const result = `<GetCallerIdentityResult><Arn>${arn}</Arn><UserId>AROADEMO:x</UserId><Account>${arn.split(':')[4]}</Account></GetCallerIdentityResult>`;
+      const metadata = '<ResponseMetadata><RequestId>demo</RequestId></ResponseMetadata>';
+      return xml(res, `<GetCallerIdentityResponse xmlns="${NS}">${result}${metadata}</GetCallerIdentityResponse>`);
     }
     xmlError(res, 400, 'InvalidAction', `Could not find operation ${action}`);
   }
@@ -123,5 +132,13 @@ function xml(res: http.ServerResponse, body: string): void {
 function xmlError(res: http.ServerResponse, status: number, code: string, message: string): void {
   res
     .writeHead(status, { 'content-type': 'text/xml' })
-    .end(`<ErrorResponse xmlns="${NS}"><Error><Type>Sender</Type><Code>${code}</Code><Message>${message}</Message></Error><RequestId>demo</RequestId></ErrorResponse>`);
+    .end(
+      `<ErrorResponse xmlns="${NS}"><Error><Type>Sender</Type><Code>${code}</Code><Message>${message}</Message></Error>` +
+        '<RequestId>demo</RequestId></ErrorResponse>',
+    );
+}
+
+/** STS's message for a parameter over its length constraint. */
+function tooLong(parameter: string, max: number): string {
+  return `1 validation error detected: Value at '${parameter}' failed to satisfy constraint: Member must have length less than or equal to ${max}`;
 }

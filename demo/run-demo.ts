@@ -45,8 +45,20 @@ const STATIC_NODE_CREDENTIALS = { accessKeyId: 'AKIADEMONODEROLE0000', secretAcc
 
 export const DEMO_PODS: readonly DemoPod[] = [
   { namespace: 'gha', name: 'spark-driver', ip: '127.0.0.2', annotations: {}, story: 'no annotation: gets the corridor\'s default role' },
-  { namespace: 'gha', name: 'spark-writer', ip: '127.0.0.3', annotations: { 'iam.amazonaws.com/role': 'spark-writer' }, story: 'picks spark-writer, allowed by the glob spark-*' },
-  { namespace: 'gha1', name: 'intruder', ip: '127.0.0.4', annotations: { 'iam.amazonaws.com/role': 'spark-etl' }, story: 'asks for gha\'s role from another corridor' },
+  {
+    namespace: 'gha',
+    name: 'spark-writer',
+    ip: '127.0.0.3',
+    annotations: { 'iam.amazonaws.com/role': 'spark-writer' },
+    story: 'picks spark-writer, allowed by the glob spark-*',
+  },
+  {
+    namespace: 'gha1',
+    name: 'intruder',
+    ip: '127.0.0.4',
+    annotations: { 'iam.amazonaws.com/role': 'spark-etl' },
+    story: 'asks for gha\'s role from another corridor',
+  },
 ];
 
 /**

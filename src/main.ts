@@ -98,7 +98,8 @@ export async function createAgent(config: Readonly<AgentConfig>, ports: AgentPor
       resources.defer(() => sts.close());
       assumer = sts;
     }
-    const credentials = createSessionCache({ assumer, clock, scheduler, ...(ports.random ? { random: ports.random } : {}), ...sessionSettings(config), metrics, logger });
+    const random = ports.random ? { random: ports.random } : {};
+    const credentials = createSessionCache({ assumer, clock, scheduler, ...random, ...sessionSettings(config), metrics, logger });
     resources.defer(() => credentials.close());
 
     // Token signing keys on the node, so pods' IMDSv2 tokens survive this process (never fails).
@@ -111,7 +112,7 @@ export async function createAgent(config: Readonly<AgentConfig>, ports: AgentPor
       watchServiceAccounts: config.serviceAccountRoles,
       clock,
       scheduler,
-      ...(ports.random ? { random: ports.random } : {}),
+      ...random,
       metrics,
       logger,
     });
@@ -119,7 +120,8 @@ export async function createAgent(config: Readonly<AgentConfig>, ports: AgentPor
 
     // Caps on connections from pods, under the open-file limit, so no pod can make the agent run out.
     const connections = connectionBudget('openFileLimit' in ports ? ports.openFileLimit : openFileLimit());
-    const app = await buildApp({ directory, credentials, clock, scheduler, metrics, logger, tokenKeys, connections, ...(ports.upstream ? { upstream: ports.upstream } : {}) }, config);
+    const upstream = ports.upstream ? { upstream: ports.upstream } : {};
+    const app = await buildApp({ directory, credentials, clock, scheduler, metrics, logger, tokenKeys, connections, ...upstream }, config);
     resources.defer(() => app.admin.close());
     resources.defer(() => app.imds.close());
 
@@ -153,7 +155,8 @@ export async function createAgent(config: Readonly<AgentConfig>, ports: AgentPor
           imds6Url = `http://[${config.hostIpv6}]:${new URL(imdsUrl).port}`;
         }
         const adminUrl = await app.admin.listen({ host: config.adminHost, port: config.adminPort });
-        logger.info({ imds: imdsUrl, imds6: imds6Url, admin: adminUrl, node: config.nodeName, version: version(), maxConnections: connections }, 'corridor agent listening');
+        const fields = { imds: imdsUrl, imds6: imds6Url, admin: adminUrl, node: config.nodeName, version: version(), maxConnections: connections };
+        logger.info(fields, 'corridor agent listening');
         return { imdsUrl, adminUrl };
       },
       close: () => resources.close(),

@@ -41,7 +41,7 @@ export async function adminRoutes(app: FastifyInstance, options: AdminRoutesOpti
     if (audience === undefined) {
       return reply.code(403).send({ error: 'explain answers the node (kubectl port-forward or exec) about any pod, and a pod only about its own IP' });
     }
-    const access = resolver.now(ip) ?? (await resolver.wait(ip));
+    const access = await resolver.find(ip);
     return reply.send(explainAccess(access, credentials, audience));
   });
 }

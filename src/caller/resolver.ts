@@ -18,19 +18,19 @@ export interface CallerAccess {
 }
 
 export interface CallerResolver {
-  /** From the in-memory index only; undefined when the IP is not known yet. */
-  now(ip: string): CallerAccess | undefined;
-  /** Waits up to the pod-lookup timeout for an unknown IP to appear in the watch. */
-  wait(ip: string): Promise<CallerAccess>;
+  /** The caller behind `ip` from the in-memory index only (never waits); undefined when the IP is not known yet. */
+  known(ip: string): CallerAccess | undefined;
+  /** The caller behind `ip`; an IP not known yet waits up to the pod-lookup timeout for the watch to deliver it. */
+  find(ip: string): Promise<CallerAccess>;
   /** The decision for a known pod object (prefetch, explain). */
   forPod(pod: PodInfo): CallerAccess;
   /** Counts the decision and writes an audit line when it differs from this pod's last one. */
-  record(access: CallerAccess): void;
+  auditDecision(access: CallerAccess): void;
   /**
    * A credential document from `session` went to the pod of `access` (allowed) at `ip`: an audit
    * line the first time this pod receives this session, none after (cheap on every request).
    */
-  served(access: CallerAccess, session: Session, ip: string): void;
+  auditHandOut(access: CallerAccess, session: Session, ip: string): void;
 }
 
 export interface CallerResolverOptions {
@@ -70,7 +70,8 @@ export function createCallerResolver(options: CallerResolverOptions): CallerReso
 
   function forPod(pod: PodInfo): CallerAccess {
     const namespace = directory.namespace(pod.namespace);
-    const serviceAccount = policy.serviceAccountRoles ? directory.serviceAccount(pod.namespace, pod.serviceAccountName) : undefined;
+    // Undefined unless ServiceAccounts are watched (--service-account-roles); decideRole applies the flag itself.
+    const serviceAccount = directory.serviceAccount(pod.namespace, pod.serviceAccountName);
     const cached = byPod.get(pod);
     if (cached && cached.namespace === namespace && cached.serviceAccount === serviceAccount) return cached.access;
     const decision = decideRole({ pod, namespace, serviceAccount }, policy);
@@ -94,7 +95,12 @@ export function createCallerResolver(options: CallerResolverOptions): CallerReso
     if (lookup.kind === 'ambiguous') {
       // The message goes to the pod; which pods share its IP only to the audit log and the node's admin.
       return {
-        ...denied(ip, { allowed: false, reason: 'ambiguous-ip', message: `several live pods share ${ip}, so corridor cannot tell which one is asking`, requested: undefined }),
+        ...denied(ip, {
+          allowed: false,
+          reason: 'ambiguous-ip',
+          message: `several live pods share ${ip}, so corridor cannot tell which one is asking`,
+          requested: undefined,
+        }),
         sharedWith: lookup.pods.map((p) => `${p.namespace}/${p.name}`),
       };
     }
@@ -125,15 +131,16 @@ export function createCallerResolver(options: CallerResolverOptions): CallerReso
   }
 
   return {
-    now(ip) {
+    known(ip) {
       const lookup = directory.byIp(ip);
       return lookup.kind === 'unknown' ? undefined : fromLookup(ip, lookup);
     },
-    async wait(ip) {
+    async find(ip) {
+      // waitForIp answers at once for a known IP.
       return fromLookup(ip, await directory.waitForIp(ip, options.podLookupTimeoutMs));
     },
     forPod,
-    record(access) {
+    auditDecision(access) {
       const { decision, pod } = access;
       const { counter: decided, signature } = auditFor(access);
       decided.inc();
@@ -157,7 +164,7 @@ export function createCallerResolver(options: CallerResolverOptions): CallerReso
         audit.warn({ ...fields, detail: decision.message }, 'role decision');
       }
     },
-    served(access, session, ip) {
+    auditHandOut(access, session, ip) {
       const { pod, decision } = access;
       if (pod !== undefined && decision.allowed) credentialAudit.served(pod, decision.role.arn, session, ip);
     },

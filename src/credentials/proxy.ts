@@ -24,7 +24,10 @@ export class ProxyConfigError extends Error {
  *   NO_PROXY. (Tests rely on reaching loopback STS stand-ins through a loopback proxy.)
  */
 export function proxyFor(target: URL, env: ProxyEnv): URL | undefined {
-  const raw = target.protocol === 'https:' ? firstSet(env, 'HTTPS_PROXY', 'https_proxy') : target.protocol === 'http:' ? firstSet(env, 'HTTP_PROXY', 'http_proxy') : undefined;
+  const raw =
+    target.protocol === 'https:' ? firstSet(env, 'HTTPS_PROXY', 'https_proxy')
+    : target.protocol === 'http:' ? firstSet(env, 'HTTP_PROXY', 'http_proxy')
+    : undefined;
   if (raw === undefined) return undefined;
   const noProxy = firstSet(env, 'NO_PROXY', 'no_proxy');
   if (noProxy !== undefined && bypassesProxy(target, noProxy)) return undefined;

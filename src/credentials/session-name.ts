@@ -24,7 +24,7 @@ export function roleSessionName(namespace: string, nodeName: string): string {
   const short = sanitize(`corridor.${namespace}.${nodeHost}`);
   const readable = short.length <= budget ? short : short.slice(0, budget);
   // A cut can leave a dangling separator; `corridor..-abc` reads worse than `corridor-abc`.
-  return readable.replace(/[.\-]+$/, '') + suffix;
+  return readable.replace(/[.-]+$/, '') + suffix;
 }
 
 /**
@@ -40,7 +40,7 @@ export function podSessionName(namespace: string, podName: string): string {
   const full = sanitize(`corridor.${namespace}.${podName}`);
   if (full.length <= MAX_LENGTH) return full;
   const suffix = `_${createHash('sha256').update(`${namespace}/${podName}`).digest('hex').slice(0, HASH_CHARS)}`;
-  return full.slice(0, MAX_LENGTH - suffix.length).replace(/[.\-]+$/, '') + suffix;
+  return full.slice(0, MAX_LENGTH - suffix.length).replace(/[.-]+$/, '') + suffix;
 }
 
 function sanitize(text: string): string {

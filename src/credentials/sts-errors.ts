@@ -18,7 +18,7 @@ interface SdkErrorShape {
  */
 export function toAssumeRoleError(error: unknown): AssumeRoleError {
   if (error instanceof AssumeRoleError) return error;
-  const shape: SdkErrorShape = typeof error === 'object' && error !== null ? (error as SdkErrorShape) : {};
+  const shape: SdkErrorShape = typeof error === 'object' && error !== null ? error : {};
   const message = typeof shape.message === 'string' && shape.message !== '' ? shape.message : String(error);
   const status = typeof shape.$metadata?.httpStatusCode === 'number' ? shape.$metadata.httpStatusCode : undefined;
   // `Code` is the code on the wire; `name` is the SDK's class name for modelled errors

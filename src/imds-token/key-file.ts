@@ -52,7 +52,7 @@ interface KeyDirectoryOptions {
   /** The uid key files must belong to; undefined: any. */
   uid: number | undefined;
   /** Logs a warning once per tag (the store's, so each problem is told once however often it is met). */
-  warnOnce(tag: string, fields: Record<string, unknown>, message: string): void;
+  warnOnce: (tag: string, fields: Record<string, unknown>, message: string) => void;
 }
 
 export interface KeyDirectory {

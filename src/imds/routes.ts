@@ -75,7 +75,7 @@ async function metadataRoutes(app: FastifyInstance, options: ImdsRoutesOptions &
 
   /** Records the decision; throws 404 with a one-line reason when it is a denial. */
   function allowedOrThrow(access: CallerAccess): Allowed {
-    resolver.record(access);
+    resolver.auditDecision(access);
     if (access.decision.allowed) return access as Allowed;
     throw imdsError('DENIED', access.decision.message);
   }
@@ -83,7 +83,7 @@ async function metadataRoutes(app: FastifyInstance, options: ImdsRoutesOptions &
   /** Resolves the calling pod's access; throws 404 with a one-line reason when it is denied. */
   async function allowedAccess(request: FastifyRequest): Promise<Allowed> {
     const ip = callerIp(request);
-    return allowedOrThrow(resolver.now(ip) ?? (await resolver.wait(ip)));
+    return allowedOrThrow(await resolver.find(ip));
   }
 
   /**
@@ -93,9 +93,9 @@ async function metadataRoutes(app: FastifyInstance, options: ImdsRoutesOptions &
    */
   async function knownPod(request: FastifyRequest): Promise<CallerAccess> {
     const ip = callerIp(request);
-    const access = resolver.now(ip) ?? (await resolver.wait(ip));
+    const access = await resolver.find(ip);
     if (access.pod !== undefined) return access;
-    resolver.record(access);
+    resolver.auditDecision(access);
     throw access.decision.allowed ? imdsError('NOT_FOUND') : imdsError('DENIED', access.decision.message);
   }
 
@@ -108,14 +108,16 @@ async function metadataRoutes(app: FastifyInstance, options: ImdsRoutesOptions &
   // and the rendered document are all in memory. Only an IP the watch has not delivered yet and
   // a cache miss (STS) go asynchronous. A handler that has answered returns undefined; a refusal
   // is thrown, for the error handler to answer (errors.ts).
-  const credentialDocument = (extended: boolean) => (request: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply): Promise<FastifyReply> | undefined => {
+  type DocumentRequest = FastifyRequest<{ Params: { name: string } }>;
+  const credentialDocument = (extended: boolean) => (request: DocumentRequest, reply: FastifyReply): Promise<FastifyReply> | undefined => {
     const ip = callerIp(request);
-    const known = resolver.now(ip);
-    if (known === undefined) return resolver.wait(ip).then((access) => serveDocument(access, ip, request, reply, extended) ?? reply);
+    // The hot path stays synchronous for a pod the index knows; only an IP not seen yet waits.
+    const known = resolver.known(ip);
+    if (known === undefined) return resolver.find(ip).then((access) => serveDocument(access, ip, request, reply, extended) ?? reply);
     return serveDocument(known, ip, request, reply, extended);
   };
 
-  function serveDocument(access: CallerAccess, ip: string, request: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply, extended: boolean): Promise<FastifyReply> | undefined {
+  function serveDocument(access: CallerAccess, ip: string, request: DocumentRequest, reply: FastifyReply, extended: boolean): Promise<FastifyReply> | undefined {
     const allowed = allowedOrThrow(access);
     const role = allowed.decision.role;
     if (request.params.name !== role.name) throw imdsError('NOT_FOUND');
@@ -123,7 +125,7 @@ async function metadataRoutes(app: FastifyInstance, options: ImdsRoutesOptions &
     if (session === undefined) return assumeAndServe(allowed, ip, reply, extended);
     // One audit line per (pod, session), so CloudTrail's AccessKeyId leads to the pods; a cache hit
     // costs a WeakMap and a Set lookup here.
-    resolver.served(allowed, session, ip);
+    resolver.auditHandOut(allowed, session, ip);
     sendDocument(reply, session, role, extended);
     return undefined;
   }
@@ -138,7 +140,7 @@ async function metadataRoutes(app: FastifyInstance, options: ImdsRoutesOptions &
       logger.warn({ pod: access.pod?.name, namespace: access.pod?.namespace, role: role.arn, code: error.code, err: error.message }, 'no credentials to serve');
       throw imdsError('CREDENTIALS_UNAVAILABLE', role.name, error.code);
     }
-    resolver.served(access, session, ip);
+    resolver.auditHandOut(access, session, ip);
     return sendDocument(reply, session, role, extended);
   }
 

@@ -52,8 +52,9 @@ const MAX_IN_FLIGHT_PER_CALLER = 64;
 export async function buildImdsServer(deps: ImdsServerDeps, options: ImdsServerOptions): Promise<FastifyInstance> {
   const { metrics, clock } = deps;
   const logger = deps.logger.child({ component: 'imds' });
+  const loggerInstance: FastifyBaseLogger = logger;
   const imds = Fastify({
-    loggerInstance: logger as FastifyBaseLogger,
+    loggerInstance,
     logController: new LogController({ disableRequestLogging: true }),
     // No pino child per request (with redaction it costs more than the rest of a cached answer):
     // request.log is the component logger, and the one line logged per request, below, names the request id.
@@ -74,7 +75,7 @@ export async function buildImdsServer(deps: ImdsServerDeps, options: ImdsServerO
     maxInFlightPerCaller: MAX_IN_FLIGHT_PER_CALLER,
     maxConnections: deps.maxConnections ?? DEFAULT_CONNECTION_BUDGET.imds,
     strangers: {
-      is: (ip) => deps.resolver.now(ip) === undefined,
+      is: (ip) => deps.resolver.known(ip) === undefined,
       maxConnectionsPerCaller: MAX_CONNECTIONS_PER_STRANGER,
       maxConnections: deps.maxStrangerConnections ?? DEFAULT_CONNECTION_BUDGET.imdsStrangers,
     },

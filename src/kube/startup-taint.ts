@@ -65,7 +65,8 @@ export function removeStartupTaint(options: StartupTaintOptions): StartupTaintRe
       const delayMs = backoffDelay(failures++, backoff, options.random);
       const status = httpStatusOf(error);
       // 422: the taints changed between read and patch; anything else is the API server or RBAC.
-      logger.warn({ status, err: error, delayMs, attempts: failures }, status === 422 ? 'node taints changed meanwhile; reading them again' : 'removing the start-up taint failed; retrying');
+      const message = status === 422 ? 'node taints changed meanwhile; reading them again' : 'removing the start-up taint failed; retrying';
+      logger.warn({ status, err: error, delayMs, attempts: failures }, message);
       timer = scheduler.schedule(delayMs, () => void attempt());
     }
   };

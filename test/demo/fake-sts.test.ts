@@ -8,7 +8,7 @@ const REQUEST: AssumeRequest = { roleArn: 'arn:aws:iam::123456789012:role/corrid
 const POLICY = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":["arn:aws:s3:::gha-*","arn:aws:s3:::gha-*/*"]}]}';
 const ARNS = ['arn:aws:iam::123456789012:policy/gha-logs', 'arn:aws:iam::aws:policy/ReadOnlyAccess'];
 
-async function stsFor(t: Test): Promise<{ sts: FakeSts; assume(request: AssumeRequest): Promise<unknown> }> {
+async function stsFor(t: Test): Promise<{ sts: FakeSts; assume: (request: AssumeRequest) => Promise<unknown> }> {
   const sts = await startFakeSts();
   const assumer = createStsAssumer({ region: 'us-east-1', endpoint: sts.url, env: {}, credentials: MOTO_CREDENTIALS, requestTimeoutMs: 5_000 });
   t.teardown(async () => {

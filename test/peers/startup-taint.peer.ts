@@ -44,7 +44,7 @@ if (!control.ok || !helm.ok) {
     }
     const rendered = renderChart(helmBin, { fullnameOverride: 'corridor' }, ['--api-versions', VAP, '--show-only', 'templates/startup-taint.yaml']);
     t.same(rendered.map((o) => o.kind), ['ClusterRole', 'ClusterRoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
-    for (const object of rendered) await objects.create(object as KubernetesObject);
+    for (const object of rendered) await objects.create(object);
 
     // The agent's pod on node-a, and a token bound to it, as the kubelet projects one.
     const pod = await core.createNamespacedPod({

@@ -112,7 +112,9 @@ export function createHttpTransport(connection: KubeConnection, options: HttpTra
         reject(error);
         return;
       }
-      const timer = scheduler.schedule(requestTimeoutMs, () => req.destroy(new TransportError(`${what}: no answer within ${requestTimeoutMs} ms`, 'ETIMEDOUT')));
+      const timer = scheduler.schedule(requestTimeoutMs, () =>
+        req.destroy(new TransportError(`${what}: no answer within ${requestTimeoutMs} ms`, 'ETIMEDOUT')),
+      );
       req.on('error', (error) => {
         timer.cancel();
         reject(error);
