@@ -117,7 +117,13 @@ async function metadataRoutes(app: FastifyInstance, options: ImdsRoutesOptions &
     return serveDocument(known, ip, request, reply, extended);
   };
 
-  function serveDocument(access: CallerAccess, ip: string, request: DocumentRequest, reply: FastifyReply, extended: boolean): Promise<FastifyReply> | undefined {
+  function serveDocument(
+    access: CallerAccess,
+    ip: string,
+    request: DocumentRequest,
+    reply: FastifyReply,
+    extended: boolean,
+  ): Promise<FastifyReply> | undefined {
     const allowed = allowedOrThrow(access);
     const role = allowed.decision.role;
     if (request.params.name !== role.name) throw imdsError('NOT_FOUND');
