@@ -1,4 +1,4 @@
-import type { AuditReport, PodReport } from './audit-report.js';
+import type { AuditReport, PodReport } from '../audit/index.js';
 
 /** The report for people: namespaces, then pods, then findings, each an aligned table. */
 export function renderAuditTable(report: AuditReport): string {

@@ -2,7 +2,7 @@ import type { CoreV1Api, V1ListMeta, V1Pod } from '@kubernetes/client-node';
 import { policyOptions, type FlagSpec } from '../config/index.js';
 import { withSignal } from '../kube/api/client-node.js';
 import { parseNamespace, parsePod, parseServiceAccount } from '../kube/index.js';
-import { auditCluster, type AgentPod, type ClusterSnapshot } from './audit-report.js';
+import { auditCluster, type AgentPod, type ClusterSnapshot } from '../audit/index.js';
 import { renderAuditTable } from './audit-table.js';
 import { describeApiError, openClusterApi } from './cluster-api.js';
 import { KUBECONFIG_POLICY_FLAGS, parseCommandFlags } from './command-flags.js';
