@@ -1,23 +1,27 @@
-import type { FlagSpec } from '../config/index.js';
+import type { FlagSpec, FlagValues } from '../config/index.js';
 import { runDemo } from '../demo/index.js';
-import { parseCommandFlags } from './command-flags.js';
+import { defineCommand, processIo } from './command.js';
+import { EXIT } from './exit-codes.js';
 
-const DEMO_FLAGS: readonly FlagSpec[] = [
+const DEMO_FLAGS = [
   { name: 'port', kind: 'port', default: '8181', help: 'metadata server port on 127.0.0.1' },
   { name: 'admin-port', kind: 'port', default: '9181', help: 'admin server port on 127.0.0.1' },
   { name: 'once', kind: 'boolean', default: 'false', help: 'exit after printing instead of keeping the agent up' },
   { name: 'log-level', kind: 'string', default: 'error', help: 'the agent\'s log level during the demo' },
-];
+] as const satisfies readonly FlagSpec[];
+
+const demoCommand = defineCommand({ name: 'demo', flags: DEMO_FLAGS, input: ({ values }) => values, run: showDemo });
 
 /** `corridor demo`: exits 0 when every pod got exactly what the story says. */
 export async function runDemoCommand(argv: string[]): Promise<number> {
-  const parsed = parseCommandFlags('demo', DEMO_FLAGS, argv);
-  if ('exitCode' in parsed) return parsed.exitCode;
-  const { values } = parsed;
+  return demoCommand.main(argv, processIo());
+}
+
+async function showDemo(values: FlagValues<typeof DEMO_FLAGS>): Promise<number> {
   const demo = await runDemo({
-    port: values.get('port') as number,
-    adminPort: values.get('admin-port') as number,
-    logLevel: values.get('log-level') as string,
+    port: values.port,
+    adminPort: values.adminPort,
+    logLevel: values.logLevel,
     out: (line) => process.stdout.write(`${line}\n`),
   });
   const [driver, writer, intruder] = demo.outcomes;
@@ -25,7 +29,7 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
     driver?.callerArn?.includes(':assumed-role/spark-etl/') === true &&
     writer?.callerArn?.includes(':assumed-role/spark-writer/') === true &&
     intruder?.callerArn === undefined;
-  if (!(values.get('once') as boolean)) {
+  if (!values.once) {
     process.stdout.write('\nthe agent keeps running; press Ctrl-C to stop\n');
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
@@ -33,5 +37,5 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
     });
   }
   await demo.stop();
-  return asExpected ? 0 : 1;
+  return asExpected ? EXIT.ok : EXIT.no;
 }

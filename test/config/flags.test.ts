@@ -1,7 +1,7 @@
 import t from 'tap';
 import { parseFlags, type FlagSpec } from '../../src/config/flags.js';
 
-const SPECS: readonly FlagSpec[] = [
+const SPECS = [
   { name: 'paths', kind: 'list', default: '/a,/b', help: '' },
   { name: 'wait', kind: 'duration', default: '1s', help: '' },
   { name: 'port', kind: 'port', default: '8181', help: '' },
@@ -9,14 +9,14 @@ const SPECS: readonly FlagSpec[] = [
   { name: 'strict', kind: 'boolean', default: 'false', help: '' },
   { name: 'upstream', kind: 'string', default: 'http://x', help: '' },
   { name: 'prefix', kind: 'string', help: '' },
-];
+] as const satisfies readonly FlagSpec[];
 
 t.test('unset means the default, from neither flag nor environment', async (t) => {
   const { values, given, errors } = parseFlags(SPECS, [], {});
   t.same(errors, []);
-  t.same(values.get('paths'), ['/a', '/b']);
-  t.equal(values.get('wait'), 1000);
-  t.equal(values.get('prefix'), undefined);
+  t.same(values.paths, ['/a', '/b']);
+  t.equal(values.wait, 1000);
+  t.equal(values.prefix, undefined);
   t.same([...given], [], 'nothing was given');
 });
 
@@ -24,7 +24,7 @@ t.test('an empty list flag or variable is an empty list, not the default', async
   for (const [argv, env] of [[['--paths='], {}], [['--paths', ''], {}], [[], { CORRIDOR_PATHS: '' }]] as const) {
     const { values, given, errors } = parseFlags(SPECS, argv, env);
     t.same(errors, [], JSON.stringify({ argv, env }));
-    t.same(values.get('paths'), [], JSON.stringify({ argv, env }));
+    t.same(values.paths, [], JSON.stringify({ argv, env }));
     t.ok(given.has('paths'));
   }
 });
