@@ -3,7 +3,7 @@ import { explainAccess } from '../admin/index.js';
 import { policyOptions, type FlagSpec } from '../config/index.js';
 import { parseNamespace, parsePod, parseServiceAccount, type NamespaceInfo, type PodInfo, type ServiceAccountInfo } from '../kube/index.js';
 import { decideRole, type PolicyOptions } from '../policy/index.js';
-import { describeApiError, openClusterApi } from './cluster-api.js';
+import { describeApiError, openClusterApi } from '../kube/api/cluster-api.js';
 import { defineCommand } from './command.js';
 import { KUBECONFIG_POLICY_FLAGS } from './kubeconfig-flags.js';
 import { EXIT } from './exit-codes.js';
