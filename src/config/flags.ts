@@ -154,12 +154,12 @@ export function parseFlags<const Specs extends readonly FlagSpec[], const Action
   return { values: values as FlagValues<Specs>, given: given as Set<FlagName<Specs>>, action, errors, help };
 }
 
-/** What a flag holds when its text has a problem: its default, or for a required flag its kind's empty value. */
+/** What a flag holds when its text has a problem: its default, or for a required flag its first choice or its kind's empty value. */
 function fallback(spec: FlagSpec): unknown {
   const parsed = spec.default === undefined ? undefined : convert(spec, spec.default);
   if (parsed !== undefined && 'value' in parsed) return parsed.value;
   if (!spec.required) return undefined;
-  return { string: '', port: 0, integer: 0, duration: 0, boolean: false, list: [] }[spec.kind];
+  return spec.choices?.[0] ?? { string: '', port: 0, integer: 0, duration: 0, boolean: false, list: [] }[spec.kind];
 }
 
 /** Only a list, or a flag that says what empty means, can be empty; say how to get the default instead. */

@@ -59,3 +59,17 @@ t.test('a required flag given empty is refused as empty', async (t) => {
 t.test('a flag given on the command line or in the environment is reported as given, even with its default value', async (t) => {
   t.same([...parseFlags(SPECS, ['--port', '8181'], { CORRIDOR_WAIT: '1s' }).given].sort(), ['port', 'wait']);
 });
+
+t.test('a flag with a bad value holds its default, so checks across flags run on typed values; the error is reported', async (t) => {
+  const { values, errors } = parseFlags(SPECS, ['--wait', 'soon', '--port', 'http', '--limit=-1'], {});
+  t.same(errors, ['--wait: "soon" is not a duration (like 90s, 15m, 1h or seconds)', '--port: "http" is not a port (0-65535)', '--limit: "-1" is not a whole number']);
+  t.same([values.wait, values.port, values.limit], [1000, 8181, 100]);
+});
+
+t.test('a flag with choices takes only those, and an action is the first argument', async (t) => {
+  const specs = [{ name: 'mode', kind: 'string', default: 'auto', choices: ['auto', 'on', 'off'], help: '' }] as const satisfies readonly FlagSpec[];
+  const on = parseFlags(specs, ['install', '--mode', 'on'], {}, ['install', 'remove']);
+  t.same([on.values.mode, on.action, on.errors], ['on', 'install', []]);
+  const bad = parseFlags(specs, ['flush', 'now', '--mode', 'maybe'], {}, ['install', 'remove']);
+  t.same([bad.values.mode, bad.action, bad.errors], ['auto', undefined, ['unknown action "flush" (install, remove)', '--mode: "maybe" is not one of auto, on, off', 'unexpected argument now']]);
+});
