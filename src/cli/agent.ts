@@ -1,19 +1,23 @@
-import { AGENT_FLAGS, parseAgentConfig, usage } from '../config/index.js';
+import { AGENT_FLAGS, agentConfig, type AgentConfig } from '../config/index.js';
 import { startAgent } from '../main.js';
+import { defineCommand, processIo } from './command.js';
 import { EXIT } from './exit-codes.js';
+
+const agentCommand = defineCommand({
+  name: 'agent',
+  flags: AGENT_FLAGS,
+  problemsAre: 'invalid configuration',
+  input: agentConfig,
+  run: runAgent,
+});
 
 /** `corridor agent`: runs until SIGTERM/SIGINT, then drains in-flight requests and exits 0. */
 export async function runAgentCommand(argv: string[]): Promise<number> {
-  const result = parseAgentConfig(argv, process.env);
-  if (!result.ok) {
-    if (result.help) {
-      process.stdout.write(`${usage('agent', AGENT_FLAGS)}\n`);
-      return EXIT.ok;
-    }
-    process.stderr.write(`corridor agent: invalid configuration: ${result.errors.join('; ')}\n`);
-    return EXIT.usage;
-  }
-  const agent = await startAgent(result.config);
+  return agentCommand.main(argv, processIo());
+}
+
+async function runAgent(config: Readonly<AgentConfig>): Promise<number> {
+  const agent = await startAgent(config);
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
       agent.logger.info({ signal }, 'shutting down');

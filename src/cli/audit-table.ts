@@ -1,6 +1,6 @@
-import type { AuditReport, PodReport } from './audit-report.js';
+import type { AuditReport, PodReport } from '../audit/index.js';
 
-/** The report for people: namespaces, then pods, then findings, each an aligned table. */
+/** The report for people: namespaces, then pods, then findings, each an aligned table (no final newline). */
 export function renderAuditTable(report: AuditReport): string {
   const sections = [
     `NAMESPACES (${report.namespaces.length})\n${table(
@@ -16,7 +16,7 @@ export function renderAuditTable(report: AuditReport): string {
       : `FINDINGS (${report.findings.length})\n${table(['KIND', 'FINDING'], report.findings.map((f) => [f.kind, f.message]))}`,
     ...report.notes.map((note) => `NOTE: ${note}`),
   ];
-  return `${sections.join('\n\n')}\n`;
+  return sections.join('\n\n');
 }
 
 function outcome(pod: PodReport): string {

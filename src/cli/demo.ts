@@ -1,13 +1,15 @@
-import type { FlagSpec } from '../config/index.js';
-import { parseCommandFlags } from './command-flags.js';
+import type { FlagSpec, FlagValues } from '../config/index.js';
+import { defineCommand, processIo } from './command.js';
 import { EXIT } from './exit-codes.js';
 
-const DEMO_FLAGS: readonly FlagSpec[] = [
+const DEMO_FLAGS = [
   { name: 'port', kind: 'port', default: '8181', help: 'metadata server port on 127.0.0.1' },
   { name: 'admin-port', kind: 'port', default: '9181', help: 'admin server port on 127.0.0.1' },
   { name: 'once', kind: 'boolean', default: 'false', help: 'exit after printing instead of keeping the agent up' },
   { name: 'log-level', kind: 'string', default: 'error', help: 'the agent\'s log level during the demo' },
-];
+] as const satisfies readonly FlagSpec[];
+
+const demoCommand = defineCommand({ name: 'demo', flags: DEMO_FLAGS, input: ({ values }) => values, run: showDemo });
 
 /** What `corridor demo` runs, from demo/ (demo/index.ts checks that its runDemo fits). */
 export interface DemoModule {
@@ -19,15 +21,16 @@ export interface DemoModule {
 
 /** `corridor demo`: exits 0 when every pod got exactly what the story says. */
 export async function runDemoCommand(argv: string[]): Promise<number> {
-  const parsed = parseCommandFlags('demo', DEMO_FLAGS, argv);
-  if ('exitCode' in parsed) return parsed.exitCode;
-  const { values } = parsed;
+  return demoCommand.main(argv, processIo());
+}
+
+async function showDemo(values: FlagValues<typeof DEMO_FLAGS>): Promise<number> {
   const demoModule = await loadDemo();
   if (demoModule === undefined) return EXIT.usage;
   const demo = await demoModule.runDemo({
-    port: values.get('port') as number,
-    adminPort: values.get('admin-port') as number,
-    logLevel: values.get('log-level') as string,
+    port: values.port,
+    adminPort: values.adminPort,
+    logLevel: values.logLevel,
     out: (line) => process.stdout.write(`${line}\n`),
   });
   const [driver, writer, intruder] = demo.outcomes;
@@ -35,7 +38,7 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
     driver?.callerArn?.includes(':assumed-role/spark-etl/') === true &&
     writer?.callerArn?.includes(':assumed-role/spark-writer/') === true &&
     intruder?.callerArn === undefined;
-  if (!(values.get('once') as boolean)) {
+  if (!values.once) {
     process.stdout.write('\nthe agent keeps running; press Ctrl-C to stop\n');
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
@@ -43,7 +46,7 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
     });
   }
   await demo.stop();
-  return asExpected ? 0 : 1;
+  return asExpected ? EXIT.ok : EXIT.no;
 }
 
 /**

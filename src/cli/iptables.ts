@@ -1,4 +1,3 @@
-import { usage } from '../config/index.js';
 import {
   checkIpv6Rules,
   checkRules,
@@ -7,8 +6,9 @@ import {
   describeRedirect,
   installIpv6Rules,
   installRules,
+  IPTABLES_ACTIONS,
   IPTABLES_FLAGS,
-  parseIptablesOptions,
+  iptablesOptions,
   removeIpv6Rules,
   removeRules,
   underIpv6Mode,
@@ -16,23 +16,19 @@ import {
   type Ipv6Outcome,
   type RedirectTarget,
 } from '../iptables/index.js';
+import { defineCommand, processIo, type CommandIo } from './command.js';
 import { EXIT } from './exit-codes.js';
 
-export interface IptablesCommandIo {
+export interface IptablesCommandIo extends CommandIo {
   runner: IptablesRunner;
   /** The same for ip6tables (fd00:ec2::254). */
   runner6: IptablesRunner;
-  env: NodeJS.ProcessEnv;
-  out(line: string): void;
-  err(line: string): void;
 }
 
 const defaultIo = (): IptablesCommandIo => ({
+  ...processIo(),
   runner: createIptablesRunner(),
   runner6: createIptablesRunner({ binary: 'ip6tables' }),
-  env: process.env,
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
 });
 
 /**
@@ -40,59 +36,62 @@ const defaultIo = (): IptablesCommandIo => ({
  * when the rules are in place, for check), 1 when check finds a problem or iptables fails, 2 on
  * bad flags.
  */
-export async function runIptablesCommand(argv: string[], io: IptablesCommandIo = defaultIo()): Promise<number> {
-  const parsed = parseIptablesOptions(argv, io.env);
-  if (!parsed.ok) {
-    if (parsed.help) {
-      io.out(`${usage('iptables install|check|remove', IPTABLES_FLAGS)}\n\ninstall  sends pods' 169.254.169.254:80 (and [fd00:ec2::254]:80) traffic to the agent (idempotent)\ncheck    exits 1 unless the rules are exactly as install leaves them\nremove   deletes corridor's jump and chain: pods reach the node's metadata service again`);
-      return EXIT.ok;
-    }
-    io.err(`corridor iptables: ${parsed.errors.join('; ')}`);
-    return EXIT.usage;
-  }
-  const { options } = parsed;
-  const prefix = `corridor iptables ${options.action}`;
-  const hostIpv6 = options.action === 'remove' ? undefined : options.target.hostIpv6;
-  // IPv4 first, as before; the IPv6 part cannot open anything the IPv4 part closed.
-  const ipv6 = (work: () => Promise<string[]>) => underIpv6Mode(options.ipv6, hostIpv6, work);
-  const warn = (outcome: Ipv6Outcome) => {
-    if (!outcome.managed && outcome.warning) io.err(`${prefix}: WARNING: ${outcome.reason}`);
-  };
-  try {
-    switch (options.action) {
-      case 'install': {
-        const changes = await installRules(io.runner, options.target);
-        const outcome = await ipv6(() => installIpv6Rules(io.runner6, options.target));
-        warn(outcome);
-        const all = [...changes, ...(outcome.managed ? outcome.lines : [])];
-        io.out(all.length > 0 ? `${prefix}: ${all.join('; ')}` : `${prefix}: already in place, nothing changed (${summary(options.target, outcome)})`);
-        return EXIT.ok;
-      }
-      case 'check': {
-        const problems = await checkRules(io.runner, options.target);
-        const outcome = await ipv6(() => checkIpv6Rules(io.runner6, options.target));
-        warn(outcome);
-        problems.push(...(outcome.managed ? outcome.lines : []));
-        if (problems.length === 0) {
-          io.out(`${prefix}: ok (${summary(options.target, outcome)})`);
+export const iptablesCommand = defineCommand({
+  name: 'iptables',
+  actions: IPTABLES_ACTIONS,
+  flags: IPTABLES_FLAGS,
+  details: `install  sends pods' 169.254.169.254:80 (and [fd00:ec2::254]:80) traffic to the agent (idempotent)
+check    exits 1 unless the rules are exactly as install leaves them
+remove   deletes corridor's jump and chain: pods reach the node's metadata service again`,
+  input: ({ action, values }, errors) => iptablesOptions(action, values, errors),
+  async run(options, io: IptablesCommandIo) {
+    const prefix = `corridor iptables ${options.action}`;
+    const hostIpv6 = options.action === 'remove' ? undefined : options.target.hostIpv6;
+    // IPv4 first, as before; the IPv6 part cannot open anything the IPv4 part closed.
+    const ipv6 = (work: () => Promise<string[]>) => underIpv6Mode(options.ipv6, hostIpv6, work);
+    const warn = (outcome: Ipv6Outcome) => {
+      if (!outcome.managed && outcome.warning) io.err(`${prefix}: WARNING: ${outcome.reason}`);
+    };
+    try {
+      switch (options.action) {
+        case 'install': {
+          const changes = await installRules(io.runner, options.target);
+          const outcome = await ipv6(() => installIpv6Rules(io.runner6, options.target));
+          warn(outcome);
+          const all = [...changes, ...(outcome.managed ? outcome.lines : [])];
+          io.out(all.length > 0 ? `${prefix}: ${all.join('; ')}` : `${prefix}: already in place, nothing changed (${summary(options.target, outcome)})`);
           return EXIT.ok;
         }
-        io.err(`${prefix}: FAILED: ${problems.join('; ')}`);
-        return EXIT.no;
+        case 'check': {
+          const problems = await checkRules(io.runner, options.target);
+          const outcome = await ipv6(() => checkIpv6Rules(io.runner6, options.target));
+          warn(outcome);
+          problems.push(...(outcome.managed ? outcome.lines : []));
+          if (problems.length === 0) {
+            io.out(`${prefix}: ok (${summary(options.target, outcome)})`);
+            return EXIT.ok;
+          }
+          io.err(`${prefix}: FAILED: ${problems.join('; ')}`);
+          return EXIT.no;
+        }
+        case 'remove': {
+          const removed = await removeRules(io.runner);
+          const outcome = await ipv6(() => removeIpv6Rules(io.runner6));
+          warn(outcome);
+          const all = [...removed, ...(outcome.managed ? outcome.lines : [])];
+          io.out(all.length > 0 ? `${prefix}: ${all.join('; ')}` : `${prefix}: nothing of corridor's was installed`);
+          return EXIT.ok;
+        }
       }
-      case 'remove': {
-        const removed = await removeRules(io.runner);
-        const outcome = await ipv6(() => removeIpv6Rules(io.runner6));
-        warn(outcome);
-        const all = [...removed, ...(outcome.managed ? outcome.lines : [])];
-        io.out(all.length > 0 ? `${prefix}: ${all.join('; ')}` : `${prefix}: nothing of corridor's was installed`);
-        return EXIT.ok;
-      }
+    } catch (error) {
+      io.err(`${prefix}: ${error instanceof Error ? error.message : String(error)}`);
+      return EXIT.no;
     }
-  } catch (error) {
-    io.err(`${prefix}: ${error instanceof Error ? error.message : String(error)}`);
-    return EXIT.no;
-  }
+  },
+});
+
+export async function runIptablesCommand(argv: string[], io: IptablesCommandIo = defaultIo()): Promise<number> {
+  return iptablesCommand.main(argv, io);
 }
 
 function summary(target: RedirectTarget, ipv6: Ipv6Outcome): string {

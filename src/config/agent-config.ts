@@ -4,8 +4,10 @@ import type { AnnotationKeys, PolicyOptions } from '../policy/index.js';
 import { DEFAULT_MIN_REMAINING, DEFAULT_REFRESH_BEFORE, DEFAULT_SESSION_DURATION, MIN_REMAINING_FLOOR } from '../credentials/refresh-timing.js';
 import { formatDuration, parseDuration } from '../time/index.js';
 import { SESSION_SCOPES, type SessionScope } from '../credentials/types.js';
-import { parseFlags, type FlagSpec, type FlagValue } from './flags.js';
+import { parseFlags, pickFlags, type FlagName, type FlagSpec, type FlagValues } from './flags.js';
 import { parseHostIpv6 } from './host-ipv6.js';
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
 export const DEFAULT_PASSTHROUGH_PATHS = [
   '/latest/meta-data/placement/region',
@@ -18,7 +20,7 @@ export const DEFAULT_PASSTHROUGH_PATHS = [
 ];
 
 /** The one table of agent options: flag, env var (derived) and default. */
-export const AGENT_FLAGS: readonly FlagSpec[] = [
+export const AGENT_FLAGS = [
   { name: 'node-name', kind: 'string', required: true, help: 'this node\'s name; pods are watched with spec.nodeName=<it>' },
   { name: 'host-ip', kind: 'string', required: true, help: 'address the metadata server binds to (the iptables DNAT target)' },
   { name: 'host-ipv6', kind: 'string', emptyMeans: 'no IPv6 address', help: 'the node\'s IPv6 address (or status.hostIPs, of which the IPv6 one is taken): the metadata server listens there too, the ip6tables DNAT target' },
@@ -42,15 +44,15 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
   { name: 'require-imdsv2', kind: 'boolean', default: 'false', help: 'refuse metadata GETs without an IMDSv2 token (401)' },
   { name: 'service-account-roles', kind: 'boolean', default: 'false', help: 'let a ServiceAccount annotation pick the role (watches ServiceAccounts)' },
   { name: 'session-tags', kind: 'boolean', default: 'false', help: 'tag sessions with kubernetes-namespace and kubernetes-node, and kubernetes-pod in pod scope (needs sts:TagSession)' },
-  { name: 'session-scope', kind: 'string', default: 'namespace', help: 'who shares an STS session: namespace (its pods on this node using one role) or pod (one session per pod, its RoleSessionName names the pod: more AssumeRole calls)' },
+  { name: 'session-scope', kind: 'string', default: 'namespace', choices: SESSION_SCOPES, help: 'who shares an STS session: namespace (its pods on this node using one role) or pod (one session per pod, its RoleSessionName names the pod: more AssumeRole calls)' },
   { name: 'role-annotation', kind: 'string', default: 'iam.amazonaws.com/role', help: 'pod and namespace annotation naming the role' },
   { name: 'allowed-roles-annotation', kind: 'string', default: 'iam.amazonaws.com/allowed-roles', help: 'namespace annotation listing the roles its pods may use' },
   { name: 'external-id-annotation', kind: 'string', default: 'iam.amazonaws.com/external-id', help: 'namespace annotation with the ExternalId for AssumeRole' },
   { name: 'session-policy-annotation', kind: 'string', default: 'iam.amazonaws.com/session-policy', help: 'namespace annotation with an inline IAM policy (JSON) passed to AssumeRole as Policy, narrowing the role' },
   { name: 'session-policy-arns-annotation', kind: 'string', default: 'iam.amazonaws.com/session-policy-arns', help: 'namespace annotation with a JSON array of managed policy ARNs passed to AssumeRole as PolicyArns' },
   { name: 'service-account-role-annotation', kind: 'string', default: 'eks.amazonaws.com/role-arn', help: 'ServiceAccount annotation naming the role' },
-  { name: 'log-level', kind: 'string', default: 'info', help: 'trace, debug, info, warn, error or fatal' },
-];
+  { name: 'log-level', kind: 'string', default: 'info', choices: LOG_LEVELS, help: 'trace, debug, info, warn, error or fatal' },
+] as const satisfies readonly FlagSpec[];
 
 export interface AgentConfig {
   nodeName: string;
@@ -85,89 +87,109 @@ export interface AgentConfig {
 
 export type ConfigResult = { ok: true; config: Readonly<AgentConfig> } | { ok: false; help: boolean; errors: string[] };
 
+export type AgentFlagValues = FlagValues<typeof AGENT_FLAGS>;
+
 const BASE_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:role\/([\w+=,.@-]+\/)*$/;
-const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
 
 /** Parses flags and CORRIDOR_* env once, validates everything, and returns a frozen config or every error. */
 export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ConfigResult {
-  const { values, given, errors, help, positionals } = parseFlags(AGENT_FLAGS, argv, env);
-  if (positionals.length > 0) errors.push(`unexpected argument ${positionals[0]}`);
-  const str = (name: string) => values.get(name) as string | undefined;
-  const num = (name: string) => values.get(name) as number;
-  const bool = (name: string) => values.get(name) as boolean;
+  const { values, given, errors, help } = parseFlags(AGENT_FLAGS, argv, env);
+  const config = agentConfig({ values, given, env }, errors);
+  if (help || errors.length > 0) return { ok: false, help, errors };
+  return { ok: true, config };
+}
 
+/**
+ * The agent's config from its parsed flags: what the table alone cannot check (URLs, paths, the
+ * order of the durations, the addresses) adds to `errors`; the result is only for when there are none.
+ */
+export function agentConfig(
+  { values, given, env }: { values: AgentFlagValues; given: ReadonlySet<FlagName<typeof AGENT_FLAGS>>; env: NodeJS.ProcessEnv },
+  errors: string[],
+): Readonly<AgentConfig> {
   const policy = policyOptions(values, errors);
-  for (const name of ['sts-endpoint', 'imds-upstream']) {
-    const url = str(name);
+  for (const [name, url] of [['sts-endpoint', values.stsEndpoint], ['imds-upstream', values.imdsUpstream]] as const) {
     if (url !== undefined && !isHttpUrl(url)) errors.push(`--${name}: "${url}" is not an http(s) URL`);
   }
-  const logLevel = str('log-level') ?? 'info';
-  if (!LOG_LEVELS.has(logLevel)) errors.push(`--log-level: "${logLevel}" is not one of ${[...LOG_LEVELS].join(', ')}`);
-  for (const path of (values.get('passthrough-paths') as string[] | undefined) ?? []) {
+  for (const path of values.passthroughPaths) {
     if (!path.startsWith('/latest/') || /\/iam(\/|$)|user-data|identity-credentials/.test(path)) {
       errors.push(`--passthrough-paths: "${path}" may not be proxied (credentials and user-data never are)`);
     }
   }
 
-  const sessionDurationMs = num('session-duration');
-  const refreshBeforeMs = num('refresh-before');
-  const minRemainingMs = num('min-remaining');
-  if (sessionDurationMs && refreshBeforeMs && minRemainingMs && !(minRemainingMs < refreshBeforeMs && refreshBeforeMs < sessionDurationMs)) {
+  const { sessionDuration, refreshBefore, minRemaining } = values;
+  if (!(minRemaining < refreshBefore && refreshBefore < sessionDuration)) {
     errors.push('durations must satisfy min-remaining < refresh-before < session-duration');
   }
-  const floorMs = parseDuration(MIN_REMAINING_FLOOR) as number;
-  if (minRemainingMs && minRemainingMs < floorMs && !bool('allow-unsafe-min-remaining')) {
-    errors.push(`--min-remaining: ${formatDuration(minRemainingMs)} is below the ${MIN_REMAINING_FLOOR} floor: botocore (boto3, the awscli) stretches credentials with less than 10 min plus up to 10 min of jitter left past their expiry and signs with expired keys (--allow-unsafe-min-remaining accepts it anyway)`);
+  const floorMs = parseDuration(MIN_REMAINING_FLOOR) ?? 0;
+  if (minRemaining < floorMs && !values.allowUnsafeMinRemaining) {
+    errors.push(`--min-remaining: ${formatDuration(minRemaining)} is below the ${MIN_REMAINING_FLOOR} floor: botocore (boto3, the awscli) stretches credentials with less than 10 min plus up to 10 min of jitter left past their expiry and signs with expired keys (--allow-unsafe-min-remaining accepts it anyway)`);
   }
 
-  const hostIpv6 = parseHostIpv6(str('host-ipv6'));
+  const hostIpv6 = parseHostIpv6(values.hostIpv6);
   if (!hostIpv6.ok) errors.push(`--host-ipv6: ${hostIpv6.error}`);
 
-  const sessionScope = str('session-scope') as SessionScope;
-  if (!SESSION_SCOPES.includes(sessionScope)) errors.push(`--session-scope: "${sessionScope}" is not one of ${SESSION_SCOPES.join(', ')}`);
+  if (values.rateLimit > 0 && values.rateLimitBurst < 1) errors.push('--rate-limit-burst must be at least 1 when --rate-limit is on');
 
-  if (num('rate-limit') > 0 && num('rate-limit-burst') < 1) errors.push('--rate-limit-burst must be at least 1 when --rate-limit is on');
-
-  if (help || errors.length > 0) return { ok: false, help, errors };
   const config: AgentConfig = {
-    nodeName: str('node-name') as string,
-    hostIp: str('host-ip') as string,
+    nodeName: values.nodeName,
+    hostIp: values.hostIp,
     hostIpv6: hostIpv6.ok ? hostIpv6.address : undefined,
-    port: num('port'),
-    adminHost: str('admin-host') as string,
-    adminPort: num('admin-port'),
-    kubeconfig: str('kubeconfig'),
+    port: values.port,
+    adminHost: values.adminHost,
+    adminPort: values.adminPort,
+    kubeconfig: values.kubeconfig,
     baseRoleArn: policy.baseRoleArn,
-    stsRegion: given.has('sts-region') ? (str('sts-region') as string) : (env.AWS_REGION ?? (str('sts-region') as string)),
-    stsEndpoint: str('sts-endpoint'),
-    sessionDurationMs,
-    refreshBeforeMs,
-    minRemainingMs,
-    podLookupTimeoutMs: num('pod-lookup-timeout'),
-    imdsUpstream: (str('imds-upstream') as string).replace(/\/+$/, ''),
-    passthroughPaths: Object.freeze([...((values.get('passthrough-paths') as string[]) ?? [])]),
-    rateLimitPerSecond: num('rate-limit'),
-    rateLimitBurst: num('rate-limit-burst'),
-    requireImdsv2: bool('require-imdsv2'),
-    tokenKeyDir: str('token-key-dir') || undefined,
+    // AWS_REGION is what the SDKs read; an explicit --sts-region (or CORRIDOR_STS_REGION) wins over it.
+    stsRegion: given.has('sts-region') ? values.stsRegion : (env.AWS_REGION ?? values.stsRegion),
+    stsEndpoint: values.stsEndpoint,
+    sessionDurationMs: sessionDuration,
+    refreshBeforeMs: refreshBefore,
+    minRemainingMs: minRemaining,
+    podLookupTimeoutMs: values.podLookupTimeout,
+    imdsUpstream: values.imdsUpstream.replace(/\/+$/, ''),
+    passthroughPaths: Object.freeze([...values.passthroughPaths]),
+    rateLimitPerSecond: values.rateLimit,
+    rateLimitBurst: values.rateLimitBurst,
+    requireImdsv2: values.requireImdsv2,
+    tokenKeyDir: values.tokenKeyDir || undefined,
     serviceAccountRoles: policy.serviceAccountRoles,
-    sessionTags: bool('session-tags'),
-    sessionScope,
+    sessionTags: values.sessionTags,
+    sessionScope: values.sessionScope,
     annotations: policy.annotations,
-    logLevel,
+    logLevel: values.logLevel,
   };
-  return { ok: true, config: Object.freeze(config) };
+  return Object.freeze(config);
 }
 
+/** The agent's flags that say how policy decides: `explain` and `audit` take them too, to decide as the agent does. */
+export const POLICY_FLAGS = pickFlags(AGENT_FLAGS, [
+  'base-role-arn',
+  'service-account-roles',
+  'role-annotation',
+  'allowed-roles-annotation',
+  'external-id-annotation',
+  'session-policy-annotation',
+  'session-policy-arns-annotation',
+  'service-account-role-annotation',
+]);
+
 /**
- * What policy needs, from parsed flags (shared by `agent` and `explain`). A --base-role-arn gets
- * the trailing slash short names are appended to; one that is not a role ARN prefix adds an error.
+ * What policy needs, from parsed flags (shared by `agent`, `explain` and `audit`). A --base-role-arn
+ * gets the trailing slash short names are appended to; one that is not a role ARN prefix adds an error.
  */
-export function policyOptions(values: ReadonlyMap<string, FlagValue>, errors: string[]): PolicyOptions {
+export function policyOptions(values: FlagValues<typeof POLICY_FLAGS>, errors: string[]): PolicyOptions {
   return {
-    annotations: annotationKeys(values),
-    baseRoleArn: baseRoleArn(values.get('base-role-arn') as string | undefined, errors),
-    serviceAccountRoles: values.get('service-account-roles') as boolean,
+    annotations: Object.freeze({
+      role: values.roleAnnotation,
+      allowedRoles: values.allowedRolesAnnotation,
+      externalId: values.externalIdAnnotation,
+      sessionPolicy: values.sessionPolicyAnnotation,
+      sessionPolicyArns: values.sessionPolicyArnsAnnotation,
+      serviceAccountRole: values.serviceAccountRoleAnnotation,
+    }),
+    baseRoleArn: baseRoleArn(values.baseRoleArn, errors),
+    serviceAccountRoles: values.serviceAccountRoles,
   };
 }
 
@@ -176,18 +198,6 @@ function baseRoleArn(text: string | undefined, errors: string[]): string | undef
   const prefix = text.endsWith('/') ? text : `${text}/`;
   if (!BASE_ARN.test(prefix)) errors.push(`--base-role-arn: "${text}" is not an IAM role ARN prefix like arn:aws:iam::123456789012:role/`);
   return prefix;
-}
-
-/** The annotation keys, from parsed flags. */
-function annotationKeys(values: ReadonlyMap<string, FlagValue>): Readonly<AnnotationKeys> {
-  return Object.freeze({
-    role: values.get('role-annotation') as string,
-    allowedRoles: values.get('allowed-roles-annotation') as string,
-    externalId: values.get('external-id-annotation') as string,
-    sessionPolicy: values.get('session-policy-annotation') as string,
-    sessionPolicyArns: values.get('session-policy-arns-annotation') as string,
-    serviceAccountRole: values.get('service-account-role-annotation') as string,
-  });
 }
 
 function isHttpUrl(text: string): boolean {

@@ -10,5 +10,5 @@ export { removeRules } from './remove.js';
 export { installIpv6Rules, checkIpv6Rules, removeIpv6Rules, underIpv6Mode, IPV6_MODES } from './ipv6.js';
 export type { Ipv6Mode, Ipv6Outcome } from './ipv6.js';
 export type { RemoveReport } from './remove.js';
-export { parseIptablesOptions, IPTABLES_FLAGS, IPTABLES_ACTIONS } from './options.js';
-export type { IptablesAction, IptablesOptions, IptablesOptionsResult } from './options.js';
+export { parseIptablesOptions, iptablesOptions, IPTABLES_FLAGS, IPTABLES_ACTIONS } from './options.js';
+export type { IptablesAction, IptablesFlagValues, IptablesOptions, IptablesOptionsResult } from './options.js';

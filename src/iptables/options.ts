@@ -1,5 +1,5 @@
 import { isIPv4 } from 'node:net';
-import { parseFlags, parseHostIpv6, type FlagSpec } from '../config/index.js';
+import { parseFlags, parseHostIpv6, type FlagSpec, type FlagValues } from '../config/index.js';
 import { formatInterfacePattern, parseInterfacePattern, type InterfacePattern } from './interface-pattern.js';
 import { IPV6_MODES, type Ipv6Mode } from './ipv6.js';
 import type { RedirectTarget } from './rules.js';
@@ -8,7 +8,7 @@ export const IPTABLES_ACTIONS = ['install', 'check', 'remove'] as const;
 export type IptablesAction = (typeof IPTABLES_ACTIONS)[number];
 
 /** The flags of `corridor iptables`; names and env vars match the agent's where they mean the same. */
-export const IPTABLES_FLAGS: readonly FlagSpec[] = [
+export const IPTABLES_FLAGS = [
   { name: 'host-ip', kind: 'string', help: 'the agent\'s address, the DNAT target (the node IP); needed by install and check' },
   {
     name: 'host-ipv6',
@@ -23,8 +23,10 @@ export const IPTABLES_FLAGS: readonly FlagSpec[] = [
     repeatable: true,
     help: 'pod interface patterns, comma-separated: cali+, eni+, cni0, veth+; !eth0 means every interface but eth0; needed by install and check',
   },
-  { name: 'ipv6', kind: 'string', default: 'auto', help: 'ip6tables rules for fd00:ec2::254: auto (where ip6tables works, else a warning), on (failure is an error), off' },
-];
+  { name: 'ipv6', kind: 'string', default: 'auto', choices: IPV6_MODES, help: 'ip6tables rules for fd00:ec2::254: auto (where ip6tables works, else a warning), on (failure is an error), off' },
+] as const satisfies readonly FlagSpec[];
+
+export type IptablesFlagValues = FlagValues<typeof IPTABLES_FLAGS>;
 
 export type IptablesOptions =
   | { action: 'install' | 'check'; target: Readonly<RedirectTarget>; ipv6: Ipv6Mode }
@@ -37,33 +39,29 @@ export type IptablesOptionsResult = { ok: true; options: IptablesOptions } | { o
  * together. remove needs no flags, so the DaemonSet can pass the same environment to all three.
  */
 export function parseIptablesOptions(argv: readonly string[], env: NodeJS.ProcessEnv): IptablesOptionsResult {
-  const { values, positionals, errors, help } = parseFlags(IPTABLES_FLAGS, argv, env);
-  const [actionText, ...extra] = positionals;
-  const action = IPTABLES_ACTIONS.find((a) => a === actionText);
+  const { values, action, errors, help } = parseFlags(IPTABLES_FLAGS, argv, env, IPTABLES_ACTIONS);
   if (help) return { ok: false, help: true, errors };
-  if (actionText === undefined) errors.unshift(`an action is required: ${IPTABLES_ACTIONS.join(', ')}`);
-  else if (action === undefined) errors.unshift(`unknown action "${actionText}" (${IPTABLES_ACTIONS.join(', ')})`);
-  if (extra.length > 0) errors.push(`unexpected argument ${extra[0]}`);
-
   if (action === undefined) return { ok: false, help: false, errors };
-  const ipv6Text = values.get('ipv6') as string;
-  const ipv6 = IPV6_MODES.find((mode) => mode === ipv6Text);
-  if (ipv6 === undefined) errors.push(`--ipv6: "${ipv6Text}" is not one of ${IPV6_MODES.join(', ')}`);
-  if (action === 'remove') return errors.length > 0 ? { ok: false, help: false, errors } : { ok: true, options: { action, ipv6: ipv6 as Ipv6Mode } };
+  const options = iptablesOptions(action, values, errors);
+  return errors.length > 0 ? { ok: false, help: false, errors } : { ok: true, options };
+}
 
-  const port = values.get('port') as number | undefined;
+/** The options of one action from its parsed flags; what the table cannot check alone adds to `errors`. */
+export function iptablesOptions(action: IptablesAction, values: IptablesFlagValues, errors: string[]): IptablesOptions {
+  const { ipv6 } = values;
+  if (action === 'remove') return { action, ipv6 };
+
+  const { port, hostIp } = values;
   if (port === 0) errors.push('--port: 0 is not a port a pod can be sent to (1-65535)');
-  const hostIp = values.get('host-ip') as string | undefined;
   if (hostIp === undefined) errors.push(`--host-ip (or CORRIDOR_HOST_IP) is required by ${action}`);
   else if (!isIPv4(hostIp)) errors.push(`--host-ip: "${hostIp}" is not an IPv4 address (169.254.169.254 is IPv4-only)`);
-  const hostIpv6 = parseHostIpv6(values.get('host-ipv6') as string | undefined);
+  const hostIpv6 = parseHostIpv6(values.hostIpv6);
   if (!hostIpv6.ok) errors.push(`--host-ipv6: ${hostIpv6.error}`);
-  const interfaceTexts = (values.get('interface') as readonly string[] | undefined) ?? [];
+  const interfaceTexts = values.interface ?? [];
   if (interfaceTexts.length === 0) errors.push(`--interface (or CORRIDOR_INTERFACE) is required by ${action}: the pod interface pattern, e.g. cali+ or eni+`);
   const interfaces = parseInterfaces(interfaceTexts, errors);
-  if (errors.length > 0) return { ok: false, help: false, errors };
-  const target = { hostIp: hostIp as string, port: port as number, interfaces: Object.freeze(interfaces), hostIpv6: hostIpv6.ok ? hostIpv6.address : undefined };
-  return { ok: true, options: { action, target: Object.freeze(target), ipv6: ipv6 as Ipv6Mode } };
+  const target = { hostIp: hostIp ?? '', port, interfaces: Object.freeze(interfaces), hostIpv6: hostIpv6.ok ? hostIpv6.address : undefined };
+  return { action, target: Object.freeze(target), ipv6 };
 }
 
 /** Parses every pattern, reporting each bad one; a pattern given twice counts once. */

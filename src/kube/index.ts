@@ -5,6 +5,6 @@ export type { RunningPodDirectory } from './directory.js';
 export type { KubeConnection } from './api/connection.js';
 export { openKubeTransport } from './api/open-transport.js';
 export type { KubeTransport } from './api/transport-types.js';
-export { PodIndex } from './pod-index.js';
+export { isLivePod, PodIndex } from './pod-index.js';
 export { parsePod, parseNamespace, parseServiceAccount } from './parse.js';
 export type { NamespaceInfo, PodDirectory, PodInfo, PodLookup, ServiceAccountInfo } from './types.js';

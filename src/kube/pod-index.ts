@@ -7,7 +7,7 @@ const UNKNOWN: PodLookup = Object.freeze({ kind: 'unknown' });
  * address (and identity), and a finished pod will never ask again (its IP is free for the CNI to
  * hand out again; AWS VPC CNI does so after about a minute).
  */
-function isLivePod(pod: PodInfo): boolean {
+export function isLivePod(pod: PodInfo): boolean {
   return !pod.hostNetwork && pod.phase !== 'Succeeded' && pod.phase !== 'Failed';
 }
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { isMap, isScalar, parseDocument, type YAMLMap } from 'yaml';
-import { AGENT_FLAGS } from '../../src/config/index.js';
+import { AGENT_FLAGS, type FlagSpec } from '../../src/config/index.js';
 import { CHART } from '../helpers/helm.js';
 
 /** Flags the DaemonSet fills from the downward API rather than from values (host-ipv6: status.hostIPs, see ipv6.fromHostIPs). */
@@ -36,7 +36,8 @@ t.test('every agent flag has a value agent.<camelCase>, typed in the schema; nod
 });
 
 t.test('values.yaml defaults are the agent\'s defaults (sts-region is left to AWS_REGION, then us-east-1)', async (t) => {
-  for (const flag of AGENT_FLAGS) {
+  const flags: readonly FlagSpec[] = AGENT_FLAGS;
+  for (const flag of flags) {
     if (FROM_DOWNWARD_API.has(flag.name)) continue;
     const value = values.agent[camel(flag.name)];
     const text = Array.isArray(value) ? value.join(',') : String(value);

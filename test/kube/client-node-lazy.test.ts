@@ -48,5 +48,5 @@ t.test('the agent\'s module graph never imports @kubernetes/client-node', async 
   const { stdout } = await run(process.execPath, [...loader, '--input-type=module', '-e', CHILD], { cwd: root, env, timeout: 110_000 });
   const results = JSON.parse(stdout) as Record<string, string>;
   for (const target of agentGraph) t.equal(results[target], 'loaded', target.slice(root.length + 7));
-  t.match(results[control], /client-node imported by file:.*\/src\/cli\/cluster-api\.ts/, 'the guard does refuse client-node (explain imports it, through cli/cluster-api.ts)');
+  t.match(results[control], /client-node imported by file:.*\/src\/kube\/api\/cluster-api\.ts/, 'the guard does refuse client-node (explain imports it, through kube/api/cluster-api.ts)');
 });

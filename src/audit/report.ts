@@ -1,4 +1,4 @@
-import type { NamespaceInfo, PodInfo, ServiceAccountInfo } from '../kube/index.js';
+import { isLivePod, type NamespaceInfo, type PodInfo, type ServiceAccountInfo } from '../kube/index.js';
 import { compileGlob, decideRole, namespacePolicy, type DenyReason, type NamespacePolicy, type PolicyOptions, type RoleSource } from '../policy/index.js';
 
 /** What `corridor audit` reads from the cluster, parsed at the edge. */
@@ -99,9 +99,10 @@ export function auditCluster(snapshot: ClusterSnapshot, options: PolicyOptions):
   const pods: PodReport[] = [];
   for (const pod of [...snapshot.pods].sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name))) {
     // The agent never serves these: hostNetwork pods reach the node's metadata directly, finished ones own no IP.
-    if (pod.hostNetwork || pod.phase === 'Succeeded' || pod.phase === 'Failed') continue;
+    if (!isLivePod(pod)) continue;
     const namespace = namespaceByName.get(pod.namespace);
-    const serviceAccount = options.serviceAccountRoles ? serviceAccounts.get(`${pod.namespace}/${pod.serviceAccountName}`) : undefined;
+    // decideRole applies options.serviceAccountRoles itself.
+    const serviceAccount = serviceAccounts.get(`${pod.namespace}/${pod.serviceAccountName}`);
     const decision = decideRole({ pod, namespace, serviceAccount }, options);
     const needsCredentials =
       pod.annotations[keys.role] !== undefined ||

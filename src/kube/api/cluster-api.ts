@@ -1,8 +1,8 @@
 import { ApiException, CoreV1Api } from '@kubernetes/client-node';
 // client-node is what a person's kubeconfig most likely needs (exec plugins such as `aws eks
 // get-token`); the commands that import this file load on demand, so the agent never pays for it.
-import { loadKubeConfig } from '../kube/api/client-node.js';
-import { locateKubeConfig } from '../kube/api/connection.js';
+import { loadKubeConfig } from './client-node.js';
+import { locateKubeConfig } from './connection.js';
 
 /** The API of the cluster a person's kubeconfig names, and where that is, for error lines. */
 export interface ClusterApi {
