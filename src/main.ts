@@ -6,7 +6,7 @@ import { createSessionCache, createStsAssumer, startPrefetch, type RoleAssumer, 
 import { alsoListen, closeListener } from './imds/index.js';
 import { openTokenKeyStore } from './imds-token/index.js';
 import type { MetadataUpstream } from './node-metadata/index.js';
-import { createPodDirectory, openKubeTransport, type KubeTransport, type RunningPodDirectory } from './kube/index.js';
+import { createPodDirectory, openKubeTransport, removeStartupTaint, type KubeTransport, type RunningPodDirectory } from './kube/index.js';
 import { createCloseStack } from './lifecycle/index.js';
 import { createLogger, type Logger } from './log/index.js';
 import { createMetrics, type Metrics } from './metrics/index.js';
@@ -138,6 +138,22 @@ export async function createAgent(config: Readonly<AgentConfig>, ports: AgentPor
     });
     resources.defer(() => bridges.stop());
 
+    /**
+     * The node's start-up taint goes once the agent serves: listening, the first lists in, the
+     * token keys open (the init container's rules were in place before the agent started).
+     */
+    const untaintOnceReady = (key: string) => {
+      let removal: ReturnType<typeof removeStartupTaint> | undefined;
+      let closed = false;
+      resources.defer(() => {
+        closed = true;
+        removal?.stop();
+      });
+      void directory.whenReady().then(() => {
+        if (!closed) removal = removeStartupTaint({ transport: kube, nodeName: config.nodeName, key, clock, scheduler, logger, ...random });
+      });
+    };
+
     return {
       config,
       app,
@@ -155,6 +171,7 @@ export async function createAgent(config: Readonly<AgentConfig>, ports: AgentPor
           imds6Url = `http://[${config.hostIpv6}]:${new URL(imdsUrl).port}`;
         }
         const adminUrl = await app.admin.listen({ host: config.adminHost, port: config.adminPort });
+        if (config.startupTaint !== undefined) untaintOnceReady(config.startupTaint);
         const fields = { imds: imdsUrl, imds6: imds6Url, admin: adminUrl, node: config.nodeName, version: version(), maxConnections: connections };
         logger.info(fields, 'corridor agent listening');
         return { imdsUrl, adminUrl };

@@ -9,6 +9,9 @@ import { parseHostIpv6 } from './host-ipv6.js';
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
+/** A label-style key, as the API server accepts for taints: [DNS subdomain/]name (name at most 63 characters). */
+const TAINT_KEY = /^(?:[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+
 export const DEFAULT_PASSTHROUGH_PATHS = [
   '/latest/meta-data/placement/region',
   '/latest/meta-data/placement/availability-zone',
@@ -40,6 +43,12 @@ export const AGENT_FLAGS = [
   { name: 'passthrough-paths', kind: 'list', default: DEFAULT_PASSTHROUGH_PATHS.join(','), help: 'comma-separated metadata paths proxied to the real IMDS' },
   { name: 'rate-limit', kind: 'integer', default: '100', help: 'metadata requests per second one pod may make (token bucket; 0 turns the limit off)' },
   { name: 'rate-limit-burst', kind: 'integer', default: '500', help: 'requests one pod may make at once before the rate limit applies' },
+  {
+    name: 'startup-taint',
+    kind: 'string',
+    emptyMeans: 'leave taints alone',
+    help: 'the start-up taint (its key) this agent removes from its own node once it serves, so no pod starts there first; unset: none',
+  },
   { name: 'token-key-dir', kind: 'string', default: '/var/lib/corridor', emptyMeans: 'a memory key only', help: 'node directory holding the IMDSv2 token signing keys, so tokens survive restarts ("" = a memory key only)' },
   { name: 'require-imdsv2', kind: 'boolean', default: 'false', help: 'refuse metadata GETs without an IMDSv2 token (401)' },
   { name: 'service-account-roles', kind: 'boolean', default: 'false', help: 'let a ServiceAccount annotation pick the role (watches ServiceAccounts)' },
@@ -76,6 +85,8 @@ export interface AgentConfig {
   rateLimitPerSecond: number;
   rateLimitBurst: number;
   requireImdsv2: boolean;
+  /** The key of the start-up taint removed from this node once the agent serves; undefined: none. */
+  startupTaint: string | undefined;
   /** Where token signing keys live on the node; undefined: a memory key only. */
   tokenKeyDir: string | undefined;
   serviceAccountRoles: boolean;
@@ -129,6 +140,11 @@ export function agentConfig(
   const hostIpv6 = parseHostIpv6(values.hostIpv6);
   if (!hostIpv6.ok) errors.push(`--host-ipv6: ${hostIpv6.error}`);
 
+  const startupTaint = values.startupTaint || undefined;
+  if (startupTaint !== undefined && !TAINT_KEY.test(startupTaint)) {
+    errors.push(`--startup-taint: "${startupTaint}" is not a taint key (an optional DNS prefix and a slash, then a name of letters, digits, '-', '_' and '.')`);
+  }
+
   if (values.rateLimit > 0 && values.rateLimitBurst < 1) errors.push('--rate-limit-burst must be at least 1 when --rate-limit is on');
 
   const config: AgentConfig = {
@@ -152,6 +168,7 @@ export function agentConfig(
     rateLimitPerSecond: values.rateLimit,
     rateLimitBurst: values.rateLimitBurst,
     requireImdsv2: values.requireImdsv2,
+    startupTaint,
     tokenKeyDir: values.tokenKeyDir || undefined,
     serviceAccountRoles: policy.serviceAccountRoles,
     sessionTags: values.sessionTags,

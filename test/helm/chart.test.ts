@@ -40,6 +40,7 @@ const SAMPLES: Readonly<Record<string, string | number | boolean>> = {
   'rate-limit': 20,
   'rate-limit-burst': 40,
   'require-imdsv2': true,
+  'startup-taint': 'example.com/corridor-not-ready',
   'token-key-dir': '/var/lib/corridor-keys',
   'service-account-roles': true,
   'session-tags': true,
@@ -151,7 +152,11 @@ if (!found.ok) {
   t.test('every flag set through values reaches the agent as its CORRIDOR_ variable, and the agent accepts them', async (t) => {
     const set = Object.fromEntries(Object.entries(SAMPLES).map(([flag, value]) => [`agent.${camel(flag)}`, value]));
     // --set parses a {a,b} list; keep it out of --set-string.
-    const objects = renderChart(bin, Object.fromEntries(Object.entries(set).filter(([k]) => k !== 'agent.passthroughPaths')), ['--set', `agent.passthroughPaths=${String(SAMPLES['passthrough-paths'])}`]);
+    const objects = renderChart(bin, Object.fromEntries(Object.entries(set).filter(([k]) => k !== 'agent.passthroughPaths')), [
+      '--set', `agent.passthroughPaths=${String(SAMPLES['passthrough-paths'])}`,
+      // agent.startupTaint reaches the agent only where the policy that confines it can be rendered.
+      '--api-versions', 'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy',
+    ]);
     const agent = container(objects, 'corridor');
     const env = envOf(agent);
     for (const [flag, sample] of Object.entries(SAMPLES)) {

@@ -35,10 +35,12 @@ t.test('every agent flag has a value agent.<camelCase>, typed in the schema; nod
   t.same(Object.keys(propertiesOf(schema.properties?.agent)).sort(), fromValues, 'values.schema.json types exactly those keys');
 });
 
-t.test('values.yaml defaults are the agent\'s defaults (sts-region is left to AWS_REGION, then us-east-1)', async (t) => {
+t.test('values.yaml defaults are the agent\'s defaults (sts-region is left to AWS_REGION, then us-east-1; the chart turns the start-up taint on)', async (t) => {
   const flags: readonly FlagSpec[] = AGENT_FLAGS;
+  // The agent removes no taint unless told; the chart names one, because it also ships the RBAC and the policy that confine the node patch.
+  t.equal(values.agent.startupTaint, 'corridor.io/agent-not-ready', 'agent.startupTaint = corridor.io/agent-not-ready (the agent: none)');
   for (const flag of flags) {
-    if (FROM_DOWNWARD_API.has(flag.name)) continue;
+    if (FROM_DOWNWARD_API.has(flag.name) || flag.name === 'startup-taint') continue;
     const value = values.agent[camel(flag.name)];
     const text = Array.isArray(value) ? value.join(',') : String(value);
     if (flag.name === 'sts-region' || flag.default === undefined) t.equal(text, '', `agent.${camel(flag.name)} is empty: the agent decides`);

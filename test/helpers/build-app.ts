@@ -17,6 +17,8 @@ export interface Built extends Agent {
   time: FakeTime;
   /** Every JSON log line written so far. */
   logs: LogLine[];
+  /** Resolves with the first log line, logged so far or later, that `match` accepts. */
+  waitForLog(match: (line: LogLine) => boolean): Promise<LogLine>;
   imds: Agent['app']['imds'];
   admin: Agent['app']['admin'];
   resolver: Agent['app']['resolver'];
@@ -67,5 +69,5 @@ export async function build(t: Test, flags: string[] = [], upstream?: MetadataUp
     await agent.directory.whenReady();
     await kube.watching(parsed.config.serviceAccountRoles ? ['pods', 'namespaces', 'serviceaccounts'] : ['pods', 'namespaces']);
   }
-  return Object.assign(agent, { ...agent.app, kube, assumer, time, logs: logs.lines });
+  return Object.assign(agent, { ...agent.app, kube, assumer, time, logs: logs.lines, waitForLog: (match: (line: LogLine) => boolean) => logs.waitFor(match) });
 }

@@ -161,8 +161,13 @@ export class ScriptedKube implements KubeTransport {
   }
 
   async list(resource: WatchResource, request: ListRequest): Promise<ListResult> {
-    if (this.heldLists) await new Promise<void>((resolve) => this.heldLists?.push(resolve));
-    if (request.signal.aborted) throw new Error('list aborted');
+    if (this.heldLists) {
+      // A held list ends as a real one does when the reflector gives up on it: aborted.
+      await new Promise<void>((resolve, reject) => {
+        this.heldLists?.push(resolve);
+        request.signal.addEventListener('abort', () => reject(new Error('list aborted')), { once: true });
+      });
+    }
     const items = [...this.of(resource).values()].filter((object) => selects(request.fieldSelector, object));
     return { items: structuredClone(items), resourceVersion: String(this.version) };
   }
