@@ -218,6 +218,9 @@ imageGCLowThresholdPercent: 99
 fileCheckFrequency: 5s
 syncFrequency: 10s
 nodeStatusUpdateFrequency: 5s
+# A new node, as a cluster admin registers it for corridor: nothing is scheduled here until the
+# agent has removed this taint (the chart's agent.startupTaint).
+registerWithTaints: [{key: corridor.io/agent-not-ready, effect: NoExecute}]
 EOF
   cat >"$STATE/config/kube-proxy.yaml" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
