@@ -5,7 +5,7 @@ import { sessionSettings, type AgentConfig } from './config/index.js';
 import { createSessionCache, createStsAssumer, startPrefetch, type RoleAssumer, type SessionCache } from './credentials/index.js';
 import { alsoListen, closeListener } from './imds/index.js';
 import { openTokenKeyStore } from './imds-token/index.js';
-import type { MetadataUpstream } from './node-metadata/index.js';
+import { createMetadataUpstream, type MetadataUpstream, type NodeImdsPosture } from './node-metadata/index.js';
 import { createPodDirectory, openKubeTransport, removeStartupTaint, type KubeTransport, type RunningPodDirectory } from './kube/index.js';
 import { createCloseStack } from './lifecycle/index.js';
 import { createLogger, type Logger } from './log/index.js';
@@ -120,8 +120,10 @@ export async function createAgent(config: Readonly<AgentConfig>, ports: AgentPor
 
     // Caps on connections from pods, under the open-file limit, so no pod can make the agent run out.
     const connections = connectionBudget('openFileLimit' in ports ? ports.openFileLimit : openFileLimit());
-    const upstream = ports.upstream ? { upstream: ports.upstream } : {};
-    const app = await buildApp({ directory, credentials, clock, scheduler, metrics, logger, tokenKeys, connections, ...upstream }, config);
+    // The node's own metadata service: the allowlisted paths, and its posture, asked once.
+    const upstream = ports.upstream ?? createMetadataUpstream({ baseUrl: config.imdsUpstream, clock, timeoutMs: UPSTREAM_TIMEOUT_MS });
+    void upstream.posture().then((posture) => reportNodePosture(posture, metrics, logger));
+    const app = await buildApp({ directory, credentials, clock, scheduler, metrics, logger, tokenKeys, connections, upstream }, config);
     resources.defer(() => app.admin.close());
     resources.defer(() => app.imds.close());
 
@@ -192,6 +194,29 @@ export async function startAgent(config: Readonly<AgentConfig>, ports: AgentPort
   } catch (error) {
     await agent.close();
     throw error;
+  }
+}
+
+/** One passthrough request to the node's metadata service, wait included. */
+const UPSTREAM_TIMEOUT_MS = 1000;
+
+/**
+ * The node's metadata posture, in the log and in corridor_node_imds_posture (which `corridor audit`
+ * reads): with IMDSv1 allowed, a pod reaches the node's role whenever corridor's rules are missing.
+ */
+function reportNodePosture(posture: NodeImdsPosture, metrics: Metrics, logger: Logger): void {
+  metrics.nodeImdsPosture.set({ posture }, 1);
+  const log = logger.child({ component: 'node-metadata' });
+  if (posture === 'imdsv1-allowed') {
+    log.warn(
+      { posture },
+      'the node\'s metadata service answers without a token (IMDSv1): until corridor\'s rules are in place (a new node, a reboot) ' +
+        'a pod can reach the node\'s role; require IMDSv2 with a PUT response hop limit of 1',
+    );
+  } else if (posture === 'imdsv2-required') {
+    log.info({ posture }, 'the node\'s metadata service requires IMDSv2');
+  } else {
+    log.info({ posture }, 'the node\'s metadata service did not answer a GET without a token: posture unknown');
   }
 }
 

@@ -5,7 +5,7 @@ import type { Logger, LogThrottle } from '../log/index.js';
 import type { RoleRef } from '../policy/index.js';
 import { TOKEN_HEADER } from '../imds-protocol/index.js';
 import type { TokenIssuer } from '../imds-token/index.js';
-import { UpstreamBusyError, UpstreamError, type MetadataUpstream } from '../node-metadata/index.js';
+import { UpstreamBusyError, UpstreamError, type PassthroughUpstream } from '../node-metadata/index.js';
 import type { Clock } from '../time/index.js';
 import { callerIp } from './caller-ip.js';
 import { credentialDocuments, iamInfoDocument } from './document.js';
@@ -20,7 +20,7 @@ export interface ImdsRoutesOptions {
   resolver: CallerResolver;
   credentials: CredentialSource;
   tokens: TokenIssuer;
-  upstream: MetadataUpstream;
+  upstream: PassthroughUpstream;
   clock: Clock;
   logger: Logger;
   /** Failed passthrough requests: a pod can cause them at will while the upstream is down. */

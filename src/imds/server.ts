@@ -7,7 +7,7 @@ import type { Clock, Scheduler } from '../time/index.js';
 import { appLogThrottle, createCallerGuard, exposedServerOptions, guardServer, recordRefusals } from '../guard/index.js';
 import { createTokenIssuer, type TokenKeyRing } from '../imds-token/index.js';
 import { DEFAULT_CONNECTION_BUDGET } from '../net/index.js';
-import { createMetadataUpstream, type MetadataUpstream } from '../node-metadata/index.js';
+import { createMetadataUpstream, type PassthroughUpstream } from '../node-metadata/index.js';
 import { answerError, IMDS_ERRORS } from './errors.js';
 import type { Route } from './route.js';
 import { imdsRoutes } from './routes.js';
@@ -24,7 +24,7 @@ export interface ImdsServerDeps {
   metrics: Metrics;
   logger: Logger;
   /** The real IMDS for allowlisted paths; built from options.imdsUpstream when absent. */
-  upstream?: MetadataUpstream;
+  upstream?: PassthroughUpstream;
   /** Signs IMDSv2 tokens: the node's key store (main), a fixed secret, or a random one when absent. */
   tokenKeys?: Buffer | TokenKeyRing;
 }

@@ -16,6 +16,7 @@ export interface Metrics {
   watchRestarts: Counter<'resource'>;
   connectionsRefused: Counter<'server' | 'reason'>;
   sharedBridges: Gauge<string>;
+  nodeImdsPosture: Gauge<'posture'>;
   pods: Gauge<string>;
   ready: Gauge<string>;
   buildInfo: Gauge<'version'>;
@@ -110,6 +111,14 @@ export function createMetrics(registry: Registry, version: string, options: { de
         'Connections the metadata (server="imds") or admin (server="admin") port closed as they arrived: ' +
         'a caller, its pool or the node over its connection budget, or too many callers.',
       labelNames: ['server', 'reason'],
+      registers,
+    }),
+    nodeImdsPosture: new Gauge({
+      name: 'corridor_node_imds_posture',
+      help:
+        'How the node\'s own metadata service answered a GET without a token at start-up: 1 for what was seen ' +
+        '(imdsv1-allowed: a pod reaches the node\'s role whenever corridor\'s rules are missing; imdsv2-required; unknown).',
+      labelNames: ['posture'],
       registers,
     }),
     sharedBridges: new Gauge({

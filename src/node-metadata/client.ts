@@ -18,7 +18,20 @@ export interface UpstreamAnswer {
  */
 export interface MetadataUpstream {
   get(path: string): Promise<UpstreamAnswer>;
+  /** Whether the node's metadata service answers a GET without a token (IMDSv1), asked once at start-up. */
+  posture(): Promise<NodeImdsPosture>;
 }
+
+/**
+ * How the node's own metadata service answers a GET without a token: with data (IMDSv1 allowed:
+ * while corridor's rules are missing, on a new node or after a reboot, a pod reaches the node's
+ * role), with 401 (IMDSv2 required), or not at all.
+ */
+/** What the passthrough routes use of it. */
+export type PassthroughUpstream = Pick<MetadataUpstream, 'get'>;
+
+export type NodeImdsPosture = 'imdsv1-allowed' | 'imdsv2-required' | 'unknown';
+export const NODE_IMDS_POSTURES: readonly NodeImdsPosture[] = ['imdsv1-allowed', 'imdsv2-required', 'unknown'];
 
 export interface MetadataUpstreamOptions {
   baseUrl: string;
@@ -182,6 +195,18 @@ export function createMetadataUpstream(options: MetadataUpstreamOptions): Metada
       const forget = () => { if (inFlight.get(path) === answer) inFlight.delete(path); };
       answer.then(forget, forget);
       return answer;
+    },
+
+    async posture() {
+      const deadline = startDeadline('waiting for the answer to a GET without a token');
+      try {
+        const answer = await request('GET', '/latest/meta-data/', {}, deadline.signal);
+        return answer.status === 200 ? 'imdsv1-allowed' : answer.status === 401 ? 'imdsv2-required' : 'unknown';
+      } catch {
+        return 'unknown';
+      } finally {
+        deadline.cancel();
+      }
     },
   };
 }

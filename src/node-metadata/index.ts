@@ -1,3 +1,4 @@
 export { createMetadataUpstream } from './client.js';
-export type { MetadataUpstream, UpstreamAnswer } from './client.js';
+export { NODE_IMDS_POSTURES } from './client.js';
+export type { MetadataUpstream, NodeImdsPosture, PassthroughUpstream, UpstreamAnswer } from './client.js';
 export { UpstreamBusyError, UpstreamError } from './errors.js';

@@ -1,7 +1,7 @@
 import { Registry } from 'prom-client';
 import type { Test } from 'tap';
 import { parseAgentConfig, type AgentConfig } from '../../src/config/index.js';
-import type { MetadataUpstream } from '../../src/node-metadata/index.js';
+import type { MetadataUpstream, PassthroughUpstream } from '../../src/node-metadata/index.js';
 import { createLogger } from '../../src/log/index.js';
 import { createAgent, type Agent } from '../../src/main.js';
 import { createMetrics } from '../../src/metrics/index.js';
@@ -40,7 +40,7 @@ export interface BuildOptions {
  * An IP the cluster has not delivered answers at once (--pod-lookup-timeout 0) unless a test asks
  * for a wait and drives it.
  */
-export async function build(t: Test, flags: string[] = [], upstream?: MetadataUpstream, options: BuildOptions = {}): Promise<Built> {
+export async function build(t: Test, flags: string[] = [], upstream?: PassthroughUpstream & Partial<MetadataUpstream>, options: BuildOptions = {}): Promise<Built> {
   const base = options.noBaseRoleArn ? [] : ['--base-role-arn', BASE_ROLE_ARN];
   const parsed = parseAgentConfig(
     ['--node-name', 'node-a', '--host-ip', '127.0.0.1', ...base, '--pod-lookup-timeout', '0', '--token-key-dir', '', ...flags],
@@ -57,7 +57,12 @@ export async function build(t: Test, flags: string[] = [], upstream?: MetadataUp
     clock: time,
     scheduler: time,
     random: () => 0.5,
-    upstream: upstream ?? { get: async () => ({ status: 200, body: 'eu-west-1', contentType: 'text/plain' }) },
+    upstream: {
+      get: async () => ({ status: 200, body: 'eu-west-1', contentType: 'text/plain' }),
+      // The posture Karpenter's nodes have: IMDSv2 required.
+      posture: async () => 'imdsv2-required',
+      ...upstream,
+    },
     logger: createLogger('debug', logs),
     metrics: createMetrics(new Registry(), 'test', { defaultMetrics: false }),
     openFileLimit: undefined,

@@ -1,5 +1,5 @@
 import t from 'tap';
-import type { MetadataUpstream } from '../../src/node-metadata/index.js';
+import type { PassthroughUpstream as MetadataUpstream } from '../../src/node-metadata/index.js';
 import { build } from '../helpers/build-app.js';
 import { podInfo } from '../helpers/scripted-kube.js';
 import { settle } from '../helpers/fake-time.js';
