@@ -26,7 +26,7 @@ export interface AgentPod {
  * rename or remove them.
  */
 
-export interface NamespaceReport {
+interface NamespaceReport {
   name: string;
   /** The default role's ARN, or null. */
   defaultRole: string | null;
@@ -39,7 +39,7 @@ export interface NamespaceReport {
 }
 
 /** `agent`: whether the pod's node runs a ready corridor agent; null for a pod not scheduled yet. */
-export type AgentState = 'ready' | 'not-ready' | 'none';
+type AgentState = 'ready' | 'not-ready' | 'none';
 
 export interface PodReport {
   namespace: string;
@@ -57,7 +57,7 @@ export interface PodReport {
   agent: AgentState | null;
 }
 
-export interface AgentReport {
+interface AgentReport {
   node: string;
   ready: boolean;
   pods: string[];
@@ -65,14 +65,12 @@ export interface AgentReport {
   sharedBridges: number | null;
 }
 
-export type Finding =
+type Finding =
   | { kind: 'malformed-annotation'; namespace: string; pod: string | null; message: string }
   | { kind: 'shared-role'; role: string; namespaces: string[]; message: string }
   | { kind: 'glob-overlap'; namespace: string; pattern: string; role: string; roleOf: string[]; message: string }
   | { kind: 'no-ready-agent'; namespace: string; pod: string; node: string; message: string }
   | { kind: 'shared-pod-bridge'; node: string; bridges: number; message: string };
-
-export type FindingKind = Finding['kind'];
 
 export interface AuditReport {
   namespaces: NamespaceReport[];

@@ -1,6 +1,6 @@
 import { parseDuration } from '../time/index.js';
 
-export type FlagKind = 'string' | 'port' | 'duration' | 'boolean' | 'list' | 'integer';
+type FlagKind = 'string' | 'port' | 'duration' | 'boolean' | 'list' | 'integer';
 
 /**
  * One row of a command's flag table. Declare a table `[...] as const satisfies readonly FlagSpec[]`
@@ -35,7 +35,7 @@ interface KindValues {
 }
 
 /** `session-duration` -> `sessionDuration`, as a type. */
-export type CamelCase<S extends string> = S extends `${infer Head}-${infer Tail}` ? `${Head}${Capitalize<CamelCase<Tail>>}` : S;
+type CamelCase<S extends string> = S extends `${infer Head}-${infer Tail}` ? `${Head}${Capitalize<CamelCase<Tail>>}` : S;
 
 type ValueOf<S extends FlagSpec> = S extends { readonly choices: readonly (infer C)[] } ? C : KindValues[S['kind']];
 /** A flag with a default or that is required always has a value; the others may be unset. */
