@@ -17,7 +17,7 @@ export interface FakeSts {
 }
 
 /** One AssumeRole call as the stand-in received it. */
-export interface AssumeCall {
+interface AssumeCall {
   roleArn: string;
   roleSessionName: string;
   durationSeconds: number;

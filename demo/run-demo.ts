@@ -15,7 +15,7 @@ export interface DemoOptions {
   out: (line: string) => void;
 }
 
-export interface DemoPod {
+interface DemoPod {
   namespace: string;
   name: string;
   ip: string;
@@ -24,7 +24,7 @@ export interface DemoPod {
   story: string;
 }
 
-export interface DemoOutcome {
+interface DemoOutcome {
   pod: DemoPod;
   /** The assumed-role ARN STS says the served credentials belong to, if any were served. */
   callerArn: string | undefined;
@@ -43,7 +43,7 @@ const NODE = 'demo-node';
 const ACCOUNT = '123456789012';
 const STATIC_NODE_CREDENTIALS = { accessKeyId: 'AKIADEMONODEROLE0000', secretAccessKey: 'demo-node-secret' };
 
-export const DEMO_PODS: readonly DemoPod[] = [
+const DEMO_PODS: readonly DemoPod[] = [
   { namespace: 'gha', name: 'spark-driver', ip: '127.0.0.2', annotations: {}, story: 'no annotation: gets the corridor\'s default role' },
   {
     namespace: 'gha',

@@ -56,7 +56,7 @@ export interface Agent {
   close(): Promise<void>;
 }
 
-export interface AgentUrls {
+interface AgentUrls {
   /** Where the metadata server listens, e.g. http://127.0.0.1:8181. */
   imdsUrl: string;
   adminUrl: string;

@@ -1,3 +1,3 @@
 export { auditCluster } from './report.js';
 export { readCluster } from './read-cluster.js';
-export type { AgentPod, AgentReport, AgentState, AuditReport, ClusterSnapshot, Finding, FindingKind, NamespaceReport, PodReport } from './report.js';
+export type { AgentPod, AuditReport, ClusterSnapshot, PodReport } from './report.js';

@@ -73,7 +73,9 @@ async function readAgentMetrics(
         const match = SHARED_BRIDGES.exec(text);
         if (match) read[index] = { ...agent, sharedBridges: Number(match[1]) };
       } catch (error) {
-        problem ??= `the agents' /metrics could not be read through the API server (get pods/proxy in namespace ${namespace}, port ${port}): ${describeApiError(error)}; shared pod bridges not checked`;
+        problem ??=
+          `the agents' /metrics could not be read through the API server (get pods/proxy in namespace ${namespace}, port ${port}): ` +
+          `${describeApiError(error)}; shared pod bridges not checked`;
       }
     }
   };
@@ -81,7 +83,11 @@ async function readAgentMetrics(
   return { agents: read, problem };
 }
 
-async function listAll<T>(where: string, what: string, list: (page: { limit: number; _continue?: string }) => Promise<{ items: T[]; metadata?: V1ListMeta }>): Promise<T[]> {
+async function listAll<T>(
+  where: string,
+  what: string,
+  list: (page: { limit: number; _continue?: string }) => Promise<{ items: T[]; metadata?: V1ListMeta }>,
+): Promise<T[]> {
   const items: T[] = [];
   let next: string | undefined;
   try {

@@ -26,7 +26,7 @@ export interface AgentPod {
  * rename or remove them.
  */
 
-export interface NamespaceReport {
+interface NamespaceReport {
   name: string;
   /** The default role's ARN, or null. */
   defaultRole: string | null;
@@ -39,7 +39,7 @@ export interface NamespaceReport {
 }
 
 /** `agent`: whether the pod's node runs a ready corridor agent; null for a pod not scheduled yet. */
-export type AgentState = 'ready' | 'not-ready' | 'none';
+type AgentState = 'ready' | 'not-ready' | 'none';
 
 export interface PodReport {
   namespace: string;
@@ -57,7 +57,7 @@ export interface PodReport {
   agent: AgentState | null;
 }
 
-export interface AgentReport {
+interface AgentReport {
   node: string;
   ready: boolean;
   pods: string[];
@@ -65,14 +65,12 @@ export interface AgentReport {
   sharedBridges: number | null;
 }
 
-export type Finding =
+type Finding =
   | { kind: 'malformed-annotation'; namespace: string; pod: string | null; message: string }
   | { kind: 'shared-role'; role: string; namespaces: string[]; message: string }
   | { kind: 'glob-overlap'; namespace: string; pattern: string; role: string; roleOf: string[]; message: string }
   | { kind: 'no-ready-agent'; namespace: string; pod: string; node: string; message: string }
   | { kind: 'shared-pod-bridge'; node: string; bridges: number; message: string };
-
-export type FindingKind = Finding['kind'];
 
 export interface AuditReport {
   namespaces: NamespaceReport[];
@@ -157,7 +155,9 @@ function namespaceReport(name: string, policy: NamespacePolicy, options: PolicyO
     warnings.push(`default role "${policy.defaultRoleNeedsBase}" is a short name and there is no --base-role-arn: it names no role`);
   }
   if (policy.shortPatternsWithoutBase > 0) {
-    warnings.push(`${policy.shortPatternsWithoutBase} ${options.annotations.allowedRoles} entries are short names and there is no --base-role-arn: they match no role`);
+    warnings.push(
+      `${policy.shortPatternsWithoutBase} ${options.annotations.allowedRoles} entries are short names and there is no --base-role-arn: they match no role`,
+    );
   }
   return {
     name,
@@ -171,7 +171,9 @@ function namespaceReport(name: string, policy: NamespacePolicy, options: PolicyO
 function malformed(policies: ReadonlyMap<string, NamespacePolicy>, pods: readonly PodReport[]): Finding[] {
   const findings: Finding[] = [];
   for (const [namespace, policy] of policies) {
-    if (policy.problem !== undefined) findings.push({ kind: 'malformed-annotation', namespace, pod: null, message: `namespace ${namespace}: ${policy.problem}` });
+    if (policy.problem !== undefined) {
+      findings.push({ kind: 'malformed-annotation', namespace, pod: null, message: `namespace ${namespace}: ${policy.problem}` });
+    }
   }
   // A pod's or ServiceAccount's own bad annotation; a bad namespace annotation is reported once, above.
   for (const pod of pods) {
@@ -211,10 +213,17 @@ function roleFindings(policies: ReadonlyMap<string, NamespacePolicy>, pods: read
   for (const [role, namespaces] of [...named].sort(([a], [b]) => a.localeCompare(b))) {
     if (namespaces.size < 2) continue;
     const list = [...namespaces].sort();
-    findings.push({ kind: 'shared-role', role, namespaces: list, message: `role ${role} is allowed in namespaces ${list.join(', ')}: their pods can all use it, so these corridors are not isolated` });
+    findings.push({
+      kind: 'shared-role',
+      role,
+      namespaces: list,
+      message: `role ${role} is allowed in namespaces ${list.join(', ')}: their pods can all use it, so these corridors are not isolated`,
+    });
   }
   for (const [namespace, policy] of usable) {
-    const globs = policy.allowedPatterns.filter((p) => p.includes('*')).map((pattern) => ({ pattern, regex: compileGlob(pattern) }));
+    const globs = policy.allowedPatterns
+      .filter((p) => p.includes('*'))
+      .map((pattern) => ({ pattern, regex: compileGlob(pattern) }));
     if (globs.length === 0) continue;
     for (const [role, users] of [...used].sort(([a], [b]) => a.localeCompare(b))) {
       // Named exactly here too: that is a shared-role finding already.
@@ -228,7 +237,9 @@ function roleFindings(policies: ReadonlyMap<string, NamespacePolicy>, pods: read
         pattern: glob.pattern,
         role,
         roleOf: others,
-        message: `namespace ${namespace} allows ${glob.pattern}, which matches ${role}, a role of namespace${others.length > 1 ? 's' : ''} ${others.join(', ')}`,
+        message:
+          `namespace ${namespace} allows ${glob.pattern}, which matches ${role}, ` +
+          `a role of namespace${others.length > 1 ? 's' : ''} ${others.join(', ')}`,
       });
     }
   }
@@ -240,7 +251,13 @@ function agentFindings(pods: readonly PodReport[]): Finding[] {
   for (const pod of pods) {
     if (!pod.needsCredentials || pod.node === null || pod.agent === 'ready') continue;
     const why = pod.agent === 'none' ? `node ${pod.node} runs no corridor agent` : `the corridor agent on node ${pod.node} is not ready`;
-    findings.push({ kind: 'no-ready-agent', namespace: pod.namespace, pod: pod.pod, node: pod.node, message: `pod ${pod.namespace}/${pod.pod} wants a role, but ${why}` });
+    findings.push({
+      kind: 'no-ready-agent',
+      namespace: pod.namespace,
+      pod: pod.pod,
+      node: pod.node,
+      message: `pod ${pod.namespace}/${pod.pod} wants a role, but ${why}`,
+    });
   }
   return findings;
 }
@@ -253,6 +270,8 @@ function bridgeFindings(agents: ReadonlyMap<string, AgentReport>): Finding[] {
       kind: 'shared-pod-bridge' as const,
       node: agent.node,
       bridges: agent.sharedBridges as number,
-      message: `pods on node ${agent.node} share an L2 bridge: a pod holding CAP_NET_RAW can answer ARP for another pod's IP and get its role; drop NET_RAW from pods (the chart's netRawPolicy) or use a routed CNI`,
+      message:
+        `pods on node ${agent.node} share an L2 bridge: a pod holding CAP_NET_RAW can answer ARP for another pod's IP and get its role; ` +
+        "drop NET_RAW from pods (the chart's netRawPolicy) or use a routed CNI",
     }));
 }

@@ -5,7 +5,12 @@ export function renderAuditTable(report: AuditReport): string {
   const sections = [
     `NAMESPACES (${report.namespaces.length})\n${table(
       ['NAMESPACE', 'DEFAULT ROLE', 'ALLOWED ROLES', 'PROBLEMS'],
-      report.namespaces.map((ns) => [ns.name, ns.defaultRole ?? '-', ns.allowedRoles.join(', ') || '-', [ns.problem ?? '', ...ns.warnings].filter(Boolean).join('; ') || '-']),
+      report.namespaces.map((ns) => [
+        ns.name,
+        ns.defaultRole ?? '-',
+        ns.allowedRoles.join(', ') || '-',
+        [ns.problem ?? '', ...ns.warnings].filter(Boolean).join('; ') || '-',
+      ]),
     )}`,
     `PODS (${report.pods.length})\n${table(
       ['NAMESPACE', 'POD', 'NODE', 'AGENT', 'DECISION', 'ROLE OR REASON'],

@@ -10,7 +10,12 @@ const AUDIT_FLAGS = [
   ...KUBECONFIG_POLICY_FLAGS,
   { name: 'agent-namespace', kind: 'string', default: 'corridor', help: 'namespace of the corridor agent\'s DaemonSet pods' },
   { name: 'agent-selector', kind: 'string', default: 'app.kubernetes.io/name=corridor', help: 'label selector of the agent\'s pods in that namespace' },
-  { name: 'agent-admin-port', kind: 'port', default: '9181', help: 'the agents\' admin port, whose /metrics audit reads through the API server (pods/proxy) for what only a node knows' },
+  {
+    name: 'agent-admin-port',
+    kind: 'port',
+    default: '9181',
+    help: 'the agents\' admin port, whose /metrics audit reads through the API server (pods/proxy) for what only a node knows',
+  },
   { name: 'output', kind: 'string', default: 'table', choices: ['table', 'json'], help: 'table (for people) or json (for tools)' },
   { name: 'request-timeout', kind: 'duration', default: '30s', help: 'give up reading the cluster after this long' },
 ] as const satisfies readonly FlagSpec[];

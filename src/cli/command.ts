@@ -19,7 +19,7 @@ export function processIo(): CommandIo {
 }
 
 /** What a command's `input` gets: its typed flag values, its action, which flags were set, the environment. */
-export interface CommandLine<Specs extends readonly FlagSpec[], Action extends string> {
+interface CommandLine<Specs extends readonly FlagSpec[], Action extends string> {
   values: FlagValues<Specs>;
   /** One of the command's `actions`; a command without actions has none (`never`). */
   action: Action;

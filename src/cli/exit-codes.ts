@@ -11,4 +11,7 @@ const MEANING: Readonly<Record<keyof typeof EXIT, string>> = {
   cluster: 'could not ask the API server: kubeconfig not loaded, server refusing, unreachable or too slow',
 };
 
-export const EXIT_CODE_TABLE = ['exit codes (every command):', ...(Object.keys(EXIT) as (keyof typeof EXIT)[]).map((name) => `  ${EXIT[name]}  ${MEANING[name]}`)].join('\n');
+export const EXIT_CODE_TABLE = [
+  'exit codes (every command):',
+  ...(Object.keys(EXIT) as (keyof typeof EXIT)[]).map((name) => `  ${EXIT[name]}  ${MEANING[name]}`),
+].join('\n');

@@ -26,7 +26,12 @@ export const DEFAULT_PASSTHROUGH_PATHS = [
 export const AGENT_FLAGS = [
   { name: 'node-name', kind: 'string', required: true, help: 'this node\'s name; pods are watched with spec.nodeName=<it>' },
   { name: 'host-ip', kind: 'string', required: true, help: 'address the metadata server binds to (the iptables DNAT target)' },
-  { name: 'host-ipv6', kind: 'string', emptyMeans: 'no IPv6 address', help: 'the node\'s IPv6 address (or status.hostIPs, of which the IPv6 one is taken): the metadata server listens there too, the ip6tables DNAT target' },
+  {
+    name: 'host-ipv6',
+    kind: 'string',
+    emptyMeans: 'no IPv6 address',
+    help: 'the node\'s IPv6 address (or status.hostIPs, of which the IPv6 one is taken): the metadata server listens there too, the ip6tables DNAT target',
+  },
   { name: 'port', kind: 'port', default: '8181', help: 'metadata server port' },
   { name: 'admin-host', kind: 'string', default: '0.0.0.0', help: 'address of the admin server (/metrics, /healthz, /readyz, /debug/explain)' },
   { name: 'admin-port', kind: 'port', default: '9181', help: 'admin server port' },
@@ -36,9 +41,27 @@ export const AGENT_FLAGS = [
   { name: 'sts-endpoint', kind: 'string', help: 'STS endpoint URL override (VPC endpoint, tests)' },
   { name: 'session-duration', kind: 'duration', default: DEFAULT_SESSION_DURATION, help: 'requested STS session length (role chaining caps it at 1h)' },
   { name: 'refresh-before', kind: 'duration', default: DEFAULT_REFRESH_BEFORE, help: 'start renewing a session this long before it expires' },
-  { name: 'min-remaining', kind: 'duration', default: DEFAULT_MIN_REMAINING, help: `never serve credentials with less lifetime left than this (at least ${MIN_REMAINING_FLOOR}: below it botocore signs with expired keys)` },
-  { name: 'allow-unsafe-min-remaining', kind: 'boolean', default: 'false', help: `accept a --min-remaining below ${MIN_REMAINING_FLOOR} (unsafe: botocore, boto3 and the awscli then sign with expired keys; for tests with short sessions)` },
-  { name: 'pod-lookup-timeout', kind: 'duration', default: '1s', zeroMeans: 'answer an unseen IP at once', help: 'how long a request from an unseen IP waits for the pod watch (0 = answer it at once, without waiting)' },
+  {
+    name: 'min-remaining',
+    kind: 'duration',
+    default: DEFAULT_MIN_REMAINING,
+    help: `never serve credentials with less lifetime left than this (at least ${MIN_REMAINING_FLOOR}: below it botocore signs with expired keys)`,
+  },
+  {
+    name: 'allow-unsafe-min-remaining',
+    kind: 'boolean',
+    default: 'false',
+    help:
+      `accept a --min-remaining below ${MIN_REMAINING_FLOOR} ` +
+      '(unsafe: botocore, boto3 and the awscli then sign with expired keys; for tests with short sessions)',
+  },
+  {
+    name: 'pod-lookup-timeout',
+    kind: 'duration',
+    default: '1s',
+    zeroMeans: 'answer an unseen IP at once',
+    help: 'how long a request from an unseen IP waits for the pod watch (0 = answer it at once, without waiting)',
+  },
   { name: 'imds-upstream', kind: 'string', default: 'http://169.254.169.254', help: 'the real instance metadata service, for allowlisted paths only' },
   { name: 'passthrough-paths', kind: 'list', default: DEFAULT_PASSTHROUGH_PATHS.join(','), help: 'comma-separated metadata paths proxied to the real IMDS' },
   { name: 'rate-limit', kind: 'integer', default: '100', help: 'metadata requests per second one pod may make (token bucket; 0 turns the limit off)' },
@@ -49,16 +72,50 @@ export const AGENT_FLAGS = [
     emptyMeans: 'leave taints alone',
     help: 'the start-up taint (its key) this agent removes from its own node once it serves, so no pod starts there first; unset: none',
   },
-  { name: 'token-key-dir', kind: 'string', default: '/var/lib/corridor', emptyMeans: 'a memory key only', help: 'node directory holding the IMDSv2 token signing keys, so tokens survive restarts ("" = a memory key only)' },
+  {
+    name: 'token-key-dir',
+    kind: 'string',
+    default: '/var/lib/corridor',
+    emptyMeans: 'a memory key only',
+    help: 'node directory holding the IMDSv2 token signing keys, so tokens survive restarts ("" = a memory key only)',
+  },
   { name: 'require-imdsv2', kind: 'boolean', default: 'false', help: 'refuse metadata GETs without an IMDSv2 token (401)' },
   { name: 'service-account-roles', kind: 'boolean', default: 'false', help: 'let a ServiceAccount annotation pick the role (watches ServiceAccounts)' },
-  { name: 'session-tags', kind: 'boolean', default: 'false', help: 'tag sessions with kubernetes-namespace and kubernetes-node, and kubernetes-pod in pod scope (needs sts:TagSession)' },
-  { name: 'session-scope', kind: 'string', default: 'namespace', choices: SESSION_SCOPES, help: 'who shares an STS session: namespace (its pods on this node using one role) or pod (one session per pod, its RoleSessionName names the pod: more AssumeRole calls)' },
+  {
+    name: 'session-tags',
+    kind: 'boolean',
+    default: 'false',
+    help: 'tag sessions with kubernetes-namespace and kubernetes-node, and kubernetes-pod in pod scope (needs sts:TagSession)',
+  },
+  {
+    name: 'session-scope',
+    kind: 'string',
+    default: 'namespace',
+    choices: SESSION_SCOPES,
+    help:
+      'who shares an STS session: namespace (its pods on this node using one role) ' +
+      'or pod (one session per pod, its RoleSessionName names the pod: more AssumeRole calls)',
+  },
   { name: 'role-annotation', kind: 'string', default: 'iam.amazonaws.com/role', help: 'pod and namespace annotation naming the role' },
-  { name: 'allowed-roles-annotation', kind: 'string', default: 'iam.amazonaws.com/allowed-roles', help: 'namespace annotation listing the roles its pods may use' },
+  {
+    name: 'allowed-roles-annotation',
+    kind: 'string',
+    default: 'iam.amazonaws.com/allowed-roles',
+    help: 'namespace annotation listing the roles its pods may use',
+  },
   { name: 'external-id-annotation', kind: 'string', default: 'iam.amazonaws.com/external-id', help: 'namespace annotation with the ExternalId for AssumeRole' },
-  { name: 'session-policy-annotation', kind: 'string', default: 'iam.amazonaws.com/session-policy', help: 'namespace annotation with an inline IAM policy (JSON) passed to AssumeRole as Policy, narrowing the role' },
-  { name: 'session-policy-arns-annotation', kind: 'string', default: 'iam.amazonaws.com/session-policy-arns', help: 'namespace annotation with a JSON array of managed policy ARNs passed to AssumeRole as PolicyArns' },
+  {
+    name: 'session-policy-annotation',
+    kind: 'string',
+    default: 'iam.amazonaws.com/session-policy',
+    help: 'namespace annotation with an inline IAM policy (JSON) passed to AssumeRole as Policy, narrowing the role',
+  },
+  {
+    name: 'session-policy-arns-annotation',
+    kind: 'string',
+    default: 'iam.amazonaws.com/session-policy-arns',
+    help: 'namespace annotation with a JSON array of managed policy ARNs passed to AssumeRole as PolicyArns',
+  },
   { name: 'service-account-role-annotation', kind: 'string', default: 'eks.amazonaws.com/role-arn', help: 'ServiceAccount annotation naming the role' },
   { name: 'log-level', kind: 'string', default: 'info', choices: LOG_LEVELS, help: 'trace, debug, info, warn, error or fatal' },
 ] as const satisfies readonly FlagSpec[];
@@ -134,7 +191,11 @@ export function agentConfig(
   }
   const floorMs = parseDuration(MIN_REMAINING_FLOOR) ?? 0;
   if (minRemaining < floorMs && !values.allowUnsafeMinRemaining) {
-    errors.push(`--min-remaining: ${formatDuration(minRemaining)} is below the ${MIN_REMAINING_FLOOR} floor: botocore (boto3, the awscli) stretches credentials with less than 10 min plus up to 10 min of jitter left past their expiry and signs with expired keys (--allow-unsafe-min-remaining accepts it anyway)`);
+    errors.push(
+      `--min-remaining: ${formatDuration(minRemaining)} is below the ${MIN_REMAINING_FLOOR} floor: ` +
+        'botocore (boto3, the awscli) stretches credentials with less than 10 min plus up to 10 min of jitter left past their expiry ' +
+        'and signs with expired keys (--allow-unsafe-min-remaining accepts it anyway)',
+    );
   }
 
   const hostIpv6 = parseHostIpv6(values.hostIpv6);

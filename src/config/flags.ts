@@ -1,6 +1,6 @@
 import { parseDuration } from '../time/index.js';
 
-export type FlagKind = 'string' | 'port' | 'duration' | 'boolean' | 'list' | 'integer';
+type FlagKind = 'string' | 'port' | 'duration' | 'boolean' | 'list' | 'integer';
 
 /**
  * One row of a command's flag table. Declare a table `[...] as const satisfies readonly FlagSpec[]`
@@ -35,7 +35,7 @@ interface KindValues {
 }
 
 /** `session-duration` -> `sessionDuration`, as a type. */
-export type CamelCase<S extends string> = S extends `${infer Head}-${infer Tail}` ? `${Head}${Capitalize<CamelCase<Tail>>}` : S;
+type CamelCase<S extends string> = S extends `${infer Head}-${infer Tail}` ? `${Head}${Capitalize<CamelCase<Tail>>}` : S;
 
 type ValueOf<S extends FlagSpec> = S extends { readonly choices: readonly (infer C)[] } ? C : KindValues[S['kind']];
 /** A flag with a default or that is required always has a value; the others may be unset. */
@@ -118,7 +118,7 @@ export function parseFlags<const Specs extends readonly FlagSpec[], const Action
     if (eq !== -1) text = arg.slice(eq + 1);
     else if (spec.kind === 'boolean' && (argv[i + 1] === undefined || !/^(true|false)$/.test(argv[i + 1] as string))) text = 'true';
     else if (argv[i + 1] === undefined) errors.push(`--${name} needs a value`);
-    else text = argv[++i] as string;
+    else text = argv[++i];
     if (text === undefined) continue;
     const earlier = raw.get(name);
     raw.set(name, spec.repeatable && earlier !== undefined ? `${earlier},${text}` : text);
@@ -153,7 +153,7 @@ export function parseFlags<const Specs extends readonly FlagSpec[], const Action
   }
   if (!help && extra.length > 0) errors.push(`unexpected argument ${extra[0]}`);
   // The one place the table's types meet the values built from it: every key was set above, by kind.
-  return { values: values as FlagValues<Specs>, given: given as Set<FlagName<Specs>>, action, errors, help };
+  return { values: values as FlagValues<Specs>, given, action, errors, help };
 }
 
 /** What a flag holds when its text has a problem: its default, or for a required flag its first choice or its kind's empty value. */

@@ -55,7 +55,7 @@ const baseAddRequest = (http.Agent.prototype as unknown as { addRequest: AddRequ
  * request line carries the endpoint's absolute URI (`POST http://sts.local:5000/ HTTP/1.1`).
  * Sockets are pooled per proxy.
  */
-export class ForwardProxyAgent extends http.Agent {
+class ForwardProxyAgent extends http.Agent {
   private readonly authorization: string | undefined;
   private readonly proxyHost: string;
   private readonly proxyPort: number;

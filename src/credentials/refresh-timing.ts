@@ -21,7 +21,7 @@ export const DEFAULT_MIN_REMAINING = '25m';
 export const MIN_REMAINING_FLOOR = '20m';
 
 /** Refresh starts up to this fraction of refresh-before earlier, so sessions assumed together do not renew together. */
-export const REFRESH_JITTER = 0.1;
+const REFRESH_JITTER = 0.1;
 
 /** When a session expiring at `expiration` starts renewing; `random` is in [0, 1). */
 export function refreshTime(expiration: number, refreshBeforeMs: number, random: () => number): number {

@@ -1,4 +1,4 @@
 export { buildImdsServer } from './server.js';
-export type { ImdsServerDeps, ImdsServerOptions } from './server.js';
+export type { ImdsServerDeps } from './server.js';
 export { imdsTime } from './document.js';
 export { alsoListen, closeListener } from './also-listen.js';

@@ -14,7 +14,9 @@ export const IPTABLES_FLAGS = [
     name: 'host-ipv6',
     kind: 'string',
     emptyMeans: 'no IPv6 address',
-    help: 'the agent\'s IPv6 address (the node\'s), the DNAT target for fd00:ec2::254; or status.hostIPs, of which the IPv6 one is taken; none: pods\' IPv6 metadata traffic is refused',
+    help:
+      'the agent\'s IPv6 address (the node\'s), the DNAT target for fd00:ec2::254; ' +
+      'or status.hostIPs, of which the IPv6 one is taken; none: pods\' IPv6 metadata traffic is refused',
   },
   { name: 'port', kind: 'port', default: '8181', help: 'the agent\'s metadata port' },
   {
@@ -23,7 +25,13 @@ export const IPTABLES_FLAGS = [
     repeatable: true,
     help: 'pod interface patterns, comma-separated: cali+, eni+, cni0, veth+; !eth0 means every interface but eth0; needed by install and check',
   },
-  { name: 'ipv6', kind: 'string', default: 'auto', choices: IPV6_MODES, help: 'ip6tables rules for fd00:ec2::254: auto (where ip6tables works, else a warning), on (failure is an error), off' },
+  {
+    name: 'ipv6',
+    kind: 'string',
+    default: 'auto',
+    choices: IPV6_MODES,
+    help: 'ip6tables rules for fd00:ec2::254: auto (where ip6tables works, else a warning), on (failure is an error), off',
+  },
 ] as const satisfies readonly FlagSpec[];
 
 export type IptablesFlagValues = FlagValues<typeof IPTABLES_FLAGS>;

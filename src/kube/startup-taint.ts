@@ -16,7 +16,7 @@ export interface StartupTaintOptions {
   random?: () => number;
 }
 
-export type StartupTaintOutcome = 'removed' | 'absent' | 'stopped';
+type StartupTaintOutcome = 'removed' | 'absent' | 'stopped';
 
 export interface StartupTaintRemoval {
   /** Settles once the node carries no taint with the key (removed now, or it never had it), or stop() was called. */

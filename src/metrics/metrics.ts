@@ -30,7 +30,7 @@ export interface Metrics {
 }
 
 /** The cached sessions a scrape reports: how many are valid, and the lowest remaining lifetime (NaN when none). */
-export interface SessionLifetimes {
+interface SessionLifetimes {
   count: number;
   lowestRemainingSeconds: number;
 }

@@ -4,10 +4,10 @@ import { runAgentCommand } from '../../src/cli/agent.js';
 function capture(stream: NodeJS.WriteStream): { text: () => string; restore: () => void } {
   let text = '';
   const original = stream.write.bind(stream);
-  stream.write = ((chunk: string | Uint8Array) => {
+  stream.write = (chunk: string | Uint8Array) => {
     text += chunk.toString();
     return true;
-  }) as typeof stream.write;
+  };
   return { text: () => text, restore: () => { stream.write = original; } };
 }
 

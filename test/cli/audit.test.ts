@@ -303,7 +303,7 @@ t.test('a node whose agent reports a shared pod bridge is a shared-pod-bridge fi
   ]);
   t.same(report.agents.map((a: { node: string; sharedBridges: number | null }) => [a.node, a.sharedBridges]), [['node-a', 0], ['node-b', 1], ['node-c', null]], 'a not-ready agent is not asked');
   const table = await audit(t, objects, [], undefined, (pod) => `corridor_pod_network_shared_bridges ${pod === 'corridor-node-b' ? 1 : 0}\n`);
-  t.match(table.out, /^shared-pod-bridge  pods on node node-b share an L2 bridge/m);
+  t.match(table.out, /^shared-pod-bridge {2}pods on node node-b share an L2 bridge/m);
 });
 
 t.test('without get on pods/proxy the agents\' reports are not read: a note says so, no finding is made up', async (t) => {

@@ -50,7 +50,7 @@ t.test('--help prints the usage line, every flag with its variable and default, 
   t.match(out[0], /--pod-name +the pod \(required\) \[CORRIDOR_POD_NAME\]/);
   t.match(out[0], /--wait +how long \(default 2s\) \[CORRIDOR_WAIT\]/);
   t.match(out[0], /--label +labels \(repeatable\) \[CORRIDOR_LABEL\]/);
-  t.match(out[0], /\n\nstart  begins\nstop   ends$/);
+  t.match(out[0], /\n\nstart {2}begins\nstop {3}ends$/);
   t.same(ran, []);
 });
 

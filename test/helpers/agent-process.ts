@@ -6,11 +6,11 @@ const ENTRY = fileURLToPath(new URL('../../src/cli/corridor.ts', import.meta.url
 
 export interface AgentProcess {
   child: ChildProcess;
-  output(): string;
+  output: () => string;
   /** Resolves once the agent has listed pods and namespaces. */
   synced: Promise<void>;
   /** Resolves once the agent's output (so far or later) includes `text`, a log message. */
-  logged(text: string): Promise<void>;
+  logged: (text: string) => Promise<void>;
 }
 
 export interface AgentProcessSettings {

@@ -6,18 +6,11 @@ export {
   makeNamespace,
   makePod,
   makeServiceAccount,
-  startFakeKubeApi,
 } from '../../demo/fake-kube-api.js';
 export type {
-  DownMode,
-  ExpireOptions,
   FakeKubeApiOptions,
   FakeRequest,
-  FakeResource,
-  FakeVerb,
   KubeObject,
-  ObjectRef,
-  PodSpecInput,
 } from '../../demo/fake-kube-api.js';
 
 /** A fake API server closed when the test ends. */
