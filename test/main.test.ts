@@ -44,3 +44,14 @@ t.test('closing the agent while the removal retries stops it', async (t) => {
   await agent.close();
   t.equal(agent.time.pendingTimers, 0, 'no retry left scheduled');
 });
+
+t.test('the node\'s metadata posture is reported once: a warning and corridor_node_imds_posture when IMDSv1 is allowed', async (t) => {
+  const open = await build(t, [], { get: async () => ({ status: 404, body: '', contentType: undefined }), posture: async () => 'imdsv1-allowed' });
+  const warning = await open.waitForLog((line) => line.component === 'node-metadata');
+  t.match(warning, { level: 'warn', posture: 'imdsv1-allowed', msg: /answers without a token \(IMDSv1\).*require IMDSv2 with a PUT response hop limit of 1/ });
+  const metrics = (await open.admin.inject({ url: '/metrics' })).body;
+  t.match(metrics, /^corridor_node_imds_posture\{posture="imdsv1-allowed"\} 1$/m);
+  const closed = await build(t);
+  t.match(await closed.waitForLog((line) => line.component === 'node-metadata'), { level: 'info', posture: 'imdsv2-required' });
+  t.match((await closed.admin.inject({ url: '/metrics' })).body, /^corridor_node_imds_posture\{posture="imdsv2-required"\} 1$/m);
+});

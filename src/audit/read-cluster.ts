@@ -44,6 +44,7 @@ export async function readCluster(core: CoreV1Api, where: string, options: ReadO
 }
 
 const SHARED_BRIDGES = /^corridor_pod_network_shared_bridges (\d+)$/m;
+const IMDS_POSTURE = /^corridor_node_imds_posture\{posture="([a-z0-9-]+)"\} 1$/m;
 /** Agents asked at once: a cluster of thousands of nodes is read a few at a time, not all through the API server at once. */
 const AGENT_READS_AT_ONCE = 16;
 
@@ -70,8 +71,9 @@ async function readAgentMetrics(
       if (!agent.ready) continue;
       try {
         const text = await core.connectGetNamespacedPodProxyWithPath({ name: `${agent.name}:${port}`, namespace, path: 'metrics' }, config);
-        const match = SHARED_BRIDGES.exec(text);
-        if (match) read[index] = { ...agent, sharedBridges: Number(match[1]) };
+        const bridges = SHARED_BRIDGES.exec(text);
+        const posture = IMDS_POSTURE.exec(text);
+        read[index] = { ...agent, ...(bridges ? { sharedBridges: Number(bridges[1]) } : {}), ...(posture ? { imdsPosture: posture[1] } : {}) };
       } catch (error) {
         problem ??=
           `the agents' /metrics could not be read through the API server (get pods/proxy in namespace ${namespace}, port ${port}): ` +

@@ -19,6 +19,8 @@ export interface AgentPod {
   ready: boolean;
   /** corridor_pod_network_shared_bridges from the agent's /metrics; undefined when not read. */
   sharedBridges?: number | undefined;
+  /** corridor_node_imds_posture from the agent's /metrics: the posture set to 1; undefined when not read. */
+  imdsPosture?: string | undefined;
 }
 
 /*
@@ -63,6 +65,8 @@ interface AgentReport {
   pods: string[];
   /** Bridges with pods' veths on the node, as its agent reports them (a pod with NET_RAW can pose as another); null: not read. */
   sharedBridges: number | null;
+  /** How the node's own metadata service answers a GET without a token (imdsv1-allowed, imdsv2-required, unknown); null: not read. */
+  imdsPosture: string | null;
 }
 
 type Finding =
@@ -70,7 +74,8 @@ type Finding =
   | { kind: 'shared-role'; role: string; namespaces: string[]; message: string }
   | { kind: 'glob-overlap'; namespace: string; pattern: string; role: string; roleOf: string[]; message: string }
   | { kind: 'no-ready-agent'; namespace: string; pod: string; node: string; message: string }
-  | { kind: 'shared-pod-bridge'; node: string; bridges: number; message: string };
+  | { kind: 'shared-pod-bridge'; node: string; bridges: number; message: string }
+  | { kind: 'node-imdsv1-allowed'; node: string; message: string };
 
 export interface AuditReport {
   namespaces: NamespaceReport[];
@@ -127,7 +132,7 @@ export function auditCluster(snapshot: ClusterSnapshot, options: PolicyOptions):
     namespaces: namespaces.map((ns) => namespaceReport(ns.name, policies.get(ns.name) as NamespacePolicy, options)),
     pods,
     agents: [...agents.values()],
-    findings: [...malformed(policies, pods), ...roleFindings(policies, pods), ...agentFindings(pods), ...bridgeFindings(agents)],
+    findings: [...malformed(policies, pods), ...roleFindings(policies, pods), ...agentFindings(pods), ...bridgeFindings(agents), ...postureFindings(agents)],
     notes: snapshot.agentMetricsProblem === undefined ? [] : [snapshot.agentMetricsProblem],
   };
 }
@@ -140,10 +145,11 @@ function agentsByNode(pods: readonly AgentPod[]): Map<string, AgentReport> {
   const byNode = new Map<string, AgentReport>();
   for (const pod of [...pods].sort(byName)) {
     if (pod.nodeName === '') continue;
-    const entry = byNode.get(pod.nodeName) ?? { node: pod.nodeName, ready: false, pods: [], sharedBridges: null };
+    const entry = byNode.get(pod.nodeName) ?? { node: pod.nodeName, ready: false, pods: [], sharedBridges: null, imdsPosture: null };
     entry.ready ||= pod.ready;
     entry.pods.push(pod.name);
     if (pod.sharedBridges !== undefined) entry.sharedBridges = Math.max(entry.sharedBridges ?? 0, pod.sharedBridges);
+    if (pod.imdsPosture !== undefined) entry.imdsPosture = pod.imdsPosture;
     byNode.set(pod.nodeName, entry);
   }
   return new Map([...byNode.entries()].sort(([a], [b]) => a.localeCompare(b)));
@@ -273,5 +279,18 @@ function bridgeFindings(agents: ReadonlyMap<string, AgentReport>): Finding[] {
       message:
         `pods on node ${agent.node} share an L2 bridge: a pod holding CAP_NET_RAW can answer ARP for another pod's IP and get its role; ` +
         "drop NET_RAW from pods (the chart's netRawPolicy) or use a routed CNI",
+    }));
+}
+
+/** A node whose own metadata service answers without a token: while corridor's rules are missing, a pod gets the node's role. */
+function postureFindings(agents: ReadonlyMap<string, AgentReport>): Finding[] {
+  return [...agents.values()]
+    .filter((agent) => agent.imdsPosture === 'imdsv1-allowed')
+    .map((agent) => ({
+      kind: 'node-imdsv1-allowed' as const,
+      node: agent.node,
+      message:
+        `node ${agent.node}'s metadata service answers without a token (IMDSv1): on a new node or after a reboot, before corridor's ` +
+        'rules are in place, a pod reaches the node\'s role; require IMDSv2 with a PUT response hop limit of 1',
     }));
 }

@@ -31,7 +31,6 @@ export interface MetadataUpstream {
 export type PassthroughUpstream = Pick<MetadataUpstream, 'get'>;
 
 export type NodeImdsPosture = 'imdsv1-allowed' | 'imdsv2-required' | 'unknown';
-export const NODE_IMDS_POSTURES: readonly NodeImdsPosture[] = ['imdsv1-allowed', 'imdsv2-required', 'unknown'];
 
 export interface MetadataUpstreamOptions {
   baseUrl: string;

@@ -1,4 +1,3 @@
 export { createMetadataUpstream } from './client.js';
-export { NODE_IMDS_POSTURES } from './client.js';
 export type { MetadataUpstream, NodeImdsPosture, PassthroughUpstream, UpstreamAnswer } from './client.js';
 export { UpstreamBusyError, UpstreamError } from './errors.js';

@@ -83,7 +83,7 @@ t.test('audit reads a real kube-apiserver with only the view ClusterRole', { ski
     ],
     'decisions as the agent makes them, the ServiceAccount role included; the agent\'s hostNetwork pod left out',
   );
-  t.same(report.agents, [{ node: 'node-a', ready: true, pods: ['corridor-a'], sharedBridges: null }]);
+  t.same(report.agents, [{ node: 'node-a', ready: true, pods: ['corridor-a'], sharedBridges: null, imdsPosture: null }]);
   t.match(report.notes, [/^the agents' \/metrics could not be read through the API server \(get pods\/proxy in namespace corridor, port 9181\): HTTP 403: pods "corridor-a:9181" is forbidden: User "system:serviceaccount:corridor:auditor" cannot get resource "pods\/proxy".*; shared pod bridges not checked$/], 'view gives no pods/proxy: a note, not a failure');
   t.same(
     report.findings.map((f: { kind: string }) => f.kind),

@@ -37,7 +37,7 @@ interface Run {
 
 /** What the agents' /metrics say of their node's pod network: no shared bridge, unless a test says otherwise. */
 type AgentMetrics = (pod: string) => string | undefined | Promise<string | undefined>;
-const ROUTED: AgentMetrics = () => 'corridor_pods 3\ncorridor_pod_network_shared_bridges 0\n';
+const ROUTED: AgentMetrics = () => 'corridor_pods 3\ncorridor_pod_network_shared_bridges 0\ncorridor_node_imds_posture{posture="imdsv2-required"} 1\n';
 
 async function audit(
   t: Test,
@@ -100,7 +100,7 @@ t.test('--output json has the same report under stable field names', async (t) =
     needsCredentials: true,
     agent: 'ready',
   });
-  t.same(report.agents, [{ node: 'node-a', ready: true, pods: ['corridor-node-a'], sharedBridges: 0 }]);
+  t.same(report.agents, [{ node: 'node-a', ready: true, pods: ['corridor-node-a'], sharedBridges: 0, imdsPosture: 'imdsv2-required' }]);
   t.same(report.findings, []);
   t.same(report.notes, []);
 });
@@ -304,6 +304,21 @@ t.test('a node whose agent reports a shared pod bridge is a shared-pod-bridge fi
   t.same(report.agents.map((a: { node: string; sharedBridges: number | null }) => [a.node, a.sharedBridges]), [['node-a', 0], ['node-b', 1], ['node-c', null]], 'a not-ready agent is not asked');
   const table = await audit(t, objects, [], undefined, (pod) => `corridor_pod_network_shared_bridges ${pod === 'corridor-node-b' ? 1 : 0}\n`);
   t.match(table.out, /^shared-pod-bridge {2}pods on node node-b share an L2 bridge/m);
+});
+
+t.test('a node whose metadata service answers without a token is a node-imdsv1-allowed finding, from its agent\'s /metrics', async (t) => {
+  const objects = [...DEMO, agentPod('node-b')];
+  const metrics: AgentMetrics = (pod) =>
+    'corridor_pod_network_shared_bridges 0\n' +
+    `corridor_node_imds_posture{posture="imdsv1-allowed"} ${pod === 'corridor-node-b' ? 1 : 0}\n` +
+    `corridor_node_imds_posture{posture="imdsv2-required"} ${pod === 'corridor-node-b' ? 0 : 1}\n`;
+  const run = await audit(t, objects, ['--output', 'json'], undefined, metrics);
+  const report = JSON.parse(run.out);
+  t.equal(run.code, 1);
+  t.same(report.findings.map((f: { kind: string; node: string }) => [f.kind, f.node]), [['node-imdsv1-allowed', 'node-b']]);
+  t.same(report.agents.map((a: { node: string; imdsPosture: string | null }) => [a.node, a.imdsPosture]), [['node-a', 'imdsv2-required'], ['node-b', 'imdsv1-allowed']]);
+  const table = await audit(t, objects, [], undefined, metrics);
+  t.match(table.out, /^node-imdsv1-allowed {2}node node-b's metadata service answers without a token/m);
 });
 
 t.test('without get on pods/proxy the agents\' reports are not read: a note says so, no finding is made up', async (t) => {

@@ -78,3 +78,23 @@ t.test('a metadata service that does not answer in time fails the request instea
   const upstream = createMetadataUpstream({ baseUrl: imds.url, clock: new FakeTime(), timeoutMs: 100 });
   await t.rejects(upstream.get('/latest/meta-data/placement/region'), /did not answer within 100 ms/);
 });
+
+t.test('the posture: a GET without a token answered with data is IMDSv1 allowed, 401 is IMDSv2 required, no answer is unknown', async (t) => {
+  const v2 = await fakeImds(t);
+  t.equal(await createMetadataUpstream({ baseUrl: v2.url, clock: new FakeTime(), timeoutMs: 1000 }).posture(), 'imdsv2-required');
+  t.same(v2.gets, [{ path: '/latest/meta-data/', token: undefined }], 'asked without a token, and no token was minted for it');
+  t.equal(v2.tokensIssued, 0);
+  const v1 = await fakeImds(t);
+  v1.mode = 404;
+  t.equal(await createMetadataUpstream({ baseUrl: v1.url, clock: new FakeTime(), timeoutMs: 1000 }).posture(), 'imdsv1-allowed');
+  t.equal(await createMetadataUpstream({ baseUrl: 'http://127.0.0.1:9', clock: new FakeTime(), timeoutMs: 1000 }).posture(), 'unknown', 'nothing listens');
+});
+
+t.test('a posture question the service never answers ends at the deadline as unknown', async (t) => {
+  const slow = await fakeImds(t);
+  slow.delayMs = 60_000;
+  const time = new FakeTime();
+  const asked = createMetadataUpstream({ baseUrl: slow.url, clock: time, scheduler: time, timeoutMs: 1000 }).posture();
+  await time.advance(1000);
+  t.equal(await asked, 'unknown');
+});
