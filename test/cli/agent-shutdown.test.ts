@@ -26,20 +26,26 @@ t.test('SIGTERM finishes the request in flight, then the agent exits 0', async (
   const port = await freePort();
   const adminPort = await freePort();
 
-  const { child, output, synced } = spawnAgent(t, { port, adminPort, kubeconfig, stsUrl: sts.url });
+  const { child, output, synced, logged } = spawnAgent(t, { port, adminPort, kubeconfig, stsUrl: sts.url });
   await within(synced, 30_000, 'the agent to sync');
 
   // The prefetch for the driver's role is still waiting on the slow STS: this request joins it.
+  let answered = false;
   const inFlight = new Promise<{ status: number; body: string }>((resolve, reject) => {
     const req = http.get({ host: '127.0.0.1', port, path: '/latest/meta-data/iam/security-credentials/spark-etl', localAddress: '127.0.0.2', agent: false }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('end', () => {
+        answered = true;
+        resolve({ status: res.statusCode ?? 0, body });
+      });
     });
     req.on('error', reject);
   });
-  // Give the agent a moment to accept and read the request; the STS answer is still 1.2 s away then.
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  // The agent logs its role decision for the driver when it has read the request, before it
+  // waits for the session (the prefetch's call to the slow STS).
+  await within(logged('role decision'), 10_000, 'the agent to read the request');
+  t.notOk(answered, 'the request is still in flight when SIGTERM is sent');
   const sentAt = Date.now();
   child.kill('SIGTERM');
   const answer = await within(inFlight, 10_000, 'the in-flight request');
