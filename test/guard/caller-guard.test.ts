@@ -98,7 +98,7 @@ interface Served {
   /** Answers sent, by caller address. */
   answered: Map<string, number>;
   /** Resolves with the server's side of every connection from `source` once it has accepted `n` of them. */
-  accepted(source: string, n: number): Promise<Socket[]>;
+  accepted: (source: string, n: number) => Promise<Socket[]>;
   close(): Promise<void>;
 }
 
@@ -142,7 +142,7 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Resolves once the server has closed its side of every one of `sockets` (the guard has let them go). */
 const released = (sockets: Socket[]) =>
-  within(Promise.all(sockets.map((s) => (s.closed ? undefined : new Promise((resolve) => s.once('close', resolve))))), WAIT_MS, 'the server to close its side');
+  within(Promise.all(sockets.map((s) => (s.closed ? Promise.resolve() : new Promise<void>((resolve) => s.once('close', () => resolve()))))), WAIT_MS, 'the server to close its side');
 
 /** A client connection that pipelines `depth` requests at once and counts answers by status. */
 function pipeliner(port: number, source: string, depth: number) {
