@@ -17,7 +17,8 @@ const config: KnipConfig = {
   ignoreBinaries: ['ip'],
   // The AWS SDK's own modules, read on purpose by the peer tests: the version the SDK resolves
   // (test/peers/aws-sdk-js-v3.peer.ts) and its defaults-mode resolution (test/peers/imds-paths.test.ts).
-  ignoreDependencies: ['@smithy/credential-provider-imds', '@smithy/core'],
+  // tsx is loaded by `npm run test:unit` as a node argument (`--import=tsx`), which knip does not read.
+  ignoreDependencies: ['@smithy/credential-provider-imds', '@smithy/core', 'tsx'],
 };
 
 export default config;

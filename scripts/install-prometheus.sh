@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs Debian's prometheus package (the `prometheus` server and `promtool`) with apt-get when
-# promtool is missing, and prints the directory holding both on stdout. test/helm/alerts.test.ts
+# promtool is missing, and prints the directory holding both on stdout. test/helm/alerts.slow.test.ts
 # uses promtool to check and unit-test the chart's alert rules, and runs a real Prometheus on
 # loopback that scrapes a real agent; without them those tests skip and say why.
 #

@@ -123,12 +123,15 @@ t.test('a pod holds at most 8 connections to the admin port, and idle ones are c
 });
 
 t.test('connections past the admin port\'s total are refused; localhost still gets in', async (t) => {
-  const { port } = await adminPort(t);
+  const { app, port } = await adminPort(t);
   // 32 pods with 8 connections each fill the 256 the port allows pods in all.
   const sockets: net.Socket[] = [];
   t.teardown(() => { for (const s of sockets) s.destroy(); });
+  // Counted after the guard's own connection listener: once 256 are seen here, the pool is full.
+  let seen = 0;
+  const full = new Promise<void>((resolve) => app.admin.server.on('connection', () => { if (++seen === 256) resolve(); }));
   for (let pod = 0; pod < 32; pod++) for (let i = 0; i < 8; i++) sockets.push(connect(port, `127.0.1.${pod + 1}`));
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await within(full, 5000, 'the admin server to accept the 256 pod connections');
   const late = connect(port, '127.0.2.1');
   await within(closed(late), 3000, 'a 33rd pod\'s connection to be closed');
   t.pass('the 257th connection from a pod was closed');

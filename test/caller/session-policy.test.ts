@@ -3,7 +3,7 @@ import { build, BASE_ROLE_ARN } from '../helpers/build-app.js';
 import { podInfo } from '../helpers/scripted-kube.js';
 import { settle } from '../helpers/fake-time.js';
 
-// Issue 13, item 4, through the app: decision -> session key -> AssumeRole request.
+// Session policies through the app: decision -> session key -> AssumeRole request.
 const CREDS = '/latest/meta-data/iam/security-credentials/';
 const ROLE = `${BASE_ROLE_ARN}corridor-s3`;
 const bucketPolicy = (prefix: string) =>

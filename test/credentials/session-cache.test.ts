@@ -127,7 +127,7 @@ t.test('the request carries the session name, duration, external id and (when en
   t.notOk('tags' in (build(t).assumer.calls[0] ?? {}), 'no tags unless enabled');
 });
 
-// Issue 13, item 4: one role, several corridors, each narrowed by its own session policy.
+// One role, several corridors, each narrowed by its own session policy.
 t.test('two namespaces with one role and different session policies get two STS calls and two sessions, each request carrying its policy', async (t) => {
   const { cache, assumer } = build(t);
   const role = 'arn:aws:iam::123456789012:role/corridor-s3';
@@ -320,7 +320,7 @@ t.test('AccessDenied at refresh time keeps the valid session served until the fl
   t.equal(((await rejection(cache.get(KEY))) as CredentialsUnavailableError).code, 'AccessDenied');
 });
 
-// Issue 11, item 5: STS granting less than min-remaining (a role's MaxSessionDuration, a skewed clock).
+// STS granting less than min-remaining (a role's MaxSessionDuration, a skewed clock).
 t.test('a session STS grants with less than min-remaining is never served: SessionTooShort at once, one STS call per slow retry', async (t) => {
   const { cache, time, assumer, metrics, logs } = build(t);
   assumer.grantSeconds = 599;

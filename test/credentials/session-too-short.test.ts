@@ -5,7 +5,7 @@ import { settle } from '../helpers/fake-time.js';
 
 const CREDS = '/latest/meta-data/iam/security-credentials/';
 
-// Issue 11, item 5, through the app: STS grants 599 s, --min-remaining is 25 min.
+// A session STS grants shorter than --min-remaining, through the app: STS grants 599 s, --min-remaining is 25 min.
 t.test('a pod whose role STS grants less than min-remaining gets 503 naming SessionTooShort, without an STS call per request', async (t) => {
   const app = await build(t);
   app.assumer.grantSeconds = 599;

@@ -3,7 +3,7 @@ import { toAssumeRoleError } from '../../src/credentials/sts-errors.js';
 import { AssumeRoleError } from '../../src/credentials/index.js';
 
 // HTTP answers (Throttling, AccessDenied, 5xx...) are covered end to end through the SDK in
-// sts-assumer.test.ts; these are the errors that never reach STS.
+// sts-assumer.slow.test.ts; these are the errors that never reach STS.
 
 t.test('timeouts and aborts are retryable Timeout', async (t) => {
   t.match(toAssumeRoleError(Object.assign(new Error('a request has exceeded the configured 300 ms requestTimeout'), { name: 'TimeoutError', code: 'ETIMEDOUT' })), { code: 'Timeout', retryable: true });

@@ -3,7 +3,7 @@ import { AssumeRoleError, createStsAssumer, type AssumeRequest } from '../../src
 import { startFakeSts, type FakeSts } from '../../demo/index.js';
 import { MOTO_CREDENTIALS } from '../helpers/moto.js';
 
-// Issue 13, item 4: the STS stand-in takes session policies as STS does, and refuses them as STS does.
+// The STS stand-in takes session policies as STS does, and refuses them as STS does.
 const REQUEST: AssumeRequest = { roleArn: 'arn:aws:iam::123456789012:role/corridor-s3', roleSessionName: 'corridor.gha.demo-node', durationSeconds: 3600 };
 const POLICY = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":["arn:aws:s3:::gha-*","arn:aws:s3:::gha-*/*"]}]}';
 const ARNS = ['arn:aws:iam::123456789012:policy/gha-logs', 'arn:aws:iam::aws:policy/ReadOnlyAccess'];

@@ -3,6 +3,7 @@ import net, { type AddressInfo, type Socket } from 'node:net';
 import t, { type Test } from 'tap';
 import { createCallerGuard, type CallerGuard, type CallerGuardOptions } from '../../src/guard/index.js';
 import { FakeTime } from '../helpers/fake-time.js';
+import { within } from '../helpers/fake-kube-api.js';
 
 const request = 'GET /latest/meta-data/iam/security-credentials/ HTTP/1.1\r\nHost: 169.254.169.254\r\n\r\n';
 
@@ -87,11 +88,17 @@ t.test('exempt callers (the node itself) are never limited', async (t) => {
 });
 
 // ---- over real sockets ----
+// No fixed pauses: each step waits for the event it needs (the server accepting or closing a
+// connection, an answer arriving), within a deadline that names what it waited for.
+
+const WAIT_MS = 5000;
 
 interface Served {
   url: { port: number };
   /** Answers sent, by caller address. */
   answered: Map<string, number>;
+  /** Resolves with the server's side of every connection from `source` once it has accepted `n` of them. */
+  accepted: (source: string, n: number) => Promise<Socket[]>;
   close(): Promise<void>;
 }
 
@@ -111,18 +118,38 @@ async function serve(t: Test, guard: CallerGuard): Promise<Served> {
     guard.finished(ip, req.socket);
   });
   guard.attach(server);
+  // Added after the guard's own listener, so a connection seen here has been counted (or refused) by it.
+  const sockets: Array<{ socket: Socket; source: string | undefined }> = [];
+  let arrived = () => {};
+  server.on('connection', (socket: Socket) => {
+    sockets.push({ socket, source: socket.remoteAddress });
+    arrived();
+  });
+  const accepted = async (source: string, n: number) => {
+    const from = () => sockets.filter((s) => s.source === source).map((s) => s.socket);
+    while (from().length < n) await new Promise<void>((resolve) => (arrived = resolve));
+    return from();
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const close = () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); });
   t.teardown(close);
-  return { url: { port }, answered, close };
+  return { url: { port }, answered, accepted: (source, n) => within(accepted(source, n), WAIT_MS, `${n} connections from ${source}`), close };
 }
+
+/** The guard pauses a held connection on the tick after the server accepts it. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Resolves once the server has closed its side of every one of `sockets` (the guard has let them go). */
+const released = (sockets: Socket[]) =>
+  within(Promise.all(sockets.map((s) => (s.closed ? Promise.resolve() : new Promise<void>((resolve) => s.once('close', () => resolve()))))), WAIT_MS, 'the server to close its side');
 
 /** A client connection that pipelines `depth` requests at once and counts answers by status. */
 function pipeliner(port: number, source: string, depth: number) {
   const statuses: string[] = [];
   const socket = net.connect({ host: '127.0.0.1', port, localAddress: source });
   let text = '';
+  let heard = () => {};
   socket.on('connect', () => socket.write(request.repeat(depth)));
   socket.on('data', (chunk) => {
     text += chunk.toString('latin1');
@@ -130,13 +157,16 @@ function pipeliner(port: number, source: string, depth: number) {
       statuses.push(text.slice(at + 9, at + 12));
       text = text.slice(at + 12);
     }
+    heard();
   });
   socket.on('error', () => undefined);
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  return { socket, statuses, closed };
+  /** Resolves once `n` answers have arrived on this connection. */
+  const answers = async (n: number) => {
+    while (statuses.length < n) await new Promise<void>((resolve) => (heard = resolve));
+  };
+  return { socket, statuses, closed, answers: (n: number) => within(answers(n), WAIT_MS, `${n} answers to ${source}`) };
 }
-
-const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function get(port: number, source: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -152,7 +182,7 @@ function get(port: number, source: string): Promise<number> {
 t.test('a pod over its rate is not read any more: one 429 per connection it used, nothing at line rate, other pods answered at once', async (t) => {
   const time = new FakeTime();
   const guard = guardWith(time, { perSecond: 10, burst: 5 });
-  const { url, answered } = await serve(t, guard);
+  const { url, answered, accepted } = await serve(t, guard);
   // The first connection spends the burst and is closed at its first request over it.
   const first = pipeliner(url.port, '127.0.0.66', 50);
   await first.closed;
@@ -160,12 +190,15 @@ t.test('a pod over its rate is not read any more: one 429 per connection it used
   t.equal(first.statuses.length, 6, 'nothing it pipelined after the 429 was answered');
   // Its next connections are held unread while its bucket is empty.
   const held = Array.from({ length: 8 }, () => pipeliner(url.port, '127.0.0.66', 50));
-  await settle(300);
-  t.same(held.map((c) => c.statuses), Array(8).fill([]), 'held connections get no answer, not even 429');
+  const heldOnServer = (await accepted('127.0.0.66', 9)).slice(1);
+  await nextTurn();
+  t.same(heldOnServer.map((s) => s.isPaused()), Array(8).fill(true), 'the server reads none of the held connections');
   t.equal(await get(url.port, '127.0.0.67'), 200, 'another pod is served meanwhile');
-  // A tenth of a second later (fake time), one connection is let through on the refilled tokens.
+  t.same(held.map((c) => c.statuses), Array(8).fill([]), 'held connections get no answer, not even 429');
+  // A tenth of a second later (fake time), one connection is let through on the refilled tokens:
+  // its first request is served, the next one is over budget and gets 429 with Connection: close.
   await time.advance(100);
-  await settle(200);
+  await within(Promise.race(held.map((c) => c.closed)), WAIT_MS, 'the released connection to be answered and closed');
   const answers = held.reduce((sum, c) => sum + c.statuses.length, 0);
   t.ok(answers >= 1 && answers <= 2, `one held connection was released: ${answers} answers (one token, then a 429)`);
   t.equal(answered.get('127.0.0.66'), 6, 'served in all: the burst and one refilled token');
@@ -176,15 +209,17 @@ t.test('a pod over its rate is not read any more: one 429 per connection it used
 t.test('a pod that went quiet gets all its connections back once its bucket is full', async (t) => {
   const time = new FakeTime();
   const guard = guardWith(time, { perSecond: 10, burst: 5 });
-  const { url } = await serve(t, guard);
+  const { url, accepted } = await serve(t, guard);
   const first = pipeliner(url.port, '127.0.0.70', 6);
   await first.closed;
   // Three idle keep-alive connections opened while it was over budget, each with one request.
   const idle = Array.from({ length: 3 }, () => pipeliner(url.port, '127.0.0.70', 1));
-  await settle(200);
+  const idleOnServer = (await accepted('127.0.0.70', 4)).slice(1);
+  await nextTurn();
+  t.same(idleOnServer.map((s) => s.isPaused()), [true, true, true], 'the server reads none of them');
   t.same(idle.map((c) => c.statuses.length), [0, 0, 0], 'held while over budget');
   await time.advance(1000);
-  await settle(200);
+  await Promise.all(idle.map((c) => c.answers(1)));
   t.same(idle.map((c) => c.statuses), [['200'], ['200'], ['200']], 'all released and answered');
   for (const c of idle) c.socket.destroy();
   guard.close();
@@ -193,20 +228,20 @@ t.test('a pod that went quiet gets all its connections back once its bucket is f
 t.test('connections past the total cap are closed at once; exempt callers still connect', async (t) => {
   const time = new FakeTime();
   const guard = guardWith(time, { perSecond: 0, maxConnections: 3, maxConnectionsPerCaller: 2, exempt: (ip) => ip === '127.0.0.1' });
-  const { url } = await serve(t, guard);
+  const { url, accepted } = await serve(t, guard);
   const open = (source: string) => {
     const socket = net.connect({ host: '127.0.0.1', port: url.port, localAddress: source });
     socket.on('error', () => undefined);
     return socket;
   };
   const sockets = [open('127.0.0.81'), open('127.0.0.81'), open('127.0.0.82')];
-  await settle(100);
+  const counted = [...(await accepted('127.0.0.81', 2)), ...(await accepted('127.0.0.82', 1))];
   const over = [open('127.0.0.81'), open('127.0.0.83')];
   await Promise.all(over.map((s) => new Promise((resolve) => s.once('close', resolve))));
   t.pass('a third connection from one caller and a fourth in all were closed');
   t.equal(await get(url.port, '127.0.0.1'), 200, 'the node itself still connects');
   for (const s of sockets) s.destroy();
-  await settle(50);
+  await released(counted);
   t.equal(await get(url.port, '127.0.0.83'), 200, 'room again once connections closed');
   guard.close();
 });
@@ -214,7 +249,7 @@ t.test('connections past the total cap are closed at once; exempt callers still 
 t.test('an exempt caller (localhost) is not rate limited but still holds a bounded number of connections', async (t) => {
   const time = new FakeTime();
   const guard = guardWith(time, { perSecond: 1, burst: 1, exempt: (ip) => ip === '127.0.0.1', maxConnectionsPerExempt: 3 });
-  const { url } = await serve(t, guard);
+  const { url, accepted } = await serve(t, guard);
   const sockets = Array.from({ length: 5 }, () => {
     const socket = net.connect({ host: '127.0.0.1', port: url.port, localAddress: '127.0.0.1' });
     socket.on('error', () => undefined);
@@ -223,8 +258,9 @@ t.test('an exempt caller (localhost) is not rate limited but still holds a bound
   t.teardown(() => { for (const s of sockets) s.destroy(); });
   await Promise.all(sockets.slice(3).map((s) => new Promise((resolve) => s.once('close', resolve))));
   t.pass('the 4th and 5th connection were closed');
+  const onServer = await accepted('127.0.0.1', 5);
   for (const s of sockets.slice(0, 3)) s.destroy();
-  await settle(50);
+  await released(onServer);
   for (let i = 0; i < 5; i++) t.equal(await get(url.port, '127.0.0.1'), 200, `request ${i}: no rate limit`);
   guard.close();
 });

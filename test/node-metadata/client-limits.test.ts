@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { createMetadataUpstream, type UpstreamAnswer } from '../../src/node-metadata/index.js';
 import { FakeTime } from '../helpers/fake-time.js';
 
-// Issue 11, item 6: passthrough over real loopback sockets against an IMDS that hangs, is slow,
+// Passthrough over real loopback sockets against an IMDS that hangs, is slow,
 // forgets its tokens or does not do IMDSv2. Deadlines here are real and short; the slack allows
 // for a loaded 2-core machine, and is far below what an unbounded queue costs.
 const SLACK_MS = 250;

@@ -5,7 +5,7 @@ import { settle } from '../helpers/fake-time.js';
 
 const CREDS = '/latest/meta-data/iam/security-credentials/';
 
-// Issue 11, item 4: through the app, without --base-role-arn.
+// Short role names and globs without --base-role-arn, through the app: they name no account, so they allow nothing.
 t.test('without a base ARN a pod whose role only a short glob allows gets 404 with no-base-role-arn in logs, metrics and explain', async (t) => {
   const app = await build(t, [], undefined, { noBaseRoleArn: true });
   app.kube.setNamespace('gha', { 'iam.amazonaws.com/allowed-roles': '["spark-*"]' });

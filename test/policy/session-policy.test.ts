@@ -4,7 +4,7 @@ import { parseAllDocuments } from 'yaml';
 import { decideRole, type PolicyOptions } from '../../src/policy/index.js';
 import type { NamespaceInfo, PodInfo } from '../../src/kube/types.js';
 
-// Issue 13, item 4: session policies narrow one role per corridor.
+// Session policies narrow one role per corridor.
 const BASE = 'arn:aws:iam::123456789012:role/';
 const POLICY_KEY = 'iam.amazonaws.com/session-policy';
 const ARNS_KEY = 'iam.amazonaws.com/session-policy-arns';

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A hostile pod on a bridge CNI, for test/e2e/bridge-spoof.test.ts.
+"""A hostile pod on a bridge CNI, for test/e2e/bridge-spoof.slow.test.ts.
 
 It tells the node, by ARP requests sent with another pod's IP as the sender and its own MAC, that
 the other pod's IP is at its MAC; then it sends a TCP SYN to 169.254.169.254:80 from that IP,

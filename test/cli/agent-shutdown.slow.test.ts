@@ -26,20 +26,27 @@ t.test('SIGTERM finishes the request in flight, then the agent exits 0', async (
   const port = await freePort();
   const adminPort = await freePort();
 
-  const { child, output, synced } = spawnAgent(t, { port, adminPort, kubeconfig, stsUrl: sts.url });
-  await within(synced, 30_000, 'the agent to sync');
+  const agent = spawnAgent(t, { port, adminPort, kubeconfig, stsUrl: sts.url });
+  const { child } = agent;
+  await within(agent.synced, 30_000, 'the agent to sync');
 
   // The prefetch for the driver's role is still waiting on the slow STS: this request joins it.
+  let answered = false;
   const inFlight = new Promise<{ status: number; body: string }>((resolve, reject) => {
     const req = http.get({ host: '127.0.0.1', port, path: '/latest/meta-data/iam/security-credentials/spark-etl', localAddress: '127.0.0.2', agent: false }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('end', () => {
+        answered = true;
+        resolve({ status: res.statusCode ?? 0, body });
+      });
     });
     req.on('error', reject);
   });
-  // Give the agent a moment to accept and read the request; the STS answer is still 1.2 s away then.
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  // The agent logs its role decision for the driver when it has read the request, before it
+  // waits for the session (the prefetch's call to the slow STS).
+  await within(agent.logged('role decision'), 10_000, 'the agent to read the request');
+  t.notOk(answered, 'the request is still in flight when SIGTERM is sent');
   const sentAt = Date.now();
   child.kill('SIGTERM');
   const answer = await within(inFlight, 10_000, 'the in-flight request');
@@ -48,8 +55,8 @@ t.test('SIGTERM finishes the request in flight, then the agent exits 0', async (
   const [code] = await within(once(child, 'exit') as Promise<[number | null]>, 10_000, 'the agent to exit');
   t.equal(code, 0, 'a clean exit');
   t.ok(Date.now() - sentAt < 10_000);
-  t.match(output(), /shutting down/);
-  t.match(output(), /corridor agent stopped/);
+  t.match(agent.output(), /shutting down/);
+  t.match(agent.output(), /corridor agent stopped/);
 });
 
 t.test('a metadata port already in use ends the agent with exit code 1 and one clear line, not a hanging process', async (t) => {
@@ -60,8 +67,9 @@ t.test('a metadata port already in use ends the agent with exit code 1 and one c
   await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise<void>((resolve) => taken.close(() => resolve())));
   const port = (taken.address() as { port: number }).port;
-  const { child, output } = spawnAgent(t, { port, adminPort: await freePort(), kubeconfig, stsUrl: sts.url });
+  const agent = spawnAgent(t, { port, adminPort: await freePort(), kubeconfig, stsUrl: sts.url });
+  const { child } = agent;
   const [code] = await within(once(child, 'exit') as Promise<[number | null]>, 30_000, 'the agent to exit');
   t.equal(code, 1);
-  t.match(output(), /corridor: listen EADDRINUSE/);
+  t.match(agent.output(), /corridor: listen EADDRINUSE/);
 });

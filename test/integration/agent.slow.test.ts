@@ -83,7 +83,7 @@ t.test('against moto, --session-scope=pod: STS accepts each pod\'s RoleSessionNa
   t.notMatch(JSON.stringify(h.logs), JSON.parse(long.doc!.body).SecretAccessKey, 'no secret in any log line');
 });
 
-// Issue 13, item 4: one role, two corridors narrowed by their own session policies, on STS's real wire format.
+// One role, two corridors narrowed by their own session policies, on STS's real wire format.
 t.test('against moto: two namespaces share one role, each AssumeRole carries its own session policy, and a malformed one denies only its namespace', async (t) => {
   const moto = await startMoto(t);
   const bucketPolicy = (prefix: string) =>

@@ -146,7 +146,7 @@ t.test('the request carries ExternalId, tags and the session name', async (t) =>
   t.equal(form.get('Tags.member.2.Key'), 'kubernetes-node');
 });
 
-// Issue 13, item 4: session policies on the wire.
+// Session policies on the wire.
 const SESSION_POLICY = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":["arn:aws:s3:::gha-*","arn:aws:s3:::gha-*/*"]}]}';
 const POLICY_ARNS = [`arn:aws:iam::${MOTO_ACCOUNT}:policy/gha-logs`, 'arn:aws:iam::aws:policy/ReadOnlyAccess'];
 
