@@ -91,10 +91,13 @@ t.test('the posture: a GET without a token answered with data is IMDSv1 allowed,
 });
 
 t.test('a posture question the service never answers ends at the deadline as unknown', async (t) => {
-  const slow = await fakeImds(t);
-  slow.delayMs = 60_000;
+  // A service that accepts the connection and never answers.
+  const silent = http.createServer(() => undefined);
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => { silent.closeAllConnections(); silent.close(() => resolve()); }));
+  const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
   const time = new FakeTime();
-  const asked = createMetadataUpstream({ baseUrl: slow.url, clock: time, scheduler: time, timeoutMs: 1000 }).posture();
+  const asked = createMetadataUpstream({ baseUrl: url, clock: time, scheduler: time, timeoutMs: 1000 }).posture();
   await time.advance(1000);
   t.equal(await asked, 'unknown');
 });
