@@ -33,16 +33,19 @@ if (!found.ok) {
   t.plan(0, `helm chart tests skipped: ${found.reason}`);
 } else {
   const bin = found.bin;
+  // The chart's other policy (templates/startup-taint.yaml) has tests of its own.
+  const renderPolicy = (set: Parameters<typeof renderChart>[1] = {}, extra: readonly string[] = []) =>
+    renderChart(bin, set, extra).filter((object) => !object.metadata.name.endsWith('-startup-taint'));
   const kinds = (objects: K8sObject[]) => objects.map((o) => o.kind).filter((k) => k.startsWith('ValidatingAdmissionPolicy'));
 
   t.test('rendered (on by default) only where the API server serves ValidatingAdmissionPolicy v1, and off when disabled', async (t) => {
-    t.same(kinds(renderChart(bin)), [], 'not without admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy');
-    t.same(kinds(renderChart(bin, {}, WITH_VAP)), ['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'], 'with it');
-    t.same(kinds(renderChart(bin, { 'admissionPolicy.enabled': false }, WITH_VAP)), [], 'admissionPolicy.enabled=false');
+    t.same(kinds(renderPolicy()), [], 'not without admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy');
+    t.same(kinds(renderPolicy({}, WITH_VAP)), ['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'], 'with it');
+    t.same(kinds(renderPolicy({ 'admissionPolicy.enabled': false }, WITH_VAP)), [], 'admissionPolicy.enabled=false');
   });
 
   t.test('the policy and binding are cluster-scoped, valid, and the binding names the policy with [Deny] and failurePolicy Fail', async (t) => {
-    const objects = renderChart(bin, { 'agent.serviceAccountRoles': true }, WITH_VAP);
+    const objects = renderPolicy({ 'agent.serviceAccountRoles': true }, WITH_VAP);
     for (const object of objects) t.equal(schemaProblem(object), undefined, `${object.kind} ${object.metadata.name} validates`);
     const policy = only(objects, 'ValidatingAdmissionPolicy');
     const binding = only(objects, 'ValidatingAdmissionPolicyBinding') as unknown as Binding;
@@ -53,18 +56,17 @@ if (!found.ok) {
   });
 
   t.test('it matches namespaces and pods on create and update, and serviceaccounts only with agent.serviceAccountRoles', async (t) => {
-    const rules = (set: Record<string, boolean>) => (only(renderChart(bin, set, WITH_VAP), 'ValidatingAdmissionPolicy') as unknown as Policy).spec.matchConstraints.resourceRules;
+    const rules = (set: Record<string, boolean>) => (only(renderPolicy(set, WITH_VAP), 'ValidatingAdmissionPolicy') as unknown as Policy).spec.matchConstraints.resourceRules;
     t.same(rules({}), [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['namespaces', 'pods'] }]);
     t.same(rules({ 'agent.serviceAccountRoles': true })[0]?.resources, ['namespaces', 'pods', 'serviceaccounts']);
   });
 
   t.test('its CEL reads the configured annotation keys and the base ARN (with the trailing slash the agent adds)', async (t) => {
-    const defaults = expressions(only(renderChart(bin, {}, WITH_VAP), 'ValidatingAdmissionPolicy') as unknown as Policy);
+    const defaults = expressions(only(renderPolicy({}, WITH_VAP), 'ValidatingAdmissionPolicy') as unknown as Policy);
     for (const key of ['iam.amazonaws.com/role', 'iam.amazonaws.com/allowed-roles', 'iam.amazonaws.com/external-id', 'iam.amazonaws.com/session-policy', 'iam.amazonaws.com/session-policy-arns', 'eks.amazonaws.com/role-arn']) t.match(defaults, `'${key}'`, `default key ${key}`);
     t.match(defaults, /name: base|variables\.base/);
     const custom = only(
-      renderChart(
-        bin,
+      renderPolicy(
         {
           'agent.roleAnnotation': 'example.com/role',
           'agent.allowedRolesAnnotation': 'example.com/allowed-roles',
@@ -82,12 +84,12 @@ if (!found.ok) {
     for (const key of ['example.com/role', 'example.com/allowed-roles', 'example.com/external-id', 'example.com/session-policy', 'example.com/session-policy-arns', 'example.com/role-arn']) t.match(text, `'${key}'`, `custom key ${key}`);
     t.notMatch(text, /iam\.amazonaws\.com|eks\.amazonaws\.com/, 'no default key is left');
     t.equal(custom.spec.variables.find((v) => v.name === 'base')?.expression, "'arn:aws:iam::123456789012:role/teams/'");
-    const unset = only(renderChart(bin, {}, WITH_VAP), 'ValidatingAdmissionPolicy') as unknown as Policy;
+    const unset = only(renderPolicy({}, WITH_VAP), 'ValidatingAdmissionPolicy') as unknown as Policy;
     t.equal(unset.spec.variables.find((v) => v.name === 'base')?.expression, "''", 'no base ARN: short names resolve to nothing');
   });
 
   t.test('validationActions and failurePolicy are values; the schema refuses what the API server would', async (t) => {
-    const objects = renderChart(bin, { 'admissionPolicy.failurePolicy': 'Ignore' }, [...WITH_VAP, '--set', 'admissionPolicy.validationActions={Warn,Audit}']);
+    const objects = renderPolicy({ 'admissionPolicy.failurePolicy': 'Ignore' }, [...WITH_VAP, '--set', 'admissionPolicy.validationActions={Warn,Audit}']);
     t.same((only(objects, 'ValidatingAdmissionPolicyBinding') as unknown as Binding).spec.validationActions, ['Warn', 'Audit']);
     t.equal((only(objects, 'ValidatingAdmissionPolicy') as unknown as Policy).spec.failurePolicy, 'Ignore');
     for (const set of ['admissionPolicy.validationActions={Deny,Warn}', 'admissionPolicy.validationActions={Block}', 'admissionPolicy.validationActions={}', 'admissionPolicy.failurePolicy=Maybe']) {
