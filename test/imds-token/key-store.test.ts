@@ -34,7 +34,9 @@ interface Node {
 
 function node(t: Test): Node {
   const root = mkdtempSync(join(tmpdir(), 'corridor-keys-'));
-  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  // A reload in flight when the test ends may still write a key file (closing a store stops its
+  // timer, not I/O already started): retry the removal as Node does for ENOTEMPTY.
+  t.teardown(() => rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 }));
   const logs = sink();
   const logger = createLogger('debug', logs);
   const time = new FakeTime(Date.now());
