@@ -36,7 +36,9 @@ else {
     // The corridor ServiceAccount, ClusterRole and ClusterRoleBinding exactly as manifests/ has
     // them, the ServiceAccount in the namespace the binding's subject names.
     const rbac = rbacObjects();
-    t.same(rbac.map((o) => o.kind).sort(), ['ClusterRole', 'ClusterRoleBinding', 'ServiceAccount'], 'manifests/corridor.yaml has the three RBAC objects');
+    // Two ClusterRoles and bindings: the watch, and the start-up taint's node get/patch (which the
+    // chart's policy confines to the one taint on the agent's own node: startup-taint.peer.ts).
+    t.same(rbac.map((o) => o.kind).sort(), ['ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ServiceAccount'], 'manifests/corridor.yaml has the RBAC objects');
     const subject = (rbac.find((o) => o.kind === 'ClusterRoleBinding') as { subjects?: Array<{ kind: string; name: string; namespace?: string }> } | undefined)?.subjects?.[0];
     t.match(subject, { kind: 'ServiceAccount', name: rbac.find((o) => o.kind === 'ServiceAccount')?.metadata?.name }, 'the binding names the ServiceAccount');
     const agentNamespace = subject?.namespace ?? 'corridor';
@@ -73,7 +75,10 @@ else {
         ['list', 'serviceaccounts'],
         ['create', 'serviceaccounts', { namespace: 'gha', subresource: 'token' }],
         ['list', 'configmaps'],
-        ['get', 'nodes'],
+        ['update', 'nodes'],
+        ['delete', 'nodes'],
+        ['list', 'nodes'],
+        ['patch', 'nodes', { subresource: 'status' }],
         ['impersonate', 'serviceaccounts'],
         ['list', 'daemonsets', { group: 'apps' }],
         ['escalate', 'clusterroles', { group: 'rbac.authorization.k8s.io' }],
@@ -85,7 +90,7 @@ else {
 
       // The agent's own token, asking the server what it may do, against what any ServiceAccount
       // token may (system:basic-user and the like): the difference is exactly get/list/watch on
-      // pods and namespaces.
+      // pods and namespaces, and get/patch on nodes for the start-up taint.
       const asAgent = new KubeConfig();
       asAgent.loadFromString(agentKubeConfig());
       await core.createNamespacedServiceAccount({ namespace: agentNamespace, body: { metadata: { name: 'baseline' } } });
@@ -94,7 +99,8 @@ else {
       asBaseline.loadFromString(plane.kubeConfigText(baselineToken.status?.token ?? ''));
       const baseline = await grantedRules(asBaseline);
       const extra = [...(await grantedRules(asAgent))].filter((rule) => !baseline.has(rule)).sort();
-      t.same(extra, ['core/namespaces:get', 'core/namespaces:list', 'core/namespaces:watch', 'core/pods:get', 'core/pods:list', 'core/pods:watch'], 'beyond what every ServiceAccount may, the token may do exactly this (self subject rules review)');
+      const expected = ['core/namespaces:get', 'core/namespaces:list', 'core/namespaces:watch', 'core/nodes:get', 'core/nodes:patch', 'core/pods:get', 'core/pods:list', 'core/pods:watch'];
+      t.same(extra, expected, 'beyond what every ServiceAccount may, the token may do exactly this (self subject rules review)');
 
       // And a forbidden call really is refused to that token.
       const agentCore = asAgent.makeApiClient(CoreV1Api);
