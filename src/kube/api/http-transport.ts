@@ -102,12 +102,21 @@ export function createHttpTransport(connection: KubeConnection, options: HttpTra
     return (secure ? https : http).request(requestOptions);
   }
 
-  /** One request whose answer is one JSON object (a GET or PATCH of a node), within the request timeout. */
-  function exchange(what: string, path: string, method: string, body?: { contentType: string; json: unknown }): Promise<unknown> {
-    return new Promise((resolve, reject) => {
+  /**
+   * One request whose answer is one JSON document (a list, a node), parsed by `parse`, within the
+   * request timeout. `maxBytes` bounds what is held of the answer: past it the document is cut
+   * and fails to parse.
+   */
+  function exchange<T>(
+    what: string,
+    path: string,
+    options: { query?: URLSearchParams; signal?: AbortSignal; method?: string; body?: { contentType: string; json: unknown }; maxBytes?: number },
+    parse: (text: string) => T,
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
       let req: http.ClientRequest;
       try {
-        req = send(path, new URLSearchParams(), undefined, method, body?.contentType);
+        req = send(path, options.query ?? new URLSearchParams(), options.signal, options.method, options.body?.contentType);
       } catch (error) {
         reject(error);
         return;
@@ -115,25 +124,38 @@ export function createHttpTransport(connection: KubeConnection, options: HttpTra
       const timer = scheduler.schedule(requestTimeoutMs, () =>
         req.destroy(new TransportError(`${what}: no answer within ${requestTimeoutMs} ms`, 'ETIMEDOUT')),
       );
-      req.on('error', (error) => {
+      const fail = (error: unknown) => {
         timer.cancel();
         reject(error);
-      });
+      };
+      req.on('error', fail);
       req.on('response', (response) => {
         const status = response.statusCode ?? 0;
         noteStatus(status);
-        readBounded(response, MAX_OBJECT_BODY, (text) => {
+        const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
+        const chunks: Buffer[] = [];
+        let size = 0;
+        response.on('data', (chunk: Buffer) => {
+          if (size >= maxBytes) return;
+          chunks.push(chunk);
+          size += chunk.length;
+        });
+        response.on('error', fail);
+        response.on('close', () => {
+          if (!response.complete) fail(new TransportError(`${what}: connection closed before the end of the answer`, 'ECONNRESET'));
+        });
+        response.on('end', () => {
           timer.cancel();
-          if (!response.complete) return reject(new TransportError(`${what}: connection closed before the end of the answer`, 'ECONNRESET'));
+          const text = Buffer.concat(chunks).toString('utf8');
           if (status !== 200) return reject(apiError(what, status, text));
           try {
-            resolve(JSON.parse(text));
+            resolve(parse(text));
           } catch (error) {
             reject(new TransportError(`${what}: ${(error as Error).message}`, 'EBADRESPONSE'));
           }
         });
       });
-      req.end(body === undefined ? undefined : JSON.stringify(body.json));
+      req.end(options.body === undefined ? undefined : JSON.stringify(options.body.json));
     });
   }
 
@@ -147,44 +169,7 @@ export function createHttpTransport(connection: KubeConnection, options: HttpTra
       const query = new URLSearchParams();
       if (request.fieldSelector !== undefined) query.set('fieldSelector', request.fieldSelector);
       if (request.resourceVersion !== undefined) query.set('resourceVersion', request.resourceVersion);
-      return new Promise<ListResult>((resolve, reject) => {
-        let req: http.ClientRequest;
-        try {
-          req = send(RESOURCE_PATHS[resource], query, request.signal);
-        } catch (error) {
-          reject(error);
-          return;
-        }
-        const timer = scheduler.schedule(requestTimeoutMs, () =>
-          req.destroy(new TransportError(`list ${resource}: no answer within ${requestTimeoutMs} ms`, 'ETIMEDOUT')),
-        );
-        const fail = (error: unknown) => {
-          timer.cancel();
-          reject(error);
-        };
-        req.on('error', fail);
-        req.on('response', (response) => {
-          const status = response.statusCode ?? 0;
-          noteStatus(status);
-          const chunks: Buffer[] = [];
-          response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('error', fail);
-          response.on('close', () => {
-            if (!response.complete) fail(new TransportError(`list ${resource}: connection closed before the end of the answer`, 'ECONNRESET'));
-          });
-          response.on('end', () => {
-            timer.cancel();
-            const body = Buffer.concat(chunks).toString('utf8');
-            if (status !== 200) return reject(apiError(`list ${resource}`, status, body));
-            try {
-              resolve(parseList(body));
-            } catch (error) {
-              reject(new TransportError(`list ${resource}: ${(error as Error).message}`, 'EBADRESPONSE'));
-            }
-          });
-        });
-        req.end();
-      });
+      return exchange(`list ${resource}`, RESOURCE_PATHS[resource], { query, signal: request.signal }, parseList);
     },
 
     watch(resource, request, handlers) {
@@ -239,11 +224,12 @@ export function createHttpTransport(connection: KubeConnection, options: HttpTra
     },
 
     getNode(name) {
-      return exchange(`get node ${name}`, `/api/v1/nodes/${encodeURIComponent(name)}`, 'GET');
+      return exchange(`get node ${name}`, nodePath(name), { maxBytes: MAX_OBJECT_BODY }, JSON.parse);
     },
 
     patchNode(name, patch) {
-      return exchange(`patch node ${name}`, `/api/v1/nodes/${encodeURIComponent(name)}`, 'PATCH', { contentType: 'application/json-patch+json', json: patch });
+      const body = { contentType: 'application/json-patch+json', json: patch };
+      return exchange(`patch node ${name}`, nodePath(name), { method: 'PATCH', body, maxBytes: MAX_OBJECT_BODY }, JSON.parse);
     },
 
     close() {
@@ -318,6 +304,10 @@ function readBounded(response: http.IncomingMessage, limit: number, done: (body:
   response.on('end', complete);
   response.on('close', complete);
   response.on('error', complete);
+}
+
+function nodePath(name: string): string {
+  return `/api/v1/nodes/${encodeURIComponent(name)}`;
 }
 
 function parseList(body: string): ListResult {
