@@ -1,16 +1,18 @@
+import type { Server } from 'node:net';
+import type { FastifyListenOptions } from 'fastify';
 import { Registry } from 'prom-client';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { buildApp, type App } from './app.js';
 import { sessionSettings, type AgentConfig } from './config/index.js';
 import { createSessionCache, createStsAssumer, startPrefetch, type RoleAssumer, type SessionCache } from './credentials/index.js';
-import { alsoListen, closeListener } from './imds/index.js';
+import { alsoListen, closeListener, drainListeners } from './imds/index.js';
 import { openTokenKeyStore } from './imds-token/index.js';
 import { createMetadataUpstream, type MetadataUpstream, type NodeImdsPosture } from './node-metadata/index.js';
 import { createPodDirectory, openKubeTransport, removeStartupTaint, type KubeTransport, type RunningPodDirectory } from './kube/index.js';
-import { createCloseStack } from './lifecycle/index.js';
+import { awaitSuccessor, createCloseStack, type Handover } from './lifecycle/index.js';
 import { createLogger, type Logger } from './log/index.js';
 import { createMetrics, type Metrics } from './metrics/index.js';
-import { connectionBudget, openFileLimit, reportSharedBridges, type SharedBridge } from './net/index.js';
+import { connectionBudget, listeningInodes, openFileLimit, reportSharedBridges, socketInodesOf, type SharedBridge } from './net/index.js';
 import { policyWarnings } from './policy/index.js';
 import { systemClock, systemScheduler, type Clock, type Scheduler } from './time/index.js';
 import { version } from './version.js';
@@ -50,8 +52,17 @@ export interface Agent {
   credentials: SessionCache;
   metrics: Metrics;
   logger: Logger;
-  /** Listens on the metadata port (and the node's IPv6 address) and the admin port. */
+  /**
+   * Listens on the admin port at once, and on the metadata port (and the node's IPv6 address) once
+   * the agent can answer (its first lists in), both with SO_REUSEPORT: in an upgrade the successor
+   * binds beside this agent and takes calls only when it can serve them.
+   */
   listen(): Promise<AgentUrls>;
+  /**
+   * On the way out, before close(): keeps serving until another agent listens on the metadata
+   * port, at most --handover-timeout, so no pod's call finds the port closed.
+   */
+  handOver(): Promise<Handover | { outcome: 'not-serving' }>;
   /** Releases everything made, newest first: servers, watches, timers, pooled sockets. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -156,6 +167,14 @@ export async function createAgent(config: Readonly<AgentConfig>, ports: AgentPor
       });
     };
 
+    let isClosed = false;
+    const closed = new Promise<void>((resolve) => resources.defer(() => {
+      isClosed = true;
+      resolve();
+    }));
+    let serving: { port: number } | undefined;
+    const listeners: Server[] = [];
+
     return {
       config,
       app,
@@ -164,19 +183,45 @@ export async function createAgent(config: Readonly<AgentConfig>, ports: AgentPor
       metrics,
       logger,
       async listen() {
-        const imdsUrl = await app.imds.listen({ host: config.hostIp, port: config.port });
+        const adminUrl = await app.admin.listen(shared({ host: config.adminHost, port: config.adminPort }));
+        await Promise.race([directory.whenReady(), closed]);
+        if (isClosed) {
+          // Closed while the admin port was still opening: it closed nothing then.
+          app.admin.server.close();
+          throw new Error('the agent was closed before it could serve');
+        }
+        const imdsUrl = await app.imds.listen(shared({ host: config.hostIp, port: config.port }));
         let imds6Url: string | undefined;
         // The node's IPv6 address too, for pods' [fd00:ec2::254] traffic DNATed there.
         if (config.hostIpv6 !== undefined) {
           const imds6 = await alsoListen(app.imds.server, config.hostIpv6, config.port);
           resources.defer(() => closeListener(imds6));
+          listeners.push(imds6);
           imds6Url = `http://[${config.hostIpv6}]:${new URL(imdsUrl).port}`;
         }
-        const adminUrl = await app.admin.listen({ host: config.adminHost, port: config.adminPort });
+        listeners.push(app.imds.server);
+        serving = { port: Number(new URL(imdsUrl).port) };
         if (config.startupTaint !== undefined) untaintOnceReady(config.startupTaint);
         const fields = { imds: imdsUrl, imds6: imds6Url, admin: adminUrl, node: config.nodeName, version: version(), maxConnections: connections };
         logger.info(fields, 'corridor agent listening');
         return { imdsUrl, adminUrl };
+      },
+      async handOver() {
+        if (serving === undefined) return { outcome: 'not-serving' as const };
+        const { port } = serving;
+        const own = socketInodesOf('self');
+        const addresses = config.hostIpv6 === undefined ? [config.hostIp] : [config.hostIp, config.hostIpv6];
+        const successorListens = () => addresses.every((address) => [...listeningInodes(address, port)].some((inode) => !own.has(inode)));
+        const handover = await awaitSuccessor({ successorListens, timeoutMs: config.handoverTimeoutMs, clock, scheduler });
+        if (handover.outcome === 'successor') {
+          logger.info(handover, 'another agent listens on the metadata port: handing over to it');
+          const drained = await drainListeners(listeners, scheduler);
+          const how = drained ? 'every connection finished' : 'connections still open are closed now';
+          logger.info({ drained }, `the metadata port handed over; ${how}`);
+        } else if (config.handoverTimeoutMs > 0) {
+          logger.warn(handover, 'no other agent listens on the metadata port: stopping anyway');
+        }
+        return handover;
       },
       close: () => resources.close(),
     };
@@ -195,6 +240,12 @@ export async function startAgent(config: Readonly<AgentConfig>, ports: AgentPort
     await agent.close();
     throw error;
   }
+}
+
+/** SO_REUSEPORT (Node.js 22.12 and later; ignored before): only processes of the same uid can join. */
+function shared(address: { host: string; port: number }): FastifyListenOptions {
+  const options: FastifyListenOptions & { reusePort: boolean } = { ...address, reusePort: true };
+  return options;
 }
 
 /** One passthrough request to the node's metadata service, wait included. */

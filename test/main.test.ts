@@ -1,18 +1,20 @@
 import t from 'tap';
+import { createServer } from 'node:net';
 import { build } from './helpers/build-app.js';
 
 const KEY = 'corridor.io/agent-not-ready';
 const LISTEN_ON_LOOPBACK = ['--port', '0', '--admin-host', '127.0.0.1', '--admin-port', '0'];
 
-t.test('the start-up taint leaves the node only once the agent serves: listening, and its first lists in', async (t) => {
+t.test('the start-up taint leaves the node only once the agent serves: its first lists in, then the metadata port open', async (t) => {
   const agent = await build(t, ['--startup-taint', KEY, ...LISTEN_ON_LOOPBACK], undefined, { unsynced: true });
   agent.kube.setNode('node-a', [{ key: KEY, effect: 'NoExecute' }]);
-  await agent.listen();
+  const listening = agent.listen();
   await agent.time.advance(60_000);
-  t.same(agent.kube.nodePatches, [], 'listening, but the first lists are not in: the taint stays');
+  t.same(agent.kube.nodePatches, [], 'the first lists are not in: the taint stays');
   agent.kube.releaseLists();
   // The lists the reflectors gave up on are tried again after their backoff.
   await agent.time.advance(60_000);
+  await listening;
   await agent.waitForLog((line) => line.msg === 'start-up taint removed: pods may be scheduled on this node');
   t.same(agent.kube.taintsOf('node-a'), [], 'then it goes');
   t.equal(agent.kube.nodePatches.length, 1);
@@ -54,4 +56,37 @@ t.test('the node\'s metadata posture is reported once: a warning and corridor_no
   const closed = await build(t);
   t.match(await closed.waitForLog((line) => line.component === 'node-metadata'), { level: 'info', posture: 'imdsv2-required' });
   t.match((await closed.admin.inject({ url: '/metrics' })).body, /^corridor_node_imds_posture\{posture="imdsv2-required"\} 1$/m);
+});
+
+t.test('an agent stopped before it serves has nothing to hand over', async (t) => {
+  const agent = await build(t, ['--handover-timeout', '15s', ...LISTEN_ON_LOOPBACK], undefined, { unsynced: true });
+  const listening = agent.listen();
+  listening.catch(() => undefined);
+  t.same(await agent.handOver(), { outcome: 'not-serving' });
+  await agent.close();
+  await t.rejects(listening, /closed before it could serve/, 'and it never opens the metadata port');
+});
+
+t.test('with no successor on the metadata port, a stopping agent serves on for --handover-timeout and says so', async (t) => {
+  const agent = await build(t, ['--handover-timeout', '2s', ...LISTEN_ON_LOOPBACK]);
+  await agent.listen();
+  const handover = agent.handOver();
+  await agent.time.advance(2000);
+  t.same(await handover, { outcome: 'timeout', waitedMs: 2000 });
+  await agent.waitForLog((line) => line.msg === 'no other agent listens on the metadata port: stopping anyway');
+});
+
+const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+t.test('a successor listening beside it (SO_REUSEPORT): the agent stops accepting and lets its connections finish', { skip: major < 22 || (major === 22 && minor < 12) ? `reusePort needs Node.js 22.12 or later (${process.version})` : false }, async (t) => {
+  const agent = await build(t, ['--handover-timeout', '15s', ...LISTEN_ON_LOOPBACK]);
+  const { imdsUrl } = await agent.listen();
+  const successor = createServer((socket) => socket.end());
+  const options = { host: '127.0.0.1', port: Number(new URL(imdsUrl).port), reusePort: true };
+  await new Promise<void>((resolve) => successor.listen(options, resolve));
+  t.teardown(() => new Promise<void>((resolve) => successor.close(() => resolve())));
+  const handover = await agent.handOver();
+  t.equal(handover.outcome, 'successor');
+  const drained = await agent.waitForLog((line) => typeof line.drained === 'boolean');
+  t.equal(drained.drained, true);
+  t.notOk(agent.imds.server.listening, 'the metadata port is the successor\'s alone');
 });

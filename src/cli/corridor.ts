@@ -16,6 +16,11 @@ const COMMANDS: readonly CommandEntry[] = [
     run: async (argv) => (await import('./agent.js')).runAgentCommand(argv),
   },
   {
+    name: 'probe',
+    summary: 'exit 0 once this container\'s agent serves the metadata port (the DaemonSet\'s startup probe)',
+    run: async (argv) => (await import('./probe.js')).runProbeCommand(argv),
+  },
+  {
     name: 'explain',
     summary: 'show which role a pod gets and why, from a kubeconfig',
     run: async (argv) => (await import('./explain.js')).runExplainCommand(argv),

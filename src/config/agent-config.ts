@@ -73,6 +73,15 @@ export const AGENT_FLAGS = [
     help: 'the start-up taint (its key) this agent removes from its own node once it serves, so no pod starts there first; unset: none',
   },
   {
+    name: 'handover-timeout',
+    kind: 'duration',
+    default: '15s',
+    zeroMeans: 'stop serving at once',
+    help:
+      'on SIGTERM, keep serving until another agent listens on the metadata port (the successor of an upgrade or pod delete), ' +
+      'at most this long (0 = stop at once); keep it under the pod\'s terminationGracePeriodSeconds',
+  },
+  {
     name: 'token-key-dir',
     kind: 'string',
     default: '/var/lib/corridor',
@@ -144,6 +153,8 @@ export interface AgentConfig {
   requireImdsv2: boolean;
   /** The key of the start-up taint removed from this node once the agent serves; undefined: none. */
   startupTaint: string | undefined;
+  /** How long a stopping agent keeps serving while no successor listens beside it. */
+  handoverTimeoutMs: number;
   /** Where token signing keys live on the node; undefined: a memory key only. */
   tokenKeyDir: string | undefined;
   serviceAccountRoles: boolean;
@@ -230,6 +241,7 @@ export function agentConfig(
     rateLimitBurst: values.rateLimitBurst,
     requireImdsv2: values.requireImdsv2,
     startupTaint,
+    handoverTimeoutMs: values.handoverTimeout,
     tokenKeyDir: values.tokenKeyDir || undefined,
     serviceAccountRoles: policy.serviceAccountRoles,
     sessionTags: values.sessionTags,

@@ -12,7 +12,9 @@ export async function alsoListen(server: HttpServer, host: string, port: number)
   const wanted = port === 0 ? (server.address() as AddressInfo | null)?.port ?? 0 : port;
   await new Promise<void>((resolve, reject) => {
     listener.once('error', reject);
-    listener.listen({ host, port: wanted, ipv6Only: true }, () => {
+    // SO_REUSEPORT as the HTTP server's own listener (main.ts): a successor agent binds beside this one.
+    const options = { host, port: wanted, ipv6Only: true, reusePort: true };
+    listener.listen(options, () => {
       listener.off('error', reject);
       resolve();
     });

@@ -60,6 +60,9 @@ export async function buildImdsServer(deps: ImdsServerDeps, options: ImdsServerO
     // request.log is the component logger, and the one line logged per request, below, names the request id.
     childLoggerFactory: (componentLogger) => componentLogger,
     ...exposedServerOptions,
+    // A request on a connection accepted before close() is answered, not 503: in a handover the
+    // successor already takes every new connection, and this one was a pod's call like any other.
+    return503OnClosing: false,
     // A client whose endpoint ends in a slash asks `//latest/...`; EC2 treats a run of slashes as
     // one. Only literal slashes collapse (an encoded %2F is never a separator), before any route,
     // token check or allowlist match, so a collapsed path meets exactly the rules its single-slash

@@ -49,7 +49,7 @@ async function node(t: Test) {
     settings,
     async start(): Promise<AgentProcess> {
       const agent = spawnAgent(t, settings);
-      await within(agent.synced, 30_000, 'the agent to sync');
+      await within(agent.serving, 30_000, 'the agent to serve');
       return agent;
     },
   };

@@ -28,7 +28,7 @@ t.test('SIGTERM finishes the request in flight, then the agent exits 0', async (
 
   const agent = spawnAgent(t, { port, adminPort, kubeconfig, stsUrl: sts.url });
   const { child } = agent;
-  await within(agent.synced, 30_000, 'the agent to sync');
+  await within(agent.serving, 30_000, 'the agent to serve');
 
   // The prefetch for the driver's role is still waiting on the slow STS: this request joins it.
   let answered = false;

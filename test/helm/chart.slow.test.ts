@@ -24,6 +24,7 @@ const ALL_ON = {
 /** A value other than the default for every flag that values set; values the agent accepts. */
 const SAMPLES: Readonly<Record<string, string | number | boolean>> = {
   port: 18181,
+  'handover-timeout': '20s',
   'admin-host': '127.0.0.2',
   'admin-port': 19181,
   kubeconfig: '/etc/corridor/kubeconfig',
@@ -115,9 +116,9 @@ if (!found.ok) {
 
   t.test('the schema check in this test rejects a broken object (so the passes above mean something)', async (t) => {
     const broken = structuredClone(only(defaults, 'DaemonSet'));
-    const spec = (broken as unknown as IDaemonSet).spec?.template.spec?.containers[0]?.ports?.[0] as { containerPort: unknown };
-    spec.containerPort = 'not-a-number';
-    t.match(schemaProblem(broken), /containerPort/);
+    const probe = (broken as unknown as IDaemonSet).spec?.template.spec?.containers[0]?.readinessProbe as { periodSeconds: unknown };
+    probe.periodSeconds = 'often';
+    t.match(schemaProblem(broken), /periodSeconds/);
   });
 
   t.test('namespaced objects go to the release namespace; cluster-scoped ones carry none', async (t) => {
@@ -170,8 +171,10 @@ if (!found.ok) {
     t.equal(result.config.stsRegion, 'eu-west-1');
     t.same(result.config.passthroughPaths, ['/latest/meta-data/placement/region', '/latest/meta-data/instance-id']);
     t.equal(result.config.annotations.serviceAccountRole, 'example.com/role-arn');
-    const ports = Object.fromEntries((agent.ports ?? []).map((p) => [p.name, p.containerPort]));
-    t.same(ports, { metadata: 18181, metrics: 19181 }, 'container ports follow agent.port and agent.adminPort');
+    t.same(agent.ports, undefined, 'no container ports: on the host network each would become a hostPort that keeps an upgrade\'s surge pod off the node');
+    t.equal(agent.readinessProbe?.httpGet?.port, 19181, 'the readiness probe follows agent.adminPort');
+    t.equal(agent.livenessProbe?.httpGet?.port, 19181, 'so does the liveness probe');
+    t.same(agent.startupProbe?.exec?.command, ['node', '/app/dist/src/cli/corridor.js', 'probe'], 'the startup probe asks the kernel whether this container\'s agent listens');
     t.equal(envOf(container(objects, 'iptables', true)).get('CORRIDOR_PORT')?.value, '18181', 'the iptables rule points at agent.port');
   });
 
@@ -248,26 +251,30 @@ if (!found.ok) {
     t.same(spec.tolerations, [{ operator: 'Exists' }], 'tolerates every taint');
     t.equal(spec.securityContext?.seccompProfile?.type, 'RuntimeDefault');
     const agent = container(defaults, 'corridor');
-    t.same(agent.livenessProbe?.httpGet, { path: '/healthz', port: 'metrics' });
-    t.same(agent.readinessProbe?.httpGet, { path: '/readyz', port: 'metrics' });
-    t.same(agent.ports?.find((p) => p.name === 'metrics'), { name: 'metrics', containerPort: 9181, hostPort: 9181, protocol: 'TCP' });
+    t.same(agent.livenessProbe?.httpGet, { path: '/healthz', port: 9181 });
+    t.same(agent.readinessProbe?.httpGet, { path: '/readyz', port: 9181 });
+    t.match(agent.startupProbe, { exec: { command: ['node', '/app/dist/src/cli/corridor.js', 'probe'] }, periodSeconds: 1, failureThreshold: 300 });
     t.ok(agent.resources?.requests?.memory && agent.resources.limits?.memory, 'memory request and limit');
     const strategy = daemonSet(defaults).spec?.updateStrategy;
-    t.same(strategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } });
+    t.same(strategy, { type: 'RollingUpdate', rollingUpdate: { maxSurge: '10%', maxUnavailable: 0 } }, 'a surge: the new agent starts beside the old one');
     const custom = daemonSet(renderChart(bin, { 'updateStrategy.rollingUpdate.maxUnavailable': '20%' })).spec?.updateStrategy?.rollingUpdate;
     t.equal(custom?.maxUnavailable, '20%');
   });
 
-  t.test('the Service and the PodMonitor scrape the admin port, named metrics', async (t) => {
-    const service = only(defaults, 'Service') as unknown as { spec: { clusterIP?: string; ports: { name: string; port: number }[]; selector: Record<string, string> } };
+  t.test('the Service and the PodMonitor scrape the admin port by number (the agent declares no container port)', async (t) => {
+    const service = only(defaults, 'Service') as unknown as { spec: { clusterIP?: string; ports: { name: string; port: number; targetPort: number }[]; selector: Record<string, string> } };
     t.equal(service.spec.clusterIP, 'None', 'headless by default');
-    t.same(service.spec.ports.map((p) => [p.name, p.port]), [['metrics', 9181]]);
+    t.same(service.spec.ports.map((p) => [p.name, p.port, p.targetPort]), [['metrics', 9181, 9181]]);
     t.same(service.spec.selector, daemonSet(defaults).spec?.selector.matchLabels);
     const regular = only(renderChart(bin, { 'metrics.service.headless': false }), 'Service') as unknown as { spec: { clusterIP?: string } };
     t.equal(regular.spec.clusterIP, undefined);
     t.notOk(renderChart(bin, { 'metrics.service.enabled': false }).some((o) => o.kind === 'Service'), 'metrics.service.enabled=false drops it');
-    const monitor = only(allOn, 'PodMonitor') as unknown as { spec: { selector: { matchLabels: Record<string, string> }; podMetricsEndpoints: { port: string; path: string }[] } };
-    t.same(monitor.spec.podMetricsEndpoints.map((e) => [e.port, e.path]), [['metrics', '/metrics']]);
+    const monitor = only(allOn, 'PodMonitor') as unknown as {
+      spec: { selector: { matchLabels: Record<string, string> }; podMetricsEndpoints: { port?: string; path: string; relabelings: { sourceLabels?: string[]; targetLabel: string; replacement?: string }[] }[] };
+    };
+    const [endpoint] = monitor.spec.podMetricsEndpoints;
+    t.equal(endpoint?.path, '/metrics');
+    t.same(endpoint?.relabelings[0], { sourceLabels: ['__meta_kubernetes_pod_ip'], targetLabel: '__address__', replacement: '$1:9181' }, 'the target is the pod IP and the admin port');
     t.same(monitor.spec.selector.matchLabels, daemonSet(defaults).spec?.selector.matchLabels);
   });
 
@@ -278,7 +285,7 @@ if (!found.ok) {
       ['agent.sessionDuration=2x', /sessionDuration/],
       ['agent.logLevel=loud', /logLevel/],
       ['agent.baseRoleArn=teams', /baseRoleArn/],
-      ['updateStrategy.rollingUpdate.maxUnavailable=0', /maxUnavailable/],
+      ['updateStrategy.rollingUpdate.maxSurge=-1', /maxSurge/],
       ['tokenKeys.hostPath=relative/keys', /hostPath/],
     ];
     for (const [set, message] of cases) {

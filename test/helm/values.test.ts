@@ -8,7 +8,7 @@ import { CHART } from '../helpers/helm.js';
 /** Flags the DaemonSet fills from the downward API rather than from values (host-ipv6: status.hostIPs, see ipv6.fromHostIPs). */
 const FROM_DOWNWARD_API = new Set(['node-name', 'host-ip', 'host-ipv6']);
 /** Values whose content is a Kubernetes object (documented upstream), not the chart's own keys. */
-const KUBERNETES_TYPED = new Set(['resources', 'iptables.resources', 'tokenKeys.resources', 'livenessProbe', 'readinessProbe']);
+const KUBERNETES_TYPED = new Set(['resources', 'iptables.resources', 'tokenKeys.resources', 'startupProbe', 'livenessProbe', 'readinessProbe']);
 
 interface SchemaNode {
   $ref?: string;

@@ -7,8 +7,8 @@ const ENTRY = fileURLToPath(new URL('../../src/cli/corridor.ts', import.meta.url
 export interface AgentProcess {
   child: ChildProcess;
   output: () => string;
-  /** Resolves once the agent has listed pods and namespaces. */
-  synced: Promise<void>;
+  /** Resolves once the agent serves: its first lists in, the metadata port open. */
+  serving: Promise<void>;
   /** Resolves once the agent's output (so far or later) includes `text`, a log message. */
   logged: (text: string) => Promise<void>;
 }
@@ -41,6 +41,8 @@ export function spawnAgent(t: Test, settings: AgentProcessSettings): AgentProces
       CORRIDOR_PASSTHROUGH_PATHS: '',
       CORRIDOR_IMDS_UPSTREAM: 'http://127.0.0.1:9',
       CORRIDOR_TOKEN_KEY_DIR: settings.tokenKeyDir ?? '',
+      // One agent at a time unless a test starts a successor (and gives --handover-timeout): stop at once.
+      CORRIDOR_HANDOVER_TIMEOUT: '0',
       // The agent's own identity from the default chain: static keys here, and never IMDS.
       AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
       AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
@@ -61,5 +63,5 @@ export function spawnAgent(t: Test, settings: AgentProcessSettings): AgentProces
   };
   child.stdout.on('data', append);
   child.stderr.on('data', append);
-  return { child, output: () => output, synced: logged('kubernetes caches synced'), logged };
+  return { child, output: () => output, serving: logged('corridor agent listening'), logged };
 }

@@ -155,7 +155,7 @@ async function runAcrossRestart(t: Test, client: RestartClient & { runner: { ok:
   };
   const start = async (): Promise<AgentProcess> => {
     const agent = spawnAgent(t, settings);
-    await within(agent.synced, 30_000, 'the agent to sync');
+    await within(agent.serving, 30_000, 'the agent to serve');
     return agent;
   };
 
