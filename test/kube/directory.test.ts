@@ -43,6 +43,8 @@ interface SetupOptions {
   clock?: Clock;
   start?: boolean;
   requestTimeoutMs?: number;
+  startJitterMs?: number;
+  random?: () => number;
   before?: (api: FakeKubeApi) => void;
 }
 
@@ -66,6 +68,8 @@ async function setup(t: Test, options: SetupOptions = {}): Promise<Harness> {
     logger,
     backoff: { initialMs: 10, maxMs: 50 },
     requestTimeoutMs: options.requestTimeoutMs,
+    startJitterMs: options.startJitterMs,
+    random: options.random,
   });
   t.teardown(() => {
     directory.stop();
@@ -462,4 +466,25 @@ t.test('an IP-less pod is in pods() from the first list, hostNetwork and finishe
   h.api.deletePod('gha', 'pending');
   t.same(await heard, [], 'listeners are called (so unused sessions can be dropped), with no pods');
   t.same(h.directory.pods().map((p) => p.name), ['web']);
+});
+
+t.test('the first lists wait a random share of the start jitter, so agents started together spread their lists', async (t) => {
+  const time = new FakeTime();
+  const h = await setup(t, { objects: baseObjects(), scheduler: time, clock: time, startJitterMs: 400, random: () => 0.5, start: false });
+  const listed = h.api.nextRequest('list', 'pods');
+  h.directory.start();
+  await time.advance(199);
+  t.same(h.requests, [], 'nothing asked before 0.5 of 400 ms');
+  await time.advance(1);
+  await within(listed, WAIT_MS, 'the first list, at 200 ms');
+});
+
+t.test('stop during the start jitter leaves nothing behind: no list, no timer', async (t) => {
+  const time = new FakeTime();
+  const h = await setup(t, { objects: baseObjects(), scheduler: time, clock: time, startJitterMs: 400, random: () => 0.5, start: false });
+  h.directory.start();
+  h.directory.stop();
+  t.equal(time.pendingTimers, 0);
+  await time.advance(1000);
+  t.same(h.requests, []);
 });
