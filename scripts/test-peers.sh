@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm run test:peers`: the agent against real peers, kept out of `npm test` (test/peers/*.peer.ts).
 #   kube-apiserver   built from k8s.io/kubernetes (scripts/build-kube-apiserver.sh) on etcd
-#                    (scripts/build-etcd.sh), RBAC from manifests/, pods through the API
+#                    (scripts/build-etcd.sh), RBAC from manifests/, pods through the API; the
+#                    agent's list client in pages and with gzip (kube-list-pages.peer.ts)
 #   botocore         boto3/botocore (scripts/install-python-peers.sh)
 #   aws-sdk-js-v3    this package's own @aws-sdk dependencies
 #   aws-sdk-java-v2  built with Maven (scripts/build-java-peer.sh)

@@ -121,6 +121,7 @@ export async function createAgent(config: Readonly<AgentConfig>, ports: AgentPor
       transport: kube,
       nodeName: config.nodeName,
       watchServiceAccounts: config.serviceAccountRoles,
+      startJitterMs: config.kubeStartJitterMs,
       clock,
       scheduler,
       ...random,

@@ -62,6 +62,15 @@ export const AGENT_FLAGS = [
     zeroMeans: 'answer an unseen IP at once',
     help: 'how long a request from an unseen IP waits for the pod watch (0 = answer it at once, without waiting)',
   },
+  {
+    name: 'kube-start-jitter',
+    kind: 'duration',
+    default: '200ms',
+    zeroMeans: 'list at once',
+    help:
+      'the first Kubernetes lists wait a random delay of up to this long, so agents started together do not hit the API server at once ' +
+      '(it adds to the time a new node waits for the agent; 0 = list at once)',
+  },
   { name: 'imds-upstream', kind: 'string', default: 'http://169.254.169.254', help: 'the real instance metadata service, for allowlisted paths only' },
   { name: 'passthrough-paths', kind: 'list', default: DEFAULT_PASSTHROUGH_PATHS.join(','), help: 'comma-separated metadata paths proxied to the real IMDS' },
   { name: 'rate-limit', kind: 'integer', default: '100', help: 'metadata requests per second one pod may make (token bucket; 0 turns the limit off)' },
@@ -145,6 +154,8 @@ export interface AgentConfig {
   refreshBeforeMs: number;
   minRemainingMs: number;
   podLookupTimeoutMs: number;
+  /** Up to this long, at random, before the first Kubernetes lists. */
+  kubeStartJitterMs: number;
   imdsUpstream: string;
   passthroughPaths: readonly string[];
   /** Per-pod requests per second; 0 means unlimited. */
@@ -217,6 +228,9 @@ export function agentConfig(
     errors.push(`--startup-taint: "${startupTaint}" is not a taint key (an optional DNS prefix and a slash, then a name of letters, digits, '-', '_' and '.')`);
   }
 
+  // Every millisecond of it may keep a new node's pods waiting; a minute is surely a mistake.
+  if (values.kubeStartJitter > 60_000) errors.push(`--kube-start-jitter: ${formatDuration(values.kubeStartJitter)} is more than 1m (new nodes wait for it)`);
+
   if (values.rateLimit > 0 && values.rateLimitBurst < 1) errors.push('--rate-limit-burst must be at least 1 when --rate-limit is on');
 
   const config: AgentConfig = {
@@ -235,6 +249,7 @@ export function agentConfig(
     refreshBeforeMs: refreshBefore,
     minRemainingMs: minRemaining,
     podLookupTimeoutMs: values.podLookupTimeout,
+    kubeStartJitterMs: values.kubeStartJitter,
     imdsUpstream: values.imdsUpstream.replace(/\/+$/, ''),
     passthroughPaths: Object.freeze([...values.passthroughPaths]),
     rateLimitPerSecond: values.rateLimit,

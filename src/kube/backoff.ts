@@ -17,3 +17,24 @@ export function backoffDelay(failures: number, options: BackoffOptions, random: 
   const ceiling = Math.min(options.maxMs, options.initialMs * 2 ** exponent);
   return Math.round(ceiling / 2 + (ceiling / 2) * random());
 }
+
+/** A Retry-After longer than this is taken as this: a broken header must not park the agent for hours. */
+const MAX_RETRY_AFTER_MS = 5 * 60_000;
+
+/**
+ * The delay before the next attempt when the server answered with Retry-After (429 from API
+ * Priority and Fairness, 503 from a server shedding load): at least what it asked, spread over up
+ * to twice that so the agents it turned away together do not come back together, and never less
+ * than the backoff, which keeps growing while the refusals go on. Without Retry-After, the backoff.
+ */
+export function retryDelay(
+  failures: number,
+  options: BackoffOptions,
+  retryAfterMs: number | undefined,
+  random: () => number = Math.random,
+): number {
+  const backoff = backoffDelay(failures, options, random);
+  if (retryAfterMs === undefined) return backoff;
+  const asked = Math.min(Math.max(0, retryAfterMs), MAX_RETRY_AFTER_MS);
+  return Math.max(backoff, Math.round(asked + asked * random()));
+}

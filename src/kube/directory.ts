@@ -1,6 +1,6 @@
 import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
-import type { Clock, Scheduler } from '../time/index.js';
+import type { Clock, Scheduler, Timer } from '../time/index.js';
 import { IpWaiters } from './ip-waiters.js';
 import { parseNamespace, parseServiceAccount } from './parse.js';
 import { PodIndex } from './pod-index.js';
@@ -16,6 +16,11 @@ export interface PodDirectoryOptions extends ReflectorTimings {
   nodeName: string;
   /** Watch ServiceAccounts too (needed only when their annotations may pick a role). */
   watchServiceAccounts: boolean;
+  /**
+   * The first lists start after a random delay of up to this long, so agents started together (a
+   * DaemonSet rollout, a batch of new nodes) do not reach the API server in one instant. Default 0.
+   */
+  startJitterMs?: number;
   scheduler: Scheduler;
   clock: Clock;
   metrics: Metrics;
@@ -104,6 +109,7 @@ export function createPodDirectory(options: PodDirectoryOptions): RunningPodDire
     notify(index.pods());
   }
 
+  let startTimer: Timer | undefined;
   return {
     byIp: (ip) => index.byIp(ip),
     waitForIp: (ip, timeoutMs) => waiters.wait(ip, timeoutMs),
@@ -116,9 +122,18 @@ export function createPodDirectory(options: PodDirectoryOptions): RunningPodDire
     isReady: () => ready,
     whenReady: () => readyPromise,
     start() {
-      for (const r of reflectors) r.start();
+      const delayMs = Math.round((options.random ?? Math.random)() * (options.startJitterMs ?? 0));
+      const startAll = () => {
+        startTimer = undefined;
+        for (const r of reflectors) r.start();
+      };
+      if (delayMs <= 0) return startAll();
+      logger.debug({ delayMs }, 'first lists after a start jitter');
+      startTimer = options.scheduler.schedule(delayMs, startAll);
     },
     stop() {
+      startTimer?.cancel();
+      startTimer = undefined;
       for (const r of reflectors) r.stop();
       waiters.releaseAll();
     },

@@ -2,9 +2,9 @@ import { inspect } from 'node:util';
 import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { Clock, Scheduler, Timer } from '../time/index.js';
-import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import { DEFAULT_BACKOFF, retryDelay, type BackoffOptions } from './backoff.js';
 import { resourceVersionOf, statusCodeOf } from './parse.js';
-import { httpStatusOf, type ListWatch, type WatchHandle, type WatchResource } from './api/transport-types.js';
+import { httpStatusOf, retryAfterOf, type ListRequest, type ListResult, type ListWatch, type WatchHandle, type WatchResource } from './api/transport-types.js';
 
 /** Where a reflector puts what it sees. Objects are raw; the store parses them. */
 export interface ReflectorStore {
@@ -16,8 +16,13 @@ export interface ReflectorStore {
 
 export interface ReflectorTimings {
   backoff?: Partial<BackoffOptions>;
-  /** A list, or a watch that has not opened, is abandoned after this long. */
+  /**
+   * A watch that has not opened is abandoned after this long. A list is bounded by its transport
+   * (the http transport: by silence, so a large list that keeps arriving is never cut off).
+   */
   requestTimeoutMs?: number;
+  /** Objects per page of a list (`limit`). Default 500, as client-go's. */
+  pageSize?: number;
   /** Watches ask the server to end after this many seconds, randomised up to twice that. */
   watchTimeoutSeconds?: number;
   /** Randomness for jitter; tests pin it. */
@@ -41,6 +46,10 @@ export interface ReflectorOptions extends ReflectorTimings {
 /** After the server's own timeout, how long a silent watch may go on before it counts as dead. */
 const WATCH_GRACE_SECONDS = 30;
 
+const DEFAULT_PAGE_SIZE = 500;
+
+type ListParameters = Pick<ListRequest, 'resourceVersion' | 'resourceVersionMatch' | 'limit'>;
+
 interface WatchEnd {
   reason: string;
   relist: boolean;
@@ -58,6 +67,7 @@ export class Reflector {
   private readonly requestTimeoutMs: number;
   private readonly watchTimeoutSeconds: number;
   private readonly random: () => number;
+  private readonly pageSize: number;
   private readonly logger: Logger;
   private running = false;
   /** Identifies the current list or watch; callbacks from an older one are ignored. */
@@ -66,6 +76,10 @@ export class Reflector {
   private needsList = true;
   private listedOnce = false;
   private resourceVersion = '';
+  /** The last list came in pages: this server pages (watch cache off, or one that pages from it). */
+  private paginated = false;
+  /** A relist at our resourceVersion was refused (410 from etcd, 504 from a cache behind it): read the latest instead. */
+  private readLatest = false;
   private retryTimer: Timer | undefined;
   private cancelCurrent: (() => void) | undefined;
 
@@ -74,6 +88,7 @@ export class Reflector {
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.watchTimeoutSeconds = options.watchTimeoutSeconds ?? 300;
     this.random = options.random ?? Math.random;
+    this.pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
     this.logger = options.logger.child({ resource: options.resource });
   }
 
@@ -106,34 +121,81 @@ export class Reflector {
   private async list(): Promise<void> {
     const attempt = ++this.attempt;
     const controller = new AbortController();
-    const timeout = this.options.scheduler.schedule(this.requestTimeoutMs, () => controller.abort());
-    this.cancelCurrent = () => {
-      timeout.cancel();
-      controller.abort();
-    };
+    this.cancelCurrent = () => controller.abort();
+    const parameters = this.listParameters();
     let result;
     try {
-      result = await this.options.transport.list(this.options.resource, {
-        fieldSelector: this.options.fieldSelector,
-        // The first list may come from the API server's watch cache (every node lists at once
-        // when the DaemonSet rolls); a relist after 410 must not go back in time, so it reads through.
-        resourceVersion: this.listedOnce ? undefined : '0',
-        signal: controller.signal,
-      });
+      result = await this.listPages(parameters, controller.signal);
     } catch (error) {
-      timeout.cancel();
-      if (attempt === this.attempt) this.retry({ reason: 'list failed', relist: true, error });
+      if (attempt !== this.attempt) return;
+      const status = httpStatusOf(error);
+      if (parameters.resourceVersion !== undefined && parameters.resourceVersion !== '0' && (status === 410 || status === 504)) this.readLatest = true;
+      this.retry({ reason: 'list failed', relist: true, error });
       return;
     }
-    timeout.cancel();
     if (attempt !== this.attempt) return;
     this.options.store.replace(result.items);
     this.resourceVersion = result.resourceVersion ?? '';
+    this.paginated = result.pages > 1;
+    this.readLatest = false;
     this.needsList = false;
     this.listedOnce = true;
-    this.logger.debug({ objects: result.items.length, resourceVersion: this.resourceVersion }, 'listed');
+    this.logger.debug({ objects: result.items.length, pages: result.pages, resourceVersion: this.resourceVersion, ...parameters }, 'listed');
     this.options.onListed?.();
     this.next();
+  }
+
+  /**
+   * Which snapshot a list asks for, so that as many lists as possible are answered from the API
+   * server's watch cache rather than etcd (a relist from etcd reads every object of the resource,
+   * and after an API server restart every agent relists at once):
+   * - the first list, `resourceVersion=0` ("any"): from the watch cache on every version; an agent
+   *   that has seen nothing cannot go back in time. Servers whose watch cache does not page ignore
+   *   the limit there and send the list whole.
+   * - a relist (after 410 Gone or a failed list), `resourceVersion=<last seen>` ("not older than"):
+   *   never older than what the agent already holds, and from the watch cache on every version
+   *   when unpaginated (a limit with a resourceVersion sends it to etcd on older servers), so
+   *   unpaginated unless the server paged the last list (then its watch cache is off, or pages).
+   * - a relist refused at that resourceVersion (410 from etcd, 504 when the cache is behind it):
+   *   the latest, a consistent read, paginated.
+   */
+  private listParameters(): ListParameters {
+    const limit = this.pageSize;
+    if (!this.listedOnce || this.resourceVersion === '') return { resourceVersion: '0', limit };
+    if (this.readLatest) return { limit };
+    if (this.paginated) return { resourceVersion: this.resourceVersion, resourceVersionMatch: 'NotOlderThan', limit };
+    return { resourceVersion: this.resourceVersion };
+  }
+
+  /**
+   * Every page of one list, following `continue` tokens; the list's resourceVersion is its first
+   * page's (every page is read from that snapshot, and the watch starts there). The store is
+   * replaced only with the whole list: half of one would delete the other half's objects.
+   */
+  private async listPages(parameters: ListParameters, signal: AbortSignal): Promise<{ items: unknown[]; resourceVersion: string | undefined; pages: number }> {
+    const { transport, resource, fieldSelector } = this.options;
+    const first = await transport.list(resource, { fieldSelector, ...parameters, signal });
+    const items = [...first.items];
+    let token = first.continue;
+    let pages = 1;
+    while (token !== undefined) {
+      let page: ListResult;
+      try {
+        page = await transport.list(resource, { fieldSelector, limit: parameters.limit, continue: token, signal });
+      } catch (error) {
+        if (httpStatusOf(error) !== 410) throw error;
+        // The snapshot the token names was compacted away: paging took longer than the server keeps
+        // old revisions (about 5 minutes). Start over in one unpaginated request, which cannot expire.
+        this.logger.warn({ pages, objects: items.length }, 'continue token expired; listing again in one request');
+        const whole = await transport.list(resource, { fieldSelector, ...parameters, limit: undefined, signal });
+        return { items: [...whole.items], resourceVersion: whole.resourceVersion, pages: 1 };
+      }
+      // One push per object: spreading a page of thousands into push() can overflow the stack.
+      for (const item of page.items) items.push(item);
+      token = page.continue;
+      pages++;
+    }
+    return { items, resourceVersion: first.resourceVersion, pages };
   }
 
   private async watch(): Promise<void> {
@@ -226,14 +288,20 @@ export class Reflector {
   private retry(outcome: WatchEnd): void {
     if (!this.running) return;
     if (outcome.relist) this.needsList = true;
-    const delayMs = backoffDelay(this.failures, this.backoff, this.random);
+    const status = httpStatusOf(outcome.error);
+    const retryAfterMs = retryAfterOf(outcome.error);
+    // API Priority and Fairness turns requests away with 429 and Retry-After; a server shedding load, 503.
+    const throttled = status === 429 || (status === 503 && retryAfterMs !== undefined);
+    const delayMs = retryDelay(this.failures, this.backoff, retryAfterMs, this.random);
     this.failures++;
     this.options.metrics.watchRestarts.inc({ resource: this.options.resource });
+    if (throttled) this.options.metrics.kubeThrottled.inc({ resource: this.options.resource });
     const fields = {
       reason: outcome.reason,
       relist: this.needsList,
       delayMs,
-      status: httpStatusOf(outcome.error),
+      status,
+      retryAfterMs,
       error: describe(outcome.error),
     };
     // Servers end watches routinely (timeoutSeconds); only failures are worth a warning.

@@ -1,7 +1,7 @@
 import type { Logger } from '../log/index.js';
 import type { Clock, Scheduler, Timer } from '../time/index.js';
-import { httpStatusOf, type KubeTransport } from './api/transport-types.js';
-import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import { httpStatusOf, retryAfterOf, type KubeTransport } from './api/transport-types.js';
+import { DEFAULT_BACKOFF, retryDelay, type BackoffOptions } from './backoff.js';
 import { record } from './values.js';
 
 export interface StartupTaintOptions {
@@ -62,11 +62,13 @@ export function removeStartupTaint(options: StartupTaintOptions): StartupTaintRe
       settle('removed');
     } catch (error) {
       if (stopped) return;
-      const delayMs = backoffDelay(failures++, backoff, options.random);
+      // A 429 or 503 with Retry-After: at least that long, jittered (the whole fleet may be turned away at once).
+      const retryAfterMs = retryAfterOf(error);
+      const delayMs = retryDelay(failures++, backoff, retryAfterMs, options.random);
       const status = httpStatusOf(error);
       // 422: the taints changed between read and patch; anything else is the API server or RBAC.
       const message = status === 422 ? 'node taints changed meanwhile; reading them again' : 'removing the start-up taint failed; retrying';
-      logger.warn({ status, err: error, delayMs, attempts: failures }, message);
+      logger.warn({ status, retryAfterMs, err: error, delayMs, attempts: failures }, message);
       timer = scheduler.schedule(delayMs, () => void attempt());
     }
   };

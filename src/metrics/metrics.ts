@@ -14,6 +14,7 @@ export interface Metrics {
   sessionMinRemaining: Gauge<string>;
   decisions: Counter<'outcome' | 'reason'>;
   watchRestarts: Counter<'resource'>;
+  kubeThrottled: Counter<'resource'>;
   connectionsRefused: Counter<'server' | 'reason'>;
   sharedBridges: Gauge<string>;
   nodeImdsPosture: Gauge<'posture'>;
@@ -102,6 +103,14 @@ export function createMetrics(registry: Registry, version: string, options: { de
     watchRestarts: new Counter({
       name: 'corridor_watch_restarts_total',
       help: 'Kubernetes watches restarted after an error, close or 410 Gone.',
+      labelNames: ['resource'],
+      registers,
+    }),
+    kubeThrottled: new Counter({
+      name: 'corridor_kube_throttled_total',
+      help:
+        'Lists and watches the Kubernetes API server turned away with 429 (API Priority and Fairness), or 503 with Retry-After; ' +
+        'the agent waits at least the Retry-After, jittered, before the next attempt.',
       labelNames: ['resource'],
       registers,
     }),

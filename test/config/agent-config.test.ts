@@ -14,6 +14,7 @@ t.test('defaults follow the design: 1h sessions refreshed 45m before expiry, 25m
   t.equal(c.refreshBeforeMs, 45 * 60_000);
   t.equal(c.minRemainingMs, 25 * 60_000);
   t.equal(c.podLookupTimeoutMs, 1000);
+  t.equal(c.kubeStartJitterMs, 200, 'a small spread: a new node waits for it');
   t.equal(c.imdsUpstream, 'http://169.254.169.254');
   t.equal(c.requireImdsv2, false);
   t.equal(c.annotations.role, 'iam.amazonaws.com/role');
@@ -197,4 +198,13 @@ t.test('--pod-lookup-timeout 0 answers an unseen IP at once; 0 for any other dur
   const other = parseAgentConfig(['--node-name', 'n', '--host-ip', '10.0.0.1', '--session-duration', '0'], {});
   t.notOk(other.ok);
   if (!other.ok) t.match(other.errors.join('\n'), /--session-duration: "0" is not a duration/);
+});
+
+t.test('--kube-start-jitter takes 0 (list at once) and refuses more than a minute, which new nodes would wait for', async (t) => {
+  const required = ['--node-name', 'n', '--host-ip', '10.0.0.1'];
+  const zero = parseAgentConfig(required, { CORRIDOR_KUBE_START_JITTER: '0' });
+  t.ok(zero.ok && zero.config.kubeStartJitterMs === 0);
+  const long = parseAgentConfig([...required, '--kube-start-jitter', '2m'], {});
+  t.notOk(long.ok);
+  if (!long.ok) t.match(long.errors.join('\n'), /--kube-start-jitter: 2m is more than 1m/);
 });

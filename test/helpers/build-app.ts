@@ -43,7 +43,7 @@ export interface BuildOptions {
 export async function build(t: Test, flags: string[] = [], upstream?: PassthroughUpstream & Partial<MetadataUpstream>, options: BuildOptions = {}): Promise<Built> {
   const base = options.noBaseRoleArn ? [] : ['--base-role-arn', BASE_ROLE_ARN];
   const parsed = parseAgentConfig(
-    ['--node-name', 'node-a', '--host-ip', '127.0.0.1', ...base, '--pod-lookup-timeout', '0', '--token-key-dir', '', ...flags],
+    ['--node-name', 'node-a', '--host-ip', '127.0.0.1', ...base, '--pod-lookup-timeout', '0', '--kube-start-jitter', '0', '--token-key-dir', '', ...flags],
     {},
   );
   if (!parsed.ok) throw new Error(parsed.errors.join('; '));

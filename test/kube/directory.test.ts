@@ -43,6 +43,8 @@ interface SetupOptions {
   clock?: Clock;
   start?: boolean;
   requestTimeoutMs?: number;
+  startJitterMs?: number;
+  random?: () => number;
   before?: (api: FakeKubeApi) => void;
 }
 
@@ -55,7 +57,7 @@ async function setup(t: Test, options: SetupOptions = {}): Promise<Harness> {
   const logs: Array<Record<string, unknown>> = [];
   const logger = createLogger('debug', { write: (line: string) => { logs.push(JSON.parse(line)); } });
   // The agent's own transport, over real HTTP to the stand-in.
-  const transport = createHttpTransport(api.connection());
+  const transport = createHttpTransport(api.connection(), { requestTimeoutMs: options.requestTimeoutMs });
   const directory = createPodDirectory({
     transport,
     nodeName: 'node-a',
@@ -66,6 +68,8 @@ async function setup(t: Test, options: SetupOptions = {}): Promise<Harness> {
     logger,
     backoff: { initialMs: 10, maxMs: 50 },
     requestTimeoutMs: options.requestTimeoutMs,
+    startJitterMs: options.startJitterMs,
+    random: options.random,
   });
   t.teardown(() => {
     directory.stop();
@@ -239,7 +243,10 @@ for (const as of ['event', 'http'] as const) {
     const relist = h.api.nextRequest('list', 'pods');
     h.api.setDown(false);
     const request = await within(relist, WAIT_MS, 'the relist');
-    t.equal(request.query.get('resourceVersion'), null, 'the relist is a consistent read, not from the watch cache');
+    const resumedFrom = h.requests.filter((r) => r.verb === 'watch' && r.resource === 'pods').at(-1)?.query.get('resourceVersion');
+    t.ok(resumedFrom, 'the expired watch asked for a resourceVersion');
+    t.equal(request.query.get('resourceVersion'), resumedFrom, 'the relist asks for state not older than what the agent holds: the watch cache serves it, never back in time');
+    t.equal(request.query.get('limit'), null, 'unpaginated: a limit with a resourceVersion sends the list to etcd on older API servers');
     await h.until(
       () => h.directory.byIp('10.0.0.42').kind === 'found' && h.directory.byIp('10.0.0.40').kind === 'unknown',
       'the relisted state',
@@ -296,7 +303,7 @@ t.test('losing the API server mid-run keeps serving the cache, and changes flow 
   t.equal(owner(h.directory.byIp('10.0.0.1')), 'web');
 });
 
-t.test('a list slower than the request timeout is abandoned and retried', async (t) => {
+t.test('a list the server leaves silent for the request timeout is abandoned and retried', async (t) => {
   const h = await setup(t, { objects: baseObjects(), requestTimeoutMs: 200, before: (api) => { api.listDelayMs = 60_000; } });
   await within(h.api.nextRequest('list', 'pods'), WAIT_MS, 'first list');
   h.api.listDelayMs = 0;
@@ -459,4 +466,25 @@ t.test('an IP-less pod is in pods() from the first list, hostNetwork and finishe
   h.api.deletePod('gha', 'pending');
   t.same(await heard, [], 'listeners are called (so unused sessions can be dropped), with no pods');
   t.same(h.directory.pods().map((p) => p.name), ['web']);
+});
+
+t.test('the first lists wait a random share of the start jitter, so agents started together spread their lists', async (t) => {
+  const time = new FakeTime();
+  const h = await setup(t, { objects: baseObjects(), scheduler: time, clock: time, startJitterMs: 400, random: () => 0.5, start: false });
+  const listed = h.api.nextRequest('list', 'pods');
+  h.directory.start();
+  await time.advance(199);
+  t.same(h.requests, [], 'nothing asked before 0.5 of 400 ms');
+  await time.advance(1);
+  await within(listed, WAIT_MS, 'the first list, at 200 ms');
+});
+
+t.test('stop during the start jitter leaves nothing behind: no list, no timer', async (t) => {
+  const time = new FakeTime();
+  const h = await setup(t, { objects: baseObjects(), scheduler: time, clock: time, startJitterMs: 400, random: () => 0.5, start: false });
+  h.directory.start();
+  h.directory.stop();
+  t.equal(time.pendingTimers, 0);
+  await time.advance(1000);
+  t.same(h.requests, []);
 });

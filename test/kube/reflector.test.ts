@@ -135,7 +135,7 @@ t.test('consecutive failures back off exponentially up to the cap; a healthy wat
   t.equal(transport.watches.length, 8, 'after a watch that delivered events the next retry waits the initial delay');
 });
 
-t.test('an ERROR event with code 410 relists with a consistent read and replaces the store', async (t) => {
+t.test('an ERROR event with code 410 relists from the last resourceVersion seen, unpaginated, and replaces the store', async (t) => {
   const { time, transport, store, metrics, startWatching } = setup(t);
   const first = await startWatching([obj('a', '5')]);
   first.handlers.event('ERROR', { kind: 'Status', code: 410, reason: 'Expired' });
@@ -144,7 +144,10 @@ t.test('an ERROR event with code 410 relists with a consistent read and replaces
   t.equal(store.calls.length, 1, 'events after the ERROR are ignored');
   await time.advance(100);
   t.equal(transport.lists.length, 2, 'relisted');
-  t.equal(transport.lastList().request.resourceVersion, undefined, 'the relist must not go back in time');
+  const relist = transport.lastList().request;
+  t.equal(relist.resourceVersion, '10', 'not older than what the store holds: never back in time, and from the watch cache');
+  t.equal(relist.limit, undefined, 'unpaginated: older API servers send a paginated list with a resourceVersion to etcd');
+  t.equal(relist.resourceVersionMatch, undefined);
   transport.lastList().resolve({ items: [obj('b', '30')], resourceVersion: '31' });
   await settle();
   t.same(store.calls.at(-1), ['replace', [obj('b', '30')]]);
@@ -196,16 +199,25 @@ t.test('a failed list is retried with backoff, the store untouched and no crash'
   t.equal(listed(), 1);
 });
 
-t.test('a list that hangs is aborted at the request timeout and retried', async (t) => {
-  const { time, transport, reflector } = setup(t);
+t.test('a list still arriving after the request timeout is not cut off: its transport bounds silence, not size', async (t) => {
+  const { time, transport, reflector, listed } = setup(t);
   reflector.start();
   const { signal } = transport.lastList().request;
-  await time.advance(4999);
-  t.notOk(signal.aborted);
+  await time.advance(60_000);
+  t.notOk(signal.aborted, 'a 34 MB list on a slow link takes as long as it takes');
+  t.equal(transport.lists.length, 1);
+  transport.lastList().resolve({ items: [], resourceVersion: '3' });
+  await settle();
+  t.equal(listed(), 1);
+});
+
+t.test('a failed list is retried after the backoff', async (t) => {
+  const { time, transport, reflector } = setup(t);
+  reflector.start();
+  transport.lastList().reject(Object.assign(new Error('list pods: nothing received for 30000 ms'), { code: 'ETIMEDOUT' }));
+  await time.advance(99);
+  t.equal(transport.lists.length, 1, 'not before the backoff');
   await time.advance(1);
-  t.ok(signal.aborted, 'the request is cancelled');
-  transport.lastList().reject(new Error('The operation was aborted.'));
-  await time.advance(100);
   t.equal(transport.lists.length, 2);
 });
 
@@ -236,4 +248,94 @@ t.test('a store that throws does not stop the watch', async (t) => {
   transport.lastWatch().handlers.event('DELETED', obj('a', '12'));
   t.same(store.calls.at(-1), ['remove', obj('a', '12')]);
   t.ok(logs.some((l) => l.level === 'error'));
+});
+
+const gone = (message = 'Expired') => Object.assign(new Error(message), { statusCode: 410 });
+
+t.test('a paginated list follows continue tokens, replaces the store once with every page, and watches from the first page\'s resourceVersion', async (t) => {
+  const { transport, store, reflector, listed } = setup(t);
+  reflector.start();
+  t.match(transport.lastList().request, { resourceVersion: '0', limit: 500, continue: undefined }, 'the first page: from the watch cache, 500 at most');
+  transport.lastList().resolve({ items: [obj('a', '5'), obj('b', '6')], resourceVersion: '40', continue: 'token-1' });
+  await settle();
+  t.equal(transport.lists.length, 2);
+  t.match(transport.lastList().request, { continue: 'token-1', limit: 500, resourceVersion: undefined, resourceVersionMatch: undefined }, 'the token alone names the snapshot');
+  t.same(store.calls, [], 'nothing replaced from half a list');
+  t.equal(listed(), 0);
+  transport.lastList().resolve({ items: [obj('c', '7')], resourceVersion: '40' });
+  await settle();
+  t.same(store.calls, [['replace', [obj('a', '5'), obj('b', '6'), obj('c', '7')]]]);
+  t.equal(listed(), 1);
+  t.equal(transport.lastWatch().request.resourceVersion, '40');
+});
+
+t.test('a continue token that expired mid-list (410) lists again from scratch in one unpaginated request', async (t) => {
+  const { transport, store, reflector, logs } = setup(t);
+  reflector.start();
+  transport.lastList().resolve({ items: [obj('a', '5')], resourceVersion: '40', continue: 'token-1' });
+  await settle();
+  transport.lastList().reject(gone('The provided continue parameter is too old'));
+  await settle();
+  t.equal(transport.lists.length, 3, 'at once, no backoff: one request that cannot expire');
+  t.match(transport.lastList().request, { resourceVersion: '0', limit: undefined, continue: undefined });
+  transport.lastList().resolve({ items: [obj('a', '5'), obj('b', '41')], resourceVersion: '42' });
+  await settle();
+  t.same(store.calls, [['replace', [obj('a', '5'), obj('b', '41')]]], 'the first page is not kept twice');
+  t.equal(transport.lastWatch().request.resourceVersion, '42');
+  t.ok(logs.some((l) => l.msg === 'continue token expired; listing again in one request'));
+});
+
+t.test('after a paginated list, a relist pages too, not older than what the store holds (NotOlderThan, never an exact etcd read)', async (t) => {
+  const { time, transport, reflector } = setup(t);
+  reflector.start();
+  transport.lastList().resolve({ items: [obj('a', '5')], resourceVersion: '40', continue: 'token-1' });
+  await settle();
+  transport.lastList().resolve({ items: [obj('b', '6')], resourceVersion: '40' });
+  await settle();
+  transport.lastWatch().handlers.event('ERROR', { kind: 'Status', code: 410 });
+  await time.advance(100);
+  t.match(transport.lastList().request, { resourceVersion: '40', resourceVersionMatch: 'NotOlderThan', limit: 500 });
+});
+
+for (const status of [410, 504]) {
+  t.test(`a relist the server cannot serve at that resourceVersion (${status}) reads the latest next, paginated`, async (t) => {
+    const { time, transport, startWatching } = setup(t);
+    const watch = await startWatching();
+    watch.handlers.done(gone());
+    await time.advance(100);
+    t.equal(transport.lastList().request.resourceVersion, '10');
+    transport.lastList().reject(Object.assign(new Error('refused'), { statusCode: status }));
+    await time.advance(200);
+    t.equal(transport.lists.length, 3);
+    t.match(transport.lastList().request, { resourceVersion: undefined, limit: 500 }, 'a consistent read');
+    transport.lastList().resolve({ items: [], resourceVersion: '50' });
+    await settle();
+    transport.lastWatch().handlers.done(gone());
+    await time.advance(1000);
+    t.equal(transport.lists.length, 4);
+    t.equal(transport.lastList().request.resourceVersion, '50', 'back to the watch cache once a list went through');
+  });
+}
+
+t.test('a 429 with Retry-After waits at least that long, jittered up to twice it, counts as throttled and says so', async (t) => {
+  const { time, transport, reflector, metrics, logs } = setup(t);
+  reflector.start();
+  transport.lastList().reject(Object.assign(new Error('list pods: HTTP 429 TooManyRequests'), { statusCode: 429, retryAfterMs: 3000 }));
+  // random() is 0.999999: 3 s asked, spread to just under 6 s; the backoff alone would be 100 ms.
+  await time.advance(5998);
+  t.equal(transport.lists.length, 1, 'not before the Retry-After and its jitter');
+  await time.advance(2);
+  t.equal(transport.lists.length, 2);
+  const throttled = (await metrics.kubeThrottled.get()).values.find((v) => v.labels.resource === 'pods')?.value;
+  t.equal(throttled, 1, 'corridor_kube_throttled_total{resource="pods"}');
+  t.ok(logs.some((l) => l.level === 'warn' && l.status === 429 && l.retryAfterMs === 3000 && l.delayMs === 6000));
+});
+
+t.test('a 503 without Retry-After is an outage, not throttling: the backoff alone', async (t) => {
+  const { time, transport, startWatching, metrics } = setup(t);
+  await startWatching();
+  transport.lastWatch().handlers.done(Object.assign(new Error('HTTP 503'), { statusCode: 503 }));
+  await time.advance(100);
+  t.equal(transport.watches.length, 2);
+  t.same((await metrics.kubeThrottled.get()).values.filter((v) => v.value > 0), []);
 });

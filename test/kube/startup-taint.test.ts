@@ -89,3 +89,20 @@ t.test('stop ends the retries: the taint stays (no pods on a node whose agent is
   await time.advance(600_000);
   t.same(kube.taintsOf('node-a'), [OURS]);
 });
+
+t.test('a node GET turned away with 429 and Retry-After is tried again no sooner than it asked, jittered', async (t) => {
+  const { kube, time, logs, start } = setup([OURS]);
+  const getNode = kube.getNode.bind(kube);
+  let refusals = 1;
+  kube.getNode = (name) => {
+    if (refusals-- > 0) return Promise.reject(Object.assign(new Error('get node node-a: HTTP 429 TooManyRequests'), { statusCode: 429, retryAfterMs: 4000 }));
+    return getNode(name);
+  };
+  const removal = start();
+  // 4 s asked, spread by half of it again with random() 0.5: 6 s; the backoff alone would be about 375 ms.
+  await time.advance(5999);
+  t.same(kube.taintsOf('node-a'), [OURS], 'not before the Retry-After and its jitter');
+  await time.advance(1);
+  t.equal(await removal.done, 'removed');
+  t.match(logs.find((line) => line.level === 'warn'), { status: 429, retryAfterMs: 4000, delayMs: 6000 });
+});

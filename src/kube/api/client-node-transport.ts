@@ -9,6 +9,7 @@ import {
   type RequestContext,
   type ResponseContext,
 } from '@kubernetes/client-node';
+import { systemScheduler, type Scheduler } from '../../time/index.js';
 import { RESOURCE_PATHS, type KubeTransport } from './transport-types.js';
 
 /**
@@ -34,20 +35,47 @@ export function withSignal(signal: AbortSignal): ConfigurationOptions {
   };
 }
 
-export function createClientNodeTransport(kubeConfig: KubeConfig): KubeTransport {
+export interface ClientNodeTransportOptions {
+  /**
+   * A list page is abandoned after this long in all (client-node reads an answer whole, so its
+   * silence cannot be told from its size: pages keep each answer small). Default 30 s.
+   */
+  requestTimeoutMs?: number;
+  scheduler?: Scheduler;
+}
+
+export function createClientNodeTransport(kubeConfig: KubeConfig, settings: ClientNodeTransportOptions = {}): KubeTransport {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const watcher = new Watch(kubeConfig);
+  const requestTimeoutMs = settings.requestTimeoutMs ?? 30_000;
+  const scheduler = settings.scheduler ?? systemScheduler;
   return {
-    async list(resource, { fieldSelector, resourceVersion, signal }) {
-      const params = { fieldSelector, resourceVersion };
-      const options = withSignal(signal);
-      const list =
-        resource === 'pods'
-          ? await core.listPodForAllNamespaces(params, options)
-          : resource === 'namespaces'
-            ? await core.listNamespace(params, options)
-            : await core.listServiceAccountForAllNamespaces(params, options);
-      return { items: list.items, resourceVersion: list.metadata?.resourceVersion };
+    async list(resource, request) {
+      const params = {
+        fieldSelector: request.fieldSelector,
+        resourceVersion: request.resourceVersion,
+        resourceVersionMatch: request.resourceVersionMatch,
+        limit: request.limit,
+        _continue: request.continue,
+      };
+      const controller = new AbortController();
+      const abort = () => controller.abort(request.signal.reason);
+      request.signal.addEventListener('abort', abort, { once: true });
+      const timer = scheduler.schedule(requestTimeoutMs, abort);
+      const options = withSignal(controller.signal);
+      try {
+        const list =
+          resource === 'pods'
+            ? await core.listPodForAllNamespaces(params, options)
+            : resource === 'namespaces'
+              ? await core.listNamespace(params, options)
+              : await core.listServiceAccountForAllNamespaces(params, options);
+        const token = list.metadata?._continue;
+        return { items: list.items, resourceVersion: list.metadata?.resourceVersion, ...(token ? { continue: token } : {}) };
+      } finally {
+        timer.cancel();
+        request.signal.removeEventListener('abort', abort);
+      }
     },
     async watch(resource, request, handlers) {
       const query: Record<string, string | number | boolean> = {

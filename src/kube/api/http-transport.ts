@@ -5,15 +5,21 @@
 import { statSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import { PassThrough, type Readable } from 'node:stream';
+import zlib from 'node:zlib';
 import { systemClock, systemScheduler, type Clock, type Scheduler } from '../../time/index.js';
 import type { KubeConnection } from './connection.js';
 import { LineSplitter } from '../line-splitter.js';
 import { resourceVersionOf } from '../parse.js';
 import { record } from '../values.js';
-import { RESOURCE_PATHS, type KubeTransport, type ListResult, type WatchHandle, type WatchHandlers } from './transport-types.js';
+import { parseRetryAfter, RESOURCE_PATHS, type KubeTransport, type ListResult, type WatchHandle, type WatchHandlers } from './transport-types.js';
 
 export interface HttpTransportOptions {
-  /** A list, or a watch until its response headers, is abandoned after this long. Default 30 s. */
+  /**
+   * A request is abandoned after this long without a byte from the server: before its answer's
+   * headers, or between two chunks of a list's body (a large list that keeps arriving is never cut
+   * off). A watch is bounded until its headers; the reflector bounds its silence after. Default 30 s.
+   */
   requestTimeoutMs?: number;
   /** A token file is re-read when it changes, and at least this often. Default 60 s. */
   tokenMaxAgeMs?: number;
@@ -22,12 +28,16 @@ export interface HttpTransportOptions {
   scheduler?: Scheduler;
 }
 
-/** An error answer from the API server; `statusCode` is what the reflector reads (410 means relist). */
+/**
+ * An error answer from the API server; `statusCode` is what the reflector reads (410 means relist),
+ * `retryAfterMs` its Retry-After (429 from API Priority and Fairness, 503 when shedding load).
+ */
 class KubeApiError extends Error {
   constructor(
     message: string,
     readonly statusCode: number,
     readonly reason: string | undefined,
+    readonly retryAfterMs: number | undefined,
   ) {
     super(message);
     this.name = 'KubeApiError';
@@ -67,6 +77,7 @@ export function createHttpTransport(connection: KubeConnection, options: HttpTra
   const port = base.port === '' ? (secure ? 443 : 80) : Number(base.port);
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   const scheduler = options.scheduler ?? systemScheduler;
+  const clock = options.clock ?? systemClock;
   const agent = secure
     ? new https.Agent({
         keepAlive: true,
@@ -80,12 +91,14 @@ export function createHttpTransport(connection: KubeConnection, options: HttpTra
     : new http.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS });
   const token =
     connection.tokenFile !== undefined
-      ? new TokenFile(connection.tokenFile, options.clock ?? systemClock, options.tokenMaxAgeMs ?? 60_000)
+      ? new TokenFile(connection.tokenFile, clock, options.tokenMaxAgeMs ?? 60_000)
       : undefined;
   const userAgent = options.userAgent ?? 'corridor';
 
   function send(path: string, query: URLSearchParams, signal: AbortSignal | undefined, method = 'GET', contentType?: string): http.ClientRequest {
-    const headers: http.OutgoingHttpHeaders = { accept: 'application/json', 'user-agent': userAgent };
+    // gzip: a namespace list shrinks about tenfold, which is most of what an agent costs the API
+    // server's network at start-up. The server compresses only answers worth it (lists over its threshold).
+    const headers: http.OutgoingHttpHeaders = { accept: 'application/json', 'accept-encoding': 'gzip', 'user-agent': userAgent };
     if (contentType !== undefined) headers['content-type'] = contentType;
     const bearer = token?.current() ?? connection.token;
     if (bearer !== undefined && bearer !== '') headers.authorization = `Bearer ${bearer}`;
@@ -103,9 +116,9 @@ export function createHttpTransport(connection: KubeConnection, options: HttpTra
   }
 
   /**
-   * One request whose answer is one JSON document (a list, a node), parsed by `parse`, within the
-   * request timeout. `maxBytes` bounds what is held of the answer: past it the document is cut
-   * and fails to parse.
+   * One request whose answer is one JSON document (a list, a node), parsed by `parse`, as long as
+   * the server is never silent for the request timeout. `maxBytes` bounds what is held of the
+   * (decompressed) answer: past it the document is cut and fails to parse.
    */
   function exchange<T>(
     what: string,
@@ -121,42 +134,77 @@ export function createHttpTransport(connection: KubeConnection, options: HttpTra
         reject(error);
         return;
       }
-      const timer = scheduler.schedule(requestTimeoutMs, () =>
-        req.destroy(new TransportError(`${what}: no answer within ${requestTimeoutMs} ms`, 'ETIMEDOUT')),
-      );
-      const fail = (error: unknown) => {
-        timer.cancel();
-        reject(error);
+      let settled = false;
+      const settle = (outcome: () => void) => {
+        if (settled) return;
+        settled = true;
+        silence.cancel();
+        outcome();
       };
+      const fail = (error: unknown) => settle(() => reject(error));
+      const silence = silenceLimit(what, (error) => {
+        fail(error);
+        req.destroy(error);
+      });
       req.on('error', fail);
       req.on('response', (response) => {
+        silence.heard();
+        response.on('data', () => silence.heard());
         const status = response.statusCode ?? 0;
         noteStatus(status);
+        const body = decoded(response, what);
         const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
         const chunks: Buffer[] = [];
         let size = 0;
-        response.on('data', (chunk: Buffer) => {
+        body.on('data', (chunk: Buffer) => {
           if (size >= maxBytes) return;
           chunks.push(chunk);
           size += chunk.length;
         });
+        body.on('error', fail);
         response.on('error', fail);
         response.on('close', () => {
           if (!response.complete) fail(new TransportError(`${what}: connection closed before the end of the answer`, 'ECONNRESET'));
         });
-        response.on('end', () => {
-          timer.cancel();
+        body.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          if (status !== 200) return reject(apiError(what, status, text));
-          try {
-            resolve(parse(text));
-          } catch (error) {
-            reject(new TransportError(`${what}: ${(error as Error).message}`, 'EBADRESPONSE'));
-          }
+          if (status !== 200) return fail(apiError(what, status, text, retryAfter(response)));
+          settle(() => {
+            try {
+              resolve(parse(text));
+            } catch (error) {
+              reject(new TransportError(`${what}: ${(error as Error).message}`, 'EBADRESPONSE'));
+            }
+          });
         });
       });
       req.end(options.body === undefined ? undefined : JSON.stringify(options.body.json));
     });
+  }
+
+  /**
+   * Calls `expire` once nothing has been heard for the request timeout. One timer, moved on only
+   * when it fires (not per chunk), so a list arriving in thousands of chunks costs a few timers.
+   */
+  function silenceLimit(what: string, expire: (error: TransportError) => void): { heard(): void; cancel(): void } {
+    let heardAt = clock.now();
+    let timer = scheduler.schedule(requestTimeoutMs, check);
+    function check(): void {
+      const quietMs = clock.now() - heardAt;
+      if (quietMs >= requestTimeoutMs) expire(new TransportError(`${what}: nothing received for ${requestTimeoutMs} ms`, 'ETIMEDOUT'));
+      else timer = scheduler.schedule(requestTimeoutMs - quietMs, check);
+    }
+    return {
+      heard: () => {
+        heardAt = clock.now();
+      },
+      cancel: () => timer.cancel(),
+    };
+  }
+
+  function retryAfter(response: http.IncomingMessage): number | undefined {
+    const header = response.headers['retry-after'];
+    return header === undefined ? undefined : parseRetryAfter(header, clock.now());
   }
 
   /** A rejected request whose answer says the token is stale: the next one reads the file again. */
@@ -168,7 +216,13 @@ export function createHttpTransport(connection: KubeConnection, options: HttpTra
     list(resource, request) {
       const query = new URLSearchParams();
       if (request.fieldSelector !== undefined) query.set('fieldSelector', request.fieldSelector);
-      if (request.resourceVersion !== undefined) query.set('resourceVersion', request.resourceVersion);
+      if (request.limit !== undefined) query.set('limit', String(request.limit));
+      // A continue token names its snapshot; a resourceVersion beside it is refused (400).
+      if (request.continue !== undefined) query.set('continue', request.continue);
+      else {
+        if (request.resourceVersion !== undefined) query.set('resourceVersion', request.resourceVersion);
+        if (request.resourceVersionMatch !== undefined) query.set('resourceVersionMatch', request.resourceVersionMatch);
+      }
       return exchange(`list ${resource}`, RESOURCE_PATHS[resource], { query, signal: request.signal }, parseList);
     },
 
@@ -212,12 +266,13 @@ export function createHttpTransport(connection: KubeConnection, options: HttpTra
           openTimer.cancel();
           const status = response.statusCode ?? 0;
           noteStatus(status);
+          const body = decoded(response, `watch ${resource}`);
           if (status !== 200) {
-            readBounded(response, MAX_ERROR_BODY, (body) => finish(apiError(`watch ${resource}`, status, body)));
+            readBounded(body, MAX_ERROR_BODY, (text) => finish(apiError(`watch ${resource}`, status, text, retryAfter(response))));
             return;
           }
           resolve(handle);
-          streamEvents(response, handlers, () => over, finish);
+          streamEvents(response, body, handlers, () => over, finish);
         });
         req.end();
       });
@@ -239,12 +294,40 @@ export function createHttpTransport(connection: KubeConnection, options: HttpTra
 }
 
 /**
- * Delivers a watch response's events (one JSON object per line; see LineSplitter) until the
- * stream ends or the watch is over. Calls `finish` once: null when the server ended the stream.
+ * The answer's body as it was sent: gunzipped as it streams in when the server compressed it, so
+ * a watch event is delivered when its bytes arrive, not when the stream ends. A corrupt stream
+ * is an EBADRESPONSE error on the returned stream.
  */
-function streamEvents(response: http.IncomingMessage, handlers: WatchHandlers, isOver: () => boolean, finish: (error: unknown) => void): void {
+function decoded(response: http.IncomingMessage, what: string): Readable {
+  const encoding = (response.headers['content-encoding'] ?? '').trim().toLowerCase();
+  if (encoding === '' || encoding === 'identity') return response;
+  if (encoding !== 'gzip') {
+    // Only gzip is asked for; anything else cannot be read.
+    response.resume();
+    const refused = new PassThrough();
+    process.nextTick(() => refused.destroy(new TransportError(`${what}: unsupported content-encoding ${encoding}`, 'EBADRESPONSE')));
+    return refused;
+  }
+  const gunzip = zlib.createGunzip();
+  response.pipe(gunzip);
+  const bad = new PassThrough();
+  gunzip.on('error', (error) => bad.destroy(new TransportError(`${what}: corrupt gzip body: ${error.message}`, 'EBADRESPONSE')));
+  return gunzip.pipe(bad);
+}
+
+/**
+ * Delivers a watch response's events (one JSON object per line; see LineSplitter) from its
+ * decoded `body` until the stream ends or the watch is over. Calls `finish` once: null when the
+ * server ended the stream.
+ */
+function streamEvents(
+  response: http.IncomingMessage,
+  body: Readable,
+  handlers: WatchHandlers,
+  isOver: () => boolean,
+  finish: (error: unknown) => void,
+): void {
   const splitter = new LineSplitter();
-  let ended = false;
   /** False once the watch is over (a bad line, or a handler that aborted it). */
   const deliver = (lines: readonly string[]): boolean => {
     for (const line of lines) {
@@ -273,21 +356,21 @@ function streamEvents(response: http.IncomingMessage, handlers: WatchHandlers, i
     }
     return !isOver();
   };
-  response.on('data', (chunk: Buffer) => {
+  body.on('data', (chunk: Buffer) => {
     if (isOver() || !deliver(splitter.push(chunk))) return;
     if (splitter.pendingLength > MAX_LINE_CHARS) finish(new TransportError(`watch event longer than ${MAX_LINE_CHARS} characters`, 'EBADRESPONSE'));
   });
-  response.on('end', () => {
-    ended = true;
+  body.on('end', () => {
     if (!isOver() && deliver(splitter.end())) finish(null);
   });
+  body.on('error', (error) => finish(error));
   response.on('error', (error) => finish(error));
   response.on('close', () => {
-    if (!ended) finish(new TransportError('watch connection closed before the end of the stream', 'ECONNRESET'));
+    if (!response.complete) finish(new TransportError('watch connection closed before the end of the stream', 'ECONNRESET'));
   });
 }
 
-function readBounded(response: http.IncomingMessage, limit: number, done: (body: string) => void): void {
+function readBounded(response: Readable, limit: number, done: (body: string) => void): void {
   const chunks: Buffer[] = [];
   let size = 0;
   let called = false;
@@ -312,13 +395,14 @@ function nodePath(name: string): string {
 
 function parseList(body: string): ListResult {
   const parsed: unknown = JSON.parse(body);
-  const { items } = record(parsed);
+  const { items, metadata } = record(parsed);
   if (!Array.isArray(items)) throw new Error('the answer is not a list (no items)');
-  return { items, resourceVersion: resourceVersionOf(parsed) };
+  const token = record(metadata).continue;
+  return { items, resourceVersion: resourceVersionOf(parsed), ...(typeof token === 'string' && token !== '' ? { continue: token } : {}) };
 }
 
 /** The message of a metav1.Status body when there is one, so logs say what the server said. */
-function apiError(what: string, status: number, body: string): KubeApiError {
+function apiError(what: string, status: number, body: string, retryAfterMs: number | undefined): KubeApiError {
   let reason: string | undefined;
   let message = body.slice(0, 300);
   try {
@@ -328,7 +412,7 @@ function apiError(what: string, status: number, body: string): KubeApiError {
   } catch {
     // Not a Status object (a proxy's HTML page, say): the raw start of the body is the message.
   }
-  return new KubeApiError(`${what}: HTTP ${status}${reason ? ` ${reason}` : ''}${message ? `: ${message}` : ''}`, status, reason);
+  return new KubeApiError(`${what}: HTTP ${status}${reason ? ` ${reason}` : ''}${message ? `: ${message}` : ''}`, status, reason, retryAfterMs);
 }
 
 /**

@@ -25,5 +25,5 @@ export async function openKubeTransport(path: string | undefined, options: OpenK
     'the kubeconfig user needs @kubernetes/client-node; loading it (about 90 MB more memory)',
   );
   const { createClientNodeTransport, loadKubeConfig } = await import('./client-node.js');
-  return createClientNodeTransport(loadKubeConfig(path, sources));
+  return createClientNodeTransport(loadKubeConfig(path, sources), { requestTimeoutMs: httpOptions.requestTimeoutMs, scheduler: httpOptions.scheduler });
 }

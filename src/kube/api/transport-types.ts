@@ -13,14 +13,25 @@ export type WatchResource = 'pods' | 'namespaces' | 'serviceaccounts';
 
 export interface ListRequest {
   fieldSelector?: string;
-  /** '0' lets the API server answer from its watch cache; undefined asks for a consistent read. */
+  /**
+   * '0' lets the API server answer from its watch cache; another value asks for data at least that
+   * new; undefined asks for a consistent read. Not sent with `continue` (the token carries it).
+   */
   resourceVersion?: string;
+  /** NotOlderThan keeps a paginated list with a resourceVersion from meaning an exact (etcd) read. */
+  resourceVersionMatch?: 'NotOlderThan';
+  /** At most this many objects per answer; a server answering from its watch cache may send them all. */
+  limit?: number;
+  /** The previous page's token: the next page of the same snapshot. */
+  continue?: string;
   signal: AbortSignal;
 }
 
 export interface ListResult {
   items: readonly unknown[];
   resourceVersion: string | undefined;
+  /** Set when more pages follow. */
+  continue?: string;
 }
 
 export interface WatchRequest {
@@ -69,6 +80,26 @@ export const RESOURCE_PATHS: Readonly<Record<WatchResource, string>> = Object.fr
   namespaces: '/api/v1/namespaces',
   serviceaccounts: '/api/v1/serviceaccounts',
 });
+
+/**
+ * How long the API server asked the client to wait (its Retry-After header, in ms), when it did:
+ * the http transport puts it in `retryAfterMs`; client-node's ApiException carries the headers.
+ */
+export function retryAfterOf(error: unknown): number | undefined {
+  const { retryAfterMs, headers } = record(error);
+  if (typeof retryAfterMs === 'number') return retryAfterMs;
+  // The API server sends seconds; a date there (which it never sends) is left to the backoff.
+  const header = record(headers)['retry-after'];
+  return typeof header === 'string' && /^\d+$/.test(header.trim()) ? Number(header.trim()) * 1000 : undefined;
+}
+
+/** Retry-After as seconds or as an HTTP date (RFC 9110 10.2.3), in ms from `nowMs`; undefined when it is neither. */
+export function parseRetryAfter(header: string, nowMs: number): number | undefined {
+  const text = header.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+}
 
 /**
  * The HTTP status behind a transport error: the http transport and client-node's Watch put it in

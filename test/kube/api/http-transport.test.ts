@@ -7,12 +7,13 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
+import { createGzip, gzipSync } from 'node:zlib';
 import t, { type Test } from 'tap';
 import type { KubeConnection } from '../../../src/kube/api/connection.js';
 import { createHttpTransport, type HttpTransportOptions } from '../../../src/kube/api/http-transport.js';
 import { httpStatusOf, type KubeTransport, type WatchHandle, type WatchHandlers } from '../../../src/kube/api/transport-types.js';
 import { fakeKubeApi, makePod, within, type FakeKubeApi } from '../../helpers/fake-kube-api.js';
-import { FakeTime } from '../../helpers/fake-time.js';
+import { FakeTime, settle } from '../../helpers/fake-time.js';
 import { freePort } from '../../helpers/free-port.js';
 
 const WAIT_MS = 5000;
@@ -413,4 +414,125 @@ t.test('over https: the CA and client certificate are used; insecure-skip-tls-ve
   await t.rejects(listWith(client), { code: /CERT|SIGNATURE|ISSUER/ }, 'an unknown CA is refused');
   t.equal((await listWith({ ...client, insecureSkipTlsVerify: true })).resourceVersion, '7');
   await t.rejects(listWith({ ca: pki.ca }), 'without a client certificate the server refuses');
+});
+
+/** A JSON document as the API server sends one when the client asked for gzip. */
+function gzipped(response: http.ServerResponse, status: number, body: unknown, headers: http.OutgoingHttpHeaders = {}): void {
+  response.writeHead(status, { 'content-type': 'application/json', 'content-encoding': 'gzip', ...headers }).end(gzipSync(JSON.stringify(body)));
+}
+
+t.test('a list asks for gzip and reads a gzipped answer; limit, resourceVersionMatch and continue go on the query', async (t) => {
+  const seen: Array<{ query: URLSearchParams; encoding: string | undefined }> = [];
+  const url = await scriptedServer(t, (request, response) => {
+    const query = new URL(request.url ?? '/', 'http://x').searchParams;
+    seen.push({ query, encoding: request.headers['accept-encoding'] });
+    const page = query.get('continue') === null ? { items: [{ metadata: { name: 'a' } }], token: 'next-page' } : { items: [{ metadata: { name: 'b' } }], token: '' };
+    gzipped(response, 200, { kind: 'NamespaceList', metadata: { resourceVersion: '70', continue: page.token }, items: page.items });
+  });
+  const transport = open(t, plain(url));
+  const first = await transport.list('namespaces', { resourceVersion: '60', resourceVersionMatch: 'NotOlderThan', limit: 500, signal: never });
+  t.same(first, { items: [{ metadata: { name: 'a' } }], resourceVersion: '70', continue: 'next-page' });
+  const second = await transport.list('namespaces', { resourceVersion: '60', resourceVersionMatch: 'NotOlderThan', limit: 500, continue: 'next-page', signal: never });
+  t.same(second, { items: [{ metadata: { name: 'b' } }], resourceVersion: '70' }, 'an empty continue is the last page');
+  t.equal(seen[0]?.encoding, 'gzip');
+  t.same(Object.fromEntries(seen[0]?.query ?? []), { limit: '500', resourceVersion: '60', resourceVersionMatch: 'NotOlderThan' });
+  t.same(Object.fromEntries(seen[1]?.query ?? []), { limit: '500', continue: 'next-page' }, 'the token alone: a resourceVersion beside it is a 400');
+});
+
+t.test('a gzipped watch delivers each event as its bytes arrive, before the stream ends', async (t) => {
+  let release: () => void = () => {};
+  const url = await scriptedServer(t, (_request, response) => {
+    response.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+    const gzip = createGzip();
+    gzip.pipe(response);
+    // As the API server's gzip writer does: a flush after every event.
+    gzip.write(`${JSON.stringify({ type: 'ADDED', object: { metadata: { name: 'first', resourceVersion: '8' } } })}\n`);
+    gzip.flush();
+    release = () => {
+      gzip.end(`${JSON.stringify({ type: 'MODIFIED', object: { metadata: { name: 'first', resourceVersion: '9' } } })}\n`);
+    };
+  });
+  const w = await watchFrom(open(t, plain(url)), '7');
+  const first = await w.next('the first event, while the stream is open');
+  t.same([first.type, first.object.metadata.resourceVersion], ['ADDED', '8']);
+  t.equal(w.doneCalls, 0, 'the stream is still open');
+  release();
+  t.equal((await w.next('the second event')).object.metadata.resourceVersion, '9');
+  t.equal(await w.done(), null);
+});
+
+t.test('a corrupt gzip body fails a list and a watch with EBADRESPONSE', async (t) => {
+  const url = await scriptedServer(t, (_request, response) => {
+    response.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end('this is not gzip');
+  });
+  const transport = open(t, plain(url));
+  await t.rejects(listPods(transport), { code: 'EBADRESPONSE', message: /corrupt gzip body/ });
+  const w = await watchFrom(transport, '1');
+  t.match(await w.done(), { code: 'EBADRESPONSE' });
+});
+
+t.test('429 and 503 answers carry Retry-After (seconds or an HTTP date) for lists, watches and the node\'s GET and PATCH', async (t) => {
+  const time = new FakeTime();
+  const url = await scriptedServer(t, (request, response) => {
+    const status = { kind: 'Status', status: 'Failure', reason: 'TooManyRequests', message: 'too many requests, please try again later', code: 429 };
+    if (request.method === 'PATCH') return gzipped(response, 503, { ...status, reason: 'ServiceUnavailable', code: 503 }, { 'retry-after': new Date(time.now() + 7000).toUTCString() });
+    // Large enough that the API server would gzip it too.
+    gzipped(response, 429, status, { 'retry-after': '2' });
+  });
+  const transport = open(t, plain(url), { clock: time, scheduler: time });
+  await t.rejects(listPods(transport), { statusCode: 429, retryAfterMs: 2000, reason: 'TooManyRequests', message: /HTTP 429 TooManyRequests: too many requests/ });
+  const w = await watchFrom(transport, '1');
+  t.match(await w.done(), { statusCode: 429, retryAfterMs: 2000 });
+  await t.rejects(transport.getNode('node-a'), { name: 'KubeApiError', statusCode: 429, retryAfterMs: 2000 });
+  await t.rejects(transport.patchNode('node-a', []), { name: 'KubeApiError', statusCode: 503, retryAfterMs: 7000 });
+});
+
+/** A list answer the test writes chunk by chunk, on the fake clock: how a large list on a slow link arrives. */
+async function tricklingList(t: Test) {
+  const time = new FakeTime();
+  let response: http.ServerResponse | undefined;
+  let arrived: () => void = () => {};
+  const request = new Promise<void>((resolve) => (arrived = resolve));
+  const url = await scriptedServer(t, (_request, res) => {
+    response = res;
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"kind":"PodList","metadata":{"resourceVersion":"5"},"items":[');
+    arrived();
+  });
+  const transport = open(t, plain(url), { clock: time, scheduler: time, requestTimeoutMs: 1000 });
+  let settled = false;
+  const listing = listPods(transport);
+  listing.catch(() => undefined).finally(() => (settled = true));
+  await within(request, WAIT_MS, 'the list request');
+  await settle();
+  /** Writes `text` and lets the transport read it. */
+  const send = async (text: string, end = false) => {
+    const res = response;
+    if (res === undefined) throw new Error('no response yet');
+    await new Promise<void>((resolve) => (end ? res.end(text, resolve) : res.write(text, () => resolve())));
+    await settle();
+  };
+  return { time, listing, send, settled: () => settled };
+}
+
+t.test('a list that keeps arriving for many times the request timeout is not cut off: the timeout bounds silence, not size', async (t) => {
+  const { time, listing, send } = await tricklingList(t);
+  for (let i = 0; i < 10; i++) {
+    await time.advance(600);
+    await send(`${i === 0 ? '' : ','}{"metadata":{"name":"pod-${i}"}}`);
+  }
+  await time.advance(600);
+  await send(']}', true);
+  const list = await within(listing, WAIT_MS, 'the list');
+  t.equal(list.items.length, 10, 'all of it, after 6.6 s of a 1 s timeout');
+});
+
+t.test('a list whose server goes silent mid-body fails with ETIMEDOUT once nothing came for the request timeout', async (t) => {
+  const { time, listing, send, settled } = await tricklingList(t);
+  await time.advance(600);
+  await send('{"metadata":{"name":"pod-0"}}');
+  await time.advance(999);
+  t.notOk(settled(), 'still waiting just before a whole timeout of silence');
+  await time.advance(1);
+  await t.rejects(listing, { code: 'ETIMEDOUT', message: /nothing received for 1000 ms/ });
 });

@@ -1,0 +1,166 @@
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import https from 'node:https';
+import net, { type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import t, { type Test } from 'tap';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { resolveKubeConnection } from '../../src/kube/api/connection.js';
+import { createHttpTransport } from '../../src/kube/api/http-transport.js';
+import type { KubeTransport } from '../../src/kube/api/transport-types.js';
+import { createPodDirectory } from '../../src/kube/index.js';
+import { createLogger } from '../../src/log/index.js';
+import { createMetrics } from '../../src/metrics/index.js';
+import { systemClock, systemScheduler } from '../../src/time/index.js';
+import { within } from '../helpers/fake-kube-api.js';
+import { controlPlaneBinaries, startControlPlane, type ControlPlane } from '../helpers/kube-apiserver.js';
+import { sink } from '../helpers/log-sink.js';
+import { reportPeerWhenPassing, skipPeer } from '../helpers/peers.js';
+
+/**
+ * The agent's own Kubernetes client (the thin node:http transport and its reflectors) against a
+ * real kube-apiserver on etcd: 2,000 namespaces listed in pages of 500 with continue tokens, and
+ * gzip on the wire, its bytes counted by a TCP relay between the client and the server (TLS
+ * passes through it untouched).
+ */
+
+const PEER = 'kube-apiserver (list pages, gzip)';
+const NAMESPACES = 2000;
+const control = controlPlaneBinaries(t);
+
+/** A TCP relay to `target` that counts the bytes the server sends back through it. */
+async function countingRelay(t: Test, target: URL): Promise<{ server: string; received(): number }> {
+  let received = 0;
+  const relay = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port), target.hostname);
+    upstream.on('data', (chunk: Buffer) => (received += chunk.length));
+    client.pipe(upstream).pipe(client);
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', close).on('close', close);
+    upstream.on('error', close).on('close', close);
+  });
+  relay.listen(0, '127.0.0.1');
+  await once(relay, 'listening');
+  t.teardown(() => relay.close());
+  return { server: `https://127.0.0.1:${(relay.address() as AddressInfo).port}`, received: () => received };
+}
+
+/** The admin's kubeconfig pointed at `server`, as a file the agent's connection code reads. */
+function adminConnection(t: Test, plane: ControlPlane, server: string) {
+  const token = plane.admin().getCurrentUser()?.token ?? '';
+  const path = join(t.testdir({}), 'kubeconfig');
+  writeFileSync(path, plane.kubeConfigText(token, server));
+  return { connection: resolveKubeConnection(path, { env: {} }), token };
+}
+
+/** A namespace list as any client without Accept-Encoding gets it: the bytes on the wire, uncompressed. */
+function plainList(server: string, token: string, ca: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = https.get(`${server}/api/v1/namespaces`, { ca, headers: { authorization: `Bearer ${token}`, accept: 'application/json' }, agent: false }, (response) => {
+      if (response.headers['content-encoding'] !== undefined) reject(new Error(`compressed without being asked: ${response.headers['content-encoding']}`));
+      response.resume();
+      response.on('end', () => resolve());
+    });
+    req.on('error', reject);
+  });
+}
+
+if (!control.ok) skipPeer(t, PEER, control.reason);
+else {
+  const { binaries } = control;
+  t.test('the agent\'s list and watch client against a real kube-apiserver: pages and gzip', async (t) => {
+    const plane = await startControlPlane(t, binaries);
+    reportPeerWhenPassing(t, PEER, () => plane.version);
+    const core = plane.admin().makeApiClient(CoreV1Api);
+    const names = Array.from({ length: NAMESPACES }, (_, i) => `corridor-ns-${String(i).padStart(4, '0')}`);
+    // Twenty at a time: a few seconds on a busy machine.
+    for (let i = 0; i < names.length; i += 20) {
+      await Promise.all(names.slice(i, i + 20).map((name) => core.createNamespace({ body: { metadata: { name, annotations: { 'iam.amazonaws.com/role': `role-${name}` } } } })));
+    }
+    const total = (await core.listNamespace()).items.length;
+    t.ok(total >= NAMESPACES, `${total} namespaces`);
+
+    await t.test('a list in pages of 500 follows continue tokens: every namespace once, one snapshot', async (t) => {
+      const { connection } = adminConnection(t, plane, plane.server);
+      const transport = createHttpTransport(connection);
+      t.teardown(() => transport.close?.());
+      const signal = new AbortController().signal;
+      const seen: string[] = [];
+      let page = await transport.list('namespaces', { limit: 500, signal });
+      const snapshot = page.resourceVersion;
+      let pages = 1;
+      for (const item of page.items) seen.push(String((item as { metadata: { name: string } }).metadata.name));
+      while (page.continue !== undefined) {
+        page = await transport.list('namespaces', { limit: 500, continue: page.continue, signal });
+        t.equal(page.resourceVersion, snapshot, `page ${++pages} is the first page's snapshot`);
+        for (const item of page.items) seen.push(String((item as { metadata: { name: string } }).metadata.name));
+      }
+      t.equal(pages, Math.ceil(total / 500), `${pages} pages`);
+      t.equal(new Set(seen).size, total, 'every namespace exactly once');
+      const cached = await transport.list('namespaces', { resourceVersion: '0', limit: 500, signal });
+      t.comment(`resourceVersion=0 with limit 500: ${cached.items.length} objects, ${cached.continue === undefined ? 'whole (the watch cache ignores the limit)' : 'paged from the watch cache'}`);
+    });
+
+    await t.test('the pod directory lists 2,000 namespaces from the watch cache (resourceVersion=0, limit ignored) and watches from that list', async (t) => {
+      const { connection } = adminConnection(t, plane, plane.server);
+      const http = createHttpTransport(connection);
+      // The agent's transport, telling the test when a namespace's watch event has been handled.
+      let sawLate: () => void = () => {};
+      const lateHandled = new Promise<void>((resolve) => (sawLate = resolve));
+      const transport: KubeTransport = {
+        ...http,
+        watch: (resource, request, handlers) =>
+          http.watch(resource, request, {
+            event: (type, object) => {
+              handlers.event(type, object);
+              if ((object as { metadata?: { name?: string } }).metadata?.name === 'after-the-list') sawLate();
+            },
+            done: (error) => handlers.done(error),
+          }),
+      };
+      const logs = sink();
+      const directory = createPodDirectory({
+        transport,
+        nodeName: 'node-a',
+        watchServiceAccounts: false,
+        scheduler: systemScheduler,
+        clock: systemClock,
+        metrics: createMetrics(new Registry(), 'test', { defaultMetrics: false }),
+        logger: createLogger('debug', logs),
+      });
+      t.teardown(() => {
+        directory.stop();
+        http.close?.();
+      });
+      directory.start();
+      await within(directory.whenReady(), 60_000, 'the directory ready');
+      const listed = await logs.waitFor((line) => line.msg === 'listed' && line.resource === 'namespaces');
+      t.comment(`namespaces listed in ${String(listed.pages)} page(s) with resourceVersion=0`);
+      t.equal(listed.objects, total);
+      t.equal(directory.namespace('corridor-ns-1999')?.annotations['iam.amazonaws.com/role'], 'role-corridor-ns-1999');
+      await core.createNamespace({ body: { metadata: { name: 'after-the-list', annotations: { 'iam.amazonaws.com/role': 'late' } } } });
+      await within(lateHandled, 30_000, 'the watch to deliver a namespace created after the list');
+      t.equal(directory.namespace('after-the-list')?.annotations['iam.amazonaws.com/role'], 'late', 'the watch, started from the list\'s resourceVersion, delivered what came after');
+    });
+
+    await t.test('gzip on the wire: the transport\'s list of 2,000 namespaces costs a fraction of the uncompressed bytes', async (t) => {
+      const relay = await countingRelay(t, new URL(plane.server));
+      const { connection, token } = adminConnection(t, plane, relay.server);
+      const transport = createHttpTransport(connection);
+      t.teardown(() => transport.close?.());
+      const before = relay.received();
+      const list = await transport.list('namespaces', { signal: new AbortController().signal });
+      t.ok(list.items.length > NAMESPACES);
+      const gzipped = relay.received() - before;
+      const start = relay.received();
+      await plainList(relay.server, token, plane.caPem);
+      const plain = relay.received() - start;
+      t.comment(`${list.items.length} namespaces: ${plain} bytes uncompressed, ${gzipped} bytes with gzip (${(plain / gzipped).toFixed(1)}x less)`);
+      t.ok(gzipped * 3 < plain, 'gzip cut the bytes at least threefold');
+    });
+  });
+}
