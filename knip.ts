@@ -17,8 +17,9 @@ const config: KnipConfig = {
   ignoreBinaries: ['ip'],
   // The AWS SDK's own modules, read on purpose by the peer tests: the version the SDK resolves
   // (test/peers/aws-sdk-js-v3.peer.ts) and its defaults-mode resolution (test/peers/imds-paths.test.ts).
-  // tsx is loaded by `npm run test:unit` as a node argument (`--import=tsx`), which knip does not read.
-  ignoreDependencies: ['@smithy/credential-provider-imds', '@smithy/core', 'tsx'],
+  // tsx is loaded by `npm run test:unit` as a node argument (`--import=tsx`), which knip does not read;
+  // esbuild is run by scripts/bundle.sh (`npm run bundle`), a shell script knip does not read.
+  ignoreDependencies: ['@smithy/credential-provider-imds', '@smithy/core', 'tsx', 'esbuild'],
 };
 
 export default config;
