@@ -11,7 +11,7 @@ export const IPTABLES_ACTIONS = ['install', 'check', 'remove'] as const;
  * nft in corridor's image), `nft` iptables-nft, `legacy` iptables-legacy. The image carries both
  * backends; the node's decides (rules written with the other one are not what the kernel uses).
  */
-export const IPTABLES_BACKENDS = ['path', 'nft', 'legacy'] as const;
+const IPTABLES_BACKENDS = ['path', 'nft', 'legacy'] as const;
 export type IptablesBackend = (typeof IPTABLES_BACKENDS)[number];
 export type IptablesAction = (typeof IPTABLES_ACTIONS)[number];
 
