@@ -13,8 +13,9 @@ const config: KnipConfig = {
   ],
   // demo/ is where the demo and its stand-ins go once they leave src/.
   project: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'demo/**/*.ts'],
-  // iproute2's `ip`, run by test/helpers/netns.ts, is a system binary, not a package.
-  ignoreBinaries: ['ip'],
+  // iproute2's `ip`, run by test/helpers/netns.ts, and util-linux's `unshare`, run by
+  // test/image/, are system binaries, not packages.
+  ignoreBinaries: ['ip', 'unshare'],
   // The AWS SDK's own modules, read on purpose by the peer tests: the version the SDK resolves
   // (test/peers/aws-sdk-js-v3.peer.ts) and its defaults-mode resolution (test/peers/imds-paths.test.ts).
   // tsx is loaded by `npm run test:unit` as a node argument (`--import=tsx`), which knip does not read;
