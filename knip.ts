@@ -13,12 +13,14 @@ const config: KnipConfig = {
   ],
   // demo/ is where the demo and its stand-ins go once they leave src/.
   project: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'demo/**/*.ts'],
-  // iproute2's `ip` (test/helpers/netns.ts) and util-linux's `unshare` (test/cli/agent-handover) are system binaries, not packages.
+  // iproute2's `ip` (test/helpers/netns.ts) and util-linux's `unshare` (test/image/, test/cli/agent-handover)
+  // are system binaries, not packages.
   ignoreBinaries: ['ip', 'unshare'],
   // The AWS SDK's own modules, read on purpose by the peer tests: the version the SDK resolves
   // (test/peers/aws-sdk-js-v3.peer.ts) and its defaults-mode resolution (test/peers/imds-paths.test.ts).
-  // tsx is loaded by `npm run test:unit` as a node argument (`--import=tsx`), which knip does not read.
-  ignoreDependencies: ['@smithy/credential-provider-imds', '@smithy/core', 'tsx'],
+  // tsx is loaded by `npm run test:unit` as a node argument (`--import=tsx`), which knip does not read;
+  // esbuild is run by scripts/bundle.sh (`npm run bundle`), a shell script knip does not read.
+  ignoreDependencies: ['@smithy/credential-provider-imds', '@smithy/core', 'tsx', 'esbuild'],
 };
 
 export default config;

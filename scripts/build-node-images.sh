@@ -3,12 +3,18 @@
 # with buildah and exported to a docker-archive tar that `ctr -n k8s.io images import` loads into
 # containerd. Prints only the directory of the tars on stdout:
 #
-#   images=$(bash scripts/build-node-images.sh)   # corridor.tar corridor-iptables.tar ...
+#   images=$(bash scripts/build-node-images.sh)   # corridor.tar corridor-pause.tar ...
+#   bash scripts/build-node-images.sh --image-only  # npm run image: the base and corridor's image only;
+#                                                   # prints dist/image
 #
 #   localhost/corridor-node-base:<node>    the base (not exported): a debootstrap'd Debian bookworm
-#                                          minbase (apt-get works) + Node.js 24 + npm
-#   localhost/corridor:test                corridor's Dockerfile, default stage (the agent)
-#   localhost/corridor:test-iptables       corridor's Dockerfile, --target iptables (init container)
+#                                          minbase (apt-get works) + Node.js 24 + npm, where the
+#                                          Dockerfile's build steps run (its BUILD_IMAGE)
+#   localhost/corridor:test                corridor's Dockerfile, the one image (agent and init
+#                                          containers), amd64; also built for arm64 without
+#                                          emulation (localhost/corridor:test-arm64), and both
+#                                          written as OCI image layouts to dist/image/amd64 and
+#                                          dist/image/arm64
 #   localhost/corridor-pause:1             the pod sandbox: Debian's static catatonit -P, from scratch
 #   localhost/corridor-client-botocore:1   base + python3 + botocore (client scripts come from ConfigMaps)
 #   localhost/corridor-client-js:1         base + the JS SDK v3 in /client/node_modules
@@ -32,6 +38,9 @@ source "$(dirname "$0")/lib/cached-build.sh"
 source "$(dirname "$0")/lib/apt.sh"
 
 images_dir="$cache/images"
+# --image-only (npm run image): the base and corridor's image, not the sandbox and client images.
+image_only=0
+if [ "${1:-}" = --image-only ]; then image_only=1; fi
 stamps_dir="$images_dir/.stamps"
 storage_dir="$cache/containers"
 npm_version=${NPM_VERSION:-11.21.2}
@@ -181,28 +190,37 @@ build_base() {
 base_key=$(hash_of "$debian_suite" "$debian_mirror" "$node_version" "$npm_version" "$(declare -f build_base)")
 base_fresh() { is_fresh base "$base_key" && has_image "$base_image"; }
 
-agent_image=localhost/corridor:test
-iptables_image=localhost/corridor:test-iptables
+corridor_image=localhost/corridor:test
+image_dir="$root/dist/image"
+version=$(node -p 'require(process.argv[1]).version' "$root/package.json")
+revision=$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)
+# buildah 1.28 does not set BUILDPLATFORM itself (docker buildx does): the stages that run steps
+# run on this machine's platform, whatever the target.
+build_platform="linux/$(dpkg --print-architecture)"
 # corridor_inputs: a hash of everything the Dockerfile's build context can see.
 corridor_inputs() {
-  (cd "$root" && find Dockerfile .dockerignore package.json package-lock.json tsconfig*.json src iptables -type f -print0 |
+  (cd "$root" && find Dockerfile .dockerignore package.json package-lock.json tsconfig*.json src scripts/bundle.sh scripts/image-rootfs.sh -type f -print0 |
     sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
 }
-# build_corridor: both targets of the project's Dockerfile; --layers keeps the npm ci layer (and
-# the whole build stage, for the second target) while package*.json stay the same.
+# build_corridor: the Dockerfile's one image for amd64 and arm64 (no emulation: every RUN runs on
+# $build_platform, the final stage only copies), each written as an OCI image layout to
+# dist/image/<arch> (what the tests and users inspect); amd64, this node's, also as corridor.tar.
+# --layers keeps the npm ci layer while package*.json stay the same, and the bundle stage is shared.
 build_corridor() {
-  # The runtime target with the npm trust: of its stages only `build` has RUN steps (and so the
-  # mount points), and the agent image takes only dist/ and node_modules from it. The iptables
-  # target then takes that `build` stage from the layer cache (mounts are not in its key) and
-  # runs its own RUN (apt-get, over http) without mounts.
-  bah bud --layers --pull=never --network host "${build_mounts[@]}" --build-arg "NODE_IMAGE=$base_image" \
-    --tag "$agent_image" --file "$root/Dockerfile" "$root" >&2
-  bah bud --layers --pull=never --network host --build-arg "NODE_IMAGE=$base_image" \
-    --target iptables --tag "$iptables_image" --file "$root/Dockerfile" "$root" >&2
-  export_image "$agent_image" corridor.tar
-  export_image "$iptables_image" corridor-iptables.tar
+  local arch
+  rm -rf "$image_dir"
+  mkdir -p "$image_dir"
+  for arch in amd64 arm64; do
+    bah bud --layers --pull=never --network host "${build_mounts[@]}" --platform "linux/$arch" \
+      --build-arg "BUILDPLATFORM=$build_platform" --build-arg "BUILD_IMAGE=$base_image" \
+      --build-arg "VERSION=$version" --build-arg "REVISION=$revision" \
+      --tag "$corridor_image-$arch" --file "$root/Dockerfile" "$root" >&2
+    bah push --quiet "$corridor_image-$arch" "oci:$image_dir/$arch:corridor:$version" >&2
+  done
+  bah tag "$corridor_image-amd64" "$corridor_image"
+  export_image "$corridor_image" corridor.tar
 }
-corridor_key=$(hash_of "$base_key" "$(corridor_inputs)" "$(declare -f build_corridor)")
+corridor_key=$(hash_of "$base_key" "$(corridor_inputs)" "$revision" "$(declare -f build_corridor)")
 
 pause_image=localhost/corridor-pause:1
 # build_pause: the sandbox container only holds the pod's namespaces, so a static catatonit in
@@ -285,13 +303,20 @@ js_key=$(hash_of "$base_key" "$providers_version" "$sts_version" "$(declare -f b
 
 # --- build what is stale -----------------------------------------------------------------------
 
+# corridor_fresh: the stamp, the tar and both OCI layouts in dist/image (a clean checkout has none).
+corridor_fresh() {
+  is_fresh corridor "$corridor_key" corridor.tar && [ -s "$image_dir/amd64/index.json" ] && [ -s "$image_dir/arm64/index.json" ]
+}
 all_fresh() {
-  is_fresh corridor "$corridor_key" corridor.tar corridor-iptables.tar &&
+  corridor_fresh &&
+    { [ "$image_only" = 1 ] || {
     is_fresh pause "$pause_key" corridor-pause.tar &&
     is_fresh botocore "$botocore_key" corridor-client-botocore.tar &&
     is_fresh js "$js_key" corridor-client-js.tar
+    }; }
 }
-reuse_or_lock node-images "$images_dir" all_fresh "$images_dir" "$stamps_dir" "$storage_dir"
+if [ "$image_only" = 1 ]; then printed=$image_dir; else printed=$images_dir; fi
+reuse_or_lock node-images "$printed" all_fresh "$images_dir" "$stamps_dir" "$storage_dir"
 
 total_start=$SECONDS
 echo "$name: storage $storage_dir ($driver), isolation $BUILDAH_ISOLATION" >&2
@@ -299,9 +324,20 @@ if ! base_fresh; then
   timed "$base_image (debootstrap $debian_suite minbase + node $node_version + npm $npm_version)" build_base
   stamp base "$base_key"
 fi
-if ! is_fresh corridor "$corridor_key" corridor.tar corridor-iptables.tar; then
-  timed "$agent_image and $iptables_image from the Dockerfile" build_corridor
+if ! corridor_fresh; then
+  timed "$corridor_image (amd64 and arm64) from the Dockerfile" build_corridor
   stamp corridor "$corridor_key"
+fi
+image_sizes() {
+  local arch
+  for arch in amd64 arm64; do
+    echo "  dist/image/$arch: $(bah images --format '{{.Size}}' "$corridor_image-$arch" | head -1) uncompressed, $(du -sm "$image_dir/$arch" | cut -f1) MB compressed (the OCI layout)" >&2
+  done
+}
+if [ "$image_only" = 1 ]; then
+  image_sizes
+  echo "$image_dir"
+  exit 0
 fi
 if ! is_fresh pause "$pause_key" corridor-pause.tar; then
   timed "$pause_image" build_pause

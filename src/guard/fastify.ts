@@ -16,18 +16,35 @@ type SchemaCompilers = Required<NonNullable<NonNullable<FastifyServerOptions['sc
 // fastify builds its JSON Schema compilers (ajv and fast-json-stringify, about 2 MB of RSS per
 // process) when an instance is created, though only routes with schemas use them, and corridor's
 // routes have none: they are loaded, from fastify's own dependencies, the first time one is needed.
-// Each is made once, as fastify's own default is, so its cache of compiled schemas is kept.
-const fromFastify = (name: string) => createRequire(createRequire(import.meta.url).resolve('fastify'))(name) as () => unknown;
+// Each is made once, as fastify's own default is, so its cache of compiled schemas is kept. In the
+// bundle (npm run bundle) no node_modules lies beside corridor to load them from: there fastify
+// keeps its default, the compilers bundled with it.
+let fastifyRequire: NodeJS.Require | null | undefined;
+function requireBesideFastify(): NodeJS.Require | null {
+  if (fastifyRequire === undefined) {
+    try {
+      fastifyRequire = createRequire(createRequire(import.meta.url).resolve('fastify'));
+    } catch {
+      fastifyRequire = null;
+    }
+  }
+  return fastifyRequire;
+}
 let validatorSelector: SchemaCompilers['buildValidator'] | undefined;
 let serializerSelector: SchemaCompilers['buildSerializer'] | undefined;
-const lazySchemaCompilers: SchemaCompilers = {
-  buildValidator: (...args) => (validatorSelector ??= fromFastify('@fastify/ajv-compiler')() as SchemaCompilers['buildValidator'])(...args),
-  buildSerializer: (...args) => (serializerSelector ??= fromFastify('@fastify/fast-json-stringify-compiler')() as SchemaCompilers['buildSerializer'])(...args),
-};
+const lazySchemaCompilers = (load: NodeJS.Require): SchemaCompilers => ({
+  buildValidator: (...args) => (validatorSelector ??= (load('@fastify/ajv-compiler') as () => SchemaCompilers['buildValidator'])())(...args),
+  buildSerializer: (...args) =>
+    (serializerSelector ??= (load('@fastify/fast-json-stringify-compiler') as () => SchemaCompilers['buildSerializer'])())(...args),
+});
 
 /** Fastify options both servers every pod can reach share: no proxy trust, small sizes, short timeouts. */
 export const exposedServerOptions = {
-  schemaController: { compilersFactory: lazySchemaCompilers },
+  // A getter: decided when a server is made (the options are spread), not when this file loads.
+  get schemaController() {
+    const load = requireBesideFastify();
+    return load === null ? undefined : { compilersFactory: lazySchemaCompilers(load) };
+  },
   trustProxy: false,
   bodyLimit: 1024,
   connectionTimeout: 10_000,

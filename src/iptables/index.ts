@@ -2,7 +2,7 @@ export { parseInterfacePattern, interfaceMatch, formatInterfacePattern } from '.
 export type { InterfacePattern } from './interface-pattern.js';
 export { jumpRule, redirectRules, describeRedirect, describeIpv6, chainRestoreInput } from './rules.js';
 export type { RedirectTarget } from './rules.js';
-export { createIptablesRunner, IptablesUnavailableError } from './runner.js';
+export { backendBinaries, createIptablesRunner, IptablesUnavailableError } from './runner.js';
 export type { CommandResult, IptablesRunner } from './runner.js';
 export { installRules } from './install.js';
 export { checkRules } from './check.js';
@@ -10,3 +10,4 @@ export { removeRules } from './remove.js';
 export { installIpv6Rules, checkIpv6Rules, removeIpv6Rules, underIpv6Mode } from './ipv6.js';
 export type { Ipv6Outcome } from './ipv6.js';
 export { parseIptablesOptions, iptablesOptions, IPTABLES_FLAGS, IPTABLES_ACTIONS } from './options.js';
+export type { IptablesBackend } from './options.js';

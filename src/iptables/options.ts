@@ -5,6 +5,14 @@ import { IPV6_MODES, type Ipv6Mode } from './ipv6.js';
 import type { RedirectTarget } from './rules.js';
 
 export const IPTABLES_ACTIONS = ['install', 'check', 'remove'] as const;
+
+/**
+ * Which iptables binaries run: `path` the iptables and ip6tables on PATH (the system's choice;
+ * nft in corridor's image), `nft` iptables-nft, `legacy` iptables-legacy. The image carries both
+ * backends; the node's decides (rules written with the other one are not what the kernel uses).
+ */
+const IPTABLES_BACKENDS = ['path', 'nft', 'legacy'] as const;
+export type IptablesBackend = (typeof IPTABLES_BACKENDS)[number];
 export type IptablesAction = (typeof IPTABLES_ACTIONS)[number];
 
 /** The flags of `corridor iptables`; names and env vars match the agent's where they mean the same. */
@@ -32,13 +40,20 @@ export const IPTABLES_FLAGS = [
     choices: IPV6_MODES,
     help: 'ip6tables rules for fd00:ec2::254: auto (where ip6tables works, else a warning), on (failure is an error), off',
   },
+  {
+    name: 'iptables-backend',
+    kind: 'string',
+    default: 'path',
+    choices: IPTABLES_BACKENDS,
+    help: 'the node\'s iptables backend: path (iptables and ip6tables on PATH), nft (iptables-nft) or legacy (iptables-legacy, e.g. Amazon Linux 2)',
+  },
 ] as const satisfies readonly FlagSpec[];
 
 export type IptablesFlagValues = FlagValues<typeof IPTABLES_FLAGS>;
 
 export type IptablesOptions =
-  | { action: 'install' | 'check'; target: Readonly<RedirectTarget>; ipv6: Ipv6Mode }
-  | { action: 'remove'; ipv6: Ipv6Mode };
+  | { action: 'install' | 'check'; target: Readonly<RedirectTarget>; ipv6: Ipv6Mode; backend: IptablesBackend }
+  | { action: 'remove'; ipv6: Ipv6Mode; backend: IptablesBackend };
 
 export type IptablesOptionsResult = { ok: true; options: IptablesOptions } | { ok: false; help: boolean; errors: string[] };
 
@@ -56,8 +71,8 @@ export function parseIptablesOptions(argv: readonly string[], env: NodeJS.Proces
 
 /** The options of one action from its parsed flags; what the table cannot check alone adds to `errors`. */
 export function iptablesOptions(action: IptablesAction, values: IptablesFlagValues, errors: string[]): IptablesOptions {
-  const { ipv6 } = values;
-  if (action === 'remove') return { action, ipv6 };
+  const { ipv6, iptablesBackend: backend } = values;
+  if (action === 'remove') return { action, ipv6, backend };
 
   const { port, hostIp } = values;
   if (port === 0) errors.push('--port: 0 is not a port a pod can be sent to (1-65535)');
@@ -69,7 +84,7 @@ export function iptablesOptions(action: IptablesAction, values: IptablesFlagValu
   if (interfaceTexts.length === 0) errors.push(`--interface (or CORRIDOR_INTERFACE) is required by ${action}: the pod interface pattern, e.g. cali+ or eni+`);
   const interfaces = parseInterfaces(interfaceTexts, errors);
   const target = { hostIp: hostIp ?? '', port, interfaces: Object.freeze(interfaces), hostIpv6: hostIpv6.ok ? hostIpv6.address : undefined };
-  return { action, target: Object.freeze(target), ipv6 };
+  return { action, target: Object.freeze(target), ipv6, backend };
 }
 
 /** Parses every pattern, reporting each bad one; a pattern given twice counts once. */

@@ -21,6 +21,12 @@ export interface IptablesRunnerOptions {
   lockWaitSeconds?: number;
 }
 
+/** The iptables and ip6tables of one backend (options.ts). */
+export function backendBinaries(backend: 'path' | 'nft' | 'legacy'): { iptables: string; ip6tables: string } {
+  const suffix = backend === 'path' ? '' : `-${backend}`;
+  return { iptables: `iptables${suffix}`, ip6tables: `ip6tables${suffix}` };
+}
+
 /** An iptables command that could not even be started (binary missing, not executable). */
 export class IptablesUnavailableError extends Error {
   constructor(binary: string, cause: unknown) {

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,4 +38,25 @@ t.test('`corridor token-key` without an action or directory explains itself and 
   t.equal(corridor(['token-key', 'rotate', '--token-key-dir', '']).code, 2);
   t.match(corridor(['token-key', 'rotate', '--token-key-dir', '']).stderr, /names no directory/);
   t.match(corridor(['token-key', 'rotate'], { CORRIDOR_TOKEN_KEY_DIR: '' }).stderr, /names no directory/, 'an empty CORRIDOR_TOKEN_KEY_DIR, as for the agent');
+});
+
+t.test('`corridor token-key prepare` makes the key directory the agent\'s, 0700 (the init container, without a shell)', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'corridor-token-key-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const dir = join(root, 'keys');
+  mkdirSync(dir, { mode: 0o755 });
+  const owner = process.getuid?.() === 0 ? '65532:65533' : `${process.getuid?.()}:${process.getgid?.()}`;
+  const prepared = corridor(['token-key', 'prepare', '--owner', owner], { CORRIDOR_TOKEN_KEY_DIR: dir });
+  t.equal(prepared.code, 0, prepared.stderr);
+  t.match(prepared.stdout, `owner ${owner}, mode 0700`);
+  const stat = statSync(dir);
+  t.equal(`${stat.uid}:${stat.gid}`, owner, 'owned by the agent (as root: another uid and gid)');
+  t.equal(stat.mode & 0o777, 0o700);
+  t.equal(corridor(['token-key', 'prepare', '--owner', owner, '--token-key-dir', join(root, 'new')]).code, 0, 'a missing directory is created');
+  t.equal(statSync(join(root, 'new')).mode & 0o777, 0o700);
+
+  const bad = corridor(['token-key', 'prepare', '--owner', 'nonroot', '--token-key-dir', dir]);
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /--owner: "nonroot" is not uid:gid/);
+  t.match(corridor(['token-key', 'prepare', '--token-key-dir', dir]).stderr, /prepare needs --owner uid:gid/);
 });

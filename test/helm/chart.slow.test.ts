@@ -175,7 +175,7 @@ if (!found.ok) {
     t.same(agent.ports, undefined, 'no container ports: on the host network each would become a hostPort that keeps an upgrade\'s surge pod off the node');
     t.equal(agent.readinessProbe?.httpGet?.port, 19181, 'the readiness probe follows agent.adminPort');
     t.equal(agent.livenessProbe?.httpGet?.port, 19181, 'so does the liveness probe');
-    t.same(agent.startupProbe?.exec?.command, ['node', '/app/dist/src/cli/corridor.js', 'probe'], 'the startup probe asks the kernel whether this container\'s agent listens');
+    t.same(agent.startupProbe?.exec?.command, ['/usr/local/bin/node', '/app/corridor.mjs', 'probe'], 'the startup probe asks the kernel whether this container\'s agent listens');
     t.equal(envOf(container(objects, 'iptables', true)).get('CORRIDOR_PORT')?.value, '18181', 'the iptables rule points at agent.port');
   });
 
@@ -213,8 +213,9 @@ if (!found.ok) {
 
   t.test('the init container installs the iptables rule as root with NET_ADMIN and nothing else', async (t) => {
     const init = container(defaults, 'iptables', true);
-    t.same(init.command, ['/iptables/install.sh'], 'iptables/install.sh: `corridor iptables install`');
-    t.match(init.image, /^corridor:\d+\.\d+\.\d+.*-iptables$/, 'the same image\'s iptables variant');
+    t.same(init.args, ['iptables', 'install'], '`corridor iptables install`, through the image\'s entrypoint');
+    t.notOk(init.command, 'no shell, no script');
+    t.equal(init.image, container(defaults, 'corridor').image, 'the agent\'s own image');
     const sc = init.securityContext;
     t.same(sc?.capabilities, { add: ['NET_ADMIN'], drop: ['ALL'] });
     t.equal(sc?.runAsUser, 0);
@@ -236,12 +237,13 @@ if (!found.ok) {
     t.same(container(defaults, 'corridor').volumeMounts?.find((m) => m.name === 'token-keys'), { name: 'token-keys', mountPath: '/var/lib/corridor' });
     t.equal(envOf(container(defaults, 'corridor')).get('CORRIDOR_TOKEN_KEY_DIR')?.value, '/var/lib/corridor');
     const init = container(defaults, 'token-keys', true);
-    t.same(init.command, ['sh', '-c', 'chown "$0" "$1" && chmod 0700 "$1"', '65532:65532', '/var/lib/corridor']);
+    t.same(init.args, ['token-key', 'prepare', '--owner', '65532:65532', '--token-key-dir', '/var/lib/corridor'], '`corridor token-key prepare`: no shell');
+    t.notOk(init.command);
     t.same(init.securityContext?.capabilities, { add: ['CHOWN', 'FOWNER'], drop: ['ALL'] }, 'root with CHOWN and FOWNER only');
     const moved = renderChart(bin, { 'tokenKeys.hostPath': '/mnt/corridor', 'agent.tokenKeyDir': '/keys' });
     t.equal(podSpec(moved).volumes?.find((v) => v.name === 'token-keys')?.hostPath?.path, '/mnt/corridor');
     t.equal(container(moved, 'corridor').volumeMounts?.find((m) => m.name === 'token-keys')?.mountPath, '/keys');
-    t.equal(container(moved, 'token-keys', true).command?.at(-1), '/keys');
+    t.equal(container(moved, 'token-keys', true).args?.at(-1), '/keys');
   });
 
   t.test('the pod runs on the host network on every node, critical, probed on the admin port', async (t) => {
@@ -254,7 +256,7 @@ if (!found.ok) {
     const agent = container(defaults, 'corridor');
     t.same(agent.livenessProbe?.httpGet, { path: '/healthz', port: 9181 });
     t.same(agent.readinessProbe?.httpGet, { path: '/readyz', port: 9181 });
-    t.match(agent.startupProbe, { exec: { command: ['node', '/app/dist/src/cli/corridor.js', 'probe'] }, periodSeconds: 1, failureThreshold: 300 });
+    t.match(agent.startupProbe, { exec: { command: ['/usr/local/bin/node', '/app/corridor.mjs', 'probe'] }, periodSeconds: 1, failureThreshold: 300 });
     t.ok(agent.resources?.requests?.memory && agent.resources.limits?.memory, 'memory request and limit');
     const strategy = daemonSet(defaults).spec?.updateStrategy;
     t.same(strategy, { type: 'RollingUpdate', rollingUpdate: { maxSurge: '10%', maxUnavailable: 0 } }, 'a surge: the new agent starts beside the old one');
@@ -296,15 +298,19 @@ if (!found.ok) {
     }
   });
 
-  t.test('the image tag defaults to appVersion, which is package.json\'s version; the init container uses <tag>-iptables', async (t) => {
+  t.test('the image is the published one, tagged appVersion (package.json\'s version), for the agent and both init containers', async (t) => {
     const chart = parse(readFileSync(join(CHART, 'Chart.yaml'), 'utf8')) as { appVersion: string };
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
     t.equal(chart.appVersion, pkg.version);
-    t.equal(container(defaults, 'corridor').image, `corridor:${pkg.version}`);
-    t.equal(container(defaults, 'iptables', true).image, `corridor:${pkg.version}-iptables`);
-    const pinned = renderChart(bin, { 'image.repository': 'registry.example.com/corridor', 'image.tag': '9.9.9' });
-    t.equal(container(pinned, 'corridor').image, 'registry.example.com/corridor:9.9.9');
-    t.equal(container(pinned, 'iptables', true).image, 'registry.example.com/corridor:9.9.9-iptables');
+    t.equal(container(defaults, 'corridor').image, `ghcr.io/corridor-io/corridor:${pkg.version}`);
+    t.equal(container(defaults, 'iptables', true).image, `ghcr.io/corridor-io/corridor:${pkg.version}`);
+    t.equal(container(defaults, 'token-keys', true).image, `ghcr.io/corridor-io/corridor:${pkg.version}`);
+    const pinned = renderChart(bin, { 'image.repository': 'registry.example.com/corridor', 'image.tag': '9.9.9', 'image.digest': 'sha256:' + 'a'.repeat(64) });
+    t.equal(container(pinned, 'corridor').image, `registry.example.com/corridor:9.9.9@sha256:${'a'.repeat(64)}`);
+    t.equal(container(pinned, 'iptables', true).image, `registry.example.com/corridor:9.9.9@sha256:${'a'.repeat(64)}`, 'the digest too');
+    const legacy = renderChart(bin, { 'iptables.backend': 'legacy' });
+    t.equal(envOf(container(defaults, 'iptables', true)).get('CORRIDOR_IPTABLES_BACKEND')?.value, 'nft');
+    t.equal(envOf(container(legacy, 'iptables', true)).get('CORRIDOR_IPTABLES_BACKEND')?.value, 'legacy');
   });
 
   t.test('the dashboard ConfigMap carries dashboards/corridor.json and the Grafana sidecar label', async (t) => {

@@ -22,11 +22,14 @@ export interface AgentProcessSettings {
   tokenKeyDir?: string;
   /** More `corridor agent` flags (--require-imdsv2, session timings). */
   flags?: readonly string[];
+  /** What runs `corridor` (program and arguments, before `agent`); default this Node on src/cli/corridor.ts. */
+  command?: readonly string[];
 }
 
 /** `corridor agent` as its own process, configured through CORRIDOR_* like the DaemonSet does. */
 export function spawnAgent(t: Test, settings: AgentProcessSettings): AgentProcess {
-  const child = spawn(process.execPath, [...process.execArgv, ENTRY, 'agent', ...(settings.flags ?? [])], {
+  const [program, ...args] = settings.command ?? [process.execPath, ...process.execArgv, ENTRY];
+  const child = spawn(program as string, [...args, 'agent', ...(settings.flags ?? [])], {
     env: {
       PATH: process.env.PATH,
       TS_NODE_TRANSPILE_ONLY: '1',

@@ -1,14 +1,19 @@
 import t from 'tap';
 import { runIptablesCommand } from '../../src/cli/iptables.js';
-import { IptablesUnavailableError, type IptablesRunner } from '../../src/iptables/index.js';
+import { backendBinaries, IptablesUnavailableError, type IptablesRunner } from '../../src/iptables/index.js';
 import { FakeIptables } from '../helpers/fake-iptables.js';
 
 /** The command with fake iptables and ip6tables, its output captured. */
 function command(iptables: FakeIptables, env: NodeJS.ProcessEnv = {}, ip6tables: IptablesRunner = new FakeIptables()) {
   const out: string[] = [];
   const err: string[] = [];
-  const run = (argv: string[]) => runIptablesCommand(argv, { runner: iptables, runner6: ip6tables, env, out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { run, out, err };
+  const backends: string[] = [];
+  const runners = (backend: string) => {
+    backends.push(backend);
+    return { runner: iptables, runner6: ip6tables };
+  };
+  const run = (argv: string[]) => runIptablesCommand(argv, { runners, env, out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { run, out, err, backends };
 }
 
 /** ip6tables on a node that has none: every call fails to start. */
@@ -104,4 +109,17 @@ t.test('--help prints the flags with their env vars and exits 0', async (t) => {
   t.equal(await run(['--help']), 0);
   t.match(out.join('\n'), /--interface .*\(repeatable\) \[CORRIDOR_INTERFACE\]/);
   t.match(out.join('\n'), /remove +deletes corridor's jump and chain/);
+});
+
+t.test('--iptables-backend (CORRIDOR_IPTABLES_BACKEND) picks the binaries: one image serves nft and legacy nodes', async (t) => {
+  const { run, backends, err } = command(new FakeIptables(), ENV);
+  t.equal(await run(['install']), 0);
+  t.equal(await run(['check', '--iptables-backend', 'legacy']), 0);
+  t.equal(await run(['remove', '--iptables-backend', 'nft']), 0);
+  t.same(backends, ['path', 'legacy', 'nft'], 'path (iptables on PATH) unless told');
+  t.equal(await run(['install', '--iptables-backend', 'xtables']), 2);
+  t.match(err.pop(), /--iptables-backend: "xtables" is not one of path, nft, legacy/);
+  t.same(backendBinaries('path'), { iptables: 'iptables', ip6tables: 'ip6tables' });
+  t.same(backendBinaries('nft'), { iptables: 'iptables-nft', ip6tables: 'ip6tables-nft' });
+  t.same(backendBinaries('legacy'), { iptables: 'iptables-legacy', ip6tables: 'ip6tables-legacy' });
 });

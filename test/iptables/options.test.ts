@@ -16,6 +16,7 @@ t.test('install takes the host IP, port and interface patterns from flags', asyn
     action: 'install',
     target: { hostIp: '10.0.1.5', port: 8181, interfaces: [{ name: 'cali+', negated: false }] },
     ipv6: 'auto',
+    backend: 'path',
   });
 });
 
@@ -38,15 +39,16 @@ t.test('every flag also comes from CORRIDOR_<FLAG>, and a flag wins over its env
     action: 'install',
     target: { hostIp: '10.0.1.5', port: 9000, interfaces: [{ name: 'eni+', negated: false }, { name: 'veth+', negated: false }] },
     ipv6: 'auto',
+    backend: 'path',
   });
   const overridden = ok(['install', '--port', '8181'], env);
   t.equal(overridden.action === 'install' && overridden.target.port, 8181);
 });
 
 t.test('remove needs no flags, and ignores the ones the DaemonSet passes anyway', async (t) => {
-  t.same(ok(['remove']), { action: 'remove', ipv6: 'auto' });
-  t.same(ok(['remove'], { CORRIDOR_HOST_IP: '10.0.1.5', CORRIDOR_INTERFACE: 'eni+', CORRIDOR_HOST_IPV6: 'fd00:10::5' }), { action: 'remove', ipv6: 'auto' });
-  t.same(ok(['remove', '--ipv6', 'off']), { action: 'remove', ipv6: 'off' });
+  t.same(ok(['remove']), { action: 'remove', ipv6: 'auto', backend: 'path' });
+  t.same(ok(['remove'], { CORRIDOR_HOST_IP: '10.0.1.5', CORRIDOR_INTERFACE: 'eni+', CORRIDOR_HOST_IPV6: 'fd00:10::5' }), { action: 'remove', ipv6: 'auto', backend: 'path' });
+  t.same(ok(['remove', '--ipv6', 'off']), { action: 'remove', ipv6: 'off', backend: 'path' });
 });
 
 t.test('bad values are all reported, each naming its flag', async (t) => {

@@ -84,14 +84,18 @@ The agent's image: repository:tag, tag defaulting to the chart's appVersion; @di
 {{- end }}
 
 {{/*
-The init container's image: the same build's `iptables` stage, published as <tag>-iptables
-unless iptables.image overrides it.
+The iptables init container's image: the agent's own (one image serves every job) unless
+iptables.image overrides it.
 */}}
 {{- define "corridor.iptablesImage" -}}
 {{- $repository := default .Values.image.repository .Values.iptables.image.repository }}
-{{- $tag := default (printf "%s-iptables" (default .Chart.AppVersion .Values.image.tag)) .Values.iptables.image.tag }}
-{{- if .Values.iptables.image.digest }}
-{{- printf "%s:%s@%s" $repository $tag .Values.iptables.image.digest }}
+{{- $tag := default (default .Chart.AppVersion .Values.image.tag) .Values.iptables.image.tag }}
+{{- $digest := .Values.iptables.image.digest }}
+{{- if and (not $digest) (not .Values.iptables.image.repository) (not .Values.iptables.image.tag) }}
+{{- $digest = .Values.image.digest }}
+{{- end }}
+{{- if $digest }}
+{{- printf "%s:%s@%s" $repository $tag $digest }}
 {{- else }}
 {{- printf "%s:%s" $repository $tag }}
 {{- end }}

@@ -1,5 +1,4 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { isIPv6 } from 'node:net';
 import { homedir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
@@ -76,8 +75,8 @@ export function locateKubeConfig(path: string | undefined, sources: { env?: Node
   return { kind: 'files', files: [file] };
 }
 
-/** The connection settings for a kubeconfig path (or the defaults; see locateKubeConfig). Throws with a message fit for a start-up failure. */
-export function resolveKubeConnection(path?: string, sources: KubeConnectionSources = {}): KubeConnection {
+/** The connection settings for a kubeconfig path (or the defaults; see locateKubeConfig). Rejects with a message fit for a start-up failure. */
+export async function resolveKubeConnection(path?: string, sources: KubeConnectionSources = {}): Promise<KubeConnection> {
   const location = locateKubeConfig(path, sources);
   if (location.kind === 'in-cluster') return inCluster(sources.env ?? process.env, sources.serviceAccountDir ?? SERVICE_ACCOUNT_DIR);
   return fromKubeconfig(location.files);
@@ -99,10 +98,10 @@ function inCluster(env: NodeJS.ProcessEnv, serviceAccountDir: string): KubeConne
 }
 
 /** Like kubectl: the first file that sets current-context decides it, and the first definition of a name wins. */
-function fromKubeconfig(files: readonly string[]): KubeConnection {
+async function fromKubeconfig(files: readonly string[]): Promise<KubeConnection> {
   const merged: MergedConfig = { currentContext: undefined, clusters: new Map(), users: new Map(), contexts: new Map() };
   for (const file of files) {
-    const doc = loadFile(file);
+    const doc = await loadFile(file);
     const dir = dirname(resolve(file));
     const current = doc['current-context'];
     if (merged.currentContext === undefined && typeof current === 'string' && current !== '') merged.currentContext = current;
@@ -113,10 +112,10 @@ function fromKubeconfig(files: readonly string[]): KubeConnection {
   return resolveCurrent(merged, files.join(delimiter));
 }
 
-function loadFile(file: string): Json {
+async function loadFile(file: string): Promise<Json> {
   let doc: unknown;
   try {
-    doc = parseKubeconfigText(readFileSync(file, 'utf8'));
+    doc = await parseKubeconfigText(readFileSync(file, 'utf8'));
   } catch (error) {
     throw new Error(`cannot load kubeconfig ${file}: ${firstLine(error)}`);
   }
@@ -128,9 +127,11 @@ function loadFile(file: string): Json {
 
 /**
  * A kubeconfig is YAML, of which JSON is a subset. In a pod the agent reads none (in-cluster), and
- * a JSON one is read by JSON.parse: only YAML text loads the yaml package (about 1 MB of RSS).
+ * a JSON one is read by JSON.parse: only YAML text loads the yaml package (about 1 MB of RSS). A
+ * dynamic import() of a literal name, so the bundle (npm run bundle) carries yaml and still
+ * evaluates it only here.
  */
-function parseKubeconfigText(text: string): unknown {
+async function parseKubeconfigText(text: string): Promise<unknown> {
   if (text.trimStart().startsWith('{')) {
     try {
       return JSON.parse(text) as unknown;
@@ -138,7 +139,7 @@ function parseKubeconfigText(text: string): unknown {
       // YAML flow style, or not valid at all: the YAML parser decides and explains.
     }
   }
-  const { parse } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  const { parse } = await import('yaml');
   return parse(text) as unknown;
 }
 

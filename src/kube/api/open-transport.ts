@@ -15,7 +15,7 @@ export interface OpenKubeTransportOptions extends HttpTransportOptions {
  */
 export async function openKubeTransport(path: string | undefined, options: OpenKubeTransportOptions): Promise<KubeTransport> {
   const { logger, sources, ...httpOptions } = options;
-  const connection = resolveKubeConnection(path, sources);
+  const connection = await resolveKubeConnection(path, sources);
   if (connection.needsClientNode === undefined) {
     logger.debug({ server: connection.server, source: connection.source }, 'kubernetes API connection');
     return createHttpTransport(connection, httpOptions);

@@ -31,7 +31,7 @@ const none = { env: {}, homeDir: '/nonexistent' };
 
 t.test('an explicit kubeconfig with a token and CA data', async (t) => {
   const dir = t.testdir({ config: kubeconfig({ server: 'https://explicit.example:6443/', cluster: { 'certificate-authority-data': b64(CA) } }) });
-  const connection = resolveKubeConnection(join(dir, 'config'), none);
+  const connection = await resolveKubeConnection(join(dir, 'config'), none);
   t.same(connection, {
     server: 'https://explicit.example:6443',
     ca: CA,
@@ -47,8 +47,8 @@ t.test('a JSON kubeconfig is read as JSON; YAML flow style that is not JSON stil
     json: kubeconfig({ server: 'https://json.example:6443' }),
     flow: "{apiVersion: v1, kind: Config, clusters: [{name: f, cluster: {server: 'https://flow.example:6443'}}], users: [{name: f, user: {token: t}}], contexts: [{name: f, context: {cluster: f, user: f}}], current-context: f}",
   });
-  t.equal(resolveKubeConnection(join(dir, 'json'), none).server, 'https://json.example:6443');
-  t.equal(resolveKubeConnection(join(dir, 'flow'), none).server, 'https://flow.example:6443');
+  t.equal((await resolveKubeConnection(join(dir, 'json'), none)).server, 'https://json.example:6443');
+  t.equal((await resolveKubeConnection(join(dir, 'flow'), none)).server, 'https://flow.example:6443');
 });
 
 t.test('a kubeconfig in YAML, with client certificate and key data', async (t) => {
@@ -74,7 +74,7 @@ t.test('a kubeconfig in YAML, with client certificate and key data', async (t) =
       '',
     ].join('\n'),
   });
-  const connection = resolveKubeConnection(join(dir, 'config'), none);
+  const connection = await resolveKubeConnection(join(dir, 'config'), none);
   t.match(connection, { server: 'https://prod.example', cert: CERT, key: KEY, tlsServerName: 'kubernetes.default', insecureSkipTlsVerify: false });
   t.equal(connection.token, undefined);
   t.equal(connection.needsClientNode, undefined);
@@ -91,13 +91,13 @@ t.test('certificate, key, CA and token files are read relative to the kubeconfig
       token: 'file-token',
     },
   });
-  const connection = resolveKubeConnection(join(dir, 'kube', 'config'), none);
+  const connection = await resolveKubeConnection(join(dir, 'kube', 'config'), none);
   t.match(connection, { ca: CA, cert: CERT, key: KEY, tokenFile: join(dir, 'kube', 'token') });
 });
 
 t.test('insecure-skip-tls-verify is carried', async (t) => {
   const dir = t.testdir({ config: kubeconfig({ server: 'http://127.0.0.1:8001', cluster: { 'insecure-skip-tls-verify': true } }) });
-  t.equal(resolveKubeConnection(join(dir, 'config'), none).insecureSkipTlsVerify, true);
+  t.equal((await resolveKubeConnection(join(dir, 'config'), none)).insecureSkipTlsVerify, true);
 });
 
 t.test('in a cluster (KUBERNETES_SERVICE_HOST) the mounted ServiceAccount is used', async (t) => {
@@ -110,21 +110,21 @@ t.test('in a cluster (KUBERNETES_SERVICE_HOST) the mounted ServiceAccount is use
   const serviceAccountDir = join(dir, 'sa');
   const home = join(dir, 'home');
   const env = { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443', KUBECONFIG: join(home, '.kube', 'config') };
-  t.same(resolveKubeConnection(undefined, { env, homeDir: home, serviceAccountDir }), {
+  t.same(await resolveKubeConnection(undefined, { env, homeDir: home, serviceAccountDir }), {
     server: 'https://10.96.0.1:443',
     ca: CA,
     tokenFile: join(serviceAccountDir, 'token'),
     insecureSkipTlsVerify: false,
     source: 'in-cluster',
   }, 'before $KUBECONFIG and ~/.kube/config');
-  const v6 = resolveKubeConnection(undefined, { env: { KUBERNETES_SERVICE_HOST: 'fd00:10:96::1', KUBERNETES_SERVICE_PORT: '443' }, serviceAccountDir });
+  const v6 = await resolveKubeConnection(undefined, { env: { KUBERNETES_SERVICE_HOST: 'fd00:10:96::1', KUBERNETES_SERVICE_PORT: '443' }, serviceAccountDir });
   t.equal(v6.server, 'https://[fd00:10:96::1]:443', 'an IPv6 service address is bracketed');
-  t.equal(resolveKubeConnection(join(dir, 'explicit', 'config'), { env, serviceAccountDir }).server, 'https://explicit.example', 'an explicit file wins');
+  t.equal((await resolveKubeConnection(join(dir, 'explicit', 'config'), { env, serviceAccountDir })).server, 'https://explicit.example', 'an explicit file wins');
 });
 
 t.test('in a cluster without the mounted CA the error says which file is missing', async (t) => {
   const serviceAccountDir = t.testdir({ token: 'projected' });
-  t.throws(
+  await t.rejects(
     () => resolveKubeConnection(undefined, { env: { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' }, serviceAccountDir }),
     /cannot read the in-cluster CA \(.*ca\.crt\)/,
   );
@@ -140,19 +140,19 @@ t.test('otherwise $KUBECONFIG, whose first file decides the context and first de
     home: { '.kube': { config: kubeconfig({ server: 'https://home.example:6443' }) } },
   });
   const home = join(dir, 'home');
-  t.equal(resolveKubeConnection(undefined, { env: { KUBECONFIG: `${join(dir, 'a')}:${join(dir, 'b')}` }, homeDir: home }).server, 'https://a.example');
-  t.equal(resolveKubeConnection(undefined, { env: {}, homeDir: home }).server, 'https://home.example:6443');
+  t.equal((await resolveKubeConnection(undefined, { env: { KUBECONFIG: `${join(dir, 'a')}:${join(dir, 'b')}` }, homeDir: home })).server, 'https://a.example');
+  t.equal((await resolveKubeConnection(undefined, { env: {}, homeDir: home })).server, 'https://home.example:6443');
 });
 
 t.test('with no configuration anywhere the error says what to do instead of defaulting to localhost', async (t) => {
   const home = t.testdir({ '.kube': {} });
-  t.throws(() => resolveKubeConnection(undefined, { env: {}, homeDir: home }), /no Kubernetes configuration found: pass --kubeconfig/);
+  await t.rejects(() => resolveKubeConnection(undefined, { env: {}, homeDir: home }), /no Kubernetes configuration found: pass --kubeconfig/);
 });
 
 t.test('a missing or unreadable explicit file is a clear error naming it', async (t) => {
-  t.throws(() => resolveKubeConnection('/nonexistent/kubeconfig', none), /cannot load kubeconfig \/nonexistent\/kubeconfig: ENOENT/);
+  await t.rejects(() => resolveKubeConnection('/nonexistent/kubeconfig', none), /cannot load kubeconfig \/nonexistent\/kubeconfig: ENOENT/);
   const dir = t.testdir({ config: 'clusters: [unclosed' });
-  t.throws(() => resolveKubeConnection(join(dir, 'config'), none), /cannot load kubeconfig .*config: /);
+  await t.rejects(() => resolveKubeConnection(join(dir, 'config'), none), /cannot load kubeconfig .*config: /);
 });
 
 t.test('a missing current-context, or one that names nothing, is rejected', async (t) => {
@@ -161,14 +161,14 @@ t.test('a missing current-context, or one that names nothing, is rejected', asyn
     dangling: kubeconfig({ currentContext: 'nowhere' }),
     noserver: kubeconfig({ server: '' }),
   });
-  t.throws(() => resolveKubeConnection(join(dir, 'unset'), none), /no current cluster \(check current-context\): current-context is not set/);
-  t.throws(() => resolveKubeConnection(join(dir, 'dangling'), none), /no current cluster .*context "nowhere" is not defined/);
-  t.throws(() => resolveKubeConnection(join(dir, 'noserver'), none), /no current cluster .*cluster "test" has no http\(s\) server/);
+  await t.rejects(() => resolveKubeConnection(join(dir, 'unset'), none), /no current cluster \(check current-context\): current-context is not set/);
+  await t.rejects(() => resolveKubeConnection(join(dir, 'dangling'), none), /no current cluster .*context "nowhere" is not defined/);
+  await t.rejects(() => resolveKubeConnection(join(dir, 'noserver'), none), /no current cluster .*cluster "test" has no http\(s\) server/);
 });
 
 t.test('a client certificate without its key is rejected', async (t) => {
   const dir = t.testdir({ config: kubeconfig({ user: { 'client-certificate-data': b64(CERT) } }) });
-  t.throws(() => resolveKubeConnection(join(dir, 'config'), none), /user "test" has a client certificate without a client key/);
+  await t.rejects(() => resolveKubeConnection(join(dir, 'config'), none), /user "test" has a client certificate without a client key/);
 });
 
 t.test('users that only client-node can authenticate are flagged for it', async (t) => {
@@ -179,9 +179,9 @@ t.test('users that only client-node can authenticate are flagged for it', async 
     proxied: kubeconfig({ cluster: { 'proxy-url': 'socks5://localhost:1080' } }),
     plain: kubeconfig(),
   });
-  t.equal(resolveKubeConnection(join(dir, 'eks'), none).needsClientNode, 'exec plugin aws');
-  t.equal(resolveKubeConnection(join(dir, 'oidc'), none).needsClientNode, 'auth-provider oidc');
-  t.equal(resolveKubeConnection(join(dir, 'basic'), none).needsClientNode, 'basic auth');
-  t.equal(resolveKubeConnection(join(dir, 'proxied'), none).needsClientNode, 'proxy-url');
-  t.equal(resolveKubeConnection(join(dir, 'plain'), none).needsClientNode, undefined);
+  t.equal((await resolveKubeConnection(join(dir, 'eks'), none)).needsClientNode, 'exec plugin aws');
+  t.equal((await resolveKubeConnection(join(dir, 'oidc'), none)).needsClientNode, 'auth-provider oidc');
+  t.equal((await resolveKubeConnection(join(dir, 'basic'), none)).needsClientNode, 'basic auth');
+  t.equal((await resolveKubeConnection(join(dir, 'proxied'), none)).needsClientNode, 'proxy-url');
+  t.equal((await resolveKubeConnection(join(dir, 'plain'), none)).needsClientNode, undefined);
 });
