@@ -63,7 +63,7 @@ t.test('the bundled agent serves a pod its role\'s credentials and reports its v
   writeFileSync(join(dir, 'kubeconfig'), kube.kubeConfigText());
   const settings = { port: await freePort(), adminPort: await freePort(), kubeconfig: join(dir, 'kubeconfig'), stsUrl: sts.url, command: [process.execPath, bundle] };
   const agent = spawnAgent(t, settings);
-  await within(agent.synced, 30_000, 'the bundled agent to sync');
+  await within(agent.serving, 30_000, 'the bundled agent to serve');
   const listing = await get(settings.port, '127.0.0.2', '/latest/meta-data/iam/security-credentials/');
   t.equal(listing.body, 'spark-etl');
   const document = await get(settings.port, '127.0.0.2', '/latest/meta-data/iam/security-credentials/spark-etl');

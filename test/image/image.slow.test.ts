@@ -103,7 +103,7 @@ t.test('arm64: its own Node runs the agent under user-mode QEMU, serves a creden
   writeFileSync(join(dir, 'kubeconfig'), kube.kubeConfigText());
   const settings = { port: await freePort(), adminPort: await freePort(), kubeconfig: join(dir, 'kubeconfig'), stsUrl: sts.url, command: armCorridor };
   const agent = spawnAgent(t, settings);
-  await within(agent.synced, 180_000, 'the arm64 agent under QEMU to sync');
+  await within(agent.serving, 180_000, 'the arm64 agent under QEMU to serve');
   const document = await new Promise<{ status: number; body: string }>((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port: settings.port, path: '/latest/meta-data/iam/security-credentials/spark-etl', localAddress: '127.0.0.2', agent: false }, (res) => {
       let body = '';

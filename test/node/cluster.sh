@@ -2,10 +2,18 @@
 # A one-node Kubernetes cluster for `npm run test:node`, entirely inside a network namespace and
 # a mount namespace this script creates: etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler, containerd (with runc and the CNI bridge), kubelet and kube-proxy, plus moto as
-# STS and a stand-in for the node's real instance metadata service on 169.254.169.254:80.
+# STS and a stand-in for the node's real instance metadata service on 169.254.169.254:80, one hop
+# beyond the node as on EC2.
 #
 #   test/node/cluster.sh up      starts it (first removing whatever a crashed run left)
 #   test/node/cluster.sh exec -- CMD...   runs CMD inside the node's namespaces
+#   test/node/cluster.sh imds v1-allowed|v2-required [HOP_LIMIT]   restarts the metadata stand-in
+#                                with that posture (default: v1-allowed, hop limit 1)
+#   test/node/cluster.sh reboot  the worker node's reboot: kubelet, kube-proxy, containerd and every
+#                                pod stop; pod sandboxes, the CNI bridge and the node's iptables and
+#                                ip6tables state go; then containerd, kubelet and kube-proxy start
+#                                again and bring back the node's pods in their own order (the control
+#                                plane, moto and the metadata service, other machines on EC2, stay)
 #   test/node/cluster.sh down    stops everything and removes namespaces, mounts and cgroups
 #
 # Inputs (environment): KUBE_BIN (kubelet, kube-proxy, kube-controller-manager, kube-scheduler,
@@ -14,8 +22,10 @@
 # State and logs: CORRIDOR_NODE_STATE (default /tmp/corridor-node); `up` writes $STATE/env.
 #
 # Isolation: the node's network is the namespace `corridor-node`, whose only interfaces are
-# loopback, eth0 (the node IP and 169.254.169.254; its peer is alone in `corridor-node-sink`) and
-# the CNI bridge to the pods' own namespaces: a packet to anywhere else has nowhere to go. Inside the mount namespace, /run,
+# loopback, eth0 (the node IP; its peer is alone in `corridor-node-sink`) and the CNI bridge to the
+# pods' own namespaces: a packet to anywhere else has nowhere to go. The sink answers only for
+# 169.254.169.254, where the metadata stand-in listens: like EC2's, a pod's packet reaches it
+# through the node (one hop), and a token's answer carries the PUT response hop limit as its TTL. Inside the mount namespace, /run,
 # /var/lib and /var/log are fresh tmpfs mounts (containerd's and kubelet's state, pods' logs, the
 # CNI config under /run/corridor/cni), so nothing lands on the machine's own paths; kubelet's cgroups live under
 # /corridor-node in each cgroup v1 controller. The machine's sysctls are never written: kubelet
@@ -74,6 +84,7 @@ wait_for() {
 # Every process whose network namespace is the node's, or whose cgroup is under kubelet's root.
 node_processes() {
   ip netns pids "$NETNS" 2>/dev/null || true
+  ip netns pids "$SINK_NETNS" 2>/dev/null || true
   local controller
   for controller in /sys/fs/cgroup/*/; do
     [ -d "$controller$CGROUP_ROOT" ] || continue
@@ -102,7 +113,7 @@ down() {
   for netns in "$NETNS" "$SINK_NETNS"; do
     if ip netns list 2>/dev/null | grep -q "^$netns\b"; then ip netns delete "$netns"; fi
   done
-  rm -rf "$STATE/pids" "$STATE/holder.pid"
+  rm -rf "$STATE/pids" "$STATE/holder.pid" "$STATE/sink.pid"
 }
 
 # ---- up ------------------------------------------------------------------------------------
@@ -269,20 +280,72 @@ start_holder() {
   die "the node's mount namespace could not be set up"
 }
 
-# The node's eth0 is a veth whose other end is alone in the sink namespace, which has no address,
-# no route and no forwarding: whatever the node sends "out" ends there. (This kernel has no dummy
-# interfaces, the usual way.) 169.254.169.254 is a second address of eth0, where the node's
-# instance metadata stand-in listens, as if it were the link-local IMDS of a real EC2 node.
+# The node's eth0 is a veth whose other end is alone in the sink namespace, which forwards nothing:
+# whatever the node sends "out" ends there. (This kernel has no dummy interfaces, the usual way.)
+# The sink has one address, 169.254.169.254, where the node's instance metadata stand-in listens
+# (start_node_imds): the link-local IMDS of an EC2 node, one hop beyond it. A holder process keeps
+# the sink enterable from inside the node's mount namespace too (where `ip netns` sees the pods').
 setup_network() {
   ip netns add "$SINK_NETNS"
+  ip netns exec "$SINK_NETNS" setsid sleep infinity >/dev/null 2>&1 </dev/null &
+  echo $! >"$STATE/sink.pid"
   in_node ip link set lo up
+  ip -n "$SINK_NETNS" link set lo up
   ip -n "$SINK_NETNS" link add sink0 type veth peer name eth0 netns "$(holder_pid)"
   ip -n "$SINK_NETNS" link set sink0 up
+  ip -n "$SINK_NETNS" addr add 169.254.169.254/32 dev sink0
+  ip -n "$SINK_NETNS" route add "$NODE_IP/32" dev sink0
+  ip -n "$SINK_NETNS" route add "$POD_CIDR" via "$NODE_IP" dev sink0
   in_node ip addr add "$NODE_IP/24" dev eth0
-  in_node ip addr add 169.254.169.254/32 dev eth0
   in_node ip link set eth0 up
   in_node ip route add default via "${NODE_IP%.*}.1" dev eth0
+  in_node ip route add 169.254.169.254/32 dev eth0
+  node_sysctls
+}
+
+# What a node's bootstrap sets (sysctl.d, user data): forwarding for the pods, and connections a
+# closing listener had queued go to another listener of its SO_REUSEPORT group instead of being
+# reset (corridor's upgrades: docs/operators.md).
+node_sysctls() {
   in_node sysctl -qw net.ipv4.ip_forward=1
+  in_node sysctl -qw net.ipv4.tcp_migrate_req=1
+}
+
+# in_sink CMD...: runs CMD in the sink's network namespace (the metadata stand-in's).
+in_sink() {
+  nsenter --target "$(cat "$STATE/sink.pid")" --net -- "$@"
+}
+
+# start_node_imds [v1-allowed|v2-required] [HOP_LIMIT]: the node's own metadata service, with fake
+# credentials: what corridor must never let a pod reach. Every request it gets is a JSON line in its
+# log (appended across restarts). EC2's PUT response hop limit is the TTL of the token's answer: the
+# node forwards it to a pod only with a limit above 1.
+start_node_imds() {
+  local posture=${1:-v1-allowed} hops=${2:-1} tokens=optional pid
+  case "$posture" in
+    v1-allowed) ;;
+    v2-required) tokens=required ;;
+    *) die "unknown posture $posture (v1-allowed or v2-required)" ;;
+  esac
+  if [ -f "$STATE/pids/node-imds" ]; then
+    pid=$(cat "$STATE/pids/node-imds")
+    kill "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  fi
+  in_sink iptables -t mangle -F OUTPUT
+  in_sink iptables -t mangle -A OUTPUT -p tcp --sport 80 -m string --algo bm \
+    --string x-aws-ec2-metadata-token-ttl-seconds -j TTL --ttl-set "$hops"
+  in_sink setsid env NODE_SECRET=corridor-node-secret IMDS_TOKENS="$tokens" "$NODE24" "$root/test/e2e/fixtures/node-imds.ts" \
+    >>"$STATE/logs/node-imds.log" 2>&1 </dev/null &
+  echo $! >"$STATE/pids/node-imds"
+  local i
+  for ((i = 0; i < 100; i++)); do
+    in_node python3 -c "import urllib.request; urllib.request.urlopen(urllib.request.Request('http://169.254.169.254/latest/api/token', method='PUT'), timeout=1)" \
+      >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  echo "$posture $hops" >"$STATE/imds-posture"
+  log "node metadata stand-in: $posture, PUT response hop limit $hops"
 }
 
 load_images() {
@@ -317,6 +380,70 @@ check_daemons() {
     tail -n 5 "$STATE/logs/$(basename "$file").log" >&2 || true
   done
   [ -z "$dead" ] || die "exited:$dead (logs in $STATE/logs)"
+}
+
+start_containerd() {
+  start containerd env PATH="$CONTAINERD_BIN:$PATH" "$CONTAINERD_BIN/containerd" --config "$STATE/config/containerd.toml"
+  wait_for containerd 60 "$CONTAINERD_BIN/ctr" --address /run/containerd/containerd.sock version
+}
+
+start_node_agents() {
+  start kubelet "$KUBE_BIN/kubelet" --config="$STATE/config/kubelet.yaml" --kubeconfig="$STATE/kubelet.kubeconfig" \
+    --hostname-override="$NODE_NAME" --node-ip="$NODE_IP" --v=1
+  start kube-proxy "$KUBE_BIN/kube-proxy" --config="$STATE/config/kube-proxy.yaml"
+}
+
+# ---- reboot --------------------------------------------------------------------------------
+
+# What a reboot of the worker takes away: its processes (kubelet, kube-proxy, containerd, the
+# shims, every container), everything under /run (tmpfs: containerd's state, pod sandboxes' network
+# namespaces), every mount the pods had, the CNI bridge and veths, and the kernel's netfilter state
+# (iptables, ip6tables, nftables). What stays: the disk (/var/lib/kubelet, /var/lib/containerd with
+# its images, /var/lib/cni), and the Node and its pods in the API server, which the kubelet brings
+# back in its own order. The node's sysctls come back from its bootstrap.
+reboot() {
+  local t0=$SECONDS name pid
+  for name in kubelet kube-proxy containerd; do
+    pid=$(cat "$STATE/pids/$name" 2>/dev/null || true)
+    [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
+    rm -f "$STATE/pids/$name"
+  done
+  local round pids
+  for round in 1 2 3 4 5 6 7 8 9 10; do
+    pids=$( { pgrep -f "$CONTAINERD_BIN/containerd-shim" || true; cgroup_processes; } | sort -u)
+    [ -z "$pids" ] && break
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null || true
+    sleep 0.3
+  done
+  in_node sh -c '
+    # Deepest first, lazily: a rootfs may still be held by a dying process.
+    awk '"'"'$2 ~ "^/run/(containerd|netns)/" || $2 ~ "^/var/lib/kubelet/pods/" { print $2 }'"'"' /proc/self/mounts | sort -r | while read -r mount; do umount -l "$mount" 2>/dev/null || true; done
+    rm -rf /run/containerd /run/netns/* /run/xtables.lock
+    for link in $(ip -o link show | awk -F": " '"'"'{ print $2 }'"'"' | cut -d@ -f1); do
+      case "$link" in lo|eth0) ;; *) ip link delete "$link" 2>/dev/null || true ;; esac
+    done
+    for tables in iptables ip6tables iptables-legacy ip6tables-legacy; do
+      command -v "$tables" >/dev/null 2>&1 || continue
+      for table in filter nat mangle raw; do "$tables" -t "$table" -F 2>/dev/null; "$tables" -t "$table" -X 2>/dev/null; done
+    done
+    if command -v nft >/dev/null 2>&1; then nft flush ruleset; fi
+    true
+  '
+  node_sysctls
+  log "node $NODE_NAME down for a reboot in $((SECONDS - t0))s: starting containerd, kubelet and kube-proxy"
+  start_containerd
+  start_node_agents
+  log "node $NODE_NAME booted in $((SECONDS - t0))s"
+}
+
+# Every process in kubelet's cgroups (the pods' containers).
+cgroup_processes() {
+  local controller
+  for controller in /sys/fs/cgroup/*/; do
+    [ -d "$controller$CGROUP_ROOT/kubepods" ] || continue
+    find "$controller$CGROUP_ROOT/kubepods" -name cgroup.procs -exec cat {} + 2>/dev/null || true
+  done
 }
 
 up() {
@@ -364,16 +491,11 @@ up() {
   start kube-scheduler "$KUBE_BIN/kube-scheduler" --kubeconfig="$STATE/scheduler.kubeconfig" \
     --authentication-kubeconfig="$STATE/scheduler.kubeconfig" --authorization-kubeconfig="$STATE/scheduler.kubeconfig" \
     --bind-address=127.0.0.1 --leader-elect=false --profiling=false
-  start containerd env PATH="$CONTAINERD_BIN:$PATH" "$CONTAINERD_BIN/containerd" --config "$STATE/config/containerd.toml"
-  wait_for containerd 60 "$CONTAINERD_BIN/ctr" --address /run/containerd/containerd.sock version
+  start_containerd
   load_images
   make_cgroup_root
-  start kubelet "$KUBE_BIN/kubelet" --config="$STATE/config/kubelet.yaml" --kubeconfig="$STATE/kubelet.kubeconfig" \
-    --hostname-override="$NODE_NAME" --node-ip="$NODE_IP" --v=1
-  start kube-proxy "$KUBE_BIN/kube-proxy" --config="$STATE/config/kube-proxy.yaml"
-  # The node's own instance metadata service, with fake credentials: what corridor must never let
-  # a pod reach. Every request it gets is a JSON line in its log.
-  start node-imds env NODE_SECRET=corridor-node-secret "$NODE24" "$root/test/e2e/fixtures/node-imds.ts"
+  start_node_agents
+  start_node_imds v1-allowed 1
   start moto python3 -m moto.server -H "$NODE_IP" -p "$STS_PORT"
   wait_for "node $NODE_NAME" 180 "$KUBE_BIN/kubectl" --kubeconfig "$STATE/admin.kubeconfig" wait --for=condition=Ready "node/$NODE_NAME" --timeout=2s
   wait_for moto 60 python3 -c "import urllib.request; urllib.request.urlopen('http://$NODE_IP:$STS_PORT/moto-api/')"
@@ -394,10 +516,12 @@ EOF
 case "${1:-}" in
   up) up ;;
   down) down; log "down: the node's processes, namespaces, mounts and cgroups are gone" ;;
+  imds) shift; start_node_imds "$@" ;;
+  reboot) reboot ;;
   exec)
     shift
     [ "${1:-}" = "--" ] && shift
     in_node "$@"
     ;;
-  *) echo "usage: $0 up|down|exec -- CMD..." >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|imds POSTURE [HOP_LIMIT]|reboot|exec -- CMD..." >&2; exit 2 ;;
 esac

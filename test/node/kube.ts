@@ -105,12 +105,18 @@ export async function firewallRules(): Promise<string> {
   return tables.join('\n');
 }
 
-/** Addresses (IPv4) of the node IMDS stand-in's callers, from its JSON-lines log. */
-export function nodeImdsCallers(cluster: NodeCluster): string[] {
+/** What the node IMDS stand-in was asked, from its JSON-lines log (appended across its restarts), oldest first. */
+export function nodeImdsRequests(cluster: NodeCluster): { method: string; path: string; from: string }[] {
   return readFileSync(cluster.nodeImdsLog, 'utf8')
     .split('\n')
     .filter((line) => line.startsWith('{"method"'))
-    .map((line) => (JSON.parse(line) as { from?: string }).from?.replace(/^::ffff:/, '') ?? '');
+    .map((line) => JSON.parse(line) as { method: string; path: string; from?: string })
+    .map(({ method, path, from }) => ({ method, path, from: from?.replace(/^::ffff:/, '') ?? '' }));
+}
+
+/** Addresses (IPv4) of the node IMDS stand-in's callers. */
+export function nodeImdsCallers(cluster: NodeCluster): string[] {
+  return nodeImdsRequests(cluster).map((request) => request.from);
 }
 
 /** Whether an IPv4 address is inside a /24 such as the pod CIDR 10.244.0.0/24. */

@@ -3,7 +3,7 @@
  * built from the Dockerfile, the chart's DaemonSet on kubelet + containerd + the CNI bridge, and
  * SDK calls from real containers to 169.254.169.254. Run by `npm run test:node` (test/node/run.sh),
  * inside the node's namespaces. The steps build on each other, in order:
- * install -> credentials per corridor -> fail closed across a pod delete and a helm upgrade ->
+ * install -> credentials per corridor -> no refused call across a pod delete and a helm upgrade ->
  * audit, metrics, explain -> uninstall and remove leave the node as it was.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -11,12 +11,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { eventually } from '../helpers/eventually.js';
-import { apply, command, firewallRules, helm, inSlash24, kubectl, nodeCluster, nodeImdsCallers } from './kube.js';
+import { apply, command, firewallRules, helm, inSlash24, kubectl, nodeCluster, nodeImdsCallers, nodeImdsRequests } from './kube.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CHART = join(ROOT, 'helm/corridor');
 const CORRIDOR_CLI = join(ROOT, 'dist/src/cli/corridor.js');
 const CLIENTS_DIR = join(ROOT, 'test/node/clients');
+const CLUSTER_SH = join(ROOT, 'test/node/cluster.sh');
 const ACCOUNT = '123456789012';
 const BASE_ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/`;
 /** The fake node role's key id the node IMDS stand-in serves (test/e2e/fixtures/node-imds.ts). */
@@ -223,6 +224,8 @@ interface Poll {
   outcome: string;
   accessKeyId?: string;
   nodeSecret: boolean;
+  /** The token's answer timed out (the hop limit): the poller went on without one, as botocore does. */
+  imdsv1?: boolean;
 }
 
 async function polls(): Promise<Poll[]> {
@@ -238,36 +241,19 @@ async function credentialsAgain(since: number, count = 3): Promise<void> {
   }, 1000);
 }
 
-/** Runs of consecutive attempts without credentials: [first failure, next success] in seconds. */
-function outages(all: Poll[]): { from: number; to: number; attempts: number }[] {
-  const runs: { from: number; to: number; attempts: number }[] = [];
-  let open: { from: number; to: number; attempts: number } | undefined;
-  for (const poll of all) {
-    if (poll.outcome !== 'credentials') {
-      open ??= { from: poll.t, to: poll.t, attempts: 0 };
-      open.attempts += 1;
-    } else if (open) {
-      open.to = poll.t;
-      runs.push(open);
-      open = undefined;
-    }
-  }
-  if (open) runs.push(open);
-  return runs;
-}
-
-t.test('fail closed: a pod polling every 100-200 ms across an agent pod delete and a helm upgrade never reaches the node\'s metadata service', async (t) => {
+t.test('no refused call: a pod polling every 100-200 ms across an agent pod delete and a helm upgrade always gets its credentials, never the node\'s', async (t) => {
   await apply(cluster, clientPod('gha', 'poller', BOTOCORE, ['python3', '/clients/poll_imds.py'], {}, 'Always'));
   await credentialsAgain(0);
   const first = await readyAgent();
 
-  // 1. The agent pod is deleted; the DaemonSet makes a new one.
+  // 1. The agent pod is deleted: with maxSurge the DaemonSet starts its replacement at once, and
+  //    the old agent serves until the new one listens beside it.
   const deletedAt = Date.now() / 1000;
   await kubectl(cluster, ['-n', AGENT_NS, 'delete', 'pod', first.name, '--wait=false']);
   const second = await readyAgent(first.uid);
   await credentialsAgain(Date.now() / 1000);
 
-  // 2. helm upgrade with a changed value: a rolling update replaces the pod again.
+  // 2. helm upgrade with a changed value: the new agent starts beside the old one, which hands over once it is Ready.
   const upgradedAt = Date.now() / 1000;
   await helm(cluster, ['upgrade', 'corridor', CHART, '-n', AGENT_NS, ...valuesArgs, '--set', 'agent.podLookupTimeout=2s']);
   const third = await readyAgent(second.uid);
@@ -276,18 +262,17 @@ t.test('fail closed: a pod polling every 100-200 ms across an agent pod delete a
   t.match(env, /"CORRIDOR_POD_LOOKUP_TIMEOUT","value":"2s"/, 'the upgraded agent runs with the changed value');
 
   const all = await polls();
-  const runs = outages(all);
+  const during = (from: number, to: number) => all.filter((p) => p.t >= from && p.t <= to);
+  const doneAt = Date.now() / 1000;
   t.ok(all.length > 50, `the poller made ${all.length} attempts`);
   t.same(all.filter((p) => p.nodeSecret || p.accessKeyId === NODE_ACCESS_KEY_ID), [], 'no answer ever carried the node\'s credentials or user-data');
   t.same(nodeImdsCallers(cluster).filter((from) => inSlash24(from, cluster.podCidr)), [], 'the node\'s metadata service never heard from a pod');
-  const outcomes = [...new Set(all.filter((p) => p.outcome !== 'credentials').map((p) => p.outcome))].sort();
-  const described = runs.map((r) => `${r.attempts} attempts over ${(r.to - r.from).toFixed(1)} s from ${r.from < upgradedAt ? 'the delete' : 'the upgrade'} + ${(r.from - (r.from < upgradedAt ? deletedAt : upgradedAt)).toFixed(1)} s`);
-  t.comment(`outages seen by the poller: ${described.join('; ') || 'none'} (${outcomes.join(', ')})`);
-  t.ok(runs.some((r) => r.from > deletedAt && r.from < upgradedAt), 'the delete was seen: attempts failed (closed) while no agent ran');
-  t.ok(runs.some((r) => r.from > upgradedAt), 'so was the rolling update');
-  t.ok(outcomes.every((o) => /^(ConnectionRefusedError|ConnectionResetError|RemoteDisconnected|TimeoutError|timeout|http-503|URLError|OSError)$/.test(o)), `every failure was a refusal, a reset, a timeout or a 503 (${outcomes.join(', ')})`);
-  const last = all.slice(-3);
-  t.ok(last.every((p) => p.outcome === 'credentials'), 'credentials again once the agent is Ready');
+  const failed = all.filter((p) => p.outcome !== 'credentials');
+  t.comment(`the pod delete: ${during(deletedAt, upgradedAt).length} attempts over ${(upgradedAt - deletedAt).toFixed(1)} s; ` +
+    `the upgrade: ${during(upgradedAt, doneAt).length} attempts over ${(doneAt - upgradedAt).toFixed(1)} s; failed: ${failed.length} (${failed.map((p) => p.outcome).join(', ') || 'none'})`);
+  t.same(failed, [], 'every attempt got the pod\'s credentials: none refused, reset or timed out, through both');
+  const logs = (await kubectl(cluster, ['-n', AGENT_NS, 'logs', third.name])).stdout;
+  t.match(logs, /corridor agent listening/, 'the upgraded agent serves');
 });
 
 t.test('audit lines in kubectl logs, /metrics through the chart\'s Service, corridor explain against the cluster', async (t) => {
@@ -343,6 +328,58 @@ t.test('audit lines in kubectl logs, /metrics through the chart\'s Service, corr
   const direct = `import urllib.request\ntry:\n  print(urllib.request.urlopen("http://${cluster.nodeIp}:8181/latest/meta-data/iam/security-credentials/", timeout=5).status)\nexcept Exception as e:\n  print(type(e).__name__, getattr(e, "reason", ""))`;
   const dialled = (await kubectl(cluster, ['-n', 'gha', 'exec', 'poller', '--', 'python3', '-c', direct])).stdout.trim();
   t.match(dialled, /^URLError .*(Connection refused|Connection reset)/, `a pod dialling ${cluster.nodeIp}:8181 directly is refused (${dialled})`);
+});
+
+/**
+ * The node reboots (test/node/cluster.sh reboot) with its metadata service in `posture`: every pod
+ * comes back in the kubelet's order, the poller polling from its first instant. Returns what the
+ * poller saw from its new start, when the agent served again, and what the node's metadata service
+ * heard from pods meanwhile.
+ */
+async function rebootWith(posture: 'v1-allowed' | 'v2-required') {
+  const imds = await command('bash', [CLUSTER_SH, 'imds', posture, '1']);
+  if (imds.code !== 0) throw new Error(`cluster.sh imds ${posture}: ${imds.stderr}`);
+  const heardBefore = nodeImdsRequests(cluster).length;
+  const before = await readyAgent();
+  const rebootAt = Date.now() / 1000;
+  const reboot = await command('bash', [CLUSTER_SH, 'reboot'], { timeoutMs: 300_000 });
+  if (reboot.code !== 0) throw new Error(`cluster.sh reboot: ${reboot.stderr}`);
+  // The same pods come back (the API server kept them): the agent's container restarts in its pod.
+  await eventually('the agent to serve after the reboot', 180_000, async () => {
+    const logs = (await kubectl(cluster, ['-n', AGENT_NS, 'logs', before.name, '-c', 'corridor'], undefined, true)).stdout;
+    return logs.split('\n').some((line) => line.includes('"corridor agent listening"') && (JSON.parse(line) as { time: number }).time / 1000 > rebootAt);
+  }, 500);
+  await credentialsAgain(rebootAt);
+  const logs = (await kubectl(cluster, ['-n', AGENT_NS, 'logs', before.name, '-c', 'corridor'])).stdout.split('\n');
+  const listening = logs.filter((line) => line.includes('"corridor agent listening"')).map((line) => (JSON.parse(line) as { time: number }).time / 1000).find((time) => time > rebootAt) ?? NaN;
+  const attempts = (await polls()).filter((p) => p.t > rebootAt);
+  const firstCredentials = attempts.find((p) => p.outcome === 'credentials' && p.accessKeyId !== NODE_ACCESS_KEY_ID)?.t ?? NaN;
+  const heard = nodeImdsRequests(cluster).slice(heardBefore).filter((request) => inSlash24(request.from, cluster.podCidr));
+  return { rebootAt, listening, attempts, firstCredentials, heard };
+}
+
+function describeReboot(posture: string, seen: Awaited<ReturnType<typeof rebootWith>>): string {
+  const node = seen.attempts.filter((p) => p.accessKeyId === NODE_ACCESS_KEY_ID || p.nodeSecret);
+  const failed = seen.attempts.filter((p) => p.t < seen.firstCredentials && p.outcome !== 'credentials');
+  const outcomes = [...new Set(failed.map((p) => `${p.outcome}${p.imdsv1 ? ' (IMDSv1)' : ''}`))].join(', ');
+  const heard = seen.heard.map((r) => `${r.method} ${r.path}`);
+  return `${posture}: the poller's first attempt ${(seen.attempts[0]?.t ?? NaN) - seen.rebootAt} s after the reboot began, the agent served at +${(seen.listening - seen.rebootAt).toFixed(1)} s, ` +
+    `the poller had its own role at +${(seen.firstCredentials - seen.rebootAt).toFixed(1)} s (${(seen.firstCredentials - seen.listening).toFixed(2)} s after); ` +
+    `before that ${failed.length} attempts failed (${outcomes || 'none'}) and ${node.length} got the node's credentials; ` +
+    `the node's metadata service heard ${heard.length} requests from pods (${[...new Set(heard)].join(', ') || 'none'})`;
+}
+
+t.test('a reboot: no pod reaches the node\'s credentials with IMDSv2 required and a hop limit of 1, and none waits longer than the agent takes to serve', async (t) => {
+  const open = await rebootWith('v1-allowed');
+  t.comment(describeReboot('IMDSv1 allowed, hop limit 1', open));
+  t.ok(open.firstCredentials - open.listening < 2, 'the poller had its own role within 2 s of the agent serving');
+
+  const closed = await rebootWith('v2-required');
+  t.comment(describeReboot('IMDSv2 required, hop limit 1', closed));
+  t.same(closed.attempts.filter((p) => p.accessKeyId === NODE_ACCESS_KEY_ID || p.nodeSecret), [], 'no attempt got the node\'s credentials or user-data');
+  t.same(closed.heard.filter((r) => r.method !== 'PUT' && !r.path.startsWith('/latest/')), [], 'the node\'s metadata service heard only metadata calls');
+  t.ok(closed.firstCredentials - closed.listening < 2, 'the poller had its own role within 2 s of the agent serving');
+  t.equal(closed.attempts.at(-1)?.outcome, 'credentials', 'and keeps it');
 });
 
 t.test('helm uninstall and corridor iptables remove leave the node as it was', async (t) => {

@@ -50,11 +50,11 @@ async function countingRelay(t: Test, target: URL): Promise<{ server: string; re
 }
 
 /** The admin's kubeconfig pointed at `server`, as a file the agent's connection code reads. */
-function adminConnection(t: Test, plane: ControlPlane, server: string) {
+async function adminConnection(t: Test, plane: ControlPlane, server: string) {
   const token = plane.admin().getCurrentUser()?.token ?? '';
   const path = join(t.testdir({}), 'kubeconfig');
   writeFileSync(path, plane.kubeConfigText(token, server));
-  return { connection: resolveKubeConnection(path, { env: {} }), token };
+  return { connection: await resolveKubeConnection(path, { env: {} }), token };
 }
 
 /** A namespace list as any client without Accept-Encoding gets it: the bytes on the wire, uncompressed. */
@@ -85,7 +85,7 @@ else {
     t.ok(total >= NAMESPACES, `${total} namespaces`);
 
     await t.test('a list in pages of 500 follows continue tokens: every namespace once, one snapshot', async (t) => {
-      const { connection } = adminConnection(t, plane, plane.server);
+      const { connection } = await adminConnection(t, plane, plane.server);
       const transport = createHttpTransport(connection);
       t.teardown(() => transport.close?.());
       const signal = new AbortController().signal;
@@ -106,7 +106,7 @@ else {
     });
 
     await t.test('the pod directory lists 2,000 namespaces from the watch cache (resourceVersion=0, limit ignored) and watches from that list', async (t) => {
-      const { connection } = adminConnection(t, plane, plane.server);
+      const { connection } = await adminConnection(t, plane, plane.server);
       const http = createHttpTransport(connection);
       // The agent's transport, telling the test when a namespace's watch event has been handled.
       let sawLate: () => void = () => {};
@@ -149,7 +149,7 @@ else {
 
     await t.test('gzip on the wire: the transport\'s list of 2,000 namespaces costs a fraction of the uncompressed bytes', async (t) => {
       const relay = await countingRelay(t, new URL(plane.server));
-      const { connection, token } = adminConnection(t, plane, relay.server);
+      const { connection, token } = await adminConnection(t, plane, relay.server);
       const transport = createHttpTransport(connection);
       t.teardown(() => transport.close?.());
       const before = relay.received();

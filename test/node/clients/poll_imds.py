@@ -1,7 +1,10 @@
 """Polls the instance metadata service every 100-200 ms as an SDK would (IMDSv2: a token, the
 role listing, the role's credentials) and prints one JSON line per attempt: the outcome, the
-access key id served, and whether the answer carried the node's own secret. Runs until killed."""
+access key id served, whether the answer carried the node's own secret, and whether it fell back
+to IMDSv1. Like botocore, a token request that times out after connecting (a PUT answer lost to
+the hop limit) is followed by the same calls without a token. Runs until killed."""
 import json
+import socket
 import random
 import time
 import urllib.error
@@ -20,8 +23,15 @@ def call(method, path, headers):
 while True:
     line = {"t": round(time.time(), 3)}
     try:
-        token = call("PUT", "/latest/api/token", {"X-aws-ec2-metadata-token-ttl-seconds": "60"})
-        headers = {"X-aws-ec2-metadata-token": token}
+        try:
+            token = call("PUT", "/latest/api/token", {"X-aws-ec2-metadata-token-ttl-seconds": "60"})
+            headers = {"X-aws-ec2-metadata-token": token}
+        except (urllib.error.URLError, TimeoutError) as error:
+            # botocore's IMDSFetcher: a read timeout on the token means "no token", not "no IMDS".
+            if not isinstance(getattr(error, "reason", error), (socket.timeout, TimeoutError)):
+                raise
+            headers = {}
+            line.update(imdsv1=True)
         role = call("GET", "/latest/meta-data/iam/security-credentials/", headers).strip()
         document = call("GET", f"/latest/meta-data/iam/security-credentials/{role}", headers)
         line.update(outcome="credentials", accessKeyId=json.loads(document)["AccessKeyId"], nodeSecret=NODE_SECRET in document + role)
