@@ -203,7 +203,9 @@ export async function createAgent(config: Readonly<AgentConfig>, ports: AgentPor
         listeners.push(app.imds.server);
         serving = { port: Number(new URL(imdsUrl).port) };
         if (config.startupTaint !== undefined) untaintOnceReady(config.startupTaint);
-        const fields = { imds: imdsUrl, imds6: imds6Url, admin: adminUrl, node: config.nodeName, version: version(), maxConnections: connections };
+        // uptimeMs: from the process's start (Node's own boot included): a new node's time to serve.
+        const uptimeMs = Math.round(process.uptime() * 1000);
+        const fields = { imds: imdsUrl, imds6: imds6Url, admin: adminUrl, node: config.nodeName, version: version(), maxConnections: connections, uptimeMs };
         logger.info(fields, 'corridor agent listening');
         return { imdsUrl, adminUrl };
       },

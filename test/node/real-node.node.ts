@@ -85,6 +85,8 @@ async function readyAgent(previousUid?: string) {
   }, 500);
 }
 
+const STARTUP_TAINT = 'corridor.io/agent-not-ready';
+
 const values = {
   image: { repository: 'localhost/corridor', tag: 'test', pullPolicy: 'Never' },
   iptables: { interfaces: ['cni0'] },
@@ -109,12 +111,44 @@ t.before(async () => {
     ...namespaces.map(({ name }) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: name, name: 'node-clients' }, data: clients })),
   );
   // kube-controller-manager makes each namespace's default ServiceAccount; pods wait for it.
-  for (const { name } of namespaces) {
+  for (const { name } of namespaces.concat({ name: FILL_NS, annotations: {} })) {
     await eventually(`ServiceAccount ${name}/default`, 60_000, async () => ((await kubectl(cluster, ['-n', name, 'get', 'sa', 'default'], undefined, true)).code === 0, 500));
   }
+  await fillTheNode();
 });
 
-const STARTUP_TAINT = 'corridor.io/agent-not-ready';
+/**
+ * The node as time to serve is measured on: 2,000 more namespaces, each a corridor, and
+ * FILL_PODS pods already running on it (they tolerate the start-up taint, as pods bound to a node
+ * before its agent are). The pods go once it is measured, to make room for the rest.
+ */
+const FILL_NS = 'fill';
+const FILL_PODS = 100;
+async function fillTheNode(): Promise<void> {
+  const many = Array.from({ length: 2000 }, (_, i) => ({
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: `team-${String(i).padStart(4, '0')}`, annotations: { 'iam.amazonaws.com/allowed-roles': `["team-${i}-*"]`, 'iam.amazonaws.com/role': `team-${i}-etl` } },
+  }));
+  const created = await kubectl(cluster, ['create', '-f', '-', '-o', 'name'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: many }));
+  if (created.code !== 0) throw new Error(`2,000 namespaces: ${created.stderr}`);
+  const pods = Array.from({ length: FILL_PODS }, (_, i) => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { namespace: FILL_NS, name: `fill-${i}` },
+    spec: {
+      nodeName: cluster.nodeName,
+      terminationGracePeriodSeconds: 0,
+      tolerations: [{ key: STARTUP_TAINT, operator: 'Exists' }],
+      containers: [{ name: 'sleep', image: 'localhost/corridor-pause:1', imagePullPolicy: 'Never' }],
+    },
+  }));
+  await kubectl(cluster, ['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: pods }));
+  await eventually(`${FILL_PODS} pods running on the node`, 600_000, async () => {
+    const phases = (await kubectl(cluster, ['-n', FILL_NS, 'get', 'pods', '-o', 'jsonpath={.items[*].status.phase}'])).stdout.split(' ');
+    return phases.filter((phase) => phase === 'Running').length === FILL_PODS;
+  }, 2000);
+}
 
 async function nodeTaints(): Promise<string[]> {
   const node = JSON.parse((await kubectl(cluster, ['get', 'node', cluster.nodeName, '-o', 'json'])).stdout) as { spec: { taints?: { key: string }[] } };
@@ -161,17 +195,24 @@ t.test('helm install rolls the DaemonSet out: the init container installs the ru
   const ready = await fetch(`http://${cluster.nodeIp}:9181/readyz`);
   t.equal(ready.status, 200, '/readyz answers 200 on the node IP');
 
-  // The agent removed the start-up taint once it served; the time from its container's start.
-  const removed = await eventually('the start-up taint removed', 60_000, async () => {
+  // The agent removed the start-up taint once it served: the time from its process's start (its
+  // uptime when it opened the metadata port, then the removal), on a node with 2,000 namespaces
+  // and FILL_PODS pods running.
+  const lines = await eventually('the start-up taint removed', 60_000, async () => {
     const logs = (await kubectl(cluster, ['-n', AGENT_NS, 'logs', agent.name, '-c', 'corridor'])).stdout.split('\n');
-    return logs.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { msg: string; time: string; afterMs?: number }).find((line) => line.msg.startsWith('start-up taint removed'));
+    const parsed = logs.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { msg: string; time: string; afterMs?: number; uptimeMs?: number });
+    const removed = parsed.find((line) => line.msg.startsWith('start-up taint removed'));
+    const listening = parsed.find((line) => line.msg === 'corridor agent listening');
+    return removed && listening ? { removed, listening } : undefined;
   }, 500);
   t.same((await nodeTaints()).filter((key) => key === STARTUP_TAINT), [], 'the agent took its start-up taint off the node');
-  const jsonpath = 'jsonpath={.status.containerStatuses[?(@.name=="corridor")].state.running.startedAt}';
-  const startedAt = Date.parse((await kubectl(cluster, ['-n', AGENT_NS, 'get', 'pod', agent.name, '-o', jsonpath])).stdout.trim());
-  const toServe = Date.parse(removed.time) - startedAt;
-  t.comment(`time to serve: start-up taint removed ${toServe} ms after the agent container started (${removed.afterMs} ms after its removal began)`);
-  t.ok(toServe < 10_000, 'within 10 s of the agent container starting (the target, 2 s, is measured and reported)');
+  const uptime = lines.listening.uptimeMs ?? NaN;
+  const toServe = uptime + (Date.parse(lines.removed.time) - Date.parse(lines.listening.time));
+  const watched = (await kubectl(cluster, ['get', 'namespaces', '-o', 'name'])).stdout.split('\n').length;
+  t.comment(`time to serve, ${watched} namespaces and ${FILL_PODS} pods on the node: the metadata port open ${uptime} ms after the agent process started, ` +
+    `the start-up taint removed at ${toServe} ms (its removal took ${lines.removed.afterMs} ms)`);
+  t.ok(toServe < 2000, 'under 2 s from the agent process\'s start');
+  await kubectl(cluster, ['-n', FILL_NS, 'delete', 'pods', '--all', '--wait=false']);
 
   // The Job created before corridor ran now runs, and its first call (botocore: 1 s, one attempt) gets the corridor's role.
   const first = await eventually('the Job\'s pod to finish', 180_000, async () => {
@@ -347,11 +388,11 @@ async function rebootWith(posture: 'v1-allowed' | 'v2-required') {
   // The same pods come back (the API server kept them): the agent's container restarts in its pod.
   await eventually('the agent to serve after the reboot', 180_000, async () => {
     const logs = (await kubectl(cluster, ['-n', AGENT_NS, 'logs', before.name, '-c', 'corridor'], undefined, true)).stdout;
-    return logs.split('\n').some((line) => line.includes('"corridor agent listening"') && (JSON.parse(line) as { time: number }).time / 1000 > rebootAt);
+    return logs.split('\n').some((line) => line.includes('"corridor agent listening"') && Date.parse((JSON.parse(line) as { time: string }).time) / 1000 > rebootAt);
   }, 500);
   await credentialsAgain(rebootAt);
   const logs = (await kubectl(cluster, ['-n', AGENT_NS, 'logs', before.name, '-c', 'corridor'])).stdout.split('\n');
-  const listening = logs.filter((line) => line.includes('"corridor agent listening"')).map((line) => (JSON.parse(line) as { time: number }).time / 1000).find((time) => time > rebootAt) ?? NaN;
+  const listening = logs.filter((line) => line.includes('"corridor agent listening"')).map((line) => Date.parse((JSON.parse(line) as { time: string }).time) / 1000).find((time) => time > rebootAt) ?? NaN;
   const attempts = (await polls()).filter((p) => p.t > rebootAt);
   const firstCredentials = attempts.find((p) => p.outcome === 'credentials' && p.accessKeyId !== NODE_ACCESS_KEY_ID)?.t ?? NaN;
   const heard = nodeImdsRequests(cluster).slice(heardBefore).filter((request) => inSlash24(request.from, cluster.podCidr));
