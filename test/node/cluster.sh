@@ -327,11 +327,15 @@ start_node_imds() {
     v2-required) tokens=required ;;
     *) die "unknown posture $posture (v1-allowed or v2-required)" ;;
   esac
-  if [ -f "$STATE/pids/node-imds" ]; then
-    pid=$(cat "$STATE/pids/node-imds")
+  # The one running now: the stand-in process in the sink's network namespace (the pid file
+  # names the shell that started it).
+  local sink_net
+  sink_net=$(readlink "/proc/$(cat "$STATE/sink.pid")/ns/net")
+  for pid in $(pgrep -f "test/e2e/fixtures/node-imds.ts" || true); do
+    [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" = "$sink_net" ] || continue
     kill "$pid" 2>/dev/null || true
     while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-  fi
+  done
   in_sink iptables -t mangle -F OUTPUT
   in_sink iptables -t mangle -A OUTPUT -p tcp --sport 80 -m string --algo bm \
     --string x-aws-ec2-metadata-token-ttl-seconds -j TTL --ttl-set "$hops"
@@ -402,15 +406,18 @@ start_node_agents() {
 # its images, /var/lib/cni), and the Node and its pods in the API server, which the kubelet brings
 # back in its own order. The node's sysctls come back from its bootstrap.
 reboot() {
-  local t0=$SECONDS name pid
-  for name in kubelet kube-proxy containerd; do
-    pid=$(cat "$STATE/pids/$name" 2>/dev/null || true)
-    [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
-    rm -f "$STATE/pids/$name"
-  done
+  local t0=$SECONDS name
+  # The pid files name the shells that started them: the daemons are found by their command line.
+  for name in kubelet kube-proxy containerd; do rm -f "$STATE/pids/$name"; done
   local round pids
   for round in 1 2 3 4 5 6 7 8 9 10; do
-    pids=$( { pgrep -f "$CONTAINERD_BIN/containerd-shim" || true; cgroup_processes; } | sort -u)
+    pids=$( {
+      pgrep -f "^$KUBE_BIN/kubelet --config" || true
+      pgrep -f "^$KUBE_BIN/kube-proxy --config" || true
+      pgrep -f "^$CONTAINERD_BIN/containerd --config" || true
+      pgrep -f "$CONTAINERD_BIN/containerd-shim" || true
+      cgroup_processes
+    } | sort -u)
     [ -z "$pids" ] && break
     # shellcheck disable=SC2086
     kill -KILL $pids 2>/dev/null || true

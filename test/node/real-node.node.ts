@@ -103,6 +103,7 @@ t.before(async () => {
     { name: 'gha', annotations: { 'iam.amazonaws.com/role': 'spark-etl', 'iam.amazonaws.com/allowed-roles': '["spark-*"]' } },
     { name: 'gha1', annotations: { 'iam.amazonaws.com/role': 'gha1-ingest', 'iam.amazonaws.com/allowed-roles': '["gha1-*"]' } },
     { name: 'plain', annotations: {} },
+    { name: FILL_NS, annotations: {} },
   ];
   const clients = Object.fromEntries(readdirSync(CLIENTS_DIR).map((file) => [file, readFileSync(join(CLIENTS_DIR, file), 'utf8')]));
   await apply(
@@ -111,7 +112,7 @@ t.before(async () => {
     ...namespaces.map(({ name }) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: name, name: 'node-clients' }, data: clients })),
   );
   // kube-controller-manager makes each namespace's default ServiceAccount; pods wait for it.
-  for (const { name } of namespaces.concat({ name: FILL_NS, annotations: {} })) {
+  for (const { name } of namespaces) {
     await eventually(`ServiceAccount ${name}/default`, 60_000, async () => ((await kubectl(cluster, ['-n', name, 'get', 'sa', 'default'], undefined, true)).code === 0, 500));
   }
   await fillTheNode();
