@@ -3,8 +3,9 @@
  * built from the Dockerfile, the chart's DaemonSet on kubelet + containerd + the CNI bridge, and
  * SDK calls from real containers to 169.254.169.254. Run by `npm run test:node` (test/node/run.sh),
  * inside the node's namespaces. The steps build on each other, in order:
- * install -> credentials per corridor -> no refused call across a pod delete and a helm upgrade ->
- * audit, metrics, explain -> uninstall and remove leave the node as it was.
+ * a full node's time to serve -> install -> credentials per corridor -> no refused call across a pod
+ * delete and a helm upgrade -> audit, metrics, explain -> two reboots, one per metadata posture ->
+ * uninstall and remove leave the node as it was.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -405,7 +406,7 @@ function describeReboot(posture: string, seen: Awaited<ReturnType<typeof rebootW
   const failed = seen.attempts.filter((p) => p.t < seen.firstCredentials && p.outcome !== 'credentials');
   const outcomes = [...new Set(failed.map((p) => `${p.outcome}${p.imdsv1 ? ' (IMDSv1)' : ''}`))].join(', ');
   const heard = seen.heard.map((r) => `${r.method} ${r.path}`);
-  return `${posture}: the poller's first attempt ${(seen.attempts[0]?.t ?? NaN) - seen.rebootAt} s after the reboot began, the agent served at +${(seen.listening - seen.rebootAt).toFixed(1)} s, ` +
+  return `${posture}: the poller's first attempt ${((seen.attempts[0]?.t ?? NaN) - seen.rebootAt).toFixed(1)} s after the reboot began, the agent served at +${(seen.listening - seen.rebootAt).toFixed(1)} s, ` +
     `the poller had its own role at +${(seen.firstCredentials - seen.rebootAt).toFixed(1)} s (${(seen.firstCredentials - seen.listening).toFixed(2)} s after); ` +
     `before that ${failed.length} attempts failed (${outcomes || 'none'}) and ${node.length} got the node's credentials; ` +
     `the node's metadata service heard ${heard.length} requests from pods (${[...new Set(heard)].join(', ') || 'none'})`;
