@@ -12,6 +12,8 @@ export class AgentProcess {
     private readonly child: ChildProcess,
     readonly url: string,
     readonly adminUrl: string,
+    /** The agent's own uptime when it opened the metadata port: process start (Node's boot included) to serving. */
+    readonly uptimeMs: number,
   ) {}
 
   /** `env` is added to this process's environment (e.g. MALLOC_ARENA_MAX); `cwd` is where heap snapshots land. */
@@ -22,18 +24,18 @@ export class AgentProcess {
       ...(extra.cwd !== undefined ? { cwd: extra.cwd } : {}),
     });
     const lines = createInterface({ input: child.stdout });
-    const ready = await new Promise<{ imds: string; admin: string }>((resolve, reject) => {
+    const ready = await new Promise<{ imds: string; admin: string; uptimeMs: number }>((resolve, reject) => {
       child.once('exit', (code) => reject(new Error(`${cli} agent exited early (${code})`)));
       lines.on('line', (line) => {
         if (!line.includes('corridor agent listening')) return;
-        const fields = JSON.parse(line) as { imds: string; admin: string };
+        const fields = JSON.parse(line) as { imds: string; admin: string; uptimeMs: number };
         resolve(fields);
       });
     });
     child.removeAllListeners('exit');
     // Keep reading its log so it never blocks on a full pipe.
     lines.on('line', () => undefined);
-    return new AgentProcess(child, ready.imds, ready.admin);
+    return new AgentProcess(child, ready.imds, ready.admin, ready.uptimeMs);
   }
 
   /** User + system CPU so far, microseconds (Linux /proc; clock ticks are 100 Hz). */

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 
 /** How the image runs the agent, read from the Dockerfile so that the bench follows it. */
 export interface ImageRuntime {
-  /** The Node.js major of `ARG NODE_IMAGE=node:<major>-slim`. */
+  /** The Node.js major of `ARG NODE_VERSION=<major>.<minor>.<patch>` (the binary the image copies in). */
   nodeMajor: number;
   /** The V8/Node flags of the runtime stage's ENTRYPOINT, between `node` and the script. */
   nodeFlags: string[];
@@ -16,10 +16,11 @@ const DOCKERFILES = ['../../Dockerfile', '../Dockerfile'].map((path) => fileURLT
 
 export function imageRuntime(): ImageRuntime {
   const text = readDockerfile();
-  const major = /^ARG NODE_IMAGE=node:(\d+)/m.exec(text)?.[1];
-  const runtime = text.slice(text.lastIndexOf(' AS runtime'));
+  const major = /^ARG NODE_VERSION=(\d+)\./m.exec(text)?.[1];
+  // The last stage is the image.
+  const runtime = text.slice(text.lastIndexOf('\nFROM '));
   const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(runtime)?.[1];
-  if (!major || !entrypoint) throw new Error('Dockerfile: no NODE_IMAGE major or runtime ENTRYPOINT');
+  if (!major || !entrypoint) throw new Error('Dockerfile: no NODE_VERSION or final-stage ENTRYPOINT');
   const argv = JSON.parse(entrypoint) as string[];
   const env: Record<string, string> = {};
   for (const [, settings] of runtime.matchAll(/^ENV (.+)$/gm)) {

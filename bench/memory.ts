@@ -32,6 +32,9 @@ import { metricValue, until, waitForSessions } from './probe.js';
 const RATE = FIXED_RATE;
 const RATE_SECONDS = FIXED_SECONDS;
 const ROUNDS = Math.max(1, env('BENCH_MEMORY_ROUNDS', 3));
+// The image runs the bundle (npm run bundle); `image-unbundled` runs the compiled sources with
+// their node_modules, as the image did before, for the side-by-side.
+const BUNDLE = fileURLToPath(new URL('../bundle/corridor.mjs', import.meta.url));
 const CLI = fileURLToPath(new URL('../src/cli/corridor.js', import.meta.url));
 const DIST = fileURLToPath(new URL('../', import.meta.url));
 const IMAGE = imageRuntime();
@@ -41,6 +44,8 @@ interface Setting {
   name: string;
   nodeFlags: readonly string[];
   env: Record<string, string>;
+  /** The CLI it runs; default the bundle, as the image does. */
+  cli?: string;
 }
 
 const OFS = ['--max-semi-space-size=2', '--optimize-for-size'];
@@ -48,6 +53,7 @@ const OFS = ['--max-semi-space-size=2', '--optimize-for-size'];
 /** The image's own setting first; the others vary one thing at a time. */
 const SETTINGS: readonly Setting[] = [
   { name: 'image', nodeFlags: IMAGE.nodeFlags, env: IMAGE.env },
+  { name: 'image-unbundled', nodeFlags: IMAGE.nodeFlags, env: IMAGE.env, cli: CLI },
   { name: 'node-defaults', nodeFlags: [], env: { NODE_ENV: 'production' } },
   { name: 'semi-1', nodeFlags: ['--max-semi-space-size=1'], env: { NODE_ENV: 'production' } },
   // The image's flags before bench:memory chose the current ones.
@@ -221,6 +227,8 @@ interface SettingResult {
   nodeFlags: string;
   env: string;
   readySeconds: number;
+  /** Process start to the metadata port open (first lists in), from the agent's own log. */
+  servingMs: number;
   idle: AgentMemory;
   afterLoad: AgentMemory;
   loadP99Ms: number;
@@ -249,7 +257,7 @@ async function startSetting(setting: Setting, cluster: BenchCluster, sts: FakeSt
   // As bench/child.ts: the rate limiter stays on (its cost is part of the hot path) with a budget
   // that the saturated rounds, all from one pod, never exhaust.
   const limits = ['--rate-limit', '1000000000', '--rate-limit-burst', '1000000000'];
-  const agent = await AgentProcess.start(CLI, [...agentArgs(cluster.kubeconfig, sts.url), ...limits], [...setting.nodeFlags, ...extra], { env: setting.env, cwd });
+  const agent = await AgentProcess.start(setting.cli ?? BUNDLE, [...agentArgs(cluster.kubeconfig, sts.url), ...limits], [...setting.nodeFlags, ...extra], { env: setting.env, cwd });
   await waitForSessions(agent.adminUrl, sessions, 120_000);
   return { agent, readySeconds: (performance.now() - started) / 1000 };
 }
@@ -263,7 +271,8 @@ async function measureAtScale(settings: readonly Setting[], sts: FakeSts, satura
     // One after the other, so that no start-up competes with another's.
     for (const setting of settings) {
       running.push({ setting, ...(await startSetting(setting, cluster, sts, sessions, cwd)) });
-      log(`  ${setting.name}: ready with ${sessions} sessions in ${running.at(-1)!.readySeconds.toFixed(1)} s`);
+      const started = running.at(-1)!;
+      log(`  ${setting.name}: serving ${started.agent.uptimeMs} ms after its process started; ready with ${sessions} sessions in ${started.readySeconds.toFixed(1)} s`);
     }
     // Idle: every setting sampled at once, the same time after the last start (V8 shrinks its heap
     // when a process has been idle for a while: a later sample would favour the settings sampled last).
@@ -292,6 +301,7 @@ async function measureAtScale(settings: readonly Setting[], sts: FakeSts, satura
         nodeFlags: setting.nodeFlags.join(' ') || '(none)',
         env: Object.entries(setting.env).map(([k, v]) => `${k}=${v}`).join(' '),
         readySeconds,
+        servingMs: agent.uptimeMs,
         idle,
         afterLoad,
         loadP99Ms: load.p99,
