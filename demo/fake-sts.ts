@@ -150,7 +150,9 @@ export async function startFakeSts(options: FakeStsOptions = {}): Promise<FakeSt
     };
     const trust = options.webIdentity;
     if (trust === undefined) return refuse(400, 'InvalidIdentityToken', 'No OpenIDConnect provider found in your account');
-    if (!(durationSeconds >= 900 && durationSeconds <= 43_200)) return refuse(400, 'ValidationError', `DurationSeconds ${durationSeconds} is outside 900..43200`);
+    if (!(durationSeconds >= 900 && durationSeconds <= 43_200)) {
+      return refuse(400, 'ValidationError', `DurationSeconds ${durationSeconds} is outside 900..43200`);
+    }
     const verdict = await authorizeWebIdentity(form.get('WebIdentityToken') ?? '', roleArn, trust, Date.now());
     if (!verdict.ok) {
       call.claims = undefined;
@@ -158,7 +160,8 @@ export async function startFakeSts(options: FakeStsOptions = {}): Promise<FakeSt
     }
     const claims = verdict.claims;
     call.claims = claims;
-    session(res, 'AssumeRoleWithWebIdentity', roleArn, roleSessionName, durationSeconds, `<SubjectFromWebIdentityToken>${claims.sub}</SubjectFromWebIdentityToken>`);
+    const subject = `<SubjectFromWebIdentityToken>${claims.sub}</SubjectFromWebIdentityToken>`;
+    session(res, 'AssumeRoleWithWebIdentity', roleArn, roleSessionName, durationSeconds, subject);
   }
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

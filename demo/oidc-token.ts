@@ -23,7 +23,7 @@ export interface TokenClaims {
 }
 
 /** Why a token was refused, in STS's terms: the error code STS answers with, and its message. */
-export class TokenRejected extends Error {
+class TokenRejected extends Error {
   constructor(
     readonly code: 'InvalidIdentityToken' | 'ExpiredTokenException',
     message: string,
@@ -44,7 +44,7 @@ const ALGORITHMS: Readonly<Record<string, { hash: string; dsaEncoding?: 'ieee-p1
  * against the issuer's published keys (by `kid`), the issuer, that the audience is one the
  * provider lists, and the time window. Returns the claims; throws TokenRejected.
  */
-export function verifyIdentityToken(token: string, provider: { issuer: string; audiences: readonly string[]; jwks: JsonWebKeySet }, nowMs: number): TokenClaims {
+function verifyIdentityToken(token: string, provider: { issuer: string; audiences: readonly string[]; jwks: JsonWebKeySet }, nowMs: number): TokenClaims {
   const parts = token.split('.');
   if (parts.length !== 3) throw new TokenRejected('InvalidIdentityToken', 'The web identity token is not a JWT');
   const [headerText, payloadText, signatureText] = parts as [string, string, string];
@@ -58,7 +58,9 @@ export function verifyIdentityToken(token: string, provider: { issuer: string; a
   }
   const algorithm = ALGORITHMS[header.alg ?? ''];
   if (algorithm === undefined) throw new TokenRejected('InvalidIdentityToken', `Unsupported token signing algorithm ${String(header.alg)}`);
-  if (claims.iss !== provider.issuer) throw new TokenRejected('InvalidIdentityToken', `No OpenIDConnect provider found in your account for ${String(claims.iss)}`);
+  if (claims.iss !== provider.issuer) {
+    throw new TokenRejected('InvalidIdentityToken', `No OpenIDConnect provider found in your account for ${String(claims.iss)}`);
+  }
   const jwk = provider.jwks.keys.find((key) => key.kid === header.kid);
   if (jwk === undefined) throw new TokenRejected('InvalidIdentityToken', 'Couldn\'t retrieve verification key from your identity provider');
   const signed = Buffer.from(`${headerText}.${payloadText}`);

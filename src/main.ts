@@ -238,7 +238,16 @@ export async function createAgent(config: Readonly<AgentConfig>, ports: AgentPor
         if (config.startupTaint !== undefined) untaintOnceReady(config.startupTaint);
         // uptimeMs: from the process's start (Node's own boot included): a new node's time to serve.
         const uptimeMs = Math.round(process.uptime() * 1000);
-        const fields = { imds: imdsUrl, imds6: imds6Url, admin: adminUrl, node: config.nodeName, version: version(), credentialMode: config.credentialMode, maxConnections: connections, uptimeMs };
+        const fields = {
+          imds: imdsUrl,
+          imds6: imds6Url,
+          admin: adminUrl,
+          node: config.nodeName,
+          version: version(),
+          credentialMode: config.credentialMode,
+          maxConnections: connections,
+          uptimeMs,
+        };
         logger.info(fields, 'corridor agent listening');
         return { imdsUrl, adminUrl };
       },

@@ -74,6 +74,6 @@ export function explainAccess(
 }
 
 /** The `sub` of a ServiceAccount's tokens, which an IRSA-style trust policy names. */
-export function serviceAccountSubject(namespace: string, serviceAccount: string): string {
+function serviceAccountSubject(namespace: string, serviceAccount: string): string {
   return `system:serviceaccount:${namespace}:${serviceAccount}`;
 }

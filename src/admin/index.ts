@@ -1,2 +1,2 @@
 export { buildAdminServer } from './server.js';
-export { explainAccess, serviceAccountSubject } from './explain.js';
+export { explainAccess } from './explain.js';

@@ -8,6 +8,5 @@ export { createStsAssumer } from './sts-assumer.js';
 export type { StsAssumer } from './sts-assumer.js';
 export { startPrefetch } from './prefetch.js';
 export { createWebIdentityAssumer } from './web-identity.js';
-export type { ServiceAccountTokens, WebIdentitySts } from './web-identity.js';
-export { CREDENTIAL_MODES } from './types.js';
-export type { CredentialMode, ServiceAccountRef } from './types.js';
+export type { WebIdentitySts } from './web-identity.js';
+export type { CredentialMode } from './types.js';

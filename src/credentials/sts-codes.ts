@@ -78,5 +78,10 @@ export function isAccessDenied(code: string): boolean {
 
 /** The codes of a failure before STS was asked: getting the pod's ServiceAccount token. */
 export function isTokenRequestCode(code: string): boolean {
-  return code === STS_CODE.TOKEN_REQUEST_DENIED || code === STS_CODE.TOKEN_REQUEST_INVALID || code === STS_CODE.TOKEN_REQUEST_FAILED || code === STS_CODE.NO_POD_TO_BIND;
+  return (
+    code === STS_CODE.TOKEN_REQUEST_DENIED ||
+    code === STS_CODE.TOKEN_REQUEST_INVALID ||
+    code === STS_CODE.TOKEN_REQUEST_FAILED ||
+    code === STS_CODE.NO_POD_TO_BIND
+  );
 }

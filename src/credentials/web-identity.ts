@@ -21,7 +21,9 @@ export function createWebIdentityAssumer({ tokens, sts }: { tokens: ServiceAccou
   return {
     async assume(request) {
       const account = request.serviceAccount;
-      if (account === undefined) throw new AssumeRoleError('web-identity mode needs the pod\'s ServiceAccount in the session key', STS_CODE.INVALID_RESPONSE, false);
+      if (account === undefined) {
+        throw new AssumeRoleError('web-identity mode needs the pod\'s ServiceAccount in the session key', STS_CODE.INVALID_RESPONSE, false);
+      }
       let token: string;
       try {
         token = await tokens.tokenFor(account);
@@ -38,7 +40,7 @@ export function createWebIdentityAssumer({ tokens, sts }: { tokens: ServiceAccou
  * policy, the node restriction) and invalid (other 4xx: the pod or ServiceAccount is gone) are not
  * retried soon; 429, 5xx and network errors are.
  */
-export function toTokenRequestError(error: unknown, account: ServiceAccountRef): AssumeRoleError {
+function toTokenRequestError(error: unknown, account: ServiceAccountRef): AssumeRoleError {
   if (error instanceof AssumeRoleError) return error;
   const message = `TokenRequest for serviceaccount ${account.namespace}/${account.name}: ${error instanceof Error ? error.message : String(error)}`;
   const status = (error as { statusCode?: unknown } | null)?.statusCode;

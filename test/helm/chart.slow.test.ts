@@ -35,6 +35,7 @@ const SAMPLES: Readonly<Record<string, string | number | boolean>> = {
   'credential-mode': 'node-role',
   'token-audience': 'sts.example.com',
   'token-expiration': '15m',
+  'token-request-as-node': true,
   'session-duration': '50m',
   'refresh-before': '30m',
   'min-remaining': '20m',

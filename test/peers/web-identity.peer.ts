@@ -148,7 +148,7 @@ if (!control.ok || !helm.ok) {
       kc.loadFromString(plane.kubeConfigText(agentToken.status?.token ?? ''));
       const user = kc.getCurrentUser();
       if (user) (user as { impersonateUser?: string }).impersonateUser = 'system:node:node-a';
-      return kc.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({ name: 'spark', namespace: 'gha', body: { spec: { audiences: [AUDIENCE], expirationSeconds: 600 } } as never });
+      return kc.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({ name: 'spark', namespace: 'gha', body: { spec: { audiences: [AUDIENCE], expirationSeconds: 600 } } });
     });
     t.not(unboundAsNode.status, 201, `as node-a: an unbound token is refused (${unboundAsNode.status} ${unboundAsNode.message.slice(0, 160)})`);
     t.equal((await ask({ pod: bound(driver), asNode: 'node-a', expirationSeconds: 3600 })).status, 201, 'as node-a: a long expiry is NOT refused (nodes may ask any; the policy matches only the agent\'s own name)');

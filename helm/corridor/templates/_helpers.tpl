@@ -141,7 +141,7 @@ and Kubernetes 1.36+ (constrained impersonation, impersonate:associated-node, on
 {{- $asNode := include "corridor.tokenRequestAsNode.enabled" . }}
 {{- range $key, $value := .Values.agent }}
 {{- if and (eq $key "startupTaint") (ne $startupTaint "true") }}{{ continue }}{{ end }}
-{{- if and (eq $key "tokenRequestAsNode") (ne $asNode "true") }}{{ continue }}{{ end }}
+{{- if and (eq $key "tokenRequestAsNode") (eq $.Values.agent.credentialMode "web-identity") (ne $asNode "true") }}{{ continue }}{{ end }}
 {{- $text := kindIs "slice" $value | ternary (join "," $value) (toString $value) }}
 {{- if or (kindIs "slice" $value) (and (not (kindIs "invalid" $value)) (ne $text "")) }}
 - name: {{ include "corridor.envName" $key }}

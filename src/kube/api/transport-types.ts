@@ -84,7 +84,10 @@ export interface IssuedToken {
   expiration: number;
 }
 
-/** What the agent asks of the API server: a list and a watch per resource, its own node, and (web-identity mode) pods' tokens; tests may pass a scripted one. */
+/**
+ * What the agent asks of the API server: a list and a watch per resource, its own node, and
+ * (web-identity mode) pods' tokens; tests may pass a scripted one.
+ */
 export interface KubeTransport {
   list(resource: WatchResource, request: ListRequest): Promise<ListResult>;
   /** Resolves once the stream is open (or has already failed through `done`). */
@@ -158,7 +161,9 @@ export function issuedTokenOf(answer: unknown): IssuedToken {
   const status = record(record(answer).status);
   const token = status.token;
   const expiration = typeof status.expirationTimestamp === 'string' ? Date.parse(status.expirationTimestamp) : Number.NaN;
-  if (typeof token !== 'string' || token === '' || !Number.isFinite(expiration)) throw new Error('the TokenRequest answer has no token or no expirationTimestamp');
+  if (typeof token !== 'string' || token === '' || !Number.isFinite(expiration)) {
+    throw new Error('the TokenRequest answer has no token or no expirationTimestamp');
+  }
   return { token, expiration };
 }
 
