@@ -1,18 +1,33 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { authorizeWebIdentity, type TokenClaims, type WebIdentityTrust } from './oidc-token.js';
 
 export interface FakeStsOptions {
   /** Role ARNs whose trust policy does not name the node role: AssumeRole answers AccessDenied. */
   untrustedRoles?: Iterable<string>;
   /** Added to every answer, to model a real STS round trip (50-100 ms). */
   latencyMs?: number;
+  /** AssumeRoleWithWebIdentity: the cluster's OIDC provider as IAM knows it, and which roles trust whom. */
+  webIdentity?: WebIdentityTrust;
+}
+
+/** One AssumeRoleWithWebIdentity call: what was asked and, when the token verified, its claims. */
+interface WebIdentityCall {
+  roleArn: string;
+  roleSessionName: string;
+  durationSeconds: number;
+  claims: TokenClaims | undefined;
+  /** The error code answered; undefined for a session. */
+  refused: string | undefined;
 }
 
 export interface FakeSts {
   url: string;
   /** AssumeRole calls received, in order. */
   assumeCalls: AssumeCall[];
+  /** AssumeRoleWithWebIdentity calls received, in order. */
+  webIdentityCalls: WebIdentityCall[];
   close(): Promise<void>;
 }
 
@@ -42,13 +57,17 @@ export async function startFakeSts(options: FakeStsOptions = {}): Promise<FakeSt
   const untrusted = new Set(options.untrustedRoles ?? []);
   const identities = new Map<string, { arn: string; expiresAt: number }>();
   const assumeCalls: FakeSts['assumeCalls'] = [];
+  const webIdentityCalls: FakeSts['webIdentityCalls'] = [];
 
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-      const answer = () => respond(req, res, form);
+      const answer = () => {
+        if (form.get('Action') === 'AssumeRoleWithWebIdentity') void assumeWithWebIdentity(res, form);
+        else respond(req, res, form);
+      };
       if (options.latencyMs) setTimeout(answer, options.latencyMs);
       else answer();
     });
@@ -78,22 +97,9 @@ export async function startFakeSts(options: FakeStsOptions = {}): Promise<FakeSt
         const caller = 'arn:aws:sts::123456789012:assumed-role/node-role/i-0demo';
         return xmlError(res, 403, 'AccessDenied', `User: ${caller} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`);
       }
-      const match = /^arn:aws[\w-]*:iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(roleArn);
-      if (!match) return xmlError(res, 400, 'ValidationError', `${roleArn} is invalid`);
-      const accessKeyId = `ASIA${randomBytes(8).toString('hex').toUpperCase()}`;
-      const assumedRoleArn = `arn:aws:sts::${match[1]}:assumed-role/${match[2]}/${roleSessionName}`;
-      const expiresAt = Date.now() + durationSeconds * 1000;
-      identities.set(accessKeyId, { arn: assumedRoleArn, expiresAt });
-      const expiration = new Date(expiresAt).toISOString();
       // STS reports how much of the packed limit session policies used, in percent, only when there are some.
       const packedSize = plainText > 0 ? `<PackedPolicySize>${Math.ceil((plainText / SESSION_POLICY_MAX_CHARS) * 100)}</PackedPolicySize>` : '';
-      const credentials =
-        `<Credentials><AccessKeyId>${accessKeyId}</AccessKeyId><SecretAccessKey>${randomBytes(30).toString('base64')}</SecretAccessKey>` +
-        `<SessionToken>${randomBytes(120).toString('base64')}</SessionToken><Expiration>${expiration}</Expiration></Credentials>`;
-      const user = `<AssumedRoleUser><AssumedRoleId>AROADEMO:${roleSessionName}</AssumedRoleId><Arn>${assumedRoleArn}</Arn></AssumedRoleUser>`;
-      const metadata = `<ResponseMetadata><RequestId>${randomBytes(8).toString('hex')}</RequestId></ResponseMetadata>`;
-      const body = `<AssumeRoleResult>${credentials}${user}${packedSize}</AssumeRoleResult>${metadata}`;
-      return xml(res, `<AssumeRoleResponse xmlns="${NS}">${body}</AssumeRoleResponse>`);
+      return session(res, 'AssumeRole', roleArn, roleSessionName, durationSeconds, packedSize);
     }
     if (action === 'GetCallerIdentity') {
       const accessKeyId = /Credential=([A-Z0-9]+)\//.exec(req.headers.authorization ?? '')?.[1] ?? '';
@@ -109,11 +115,61 @@ export async function startFakeSts(options: FakeStsOptions = {}): Promise<FakeSt
     xmlError(res, 400, 'InvalidAction', `Could not find operation ${action}`);
   }
 
+  /** Credentials for the role, answered as `<action>Response`; GetCallerIdentity knows them from now on. */
+  function session(res: http.ServerResponse, action: string, roleArn: string, roleSessionName: string, durationSeconds: number, extra = ''): void {
+    const match = /^arn:aws[\w-]*:iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(roleArn);
+    if (!match) return xmlError(res, 400, 'ValidationError', `${roleArn} is invalid`);
+    const accessKeyId = `ASIA${randomBytes(8).toString('hex').toUpperCase()}`;
+    const assumedRoleArn = `arn:aws:sts::${match[1]}:assumed-role/${match[2]}/${roleSessionName}`;
+    const expiresAt = Date.now() + durationSeconds * 1000;
+    identities.set(accessKeyId, { arn: assumedRoleArn, expiresAt });
+    const expiration = new Date(expiresAt).toISOString();
+    const credentials =
+      `<Credentials><AccessKeyId>${accessKeyId}</AccessKeyId><SecretAccessKey>${randomBytes(30).toString('base64')}</SecretAccessKey>` +
+      `<SessionToken>${randomBytes(120).toString('base64')}</SessionToken><Expiration>${expiration}</Expiration></Credentials>`;
+    const user = `<AssumedRoleUser><AssumedRoleId>AROADEMO:${roleSessionName}</AssumedRoleId><Arn>${assumedRoleArn}</Arn></AssumedRoleUser>`;
+    const metadata = `<ResponseMetadata><RequestId>${randomBytes(8).toString('hex')}</RequestId></ResponseMetadata>`;
+    const body = `<${action}Result>${credentials}${user}${extra}</${action}Result>${metadata}`;
+    xml(res, `<${action}Response xmlns="${NS}">${body}</${action}Response>`);
+  }
+
+  /**
+   * AssumeRoleWithWebIdentity, unsigned as the real one is, checked as STS checks it: the token
+   * against the provider (signature by the issuer's keys, issuer, audience, expiry), then the
+   * role's trust conditions on `sub` and `aud`. Only then a session, as long as asked (12 h at most).
+   */
+  async function assumeWithWebIdentity(res: http.ServerResponse, form: URLSearchParams): Promise<void> {
+    const roleArn = form.get('RoleArn') ?? '';
+    const roleSessionName = form.get('RoleSessionName') ?? '';
+    const durationSeconds = Number(form.get('DurationSeconds') ?? '3600');
+    const call: WebIdentityCall = { roleArn, roleSessionName, durationSeconds, claims: undefined, refused: undefined };
+    webIdentityCalls.push(call);
+    const refuse = (status: number, code: string, message: string) => {
+      call.refused = code;
+      xmlError(res, status, code, message);
+    };
+    const trust = options.webIdentity;
+    if (trust === undefined) return refuse(400, 'InvalidIdentityToken', 'No OpenIDConnect provider found in your account');
+    if (!(durationSeconds >= 900 && durationSeconds <= 43_200)) {
+      return refuse(400, 'ValidationError', `DurationSeconds ${durationSeconds} is outside 900..43200`);
+    }
+    const verdict = await authorizeWebIdentity(form.get('WebIdentityToken') ?? '', roleArn, trust, Date.now());
+    if (!verdict.ok) {
+      call.claims = undefined;
+      return refuse(verdict.status, verdict.code, verdict.message);
+    }
+    const claims = verdict.claims;
+    call.claims = claims;
+    const subject = `<SubjectFromWebIdentityToken>${claims.sub}</SubjectFromWebIdentityToken>`;
+    session(res, 'AssumeRoleWithWebIdentity', roleArn, roleSessionName, durationSeconds, subject);
+  }
+
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
     assumeCalls,
+    webIdentityCalls,
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }

@@ -22,6 +22,7 @@ export type AppConfig = Pick<
   | 'baseRoleArn'
   | 'serviceAccountRoles'
   | 'sessionScope'
+  | 'credentialMode'
   | 'podLookupTimeoutMs'
   | 'requireImdsv2'
   | 'passthroughPaths'
@@ -45,6 +46,7 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<App> {
     policy: { annotations: config.annotations, baseRoleArn: config.baseRoleArn, serviceAccountRoles: config.serviceAccountRoles },
     podLookupTimeoutMs: config.podLookupTimeoutMs,
     sessionScope: config.sessionScope,
+    credentialMode: config.credentialMode,
     metrics,
     logger,
     strangerAudit,
@@ -58,6 +60,7 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<App> {
     directory,
     resolver,
     credentials,
+    credentialMode: config.credentialMode,
     metrics,
     logger,
     clock: deps.clock,

@@ -4,11 +4,26 @@ import { Registry } from 'prom-client';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { buildApp, type App } from './app.js';
 import { sessionSettings, type AgentConfig } from './config/index.js';
-import { createSessionCache, createStsAssumer, startPrefetch, type RoleAssumer, type SessionCache } from './credentials/index.js';
+import {
+  createSessionCache,
+  createStsAssumer,
+  createWebIdentityAssumer,
+  startPrefetch,
+  type RoleAssumer,
+  type SessionCache,
+  type WebIdentitySts,
+} from './credentials/index.js';
 import { alsoListen, closeListener, drainListeners } from './imds/index.js';
 import { openTokenKeyStore } from './imds-token/index.js';
 import { createMetadataUpstream, type MetadataUpstream, type NodeImdsPosture } from './node-metadata/index.js';
-import { createPodDirectory, openKubeTransport, removeStartupTaint, type KubeTransport, type RunningPodDirectory } from './kube/index.js';
+import {
+  createPodDirectory,
+  createServiceAccountTokens,
+  openKubeTransport,
+  removeStartupTaint,
+  type KubeTransport,
+  type RunningPodDirectory,
+} from './kube/index.js';
 import { awaitSuccessor, createCloseStack, type Handover } from './lifecycle/index.js';
 import { createLogger, type Logger } from './log/index.js';
 import { createMetrics, type Metrics } from './metrics/index.js';
@@ -24,8 +39,10 @@ import { version } from './version.js';
 export interface AgentPorts {
   /** How lists and watches reach the API server. Default: the config's kubeconfig, else in-cluster. */
   kube?: KubeTransport;
-  /** Who assumes roles. Default: the STS adapter, signing as `nodeCredentials`. */
+  /** Who assumes roles. Default: the STS adapter, signing as `nodeCredentials`; in web-identity mode, pods' tokens exchanged at `webIdentitySts`. */
   assumer?: RoleAssumer;
+  /** Web-identity mode: where tokens are exchanged for sessions. Default: the STS adapter (unsigned AssumeRoleWithWebIdentity). */
+  webIdentitySts?: WebIdentitySts;
   /** The agent's own identity for the STS adapter. Default: the AWS SDK's default chain (the node role). */
   nodeCredentials?: AwsCredentialIdentity;
   clock?: Clock;
@@ -97,26 +114,7 @@ export async function createAgent(config: Readonly<AgentConfig>, ports: AgentPor
       (await openKubeTransport(config.kubeconfig, { logger: logger.child({ component: 'kube' }), sources: { env }, userAgent: `corridor/${version()}` }));
     resources.defer(() => kube.close?.());
 
-    let assumer = ports.assumer;
-    if (assumer === undefined) {
-      const sts = createStsAssumer({
-        region: config.stsRegion,
-        endpoint: config.stsEndpoint,
-        env,
-        ...(ports.nodeCredentials ? { credentials: ports.nodeCredentials } : {}),
-        requestTimeoutMs: STS_REQUEST_TIMEOUT_MS,
-      });
-      resources.defer(() => sts.close());
-      assumer = sts;
-    }
     const random = ports.random ? { random: ports.random } : {};
-    const credentials = createSessionCache({ assumer, clock, scheduler, ...random, ...sessionSettings(config), metrics, logger });
-    resources.defer(() => credentials.close());
-
-    // Token signing keys on the node, so pods' IMDSv2 tokens survive this process (never fails).
-    const tokenKeys = await openTokenKeyStore({ dir: config.tokenKeyDir, clock, scheduler, logger: logger.child({ component: 'token-keys' }) });
-    resources.defer(() => tokenKeys.close());
-
     const directory = createPodDirectory({
       transport: kube,
       nodeName: config.nodeName,
@@ -129,6 +127,41 @@ export async function createAgent(config: Readonly<AgentConfig>, ports: AgentPor
       logger,
     });
     resources.defer(() => directory.stop());
+
+    let assumer = ports.assumer;
+    if (assumer === undefined) {
+      // In web-identity mode the adapter calls only AssumeRoleWithWebIdentity, which is unsigned: the agent needs no AWS credentials.
+      const stsAdapter = () => {
+        const adapter = createStsAssumer({
+          region: config.stsRegion,
+          endpoint: config.stsEndpoint,
+          env,
+          ...(ports.nodeCredentials ? { credentials: ports.nodeCredentials } : {}),
+          requestTimeoutMs: STS_REQUEST_TIMEOUT_MS,
+        });
+        resources.defer(() => adapter.close());
+        return adapter;
+      };
+      assumer =
+        config.credentialMode === 'web-identity'
+          ? createWebIdentityAssumer({
+              tokens: createServiceAccountTokens({
+                transport: kube,
+                pods: () => directory.pods(),
+                audience: config.tokenAudience,
+                expirationSeconds: Math.round(config.tokenExpirationMs / 1000),
+                asNode: config.tokenRequestAsNode ? config.nodeName : undefined,
+              }),
+              sts: ports.webIdentitySts ?? stsAdapter(),
+            })
+          : stsAdapter();
+    }
+    const credentials = createSessionCache({ assumer, clock, scheduler, ...random, ...sessionSettings(config), metrics, logger });
+    resources.defer(() => credentials.close());
+
+    // Token signing keys on the node, so pods' IMDSv2 tokens survive this process (never fails).
+    const tokenKeys = await openTokenKeyStore({ dir: config.tokenKeyDir, clock, scheduler, logger: logger.child({ component: 'token-keys' }) });
+    resources.defer(() => tokenKeys.close());
 
     // Caps on connections from pods, under the open-file limit, so no pod can make the agent run out.
     const connections = connectionBudget('openFileLimit' in ports ? ports.openFileLimit : openFileLimit());
@@ -205,7 +238,16 @@ export async function createAgent(config: Readonly<AgentConfig>, ports: AgentPor
         if (config.startupTaint !== undefined) untaintOnceReady(config.startupTaint);
         // uptimeMs: from the process's start (Node's own boot included): a new node's time to serve.
         const uptimeMs = Math.round(process.uptime() * 1000);
-        const fields = { imds: imdsUrl, imds6: imds6Url, admin: adminUrl, node: config.nodeName, version: version(), maxConnections: connections, uptimeMs };
+        const fields = {
+          imds: imdsUrl,
+          imds6: imds6Url,
+          admin: adminUrl,
+          node: config.nodeName,
+          version: version(),
+          credentialMode: config.credentialMode,
+          maxConnections: connections,
+          uptimeMs,
+        };
         logger.info(fields, 'corridor agent listening');
         return { imdsUrl, adminUrl };
       },

@@ -1,5 +1,5 @@
 import type { CallerAccess } from '../caller/index.js';
-import type { CredentialSource } from '../credentials/index.js';
+import type { CredentialMode, CredentialSource } from '../credentials/index.js';
 import { imdsTime } from '../imds/index.js';
 
 export interface Explanation {
@@ -12,6 +12,13 @@ export interface Explanation {
   role: string | null;
   source: string | null;
   reason: string;
+  /** How the agent gets sessions: node-role (AssumeRole as the node) or web-identity (the pod's ServiceAccount token). */
+  credentialMode: CredentialMode;
+  /**
+   * Web-identity mode: the `sub` the role's trust policy must name for this pod
+   * (system:serviceaccount:<namespace>:<name>); null in node-role mode, where the role trusts the node role.
+   */
+  trustSubject: string | null;
   /** The pods that share an ambiguous IP (namespace/name); only in the node admin's view. */
   sharedWith?: readonly string[];
   credentials: {
@@ -29,7 +36,12 @@ export type ExplainAudience = 'admin' | 'self';
 const STS_TEXT_WITHHELD = 'the error text is in the agent\'s log and in explain on the node';
 
 /** Why a pod gets which role, with the state of its session: the troubleshooting answer. */
-export function explainAccess(access: CallerAccess, credentials: CredentialSource | undefined, audience: ExplainAudience = 'admin'): Explanation {
+export function explainAccess(
+  access: CallerAccess,
+  credentials: CredentialSource | undefined,
+  audience: ExplainAudience = 'admin',
+  credentialMode: CredentialMode = 'node-role',
+): Explanation {
   const { decision, pod } = access;
   const status = access.sessionKey && credentials ? credentials.status(access.sessionKey) : undefined;
   return {
@@ -42,6 +54,8 @@ export function explainAccess(access: CallerAccess, credentials: CredentialSourc
     role: decision.allowed ? decision.role.arn : null,
     source: decision.allowed ? decision.source : null,
     reason: decision.allowed ? `role from ${decision.source}` : `${decision.reason}: ${decision.message}`,
+    credentialMode,
+    trustSubject: credentialMode === 'web-identity' && pod ? serviceAccountSubject(pod.namespace, pod.serviceAccountName) : null,
     ...(audience === 'admin' && access.sharedWith ? { sharedWith: access.sharedWith } : {}),
     credentials: status
       ? {
@@ -57,4 +71,9 @@ export function explainAccess(access: CallerAccess, credentials: CredentialSourc
         }
       : null,
   };
+}
+
+/** The `sub` of a ServiceAccount's tokens, which an IRSA-style trust policy names. */
+function serviceAccountSubject(namespace: string, serviceAccount: string): string {
+  return `system:serviceaccount:${namespace}:${serviceAccount}`;
 }

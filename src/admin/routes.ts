@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { CallerResolver } from '../caller/index.js';
-import type { CredentialSource } from '../credentials/index.js';
+import type { CredentialMode, CredentialSource } from '../credentials/index.js';
 import type { PodDirectory } from '../kube/index.js';
 import type { Metrics } from '../metrics/index.js';
 import { isLocalhost, peerAddress, socketForm } from '../net/index.js';
@@ -10,6 +10,8 @@ export interface AdminRoutesOptions {
   directory: PodDirectory;
   resolver: CallerResolver;
   credentials: CredentialSource;
+  /** Shown by explain; in web-identity mode explain names the ServiceAccount the role must trust. Default node-role. */
+  credentialMode?: CredentialMode;
   metrics: Metrics;
 }
 
@@ -42,6 +44,6 @@ export async function adminRoutes(app: FastifyInstance, options: AdminRoutesOpti
       return reply.code(403).send({ error: 'explain answers the node (kubectl port-forward or exec) about any pod, and a pod only about its own IP' });
     }
     const access = await resolver.find(ip);
-    return reply.send(explainAccess(access, credentials, audience));
+    return reply.send(explainAccess(access, credentials, audience, options.credentialMode));
   });
 }

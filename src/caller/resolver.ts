@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import type { Session, SessionKey, SessionScope } from '../credentials/index.js';
+import type { CredentialMode, Session, SessionKey, SessionScope } from '../credentials/index.js';
 import type { PodDirectory, PodInfo, PodLookup } from '../kube/index.js';
 import type { Logger, LogThrottle } from '../log/index.js';
 import type { CounterHandle, Metrics } from '../metrics/index.js';
@@ -39,6 +39,8 @@ export interface CallerResolverOptions {
   podLookupTimeoutMs: number;
   /** `pod`: every pod's session key names the pod, so it gets a session of its own. Default `namespace`. */
   sessionScope?: SessionScope;
+  /** `web-identity`: every session key names the pod's ServiceAccount, whose token assumes the role. Default `node-role`. */
+  credentialMode?: CredentialMode;
   metrics: Metrics;
   logger: Logger;
   /**
@@ -59,6 +61,7 @@ export function createCallerResolver(options: CallerResolverOptions): CallerReso
   const audit = options.logger.child({ component: 'audit' });
   const credentialAudit = createCredentialAudit(audit);
   const podScope = options.sessionScope === 'pod';
+  const webIdentity = options.credentialMode === 'web-identity';
   // Pod objects are replaced on every watch update, so a WeakMap keyed by them never goes stale;
   // the namespace and ServiceAccount objects are compared too, as they change independently.
   const byPod = new WeakMap<PodInfo, CachedAccess>();
@@ -83,6 +86,7 @@ export function createCallerResolver(options: CallerResolverOptions): CallerReso
           ...(decision.sessionPolicy !== undefined ? { sessionPolicy: decision.sessionPolicy } : {}),
           ...(decision.policyArns !== undefined ? { policyArns: decision.policyArns } : {}),
           ...(podScope ? { pod: { uid: pod.uid, name: pod.name } } : {}),
+          ...(webIdentity ? { serviceAccount: pod.serviceAccountName } : {}),
         }
       : undefined;
     const access: CallerAccess = { ip: pod.ip ?? '', pod, decision, sessionKey };

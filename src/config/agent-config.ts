@@ -3,7 +3,7 @@ import type { AnnotationKeys, PolicyOptions } from '../policy/index.js';
 // config) must not pay for.
 import { DEFAULT_MIN_REMAINING, DEFAULT_REFRESH_BEFORE, DEFAULT_SESSION_DURATION, MIN_REMAINING_FLOOR } from '../credentials/refresh-timing.js';
 import { formatDuration, parseDuration } from '../time/index.js';
-import { SESSION_SCOPES, type SessionScope } from '../credentials/types.js';
+import { CREDENTIAL_MODES, SESSION_SCOPES, type CredentialMode, type SessionScope } from '../credentials/types.js';
 import { parseFlags, pickFlags, type FlagName, type FlagSpec, type FlagValues } from './flags.js';
 import { parseHostIpv6 } from './host-ipv6.js';
 
@@ -39,7 +39,41 @@ export const AGENT_FLAGS = [
   { name: 'base-role-arn', kind: 'string', help: 'prefix for short role names, e.g. arn:aws:iam::123456789012:role/' },
   { name: 'sts-region', kind: 'string', default: 'us-east-1', help: 'region of the STS endpoint (AWS_REGION is used when set and this flag is not)' },
   { name: 'sts-endpoint', kind: 'string', help: 'STS endpoint URL override (VPC endpoint, tests)' },
-  { name: 'session-duration', kind: 'duration', default: DEFAULT_SESSION_DURATION, help: 'requested STS session length (role chaining caps it at 1h)' },
+  {
+    name: 'credential-mode',
+    kind: 'string',
+    default: 'node-role',
+    choices: CREDENTIAL_MODES,
+    help:
+      'how sessions are had: node-role (AssumeRole as the node\'s own role; roles trust it; at most 1h) or web-identity ' +
+      '(AssumeRoleWithWebIdentity with a token of the pod\'s own ServiceAccount; roles trust the cluster\'s OIDC provider; no AWS credentials on the node)',
+  },
+  {
+    name: 'token-audience',
+    kind: 'string',
+    default: 'sts.amazonaws.com',
+    help: 'web-identity mode: the audience of the ServiceAccount tokens the agent requests (the IAM OIDC provider\'s client ID)',
+  },
+  {
+    name: 'token-expiration',
+    kind: 'duration',
+    default: '10m',
+    help: 'web-identity mode: the lifetime the agent asks for its pods\' tokens (each is used at once; the API server\'s minimum is 10m)',
+  },
+  {
+    name: 'token-request-as-node',
+    kind: 'boolean',
+    default: 'false',
+    help:
+      'web-identity mode: request tokens as this node (constrained impersonation, impersonate:associated-node, Kubernetes 1.36+), ' +
+      'so the API server refuses tokens for pods on other nodes',
+  },
+  {
+    name: 'session-duration',
+    kind: 'duration',
+    default: DEFAULT_SESSION_DURATION,
+    help: 'requested STS session length: at most 1h in node-role mode (role chaining), 12h in web-identity mode (up to the role\'s MaxSessionDuration)',
+  },
   { name: 'refresh-before', kind: 'duration', default: DEFAULT_REFRESH_BEFORE, help: 'start renewing a session this long before it expires' },
   {
     name: 'min-remaining',
@@ -150,6 +184,13 @@ export interface AgentConfig {
   baseRoleArn: string | undefined;
   stsRegion: string;
   stsEndpoint: string | undefined;
+  credentialMode: CredentialMode;
+  /** Web-identity mode: the audience of pods' ServiceAccount tokens. */
+  tokenAudience: string;
+  /** Web-identity mode: the lifetime asked for pods' tokens. */
+  tokenExpirationMs: number;
+  /** Web-identity mode: request tokens as this node (constrained impersonation). */
+  tokenRequestAsNode: boolean;
   sessionDurationMs: number;
   refreshBeforeMs: number;
   minRemainingMs: number;
@@ -220,6 +261,8 @@ export function agentConfig(
     );
   }
 
+  credentialModeErrors(values, errors);
+
   const hostIpv6 = parseHostIpv6(values.hostIpv6);
   if (!hostIpv6.ok) errors.push(`--host-ipv6: ${hostIpv6.error}`);
 
@@ -245,6 +288,10 @@ export function agentConfig(
     // AWS_REGION is what the SDKs read; an explicit --sts-region (or CORRIDOR_STS_REGION) wins over it.
     stsRegion: given.has('sts-region') ? values.stsRegion : (env.AWS_REGION ?? values.stsRegion),
     stsEndpoint: values.stsEndpoint,
+    credentialMode: values.credentialMode,
+    tokenAudience: values.tokenAudience,
+    tokenExpirationMs: values.tokenExpiration,
+    tokenRequestAsNode: values.tokenRequestAsNode,
     sessionDurationMs: sessionDuration,
     refreshBeforeMs: refreshBefore,
     minRemainingMs: minRemaining,
@@ -265,6 +312,29 @@ export function agentConfig(
     logLevel: values.logLevel,
   };
   return Object.freeze(config);
+}
+
+/** STS's limits per mode: role chaining from the node role caps sessions at 1 h; a web identity's at 12 h (the role's MaxSessionDuration decides below it). */
+const MAX_SESSION_MS: Readonly<Record<CredentialMode, number>> = { 'node-role': 3_600_000, 'web-identity': 43_200_000 };
+/** The API server refuses a TokenRequest under 10 minutes; the admission policy's cap is the chart's. */
+const MIN_TOKEN_MS = 600_000;
+const MAX_TOKEN_MS = 3_600_000;
+
+/** What the credential mode allows of the other flags. */
+function credentialModeErrors(values: AgentFlagValues, errors: string[]): void {
+  const mode = values.credentialMode;
+  const max = MAX_SESSION_MS[mode];
+  // No floor: tests of rollover ask for seconds-long sessions (STS itself refuses under 15m).
+  if (values.sessionDuration > max) {
+    const why = mode === 'node-role' ? 'role chaining from the node role caps sessions at 1h' : 'STS grants web identity sessions of at most 12h';
+    errors.push(`--session-duration: ${formatDuration(values.sessionDuration)} is more than ${formatDuration(max)} in ${mode} mode (${why})`);
+  }
+  if (mode !== 'web-identity') return;
+  if (values.sessionTags) errors.push('--session-tags: AssumeRoleWithWebIdentity takes no tags (web-identity mode); turn one of them off');
+  if (values.tokenExpiration < MIN_TOKEN_MS || values.tokenExpiration > MAX_TOKEN_MS) {
+    errors.push(`--token-expiration: ${formatDuration(values.tokenExpiration)} is outside 10m..1h (the API server's minimum; a token is used at once)`);
+  }
+  if (values.tokenAudience.trim() === '') errors.push('--token-audience: empty');
 }
 
 /** The agent's flags that say how policy decides: `explain` and `audit` take them too, to decide as the agent does. */

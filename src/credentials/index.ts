@@ -7,3 +7,6 @@ export type { SessionCache, SessionCacheOptions } from './session-cache.js';
 export { createStsAssumer } from './sts-assumer.js';
 export type { StsAssumer } from './sts-assumer.js';
 export { startPrefetch } from './prefetch.js';
+export { createWebIdentityAssumer } from './web-identity.js';
+export type { WebIdentitySts } from './web-identity.js';
+export type { CredentialMode } from './types.js';

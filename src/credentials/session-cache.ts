@@ -12,7 +12,7 @@ import type { Clock, Scheduler, Timer } from '../time/index.js';
 import { nextRetryDelay, refreshTime, retryPolicy, slowRetryDelay } from './refresh-timing.js';
 import { podSessionName, roleSessionName } from './session-name.js';
 import { CredentialsUnavailableError, type CredentialSource, type KeyFailure, type KeyStatus } from './source.js';
-import { isAccessDenied, STS_CODE } from './sts-codes.js';
+import { isAccessDenied, isTokenRequestCode, STS_CODE } from './sts-codes.js';
 import { toAssumeRoleError } from './sts-errors.js';
 import { AssumeRoleError, type AssumeRequest, type RoleAssumer, type Session, type SessionKey, type StsResult } from './types.js';
 
@@ -100,9 +100,11 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
   function idOf(key: SessionKey): string {
     let id = keyIds.get(key);
     if (id === undefined) {
-      // Neither an ARN, a namespace, an external id, a pod uid nor compact JSON contains a raw
-      // newline, and policy ARNs contain no space, so the join is unambiguous.
-      id = `${key.roleArn}\n${key.namespace}\n${key.externalId ?? ''}\n${key.pod?.uid ?? ''}\n${key.sessionPolicy ?? ''}\n${key.policyArns?.join(' ') ?? ''}`;
+      // Neither an ARN, a namespace, an external id, a pod uid, a ServiceAccount name nor compact
+      // JSON contains a raw newline, and policy ARNs contain no space, so the join is unambiguous.
+      id =
+        `${key.roleArn}\n${key.namespace}\n${key.externalId ?? ''}\n${key.pod?.uid ?? ''}\n${key.serviceAccount ?? ''}\n` +
+        `${key.sessionPolicy ?? ''}\n${key.policyArns?.join(' ') ?? ''}`;
       keyIds.set(key, id);
     }
     return id;
@@ -123,6 +125,7 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
         ...(key.sessionPolicy ? { sessionPolicy: key.sessionPolicy } : {}),
         ...(key.policyArns?.length ? { policyArns: Object.freeze([...key.policyArns]) } : {}),
         ...(key.pod ? { pod: { uid: key.pod.uid, name: key.pod.name } } : {}),
+        ...(key.serviceAccount ? { serviceAccount: key.serviceAccount } : {}),
       };
       entry = {
         id,
@@ -150,6 +153,7 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
       ...(key.sessionPolicy ? { policy: key.sessionPolicy } : {}),
       ...(key.policyArns?.length ? { policyArns: key.policyArns } : {}),
       ...(options.sessionTags ? { tags: sessionTags(key) } : {}),
+      ...(key.serviceAccount ? { serviceAccount: { namespace: key.namespace, name: key.serviceAccount, ...(key.pod ? { pod: key.pod } : {}) } } : {}),
     };
   }
 
@@ -179,7 +183,12 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
   }
 
   function unavailable(failure: KeyFailure): CredentialsUnavailableError {
-    const cause = failure.code === STS_CODE.SESSION_TOO_SHORT ? 'STS granted a session shorter than min-remaining' : `STS AssumeRole failed (${failure.code})`;
+    const cause =
+      failure.code === STS_CODE.SESSION_TOO_SHORT
+        ? 'STS granted a session shorter than min-remaining'
+        : isTokenRequestCode(failure.code)
+          ? `the pod's ServiceAccount token could not be had (${failure.code})`
+          : `STS AssumeRole failed (${failure.code})`;
     return new CredentialsUnavailableError(`${cause} and no session with enough lifetime left is cached`, failure.code);
   }
 
@@ -367,9 +376,14 @@ function stsResult(error: AssumeRoleError): StsResult {
   return 'error';
 }
 
-/** A key in log lines: role, namespace and, in pod scope, the pod. */
-function keyFields(key: Readonly<SessionKey>): { role: string; namespace: string; pod?: string } {
-  return { role: key.roleArn, namespace: key.namespace, ...(key.pod ? { pod: key.pod.name } : {}) };
+/** A key in log lines: role, namespace and, in pod scope, the pod; in web-identity mode the ServiceAccount. */
+function keyFields(key: Readonly<SessionKey>): { role: string; namespace: string; pod?: string; serviceAccount?: string } {
+  return {
+    role: key.roleArn,
+    namespace: key.namespace,
+    ...(key.pod ? { pod: key.pod.name } : {}),
+    ...(key.serviceAccount ? { serviceAccount: key.serviceAccount } : {}),
+  };
 }
 
 function iso(ms: number): string {

@@ -1,4 +1,10 @@
-import { AssumeRoleCommand, STSClient, type AssumeRoleCommandOutput } from '@aws-sdk/client-sts';
+import {
+  AssumeRoleCommand,
+  AssumeRoleWithWebIdentityCommand,
+  STSClient,
+  type AssumeRoleCommandOutput,
+  type AssumeRoleWithWebIdentityCommandOutput,
+} from '@aws-sdk/client-sts';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { systemClock, type Clock } from '../time/index.js';
@@ -7,6 +13,7 @@ import type { ProxyEnv } from './proxy.js';
 import { STS_CODE } from './sts-codes.js';
 import { toAssumeRoleError } from './sts-errors.js';
 import { AssumeRoleError, type AssumeRequest, type RoleAssumer, type Session } from './types.js';
+import type { WebIdentitySts } from './web-identity.js';
 
 export interface StsAssumerOptions {
   region: string;
@@ -24,7 +31,7 @@ export interface StsAssumerOptions {
   ca?: string | Buffer;
 }
 
-export interface StsAssumer extends RoleAssumer {
+export interface StsAssumer extends RoleAssumer, WebIdentitySts {
   /** The proxy in use, for the start-up log line; undefined when STS is reached directly. */
   readonly proxy: URL | undefined;
   /** Closes pooled sockets. */
@@ -78,6 +85,24 @@ export function createStsAssumer(options: StsAssumerOptions): StsAssumer {
       }
       return toSession(output, clock.now());
     },
+    // Unsigned (the operation takes no AWS credentials): the token is the caller's identity.
+    async assumeWithWebIdentity(request: AssumeRequest, token: string): Promise<Session> {
+      const command = new AssumeRoleWithWebIdentityCommand({
+        RoleArn: request.roleArn,
+        RoleSessionName: request.roleSessionName,
+        WebIdentityToken: token,
+        DurationSeconds: request.durationSeconds,
+        ...(request.policy !== undefined ? { Policy: request.policy } : {}),
+        ...(request.policyArns !== undefined ? { PolicyArns: request.policyArns.map((arn) => ({ arn })) } : {}),
+      });
+      let output: AssumeRoleWithWebIdentityCommandOutput;
+      try {
+        output = await client.send(command);
+      } catch (error) {
+        throw toAssumeRoleError(error);
+      }
+      return toSession(output, clock.now());
+    },
     close() {
       client.destroy();
     },
@@ -95,12 +120,12 @@ function defaultEndpoint(region: string): string {
 }
 
 /** STS's answer, checked at the edge: a session without all its parts is not a session. */
-function toSession(output: AssumeRoleCommandOutput, issuedAt: number): Session {
+function toSession(output: AssumeRoleCommandOutput | AssumeRoleWithWebIdentityCommandOutput, issuedAt: number): Session {
   const credentials = output.Credentials;
   const expiration = credentials?.Expiration instanceof Date ? credentials.Expiration.getTime() : Number.NaN;
   const assumedRoleArn = output.AssumedRoleUser?.Arn;
   if (!credentials?.AccessKeyId || !credentials.SecretAccessKey || !credentials.SessionToken || !assumedRoleArn || !Number.isFinite(expiration)) {
-    throw new AssumeRoleError('STS answered AssumeRole without complete credentials', STS_CODE.INVALID_RESPONSE, true);
+    throw new AssumeRoleError('STS answered without complete credentials', STS_CODE.INVALID_RESPONSE, true);
   }
   return {
     accessKeyId: credentials.AccessKeyId,

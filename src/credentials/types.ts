@@ -20,6 +20,18 @@ export interface AssumeRequest {
   /** Managed session policy ARNs, intersected with the role's permissions like `policy`. */
   policyArns?: readonly string[];
   tags?: Readonly<Record<string, string>>;
+  /**
+   * Web-identity mode: whose ServiceAccount token to exchange (the pod's own), and the pod to bind
+   * it to in pod scope. AssumeRoleWithWebIdentity takes no ExternalId and no Tags.
+   */
+  serviceAccount?: ServiceAccountRef;
+}
+
+/** A pod's ServiceAccount, and in pod scope the pod itself. */
+export interface ServiceAccountRef {
+  namespace: string;
+  name: string;
+  pod?: { readonly uid: string; readonly name: string };
 }
 
 /** Anything that can turn an AssumeRequest into a Session: the STS adapter, or a fake in tests. */
@@ -68,4 +80,15 @@ export interface SessionKey {
   /** Managed session policy ARNs, in the namespace's order. */
   policyArns?: readonly string[];
   pod?: { readonly uid: string; readonly name: string };
+  /** Web-identity mode: the pod's ServiceAccount, whose token the session is assumed with (its trust names it). */
+  serviceAccount?: string;
 }
+
+/**
+ * How the agent gets sessions: `node-role`, AssumeRole signed as the node's own role (role
+ * chaining: at most 1 h); `web-identity`, AssumeRoleWithWebIdentity with a token of the pod's own
+ * ServiceAccount (no AWS credentials on the node; as long as the role's MaxSessionDuration).
+ */
+export type CredentialMode = 'node-role' | 'web-identity';
+
+export const CREDENTIAL_MODES: readonly CredentialMode[] = ['node-role', 'web-identity'];

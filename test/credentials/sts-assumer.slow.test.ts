@@ -175,3 +175,38 @@ t.test('against moto: AssumeRole accepts Policy and PolicyArns, and moto records
   const assumed = data.sts?.AssumedRole?.find((r) => r.session_name === 'corridor.gha.node-1');
   t.equal(assumed?.policy, SESSION_POLICY, 'moto received the Policy parameter intact');
 });
+
+t.test('against moto: AssumeRoleWithWebIdentity goes out unsigned (the adapter has no AWS credentials) and its answer is parsed into a 12 h session', async (t) => {
+  const moto = await startMoto(t);
+  const seen: Array<{ authorization: string | undefined; body: string }> = [];
+  // A recording front: what the adapter sends, then moto's answer as it is.
+  const front = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      seen.push({ authorization: req.headers.authorization, body: body.toString('utf8') });
+      const upstream = http.request(`${moto.endpoint}${req.url ?? '/'}`, { method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      upstream.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => front.close());
+  const clock = new FakeTime(Date.UTC(2030, 0, 1));
+  const assumer = createStsAssumer({ region: 'us-east-1', endpoint: `http://127.0.0.1:${(front.address() as AddressInfo).port}`, env: {}, requestTimeoutMs: 5_000, clock });
+  t.teardown(() => assumer.close());
+  const session = await assumer.assumeWithWebIdentity({ ...REQUEST, durationSeconds: 43_200, policy: '{"Version":"2012-10-17","Statement":[]}' }, 'eyJhbGciOiJFUzI1NiJ9.e30.c2ln');
+  t.equal(seen[0]?.authorization, undefined, 'no Authorization header: the call is unsigned');
+  const form = new URLSearchParams(seen[0]?.body ?? '');
+  t.equal(form.get('Action'), 'AssumeRoleWithWebIdentity');
+  t.equal(form.get('WebIdentityToken'), 'eyJhbGciOiJFUzI1NiJ9.e30.c2ln');
+  t.equal(form.get('DurationSeconds'), '43200');
+  t.ok(form.get('Policy'), 'the session policy is sent');
+  t.match(session.assumedRoleArn, /^arn:aws:sts::\d{12}:assumed-role\/spark-etl\/corridor\.etl\.node-1$/);
+  t.match(session.accessKeyId, /^ASIA/);
+  t.ok(session.expiration - Date.now() > 11.9 * 3600_000, 'a 12 h session, parsed');
+  t.equal(session.issuedAt, Date.UTC(2030, 0, 1));
+});

@@ -31,6 +31,11 @@ const SAMPLES: Readonly<Record<string, string | number | boolean>> = {
   'base-role-arn': 'arn:aws:iam::123456789012:role/teams/',
   'sts-region': 'eu-west-1',
   'sts-endpoint': 'https://sts.eu-west-1.amazonaws.com',
+  // node-role: the samples set every flag at once, and --session-tags is refused in web-identity mode.
+  'credential-mode': 'node-role',
+  'token-audience': 'sts.example.com',
+  'token-expiration': '15m',
+  'token-request-as-node': true,
   'session-duration': '50m',
   'refresh-before': '30m',
   'min-remaining': '20m',

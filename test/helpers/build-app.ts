@@ -2,6 +2,7 @@ import { Registry } from 'prom-client';
 import type { Test } from 'tap';
 import { parseAgentConfig, type AgentConfig } from '../../src/config/index.js';
 import type { MetadataUpstream, PassthroughUpstream } from '../../src/node-metadata/index.js';
+import type { WebIdentitySts } from '../../src/credentials/index.js';
 import { createLogger } from '../../src/log/index.js';
 import { createAgent, type Agent } from '../../src/main.js';
 import { createMetrics } from '../../src/metrics/index.js';
@@ -31,6 +32,8 @@ export interface BuildOptions {
   noBaseRoleArn?: boolean;
   /** The agent has not finished its first lists: build returns before it is ready (kube.releaseLists() makes it). */
   unsynced?: boolean;
+  /** Web-identity mode's STS (with --credential-mode web-identity): pods' tokens from the scripted cluster are exchanged there instead of the FakeAssumer. */
+  webIdentitySts?: (time: FakeTime, kube: ScriptedKube) => WebIdentitySts;
 }
 
 /**
@@ -49,11 +52,11 @@ export async function build(t: Test, flags: string[] = [], upstream?: Passthroug
   if (!parsed.ok) throw new Error(parsed.errors.join('; '));
   const logs = sink();
   const time = new FakeTime();
-  const kube = new ScriptedKube({ holdLists: options.unsynced === true });
+  const kube = new ScriptedKube({ holdLists: options.unsynced === true, now: () => time.now() });
   const assumer = new FakeAssumer(time);
   const agent = await createAgent(parsed.config, {
     kube,
-    assumer,
+    ...(options.webIdentitySts ? { webIdentitySts: options.webIdentitySts(time, kube) } : { assumer }),
     clock: time,
     scheduler: time,
     random: () => 0.5,

@@ -15,7 +15,7 @@ import { stopChild } from './stop-child.js';
 const run = promisify(execFile);
 
 /** The issuer and audience of ServiceAccount tokens (the agent's token is one of them). */
-const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
+export const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
 /** A cold kube-apiserver on a busy two-core machine takes 10-30 s to be ready. */
 const START_TIMEOUT_MS = 120_000;
 
@@ -43,6 +43,8 @@ export interface ControlPlane {
   /** gitVersion from the server's /version, e.g. v1.37.2. */
   readonly version: string;
   readonly caPem: string;
+  /** The admin's token (group system:masters), for requests made by hand (the issuer's discovery document). */
+  readonly adminToken: string;
   /** A kubeconfig for `token` (a user of the token file, or a ServiceAccount's) at `server`. */
   kubeConfigText(token: string, server?: string): string;
   /** A client-node KubeConfig for the token file's admin (group system:masters). */
@@ -62,7 +64,7 @@ export interface ControlPlane {
  * the ServiceAccount admission plugin, which needs the token controller's default accounts, is
  * off. Everything is stopped and removed in t.teardown.
  */
-export async function startControlPlane(t: Test, binaries: ControlPlaneBinaries): Promise<ControlPlane> {
+export async function startControlPlane(t: Test, binaries: ControlPlaneBinaries, options: { nodeAuthorization?: boolean } = {}): Promise<ControlPlane> {
   const dir = mkdtempSync(join(tmpdir(), 'corridor-kube-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   await makeCertificates(dir);
@@ -99,7 +101,9 @@ export async function startControlPlane(t: Test, binaries: ControlPlaneBinaries)
     `--tls-private-key-file=${join(dir, 'server.key')}`,
     `--cert-dir=${join(dir, 'certs')}`,
     `--token-auth-file=${join(dir, 'tokens.csv')}`,
-    '--authorization-mode=RBAC',
+    // With nodeAuthorization: the node authorizer and NodeRestriction, as on kubeadm and EKS clusters.
+    options.nodeAuthorization ? '--authorization-mode=Node,RBAC' : '--authorization-mode=RBAC',
+    ...(options.nodeAuthorization ? ['--enable-admission-plugins=NodeRestriction'] : []),
     '--anonymous-auth=false',
     `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
     `--service-account-key-file=${join(dir, 'sa.pub')}`,
@@ -121,6 +125,7 @@ export async function startControlPlane(t: Test, binaries: ControlPlaneBinaries)
       return version;
     },
     caPem,
+    adminToken,
     kubeConfigText(token, server = controlPlane.server) {
       return JSON.stringify({
         apiVersion: 'v1',
@@ -244,7 +249,7 @@ async function getStatus(url: string, auth?: Auth): Promise<number> {
   return (await request(url, auth)).status;
 }
 
-async function getBody(url: string, auth?: Auth): Promise<string> {
+export async function getBody(url: string, auth?: Auth): Promise<string> {
   const { status, body } = await request(url, auth);
   if (status !== 200) throw new Error(`GET ${url}: HTTP ${status}: ${body.slice(0, 300)}`);
   return body;

@@ -122,10 +122,26 @@ ValidatingAdmissionPolicy, which confines the node patch RBAC grants (templates/
 {{- and .Values.rbac.create .Values.agent.startupTaint (.Capabilities.APIVersions.Has "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy") | toString -}}
 {{- end }}
 
+{{/*
+"true" when the agent requests pods' tokens as its own node: web-identity mode, agent.tokenRequestAsNode,
+and Kubernetes 1.36+ (constrained impersonation, impersonate:associated-node, on by default there).
+*/}}
+{{- define "corridor.tokenRequestAsNode.enabled" -}}
+{{- and (eq .Values.agent.credentialMode "web-identity") .Values.agent.tokenRequestAsNode (semverCompare ">=1.36-0" .Capabilities.KubeVersion.Version) | toString -}}
+{{- end }}
+
+{{/* agent.tokenExpiration in seconds (as the agent reads it: 90s, 15m, 1h or bare seconds), the admission policy's cap. */}}
+{{- define "corridor.tokenExpirationSeconds" -}}
+{{- $text := toString (.Values.agent.tokenExpiration | default "10m") -}}
+{{- if hasSuffix "h" $text }}{{ mul (trimSuffix "h" $text | atoi) 3600 }}{{ else if hasSuffix "ms" $text }}{{ div (trimSuffix "ms" $text | atoi) 1000 }}{{ else if hasSuffix "m" $text }}{{ mul (trimSuffix "m" $text | atoi) 60 }}{{ else }}{{ trimSuffix "s" $text | atoi }}{{ end -}}
+{{- end }}
+
 {{- define "corridor.agentEnv" -}}
 {{- $startupTaint := include "corridor.startupTaint.enabled" . }}
+{{- $asNode := include "corridor.tokenRequestAsNode.enabled" . }}
 {{- range $key, $value := .Values.agent }}
 {{- if and (eq $key "startupTaint") (ne $startupTaint "true") }}{{ continue }}{{ end }}
+{{- if and (eq $key "tokenRequestAsNode") (eq $.Values.agent.credentialMode "web-identity") (ne $asNode "true") }}{{ continue }}{{ end }}
 {{- $text := kindIs "slice" $value | ternary (join "," $value) (toString $value) }}
 {{- if or (kindIs "slice" $value) (and (not (kindIs "invalid" $value)) (ne $text "")) }}
 - name: {{ include "corridor.envName" $key }}

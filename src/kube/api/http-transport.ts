@@ -12,7 +12,17 @@ import type { KubeConnection } from './connection.js';
 import { LineSplitter } from '../line-splitter.js';
 import { resourceVersionOf } from '../parse.js';
 import { record } from '../values.js';
-import { parseRetryAfter, RESOURCE_PATHS, type KubeTransport, type ListResult, type WatchHandle, type WatchHandlers } from './transport-types.js';
+import {
+  issuedTokenOf,
+  nodeUserName,
+  parseRetryAfter,
+  RESOURCE_PATHS,
+  tokenRequestBody,
+  type KubeTransport,
+  type ListResult,
+  type WatchHandle,
+  type WatchHandlers,
+} from './transport-types.js';
 
 export interface HttpTransportOptions {
   /**
@@ -95,10 +105,17 @@ export function createHttpTransport(connection: KubeConnection, options: HttpTra
       : undefined;
   const userAgent = options.userAgent ?? 'corridor';
 
-  function send(path: string, query: URLSearchParams, signal: AbortSignal | undefined, method = 'GET', contentType?: string): http.ClientRequest {
+  function send(
+    path: string,
+    query: URLSearchParams,
+    signal: AbortSignal | undefined,
+    method = 'GET',
+    contentType?: string,
+    extraHeaders: http.OutgoingHttpHeaders = {},
+  ): http.ClientRequest {
     // gzip: a namespace list shrinks about tenfold, which is most of what an agent costs the API
     // server's network at start-up. The server compresses only answers worth it (lists over its threshold).
-    const headers: http.OutgoingHttpHeaders = { accept: 'application/json', 'accept-encoding': 'gzip', 'user-agent': userAgent };
+    const headers: http.OutgoingHttpHeaders = { accept: 'application/json', 'accept-encoding': 'gzip', 'user-agent': userAgent, ...extraHeaders };
     if (contentType !== undefined) headers['content-type'] = contentType;
     const bearer = token?.current() ?? connection.token;
     if (bearer !== undefined && bearer !== '') headers.authorization = `Bearer ${bearer}`;
@@ -123,13 +140,22 @@ export function createHttpTransport(connection: KubeConnection, options: HttpTra
   function exchange<T>(
     what: string,
     path: string,
-    options: { query?: URLSearchParams; signal?: AbortSignal; method?: string; body?: { contentType: string; json: unknown }; maxBytes?: number },
+    options: {
+      query?: URLSearchParams;
+      signal?: AbortSignal;
+      method?: string;
+      body?: { contentType: string; json: unknown };
+      maxBytes?: number;
+      headers?: http.OutgoingHttpHeaders;
+      /** Answers that count as success: 200, and 201 for a create. */
+      ok?: readonly number[];
+    },
     parse: (text: string) => T,
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let req: http.ClientRequest;
       try {
-        req = send(path, options.query ?? new URLSearchParams(), options.signal, options.method, options.body?.contentType);
+        req = send(path, options.query ?? new URLSearchParams(), options.signal, options.method, options.body?.contentType, options.headers);
       } catch (error) {
         reject(error);
         return;
@@ -168,7 +194,7 @@ export function createHttpTransport(connection: KubeConnection, options: HttpTra
         });
         body.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          if (status !== 200) return fail(apiError(what, status, text, retryAfter(response)));
+          if (!(options.ok ?? [200]).includes(status)) return fail(apiError(what, status, text, retryAfter(response)));
           settle(() => {
             try {
               resolve(parse(text));
@@ -285,6 +311,14 @@ export function createHttpTransport(connection: KubeConnection, options: HttpTra
     patchNode(name, patch) {
       const body = { contentType: 'application/json-patch+json', json: patch };
       return exchange(`patch node ${name}`, nodePath(name), { method: 'PATCH', body, maxBytes: MAX_OBJECT_BODY }, JSON.parse);
+    },
+
+    requestToken(request) {
+      const what = `token for serviceaccount ${request.namespace}/${request.serviceAccount}`;
+      const path = `/api/v1/namespaces/${encodeURIComponent(request.namespace)}/serviceaccounts/${encodeURIComponent(request.serviceAccount)}/token`;
+      const body = { contentType: 'application/json', json: tokenRequestBody(request) };
+      const headers = request.asNode !== undefined ? { 'impersonate-user': nodeUserName(request.asNode) } : {};
+      return exchange(what, path, { method: 'POST', body, headers, ok: [200, 201], maxBytes: MAX_ERROR_BODY }, (text) => issuedTokenOf(JSON.parse(text)));
     },
 
     close() {

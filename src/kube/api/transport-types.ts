@@ -59,7 +59,35 @@ export interface JsonPatchOp {
   value: unknown;
 }
 
-/** What the agent asks of the API server: a list and a watch per resource, and its own node; tests may pass a scripted one. */
+/**
+ * A TokenRequest for a pod's own ServiceAccount (web-identity mode): bound to the pod (so the
+ * token dies with it), for one audience, short-lived.
+ */
+export interface ServiceAccountTokenRequest {
+  namespace: string;
+  serviceAccount: string;
+  pod: { readonly name: string; readonly uid: string };
+  audience: string;
+  /** The API server's minimum is 600. */
+  expirationSeconds: number;
+  /**
+   * Ask as this node (`system:node:<name>`) through constrained impersonation (KEP-5284,
+   * `impersonate:associated-node`): the API server's node authorizer and NodeRestriction then
+   * refuse a token for a pod that is not on that node.
+   */
+  asNode?: string;
+}
+
+/** What the API server issued: the JWT and when it expires (ms since the epoch). */
+export interface IssuedToken {
+  token: string;
+  expiration: number;
+}
+
+/**
+ * What the agent asks of the API server: a list and a watch per resource, its own node, and
+ * (web-identity mode) pods' tokens; tests may pass a scripted one.
+ */
 export interface KubeTransport {
   list(resource: WatchResource, request: ListRequest): Promise<ListResult>;
   /** Resolves once the stream is open (or has already failed through `done`). */
@@ -68,6 +96,8 @@ export interface KubeTransport {
   getNode(name: string): Promise<unknown>;
   /** Applies a JSON patch to that Node; a failed `test` op rejects with statusCode 422 (the node changed meanwhile). */
   patchNode(name: string, patch: readonly JsonPatchOp[]): Promise<unknown>;
+  /** POST .../serviceaccounts/<name>/token; rejects with the API server's status in `statusCode` (403: refused by RBAC or admission). */
+  requestToken(request: ServiceAccountTokenRequest): Promise<IssuedToken>;
   /** Releases pooled connections (after every list and watch has ended). */
   close?(): void;
 }
@@ -111,4 +141,33 @@ export function httpStatusOf(error: unknown): number | undefined {
   if (typeof statusCode === 'number') return statusCode;
   if (typeof code === 'number') return code;
   return undefined;
+}
+
+/** The TokenRequest object the API server takes for `request`. */
+export function tokenRequestBody(request: ServiceAccountTokenRequest): unknown {
+  return {
+    apiVersion: 'authentication.k8s.io/v1',
+    kind: 'TokenRequest',
+    spec: {
+      audiences: [request.audience],
+      expirationSeconds: request.expirationSeconds,
+      boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: request.pod.name, uid: request.pod.uid },
+    },
+  };
+}
+
+/** The issued token of a TokenRequest answer (status.token, status.expirationTimestamp); throws when either is missing. */
+export function issuedTokenOf(answer: unknown): IssuedToken {
+  const status = record(record(answer).status);
+  const token = status.token;
+  const expiration = typeof status.expirationTimestamp === 'string' ? Date.parse(status.expirationTimestamp) : Number.NaN;
+  if (typeof token !== 'string' || token === '' || !Number.isFinite(expiration)) {
+    throw new Error('the TokenRequest answer has no token or no expirationTimestamp');
+  }
+  return { token, expiration };
+}
+
+/** The user a node authenticates as, which constrained impersonation of the agent's own node names. */
+export function nodeUserName(nodeName: string): string {
+  return `system:node:${nodeName}`;
 }
