@@ -10,6 +10,8 @@ export interface FakeStsOptions {
   latencyMs?: number;
   /** AssumeRoleWithWebIdentity: the cluster's OIDC provider as IAM knows it, and which roles trust whom. */
   webIdentity?: WebIdentityTrust;
+  /** Where it listens; default 127.0.0.1 (the real-node suite: the node's IP, for the agent on it). */
+  host?: string;
 }
 
 /** One AssumeRoleWithWebIdentity call: what was asked and, when the token verified, its claims. */
@@ -20,6 +22,8 @@ interface WebIdentityCall {
   claims: TokenClaims | undefined;
   /** The error code answered; undefined for a session. */
   refused: string | undefined;
+  /** Whether the request carried AWS credentials (a SigV4 Authorization header): the real call needs none. */
+  signed: boolean;
 }
 
 export interface FakeSts {
@@ -65,7 +69,7 @@ export async function startFakeSts(options: FakeStsOptions = {}): Promise<FakeSt
     req.on('end', () => {
       const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
       const answer = () => {
-        if (form.get('Action') === 'AssumeRoleWithWebIdentity') void assumeWithWebIdentity(res, form);
+        if (form.get('Action') === 'AssumeRoleWithWebIdentity') void assumeWithWebIdentity(res, form, req.headers.authorization !== undefined);
         else respond(req, res, form);
       };
       if (options.latencyMs) setTimeout(answer, options.latencyMs);
@@ -138,11 +142,11 @@ export async function startFakeSts(options: FakeStsOptions = {}): Promise<FakeSt
    * against the provider (signature by the issuer's keys, issuer, audience, expiry), then the
    * role's trust conditions on `sub` and `aud`. Only then a session, as long as asked (12 h at most).
    */
-  async function assumeWithWebIdentity(res: http.ServerResponse, form: URLSearchParams): Promise<void> {
+  async function assumeWithWebIdentity(res: http.ServerResponse, form: URLSearchParams, signed: boolean): Promise<void> {
     const roleArn = form.get('RoleArn') ?? '';
     const roleSessionName = form.get('RoleSessionName') ?? '';
     const durationSeconds = Number(form.get('DurationSeconds') ?? '3600');
-    const call: WebIdentityCall = { roleArn, roleSessionName, durationSeconds, claims: undefined, refused: undefined };
+    const call: WebIdentityCall = { roleArn, roleSessionName, durationSeconds, claims: undefined, refused: undefined, signed };
     webIdentityCalls.push(call);
     const refuse = (status: number, code: string, message: string) => {
       call.refused = code;
@@ -164,10 +168,11 @@ export async function startFakeSts(options: FakeStsOptions = {}): Promise<FakeSt
     session(res, 'AssumeRoleWithWebIdentity', roleArn, roleSessionName, durationSeconds, subject);
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     assumeCalls,
     webIdentityCalls,
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),

@@ -11,6 +11,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { startFakeSts } from '../../demo/index.js';
 import { eventually } from '../helpers/eventually.js';
 import { apply, command, firewallRules, helm, inSlash24, kubectl, nodeCluster, nodeImdsCallers, nodeImdsRequests } from './kube.js';
 
@@ -29,7 +30,15 @@ const cluster = nodeCluster();
 t.setTimeout(20 * 60_000);
 
 /** A pod running one of test/node/clients/ in `image`, from the ConfigMap every namespace gets. */
-function clientPod(namespace: string, name: string, image: string, argv: string[], annotations: Record<string, string> = {}, restartPolicy = 'Never') {
+function clientPod(
+  namespace: string,
+  name: string,
+  image: string,
+  argv: string[],
+  annotations: Record<string, string> = {},
+  restartPolicy = 'Never',
+  options: { serviceAccountName?: string; stsEndpoint?: string } = {},
+) {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -37,13 +46,14 @@ function clientPod(namespace: string, name: string, image: string, argv: string[
     spec: {
       restartPolicy,
       terminationGracePeriodSeconds: 1,
+      ...(options.serviceAccountName !== undefined ? { serviceAccountName: options.serviceAccountName } : {}),
       containers: [
         {
           name: 'client',
           image,
           imagePullPolicy: 'Never',
           command: argv,
-          env: [{ name: 'STS_ENDPOINT', value: cluster.stsEndpoint }, { name: 'PYTHONUNBUFFERED', value: '1' }],
+          env: [{ name: 'STS_ENDPOINT', value: options.stsEndpoint ?? cluster.stsEndpoint }, { name: 'PYTHONUNBUFFERED', value: '1' }],
           volumeMounts: [{ name: 'clients', mountPath: '/clients', readOnly: true }],
         },
       ],
@@ -423,6 +433,54 @@ t.test('a reboot: no pod reaches the node\'s credentials with IMDSv2 required an
   t.same(closed.heard.filter((r) => r.method !== 'PUT' && !r.path.startsWith('/latest/')), [], 'the node\'s metadata service heard only metadata calls');
   t.ok(closed.firstCredentials - closed.listening < 2, 'the poller had its own role within 2 s of the agent serving');
   t.equal(closed.attempts.at(-1)?.outcome, 'credentials', 'and keeps it');
+});
+
+t.test('web identity: with no AWS credentials, a pod gets the role that trusts its ServiceAccount through botocore and the JS SDK, for 12 h; another ServiceAccount gets a clear denial', async (t) => {
+  // IAM's view of the cluster: its OIDC provider (the API server's issuer and keys) and a role
+  // that trusts gha's default ServiceAccount only. The STS stand-in checks what STS checks.
+  const discovery = JSON.parse((await kubectl(cluster, ['get', '--raw', '/.well-known/openid-configuration'])).stdout) as { issuer: string };
+  const jwks = JSON.parse((await kubectl(cluster, ['get', '--raw', '/openid/v1/jwks'])).stdout) as { keys: object[] };
+  const roleArn = `${BASE_ROLE_ARN}spark-etl`;
+  const sts = await startFakeSts({
+    host: cluster.nodeIp,
+    webIdentity: { issuer: discovery.issuer, audiences: ['sts.amazonaws.com'], jwks: () => jwks as never, roles: new Map([[roleArn, { sub: ['system:serviceaccount:gha:default'], aud: 'sts.amazonaws.com' }]]) },
+  });
+  t.teardown(() => sts.close());
+  await apply(cluster, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { namespace: 'gha', name: 'untrusted' } });
+  const before = await readyAgent();
+  await helm(cluster, ['upgrade', 'corridor', CHART, '-n', AGENT_NS, ...valuesArgs, '--set', `agent.stsEndpoint=${sts.url}`,
+    '--set', 'agent.credentialMode=web-identity', '--set', 'agent.tokenRequestAsNode=true', '--set', 'agent.sessionDuration=12h']);
+  const agent = await readyAgent(before.uid);
+  const env = (await kubectl(cluster, ['-n', AGENT_NS, 'get', 'pod', agent.name, '-o', 'jsonpath={.spec.containers[0].env}'])).stdout;
+  t.notMatch(env, /AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_WEB_IDENTITY_TOKEN_FILE/, 'the agent has no AWS credentials in its environment');
+
+  const options = { stsEndpoint: sts.url };
+  await apply(cluster,
+    clientPod('gha', 'wi-botocore', BOTOCORE, ['python3', '/clients/sdk_botocore.py'], {}, 'Never', options),
+    clientPod('gha', 'wi-js', JS, ['node', '/clients/sdk_js.cjs'], {}, 'Never', options),
+    clientPod('gha', 'wi-untrusted', BOTOCORE, ['python3', '/clients/poll_imds.py'], {}, 'Always', { ...options, serviceAccountName: 'untrusted' }));
+  for (const name of ['wi-botocore', 'wi-js']) {
+    const result = await clientResult('gha', name);
+    t.ok(result.ok, `${name}: credentials (${result.error ?? result.arn})`);
+    t.match(result.arn, new RegExp(`^arn:aws:sts::${ACCOUNT}:assumed-role/spark-etl/`), `${name}: the role that trusts gha's default ServiceAccount`);
+  }
+  const sessions = sts.webIdentityCalls.filter((call) => call.refused === undefined);
+  t.ok(sessions.length > 0 && sessions.every((call) => call.claims?.sub === 'system:serviceaccount:gha:default'), 'every session went to a token of that ServiceAccount');
+  t.ok(sessions.every((call) => call.durationSeconds === 43_200), 'sessions of 12 h (no role chaining)');
+  t.same(sts.webIdentityCalls.filter((call) => call.signed), [], 'no call to STS carried AWS credentials');
+  t.same(sts.assumeCalls, [], 'and none was an AssumeRole');
+
+  // The untrusted ServiceAccount: corridor's policy allows the namespace's role, IAM does not.
+  const ip = await eventually('the untrusted pod\'s IP', 60_000, async () => (await kubectl(cluster, ['-n', 'gha', 'get', 'pod', 'wi-untrusted', '-o', 'jsonpath={.status.podIP}'])).stdout || undefined, 500);
+  const explained = await eventually('STS\'s refusal in explain', 60_000, async () => {
+    const answer = await (await fetch(`http://127.0.0.1:9181/debug/explain?ip=${ip}`)).json() as { credentials?: { lastError?: { code?: string } }; trustSubject?: string };
+    return answer.credentials?.lastError?.code === 'AccessDenied' ? answer : undefined;
+  }, 1000);
+  t.equal(explained.trustSubject, 'system:serviceaccount:gha:untrusted', 'explain names the ServiceAccount the role would have to trust');
+  const untrusted = (await kubectl(cluster, ['-n', 'gha', 'logs', 'wi-untrusted'])).stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Poll);
+  t.ok(untrusted.length > 0 && untrusted.every((p) => p.outcome !== 'credentials'), `the pod got no credentials (${[...new Set(untrusted.map((p) => p.outcome))].join(', ')})`);
+  t.ok(sts.webIdentityCalls.some((call) => call.refused === 'AccessDenied' && call.claims === undefined), 'STS refused its token for the role');
+  await kubectl(cluster, ['-n', 'gha', 'delete', 'pod', 'wi-untrusted', '--wait=false']);
 });
 
 t.test('helm uninstall and corridor iptables remove leave the node as it was', async (t) => {
