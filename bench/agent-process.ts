@@ -20,7 +20,8 @@ export class AgentProcess {
   static async start(cli: string, args: readonly string[], nodeOptions: readonly string[], extra: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<AgentProcess> {
     const child = spawn(process.execPath, [...nodeOptions, cli, 'agent', ...args], {
       stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, ...extra.env, AWS_ACCESS_KEY_ID: 'AKIABENCHNODEROLE000', AWS_SECRET_ACCESS_KEY: 'bench-node-secret', AWS_REGION: 'us-east-1' },
+      // No successor ever comes in a bench: stop at once on SIGTERM (--handover-timeout 0).
+      env: { ...process.env, ...extra.env, AWS_ACCESS_KEY_ID: 'AKIABENCHNODEROLE000', AWS_SECRET_ACCESS_KEY: 'bench-node-secret', AWS_REGION: 'us-east-1', CORRIDOR_HANDOVER_TIMEOUT: '0' },
       ...(extra.cwd !== undefined ? { cwd: extra.cwd } : {}),
     });
     const lines = createInterface({ input: child.stdout });

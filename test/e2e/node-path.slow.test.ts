@@ -221,7 +221,9 @@ if (missing.length > 0) {
     const startAgent = () =>
       lab.start(
         node,
-        [process.execPath, build.corridor, 'agent', '--node-name', NODE_NAME, '--host-ip', NODE_IP, '--port', String(AGENT_PORT), '--admin-host', '127.0.0.1', '--admin-port', '9181', '--kubeconfig', kubeconfig, '--base-role-arn', BASE_ROLE_ARN, '--sts-endpoint', moto.endpoint, '--log-level', 'info', '--token-key-dir', ''],
+        [process.execPath, build.corridor, 'agent', '--node-name', NODE_NAME, '--host-ip', NODE_IP, '--port', String(AGENT_PORT), '--admin-host', '127.0.0.1', '--admin-port', '9181', '--kubeconfig', kubeconfig, '--base-role-arn', BASE_ROLE_ARN, '--sts-endpoint', moto.endpoint, '--log-level', 'info', '--token-key-dir', '',
+          // One agent at a time on this node: nothing to hand over to on SIGTERM.
+          '--handover-timeout', '0'],
         (() => {
           // Ready when it listens and has listed pods and namespaces (either may come first).
           let listening = false;
