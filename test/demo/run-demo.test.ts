@@ -1,5 +1,6 @@
 import t from 'tap';
 import { runDemo } from '../../demo/index.js';
+import { runDemoCommand } from '../../src/cli/demo.js';
 
 const SESSION = 'corridor.gha.demo-node';
 const HOUR_MS = 3_600_000;
@@ -45,4 +46,11 @@ t.test('every outcome is what its pod should get in its mode (what `corridor dem
     const got = /:assumed-role\/([^/]+)\//.exec(outcome.callerArn ?? '')?.[1];
     t.equal(got, outcome.expectedRole, `${outcome.mode} ${outcome.pod.namespace}/${outcome.pod.name}`);
   }
+});
+
+t.test('`corridor demo --once` exits 0: the command finds every pod got what it should in both modes', async (t) => {
+  const stdout = t.capture(process.stdout, 'write', () => true);
+  const code = await runDemoCommand(['--once', '--port', '0', '--admin-port', '0', '--log-level', 'silent']);
+  t.equal(code, 0);
+  t.match(stdout().map((call) => String(call.args[0])).join(''), /== web-identity: agent on /);
 });
