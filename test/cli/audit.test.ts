@@ -168,6 +168,18 @@ t.test('the agent\'s --credential-mode flag in its args wins over CORRIDOR_CREDE
     agentPod('node-a', true, undefined, undefined, [{ name: 'CORRIDOR_CREDENTIAL_MODE', value: 'node-role' }], ['--credential-mode=web-identity']),
   ]);
   t.equal(report.credentialMode, 'web-identity');
+  const spaced = await auditJson(t, [
+    ...DEMO.filter((object) => object.metadata.name !== 'corridor-node-a'),
+    agentPod('node-a', true, undefined, undefined, [], ['--credential-mode', 'web-identity']),
+  ]);
+  t.equal(spaced.report.credentialMode, 'web-identity', 'the flag and its value as two arguments');
+});
+
+t.test('an agent pod without the agent\'s container (not the chart\'s) has an unknown credential mode', async (t) => {
+  const foreign = agentPod('node-a');
+  foreign.spec = { ...foreign.spec, containers: [{ name: 'sidecar', image: 'registry.example/other:1' }] };
+  const { report } = await auditJson(t, [...DEMO.filter((object) => object.metadata.name !== 'corridor-node-a'), foreign]);
+  t.equal(report.credentialMode, 'unknown');
 });
 
 t.test('a credential mode the spec does not hold plainly (from a ConfigMap) is unknown, and no trust subject is guessed', async (t) => {
