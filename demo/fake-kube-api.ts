@@ -3,12 +3,13 @@ import { EventEmitter, once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { KubeConnection } from '../src/kube/index.js';
+import { TokenIssuer } from './token-issuer.js';
 
 /**
  * A Kubernetes API stand-in for the demo and for tests: the core/v1 pods, namespaces and
  * serviceaccounts that corridor reads, with list + watch semantics close to the real API server
  * (resourceVersions, field and equality-based label selectors, history replay, 410 Gone, bookmarks,
- * timeoutSeconds), and
+ * timeoutSeconds), the TokenRequest of a pod's ServiceAccount token (web-identity mode), and
  * knobs to break it (close watches, expire history, go down, slow lists).
  */
 
@@ -44,6 +45,18 @@ export interface FakeRequest {
   verb: FakeVerb;
   resource: FakeResource;
   query: URLSearchParams;
+}
+
+/** One TokenRequest as the stand-in received it, and the status it answered. */
+export interface FakeTokenRequest {
+  namespace: string;
+  serviceAccount: string;
+  pod: { name: string; uid: string } | undefined;
+  audiences: string[];
+  expirationSeconds: number;
+  /** The node the request impersonated (Impersonate-User: system:node:<name>), if any. */
+  asNode: string | undefined;
+  status: number;
 }
 
 export interface FakeKubeApiOptions {
@@ -111,6 +124,10 @@ export class FakeKubeApi extends EventEmitter {
   private expiredAs: 'event' | 'http' = 'event';
   private down: { mode: DownMode; resources: ReadonlySet<FakeResource> | undefined } | undefined;
   private baseUrl = '';
+  /** Signs ServiceAccount tokens; its jwks() is what an STS stand-in verifies them with. */
+  readonly tokenIssuer = new TokenIssuer();
+  /** Every TokenRequest received, in order. */
+  readonly tokenRequests: FakeTokenRequest[] = [];
 
   /** The bearer token requests must carry; change it to model a rotated token. */
   constructor(public token: string = 'corridor-fake-token') {
@@ -309,6 +326,11 @@ export class FakeKubeApi extends EventEmitter {
     }
     if (down === 'unavailable') return sendStatus(response, 503, 'ServiceUnavailable', 'the fake API server is down');
     if (request.headers.authorization !== `Bearer ${this.token}`) return sendStatus(response, 401, 'Unauthorized', 'Unauthorized');
+    const tokenRoute = parseTokenRoute(url.pathname);
+    if (tokenRoute && request.method === 'POST') {
+      void readJson(request).then((body) => this.answerTokenRequest(tokenRoute, body, request.headers['impersonate-user'], response));
+      return;
+    }
     if (request.method !== 'GET') return sendStatus(response, 405, 'MethodNotAllowed', `${request.method} is not supported here`);
     if (!route) return sendStatus(response, 404, 'NotFound', `no route for ${url.pathname}`);
 
@@ -331,6 +353,63 @@ export class FakeKubeApi extends EventEmitter {
     };
     if (this.listDelayMs > 0) setTimeout(answer, this.listDelayMs).unref();
     else answer();
+  }
+
+  /**
+   * POST /api/v1/namespaces/<ns>/serviceaccounts/<name>/token: a pod-bound token (this stand-in
+   * issues no other kind), signed by tokenIssuer; as a node (impersonated), only for a pod on it,
+   * as NodeRestriction allows.
+   */
+  private answerTokenRequest(
+    route: { namespace: string; serviceAccount: string },
+    body: unknown,
+    impersonate: string | string[] | undefined,
+    response: http.ServerResponse,
+  ): void {
+    const spec = ((body as { spec?: unknown } | undefined)?.spec ?? {}) as {
+      audiences?: string[];
+      expirationSeconds?: number;
+      boundObjectRef?: { kind?: string; name?: string; uid?: string };
+    };
+    const ref = spec.boundObjectRef;
+    const asNode = typeof impersonate === 'string' && impersonate.startsWith('system:node:') ? impersonate.slice('system:node:'.length) : undefined;
+    const record: FakeTokenRequest = {
+      ...route,
+      pod: ref?.kind === 'Pod' && ref.name !== undefined ? { name: ref.name, uid: ref.uid ?? '' } : undefined,
+      audiences: [...(spec.audiences ?? [])],
+      expirationSeconds: spec.expirationSeconds ?? 3600,
+      asNode,
+      status: 0,
+    };
+    this.tokenRequests.push(record);
+    const refuse = (code: number, reason: string, message: string) => {
+      record.status = code;
+      sendStatus(response, code, reason, message);
+    };
+    if (record.pod === undefined) return refuse(400, 'BadRequest', 'this stand-in issues only tokens bound to a pod');
+    if (record.audiences.length !== 1) return refuse(400, 'BadRequest', 'this stand-in issues tokens for exactly one audience');
+    const boundPod = this.objects.pods.get(keyOf({ namespace: route.namespace, name: record.pod.name }));
+    if (asNode !== undefined && boundPod !== undefined && boundPod.spec?.nodeName !== asNode) {
+      return refuse(403, 'Forbidden', 'node requested token bound to a pod scheduled on a different node');
+    }
+    const answer = this.tokenIssuer.issue({
+      namespace: route.namespace,
+      serviceAccount: route.serviceAccount,
+      pod: record.pod,
+      audience: record.audiences[0] as string,
+      expirationSeconds: record.expirationSeconds,
+      account: this.objects.serviceaccounts.get(keyOf({ namespace: route.namespace, name: route.serviceAccount })),
+      boundPod,
+    });
+    if (!answer.ok) return refuse(answer.status, answer.status === 404 ? 'NotFound' : answer.status === 409 ? 'Conflict' : 'BadRequest', answer.message);
+    record.status = 201;
+    sendJson(response, 201, {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      metadata: { name: route.serviceAccount, namespace: route.namespace },
+      spec: { ...spec, expirationSeconds: record.expirationSeconds },
+      status: { token: answer.token, expirationTimestamp: new Date(answer.expiration).toISOString() },
+    });
   }
 
   private matching(resource: FakeResource, namespace: string | undefined, selector: FieldSelector): KubeObject[] {
@@ -514,6 +593,27 @@ function parseRoute(pathname: string): Route | undefined {
     return { resource: rest[2], namespace: rest[1], name: rest[3] };
   }
   return undefined;
+}
+
+/** /api/v1/namespaces/{ns}/serviceaccounts/{name}/token */
+function parseTokenRoute(pathname: string): { namespace: string; serviceAccount: string } | undefined {
+  const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  const [api, version, namespaces, namespace, resource, serviceAccount, sub] = parts;
+  if (parts.length !== 7 || api !== 'api' || version !== 'v1' || namespaces !== 'namespaces' || resource !== 'serviceaccounts' || sub !== 'token') {
+    return undefined;
+  }
+  return { namespace: namespace as string, serviceAccount: serviceAccount as string };
+}
+
+/** A request's JSON body; undefined when it is not JSON. */
+async function readJson(request: http.IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 interface FieldRequirement {

@@ -1,6 +1,7 @@
 import type { CallerAccess } from '../caller/index.js';
 import type { CredentialMode, CredentialSource } from '../credentials/index.js';
 import { imdsTime } from '../imds/index.js';
+import { serviceAccountSubject } from '../kube/index.js';
 
 export interface Explanation {
   ip: string;
@@ -71,9 +72,4 @@ export function explainAccess(
         }
       : null,
   };
-}
-
-/** The `sub` of a ServiceAccount's tokens, which an IRSA-style trust policy names. */
-function serviceAccountSubject(namespace: string, serviceAccount: string): string {
-  return `system:serviceaccount:${namespace}:${serviceAccount}`;
 }

@@ -1,4 +1,6 @@
-import type { CoreV1Api, V1ListMeta, V1Pod } from '@kubernetes/client-node';
+import type { CoreV1Api, V1Container, V1ListMeta, V1Pod } from '@kubernetes/client-node';
+// The module, not credentials/index.js, which loads the AWS SDK.
+import { CREDENTIAL_MODES, type CredentialMode } from '../credentials/types.js';
 // client-node and the kubeconfig helpers by their modules, not kube/index.js: only the commands
 // that read the cluster through a person's kubeconfig load them, never the agent.
 import { withSignal } from '../kube/api/client-node.js';
@@ -107,5 +109,38 @@ async function listAll<T>(
 function agentPod(raw: V1Pod): AgentPod {
   const pod = parsePod(raw);
   const ready = pod.phase === 'Running' && (raw.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
-  return { name: pod.name, nodeName: pod.nodeName, ready };
+  return { name: pod.name, nodeName: pod.nodeName, ready, credentialMode: agentCredentialMode(raw) };
+}
+
+const MODE_FLAG = '--credential-mode';
+
+/**
+ * The agent container's --credential-mode as its spec sets it: the flag in its args wins over
+ * CORRIDOR_CREDENTIAL_MODE, as in the agent; neither means the default, node-role. A value the
+ * spec does not hold (valueFrom, a container audit cannot find) is 'unknown'.
+ */
+function agentCredentialMode(raw: V1Pod): CredentialMode | 'unknown' {
+  const containers = raw.spec?.containers ?? [];
+  const agent = containers.find((c) => (c.args ?? [])[0] === 'agent') ?? containers.find((c) => c.name === 'corridor');
+  if (agent === undefined) return 'unknown';
+  const given = modeFlag(agent) ?? modeEnv(agent);
+  if (given === undefined) return 'node-role';
+  return CREDENTIAL_MODES.find((mode) => mode === given) ?? 'unknown';
+}
+
+function modeFlag(container: V1Container): string | null | undefined {
+  const args = container.args ?? [];
+  let value: string | undefined;
+  args.forEach((arg, index) => {
+    if (arg.startsWith(`${MODE_FLAG}=`)) value = arg.slice(MODE_FLAG.length + 1);
+    else if (arg === MODE_FLAG) value = args[index + 1];
+  });
+  return value;
+}
+
+function modeEnv(container: V1Container): string | null | undefined {
+  const env = (container.env ?? []).find((variable) => variable.name === 'CORRIDOR_CREDENTIAL_MODE');
+  if (env === undefined) return undefined;
+  // Unset or empty is the default, as in the agent; a value from elsewhere cannot be read here.
+  return env.valueFrom !== undefined ? null : env.value || undefined;
 }

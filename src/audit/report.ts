@@ -1,4 +1,5 @@
-import { isLivePod, type NamespaceInfo, type PodInfo, type ServiceAccountInfo } from '../kube/index.js';
+import type { CredentialMode } from '../credentials/types.js';
+import { isLivePod, serviceAccountSubject, type NamespaceInfo, type PodInfo, type ServiceAccountInfo } from '../kube/index.js';
 import { compileGlob, decideRole, namespacePolicy, type DenyReason, type NamespacePolicy, type PolicyOptions, type RoleSource } from '../policy/index.js';
 
 /** What `corridor audit` reads from the cluster, parsed at the edge. */
@@ -21,7 +22,11 @@ export interface AgentPod {
   sharedBridges?: number | undefined;
   /** corridor_node_imds_posture from the agent's /metrics: the posture set to 1; undefined when not read. */
   imdsPosture?: string | undefined;
+  /** The agent container's --credential-mode from the pod's spec; 'unknown' when the spec does not say it plainly; undefined: not read. */
+  credentialMode?: AgentCredentialMode | undefined;
 }
+
+type AgentCredentialMode = CredentialMode | 'unknown';
 
 /*
  * The report's field names are a contract (`--output json` is for tools): add fields, never
@@ -57,6 +62,10 @@ export interface PodReport {
   /** The pod wants a role: a role annotation (its own or, when enabled, its ServiceAccount's), or a namespace default. */
   needsCredentials: boolean;
   agent: AgentState | null;
+  /** The credential mode of the agent on the pod's node (or of every agent, when they agree and the pod has none); null: not known. */
+  credentialMode: AgentCredentialMode | null;
+  /** Web-identity mode: the ServiceAccount the role's trust must name (system:serviceaccount:<namespace>:<name>); else null. */
+  trustSubject: string | null;
 }
 
 interface AgentReport {
@@ -67,6 +76,8 @@ interface AgentReport {
   sharedBridges: number | null;
   /** How the node's own metadata service answers a GET without a token (imdsv1-allowed, imdsv2-required, unknown); null: not read. */
   imdsPosture: string | null;
+  /** The agent's credential mode as its pod's spec sets it; null: not read. */
+  credentialMode: AgentCredentialMode | null;
 }
 
 type Finding =
@@ -84,6 +95,8 @@ export interface AuditReport {
   findings: Finding[];
   /** What audit could not check, and why (e.g. the agents' /metrics not readable). */
   notes: string[];
+  /** The agents' credential mode when they all agree, 'mixed' when they do not (a move between modes), null without agents. */
+  credentialMode: AgentCredentialMode | 'mixed' | null;
 }
 
 /**
@@ -98,6 +111,7 @@ export function auditCluster(snapshot: ClusterSnapshot, options: PolicyOptions):
   const policies = new Map(namespaces.map((ns) => [ns.name, namespacePolicy(ns, options)]));
   const serviceAccounts = new Map(snapshot.serviceAccounts.map((sa) => [`${sa.namespace}/${sa.name}`, sa]));
   const agents = agentsByNode(snapshot.agents);
+  const clusterMode = clusterCredentialMode(agents);
 
   const pods: PodReport[] = [];
   for (const pod of [...snapshot.pods].sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name))) {
@@ -112,6 +126,7 @@ export function auditCluster(snapshot: ClusterSnapshot, options: PolicyOptions):
       serviceAccount?.annotations[keys.serviceAccountRole] !== undefined ||
       namespace?.annotations[keys.role] !== undefined;
     const agent = agents.get(pod.nodeName);
+    const credentialMode = agent?.credentialMode ?? (clusterMode === 'mixed' ? null : clusterMode);
     pods.push({
       namespace: pod.namespace,
       pod: pod.name,
@@ -125,6 +140,8 @@ export function auditCluster(snapshot: ClusterSnapshot, options: PolicyOptions):
       message: decision.allowed ? null : decision.message,
       needsCredentials,
       agent: pod.nodeName === '' ? null : agent === undefined ? 'none' : agent.ready ? 'ready' : 'not-ready',
+      credentialMode,
+      trustSubject: credentialMode === 'web-identity' ? serviceAccountSubject(pod.namespace, pod.serviceAccountName) : null,
     });
   }
 
@@ -133,8 +150,33 @@ export function auditCluster(snapshot: ClusterSnapshot, options: PolicyOptions):
     pods,
     agents: [...agents.values()],
     findings: [...malformed(policies, pods), ...roleFindings(policies, pods), ...agentFindings(pods), ...bridgeFindings(agents), ...postureFindings(agents)],
-    notes: snapshot.agentMetricsProblem === undefined ? [] : [snapshot.agentMetricsProblem],
+    notes: [...(snapshot.agentMetricsProblem === undefined ? [] : [snapshot.agentMetricsProblem]), ...modeNotes(agents, clusterMode)],
+    credentialMode: clusterMode,
   };
+}
+
+function clusterCredentialMode(agents: ReadonlyMap<string, AgentReport>): AuditReport['credentialMode'] {
+  const modes = new Set([...agents.values()].map((agent) => agent.credentialMode).filter((mode) => mode !== null));
+  if (modes.size === 0) return null;
+  return modes.size === 1 ? ([...modes][0] as AgentCredentialMode) : 'mixed';
+}
+
+/**
+ * Agents in different modes: each pod's role must trust what its own node's agent presents, and a
+ * pod moved to another node may need the other trust.
+ */
+function modeNotes(agents: ReadonlyMap<string, AgentReport>, clusterMode: AuditReport['credentialMode']): string[] {
+  if (clusterMode !== 'mixed') return [];
+  const byMode = new Map<string, string[]>();
+  for (const agent of agents.values()) {
+    if (agent.credentialMode === null) continue;
+    byMode.set(agent.credentialMode, [...(byMode.get(agent.credentialMode) ?? []), agent.node]);
+  }
+  const list = [...byMode].sort(([a], [b]) => a.localeCompare(b)).map(([mode, nodes]) => `${mode} on ${nodes.join(', ')}`);
+  return [
+    `the agents run in different credential modes (${list.join('; ')}): ` +
+      'until every node has moved, a role needs both trusts (the node role and its ServiceAccounts)',
+  ];
 }
 
 function byName(a: { name: string }, b: { name: string }): number {
@@ -145,11 +187,20 @@ function agentsByNode(pods: readonly AgentPod[]): Map<string, AgentReport> {
   const byNode = new Map<string, AgentReport>();
   for (const pod of [...pods].sort(byName)) {
     if (pod.nodeName === '') continue;
-    const entry = byNode.get(pod.nodeName) ?? { node: pod.nodeName, ready: false, pods: [], sharedBridges: null, imdsPosture: null };
+    const entry: AgentReport = byNode.get(pod.nodeName) ?? {
+      node: pod.nodeName,
+      ready: false,
+      pods: [],
+      sharedBridges: null,
+      imdsPosture: null,
+      credentialMode: null,
+    };
     entry.ready ||= pod.ready;
     entry.pods.push(pod.name);
     if (pod.sharedBridges !== undefined) entry.sharedBridges = Math.max(entry.sharedBridges ?? 0, pod.sharedBridges);
     if (pod.imdsPosture !== undefined) entry.imdsPosture = pod.imdsPosture;
+    // Two agent pods on one node (an upgrade's surge): the ready one says what the node serves.
+    if (pod.credentialMode !== undefined && (entry.credentialMode === null || pod.ready)) entry.credentialMode = pod.credentialMode;
     byNode.set(pod.nodeName, entry);
   }
   return new Map([...byNode.entries()].sort(([a], [b]) => a.localeCompare(b)));

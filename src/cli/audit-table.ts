@@ -1,8 +1,13 @@
 import type { AuditReport, PodReport } from '../audit/index.js';
 
-/** The report for people: namespaces, then pods, then findings, each an aligned table (no final newline). */
+/**
+ * The report for people: the agents' credential mode, namespaces, then pods, then findings, each
+ * an aligned table (no final newline). Pods get a TRUST SUBJECT column when some are in web-identity mode.
+ */
 export function renderAuditTable(report: AuditReport): string {
+  const trust = report.pods.some((pod) => pod.trustSubject !== null);
   const sections = [
+    `CREDENTIAL MODE: ${report.credentialMode ?? 'unknown (no agent pods found)'}`,
     `NAMESPACES (${report.namespaces.length})\n${table(
       ['NAMESPACE', 'DEFAULT ROLE', 'ALLOWED ROLES', 'PROBLEMS'],
       report.namespaces.map((ns) => [
@@ -13,8 +18,16 @@ export function renderAuditTable(report: AuditReport): string {
       ]),
     )}`,
     `PODS (${report.pods.length})\n${table(
-      ['NAMESPACE', 'POD', 'NODE', 'AGENT', 'DECISION', 'ROLE OR REASON'],
-      report.pods.map((pod) => [pod.namespace, pod.pod, pod.node ?? '-', pod.agent ?? '-', pod.decision, outcome(pod)]),
+      ['NAMESPACE', 'POD', 'NODE', 'AGENT', 'DECISION', ...(trust ? ['TRUST SUBJECT'] : []), 'ROLE OR REASON'],
+      report.pods.map((pod) => [
+        pod.namespace,
+        pod.pod,
+        pod.node ?? '-',
+        pod.agent ?? '-',
+        pod.decision,
+        ...(trust ? [pod.trustSubject ?? '-'] : []),
+        outcome(pod),
+      ]),
     )}`,
     report.findings.length === 0
       ? 'FINDINGS: none'

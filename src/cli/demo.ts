@@ -14,12 +14,13 @@ const demoCommand = defineCommand({ name: 'demo', flags: DEMO_FLAGS, input: ({ v
 /** What `corridor demo` runs, from demo/ (demo/index.ts checks that its runDemo fits). */
 export interface DemoModule {
   runDemo(options: { port: number; adminPort: number; logLevel: string; out: (line: string) => void }): Promise<{
-    outcomes: ReadonlyArray<{ callerArn: string | undefined }>;
+    /** Each pod in each mode: the role STS says its credentials are of, and the role (name) it should have had; undefined: none. */
+    outcomes: ReadonlyArray<{ callerArn: string | undefined; expectedRole: string | undefined }>;
     stop(): Promise<void>;
   }>;
 }
 
-/** `corridor demo`: exits 0 when every pod got exactly what the story says. */
+/** `corridor demo`: exits 0 when every pod got exactly what the story says, in both credential modes. */
 export async function runDemoCommand(argv: string[]): Promise<number> {
   return demoCommand.main(argv, processIo());
 }
@@ -33,11 +34,7 @@ async function showDemo(values: FlagValues<typeof DEMO_FLAGS>): Promise<number> 
     logLevel: values.logLevel,
     out: (line) => process.stdout.write(`${line}\n`),
   });
-  const [driver, writer, intruder] = demo.outcomes;
-  const asExpected =
-    driver?.callerArn?.includes(':assumed-role/spark-etl/') === true &&
-    writer?.callerArn?.includes(':assumed-role/spark-writer/') === true &&
-    intruder?.callerArn === undefined;
+  const asExpected = demo.outcomes.length > 0 && demo.outcomes.every(gotWhatItShould);
   if (!values.once) {
     process.stdout.write('\nthe agent keeps running; press Ctrl-C to stop\n');
     await new Promise<void>((resolve) => {
@@ -47,6 +44,12 @@ async function showDemo(values: FlagValues<typeof DEMO_FLAGS>): Promise<number> 
   }
   await demo.stop();
   return asExpected ? EXIT.ok : EXIT.no;
+}
+
+/** A pod got the credentials of exactly the role it should have had, or none when it should have had none. */
+function gotWhatItShould(outcome: { callerArn: string | undefined; expectedRole: string | undefined }): boolean {
+  if (outcome.expectedRole === undefined) return outcome.callerArn === undefined;
+  return outcome.callerArn?.includes(`:assumed-role/${outcome.expectedRole}/`) === true;
 }
 
 /**

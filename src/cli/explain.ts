@@ -1,6 +1,6 @@
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { explainAccess } from '../admin/index.js';
-import { policyOptions, type FlagSpec } from '../config/index.js';
+import { AGENT_FLAGS, pickFlags, policyOptions, type FlagSpec } from '../config/index.js';
 import { parseNamespace, parsePod, parseServiceAccount, type NamespaceInfo, type PodInfo, type ServiceAccountInfo } from '../kube/index.js';
 import { decideRole, type PolicyOptions } from '../policy/index.js';
 import { describeApiError, openClusterApi } from '../kube/api/cluster-api.js';
@@ -12,6 +12,8 @@ const EXPLAIN_FLAGS = [
   { name: 'namespace', kind: 'string', required: true, help: 'the pod\'s namespace' },
   { name: 'pod', kind: 'string', required: true, help: 'the pod\'s name' },
   ...KUBECONFIG_POLICY_FLAGS,
+  // What the pod's role must trust depends on it: the trust subject is shown in web-identity mode.
+  ...pickFlags(AGENT_FLAGS, ['credential-mode']),
 ] as const satisfies readonly FlagSpec[];
 
 /**
@@ -23,7 +25,7 @@ export const explainCommand = defineCommand({
   name: 'explain',
   flags: EXPLAIN_FLAGS,
   input: ({ values }, errors) => ({ ...values, policy: policyOptions(values, errors) }),
-  async run({ kubeconfig, context, namespace, pod, policy }, io) {
+  async run({ kubeconfig, context, namespace, pod, policy, credentialMode }, io) {
     let objects: PodObjects;
     try {
       const { core, where } = openClusterApi(kubeconfig, context);
@@ -35,7 +37,7 @@ export const explainCommand = defineCommand({
       return EXIT.cluster;
     }
     const decision = decideRole(objects, policy);
-    const explanation = explainAccess({ ip: objects.pod.ip ?? '', pod: objects.pod, decision, sessionKey: undefined }, undefined);
+    const explanation = explainAccess({ ip: objects.pod.ip ?? '', pod: objects.pod, decision, sessionKey: undefined }, undefined, 'admin', credentialMode);
     io.out(JSON.stringify(explanation, null, 2));
     return decision.allowed ? EXIT.ok : EXIT.no;
   },

@@ -2,7 +2,7 @@
 // api/client-node.ts, imported by `corridor explain` and, on demand, by api/open-transport.ts.
 export { createPodDirectory } from './directory.js';
 export { removeStartupTaint } from './startup-taint.js';
-export { createServiceAccountTokens } from './service-account-tokens.js';
+export { createServiceAccountTokens, serviceAccountSubject } from './service-account-tokens.js';
 export type { RunningPodDirectory } from './directory.js';
 export type { KubeConnection } from './api/connection.js';
 export { openKubeTransport } from './api/open-transport.js';

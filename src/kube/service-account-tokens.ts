@@ -46,6 +46,14 @@ export function createServiceAccountTokens(options: ServiceAccountTokenOptions):
   };
 }
 
+/**
+ * The `sub` of a ServiceAccount's tokens (its Kubernetes user name), which an IRSA-style trust
+ * policy names: what a role must trust for a pod of that ServiceAccount in web-identity mode.
+ */
+export function serviceAccountSubject(namespace: string, serviceAccount: string): string {
+  return `system:serviceaccount:${namespace}:${serviceAccount}`;
+}
+
 function bindingPod(pods: readonly PodInfo[], namespace: string, serviceAccount: string): PodInfo | undefined {
   let fallback: PodInfo | undefined;
   for (const pod of pods) {

@@ -31,15 +31,23 @@ t.test('audit reads a real kube-apiserver with only the view ClusterRole', { ski
   await namespace('corridor');
   await namespace('gha', { 'iam.amazonaws.com/role': 'spark-etl', 'iam.amazonaws.com/allowed-roles': '["spark-*"]' });
   await namespace('etl', { 'iam.amazonaws.com/allowed-roles': `["${ARN}spark-etl"]` });
-  const pod = async (ns: string, name: string, spec: Omit<V1PodSpec, 'containers'>, options: { labels?: Record<string, string>; ready?: boolean } = {}) => {
-    await core.createNamespacedPod({ namespace: ns, body: { metadata: { name, labels: options.labels }, spec: { ...spec, containers: [{ name: 'app', image: 'registry.example/app:1' }] } } });
+  const pod = async (
+    ns: string,
+    name: string,
+    spec: Omit<V1PodSpec, 'containers'>,
+    options: { labels?: Record<string, string>; ready?: boolean; containers?: V1PodSpec['containers'] } = {},
+  ) => {
+    const containers = options.containers ?? [{ name: 'app', image: 'registry.example/app:1' }];
+    await core.createNamespacedPod({ namespace: ns, body: { metadata: { name, labels: options.labels }, spec: { ...spec, containers } } });
     if (options.ready === undefined) return;
     // No kubelet here: the status subresource says what one would.
     const current = await core.readNamespacedPod({ namespace: ns, name });
     current.status = { phase: 'Running', conditions: [{ type: 'Ready', status: options.ready ? 'True' : 'False' }] };
     await core.replaceNamespacedPodStatus({ namespace: ns, name, body: current });
   };
-  await pod('corridor', 'corridor-a', { nodeName: 'node-a', hostNetwork: true }, { labels: { 'app.kubernetes.io/name': 'corridor' }, ready: true });
+  // The chart's agent container, in web-identity mode.
+  const agentContainer = { name: 'corridor', image: 'registry.example/corridor:1', args: ['agent'], env: [{ name: 'CORRIDOR_CREDENTIAL_MODE', value: 'web-identity' }] };
+  await pod('corridor', 'corridor-a', { nodeName: 'node-a', hostNetwork: true }, { labels: { 'app.kubernetes.io/name': 'corridor' }, ready: true, containers: [agentContainer] });
   await pod('gha', 'driver', { nodeName: 'node-a' });
   await pod('gha', 'elsewhere', { nodeName: 'node-b' });
   await pod('gha', 'reader', { nodeName: 'node-a', serviceAccountName: 'reader' });
@@ -83,7 +91,13 @@ t.test('audit reads a real kube-apiserver with only the view ClusterRole', { ski
     ],
     'decisions as the agent makes them, the ServiceAccount role included; the agent\'s hostNetwork pod left out',
   );
-  t.same(report.agents, [{ node: 'node-a', ready: true, pods: ['corridor-a'], sharedBridges: null, imdsPosture: null }]);
+  t.same(report.agents, [{ node: 'node-a', ready: true, pods: ['corridor-a'], sharedBridges: null, imdsPosture: null, credentialMode: 'web-identity' }]);
+  t.equal(report.credentialMode, 'web-identity', 'read from the agent pod\'s spec, which view may read');
+  t.same(
+    report.pods.map((p: { pod: string; trustSubject: string | null }) => [p.pod, p.trustSubject]),
+    [['driver', 'system:serviceaccount:gha:default'], ['elsewhere', 'system:serviceaccount:gha:default'], ['reader', 'system:serviceaccount:gha:reader']],
+    'a pod on a node without an agent takes the mode every agent has',
+  );
   t.match(report.notes, [/^the agents' \/metrics could not be read through the API server \(get pods\/proxy in namespace corridor, port 9181\): HTTP 403: pods "corridor-a:9181" is forbidden: User "system:serviceaccount:corridor:auditor" cannot get resource "pods\/proxy".*; shared pod bridges not checked$/], 'view gives no pods/proxy: a note, not a failure');
   t.same(
     report.findings.map((f: { kind: string }) => f.kind),

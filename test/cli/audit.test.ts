@@ -11,12 +11,35 @@ const ARN = 'arn:aws:iam::123456789012:role/';
 const ROLE = 'iam.amazonaws.com/role';
 const ALLOWED = 'iam.amazonaws.com/allowed-roles';
 
-/** A corridor agent pod on `node`, as the DaemonSet makes it (hostNetwork, the chart's name label). */
-function agentPod(node: string, ready = true, labels: Record<string, string> = { 'app.kubernetes.io/name': 'corridor' }, namespace = 'corridor'): KubeObject {
+/**
+ * A corridor agent pod on `node`, as the DaemonSet makes it (hostNetwork, the chart's name label,
+ * the `corridor` container running `agent` with the chart's environment: `env` adds to it).
+ */
+function agentPod(
+  node: string,
+  ready = true,
+  labels: Record<string, string> = { 'app.kubernetes.io/name': 'corridor' },
+  namespace = 'corridor',
+  env: ReadonlyArray<Record<string, unknown>> = [],
+  args: readonly string[] = [],
+): KubeObject {
   const pod = makePod({ name: `corridor-${node}`, namespace, nodeName: node, hostNetwork: true, ip: '192.0.2.1', labels });
+  pod.spec = {
+    ...pod.spec,
+    containers: [
+      {
+        name: 'corridor',
+        image: 'ghcr.io/corridor-io/corridor:0.1.0',
+        args: ['agent', ...args],
+        env: [{ name: 'CORRIDOR_NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }, ...env],
+      },
+    ],
+  };
   pod.status = { ...pod.status, conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] };
   return pod;
 }
+
+const WEB_IDENTITY_ENV = [{ name: 'CORRIDOR_CREDENTIAL_MODE', value: 'web-identity' }];
 
 /** The demo's cluster (run-demo.ts), with its agent running as a pod: no findings. */
 const DEMO: readonly KubeObject[] = [
@@ -70,7 +93,7 @@ t.test('the table lists namespaces, then pods with their decisions, then finding
   const lines = out.split('\n');
   t.same(
     lines.filter((l) => /^[A-Z]/.test(l)),
-    ['NAMESPACES (2)', 'NAMESPACE  DEFAULT ROLE                                ALLOWED ROLES                           PROBLEMS', 'PODS (3)', 'NAMESPACE  POD           NODE    AGENT  DECISION  ROLE OR REASON', 'FINDINGS: none'],
+    ['CREDENTIAL MODE: node-role', 'NAMESPACES (2)', 'NAMESPACE  DEFAULT ROLE                                ALLOWED ROLES                           PROBLEMS', 'PODS (3)', 'NAMESPACE  POD           NODE    AGENT  DECISION  ROLE OR REASON', 'FINDINGS: none'],
     'three sections in order, columns aligned',
   );
   t.match(out, `gha        ${ARN}spark-etl    ${ARN}spark-*  -\n`);
@@ -84,7 +107,8 @@ t.test('the table lists namespaces, then pods with their decisions, then finding
 t.test('--output json has the same report under stable field names', async (t) => {
   const { code, report } = await auditJson(t, DEMO);
   t.equal(code, 0);
-  t.same(Object.keys(report), ['namespaces', 'pods', 'agents', 'findings', 'notes']);
+  t.same(Object.keys(report), ['namespaces', 'pods', 'agents', 'findings', 'notes', 'credentialMode']);
+  t.equal(report.credentialMode, 'node-role', 'the chart sets no CORRIDOR_CREDENTIAL_MODE by default: the agent\'s default');
   t.same(report.namespaces[0], { name: 'gha', defaultRole: `${ARN}spark-etl`, allowedRoles: [`${ARN}spark-*`], problem: null, warnings: [] });
   t.same(report.pods[2], {
     namespace: 'gha1',
@@ -99,10 +123,94 @@ t.test('--output json has the same report under stable field names', async (t) =
     message: 'role spark-etl is not allowed in namespace gha1',
     needsCredentials: true,
     agent: 'ready',
+    credentialMode: 'node-role',
+    trustSubject: null,
   });
-  t.same(report.agents, [{ node: 'node-a', ready: true, pods: ['corridor-node-a'], sharedBridges: 0, imdsPosture: 'imdsv2-required' }]);
+  t.same(report.agents, [{ node: 'node-a', ready: true, pods: ['corridor-node-a'], sharedBridges: 0, imdsPosture: 'imdsv2-required', credentialMode: 'node-role' }]);
   t.same(report.findings, []);
   t.same(report.notes, []);
+});
+
+/** The demo's cluster with its agent in web-identity mode, and a pod of its own ServiceAccount. */
+const WEB_IDENTITY_DEMO: readonly KubeObject[] = [
+  ...DEMO.filter((object) => object.metadata.name !== 'corridor-node-a'),
+  makePod({ name: 'spark-reader', namespace: 'gha', ip: '10.0.0.5', nodeName: 'node-a', serviceAccountName: 'reader' }),
+  agentPod('node-a', true, undefined, undefined, WEB_IDENTITY_ENV),
+];
+
+t.test('an agent in web-identity mode: the table says so and names, per pod, the ServiceAccount its role must trust', async (t) => {
+  const { code, out } = await audit(t, WEB_IDENTITY_DEMO);
+  t.equal(code, 0);
+  t.match(out, /^CREDENTIAL MODE: web-identity\n/);
+  t.match(out, 'NAMESPACE  POD           NODE    AGENT  DECISION  TRUST SUBJECT                       ROLE OR REASON\n');
+  t.match(out, `gha        spark-reader  node-a  ready  allow     system:serviceaccount:gha:reader    ${ARN}spark-etl (namespace-default)\n`);
+  t.match(out, `gha        spark-driver  node-a  ready  allow     system:serviceaccount:gha:default   ${ARN}spark-etl (namespace-default)\n`);
+});
+
+t.test('--output json has the credential mode per agent and for the cluster, and each web-identity pod\'s trust subject', async (t) => {
+  const { report } = await auditJson(t, WEB_IDENTITY_DEMO);
+  t.equal(report.credentialMode, 'web-identity');
+  t.same(report.agents.map((a: { node: string; credentialMode: string }) => [a.node, a.credentialMode]), [['node-a', 'web-identity']]);
+  t.same(
+    report.pods.map((p: { pod: string; credentialMode: string; trustSubject: string }) => [p.pod, p.credentialMode, p.trustSubject]),
+    [
+      ['spark-driver', 'web-identity', 'system:serviceaccount:gha:default'],
+      ['spark-reader', 'web-identity', 'system:serviceaccount:gha:reader'],
+      ['spark-writer', 'web-identity', 'system:serviceaccount:gha:default'],
+      ['intruder', 'web-identity', 'system:serviceaccount:gha1:default'],
+    ],
+  );
+});
+
+t.test('the agent\'s --credential-mode flag in its args wins over CORRIDOR_CREDENTIAL_MODE, as in the agent', async (t) => {
+  const { report } = await auditJson(t, [
+    ...DEMO.filter((object) => object.metadata.name !== 'corridor-node-a'),
+    agentPod('node-a', true, undefined, undefined, [{ name: 'CORRIDOR_CREDENTIAL_MODE', value: 'node-role' }], ['--credential-mode=web-identity']),
+  ]);
+  t.equal(report.credentialMode, 'web-identity');
+  const spaced = await auditJson(t, [
+    ...DEMO.filter((object) => object.metadata.name !== 'corridor-node-a'),
+    agentPod('node-a', true, undefined, undefined, [], ['--credential-mode', 'web-identity']),
+  ]);
+  t.equal(spaced.report.credentialMode, 'web-identity', 'the flag and its value as two arguments');
+});
+
+t.test('an agent pod without the agent\'s container (not the chart\'s) has an unknown credential mode', async (t) => {
+  const foreign = agentPod('node-a');
+  foreign.spec = { ...foreign.spec, containers: [{ name: 'sidecar', image: 'registry.example/other:1' }] };
+  const { report } = await auditJson(t, [...DEMO.filter((object) => object.metadata.name !== 'corridor-node-a'), foreign]);
+  t.equal(report.credentialMode, 'unknown');
+});
+
+t.test('a credential mode the spec does not hold plainly (from a ConfigMap) is unknown, and no trust subject is guessed', async (t) => {
+  const { report } = await auditJson(t, [
+    ...DEMO.filter((object) => object.metadata.name !== 'corridor-node-a'),
+    agentPod('node-a', true, undefined, undefined, [{ name: 'CORRIDOR_CREDENTIAL_MODE', valueFrom: { configMapKeyRef: { name: 'corridor', key: 'mode' } } }]),
+  ]);
+  t.equal(report.credentialMode, 'unknown');
+  t.same(report.pods.map((p: { trustSubject: string | null }) => p.trustSubject), [null, null, null]);
+});
+
+t.test('agents in different modes (a cluster moving between them): each pod gets its own node\'s mode, and a note says roles need both trusts', async (t) => {
+  const { code, report, out } = await auditJson(t, [
+    ...DEMO.filter((object) => object.metadata.name !== 'corridor-node-a'),
+    makePod({ name: 'batch', namespace: 'gha', ip: '10.0.2.2', nodeName: 'node-b' }),
+    agentPod('node-a'),
+    agentPod('node-b', true, undefined, undefined, WEB_IDENTITY_ENV),
+  ]);
+  t.equal(code, 0, 'a move between modes is not a finding');
+  t.equal(report.credentialMode, 'mixed');
+  t.same(report.pods.map((p: { pod: string; trustSubject: string | null }) => [p.pod, p.trustSubject]), [
+    ['batch', 'system:serviceaccount:gha:default'],
+    ['spark-driver', null],
+    ['spark-writer', null],
+    ['intruder', null],
+  ]);
+  t.same(report.notes, [
+    'the agents run in different credential modes (node-role on node-a; web-identity on node-b): ' +
+      'until every node has moved, a role needs both trusts (the node role and its ServiceAccounts)',
+  ]);
+  t.notOk(out.includes('CREDENTIAL MODE'), 'JSON only');
 });
 
 t.test('a role two namespaces name is a shared-role finding, and audit exits 1', async (t) => {

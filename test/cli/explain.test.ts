@@ -63,6 +63,26 @@ t.test('explain reads the session policy annotation by the configured key, as th
   t.match(result.reason, /malformed-annotation: .*example\.com\/session-policy: Statement must be/);
 });
 
+t.test('with --credential-mode web-identity explain names the ServiceAccount the role must trust, as the agent\'s /debug/explain does', async (t) => {
+  const { code, result } = await explain(t, ['--namespace', 'gha', '--pod', 'irsa', '--credential-mode', 'web-identity']);
+  t.equal(code, 0);
+  t.match(result, { decision: 'allow', credentialMode: 'web-identity', trustSubject: 'system:serviceaccount:gha:reader' });
+  const denied = await explain(t, ['--namespace', 'gha', '--pod', 'rogue', '--credential-mode', 'web-identity']);
+  t.match(denied.result, { decision: 'deny', trustSubject: 'system:serviceaccount:gha:default' }, 'a denied pod too: the subject is the pod\'s, whatever the decision');
+});
+
+t.test('in node-role mode, the default, explain shows no trust subject: roles trust the node role', async (t) => {
+  const { result } = await explain(t, ['--namespace', 'gha', '--pod', 'irsa']);
+  t.match(result, { credentialMode: 'node-role', trustSubject: null });
+});
+
+t.test('explain refuses a --credential-mode the agent does not know, and exits 2', async (t) => {
+  const { code, result, errors } = await explain(t, ['--namespace', 'gha', '--pod', 'driver', '--credential-mode', 'irsa']);
+  t.equal(code, 2);
+  t.equal(result, undefined);
+  t.match(errors, /--credential-mode/);
+});
+
 t.test('explain refuses a --base-role-arn that is no role ARN prefix, as the agent does, and exits 2', async (t) => {
   const stderr = t.capture(process.stderr, 'write', () => true);
   const code = await runExplainCommand(['--namespace', 'gha', '--pod', 'driver', '--base-role-arn', 'arn:aws:s3:::bucket'], () => t.fail('prints no explanation'));

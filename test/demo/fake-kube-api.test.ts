@@ -3,7 +3,9 @@ import { createInterface } from 'node:readline';
 import { CoreV1Api } from '@kubernetes/client-node';
 import t from 'tap';
 import { clientNodeKubeConfig } from '../helpers/client-node.js';
-import { fakeKubeApi, makeNamespace, makePod, within, type FakeKubeApi } from '../helpers/fake-kube-api.js';
+import { authorizeWebIdentity } from '../../demo/oidc-token.js';
+import { createHttpTransport } from '../../src/kube/api/http-transport.js';
+import { fakeKubeApi, makeNamespace, makePod, makeServiceAccount, within, type FakeKubeApi } from '../helpers/fake-kube-api.js';
 
 interface WatchLine {
   type: string;
@@ -204,4 +206,50 @@ t.test('a changed token is required from then on (rotation)', async (t) => {
   t.equal(await get('rotated'), 200);
   t.match(api.kubeConfigText(), /"token":"rotated"/);
   t.same(api.connection(), { server: api.url, token: 'rotated', insecureSkipTlsVerify: false, source: 'fake-kube-api' });
+});
+
+/** The stand-in with a pod of ServiceAccount gha/spark on node-a, and the agent's own transport to it. */
+async function tokenCluster(t: Parameters<typeof fakeKubeApi>[0]) {
+  const api = await fakeKubeApi(t, {
+    objects: [makeServiceAccount('gha', 'spark'), makePod({ name: 'driver', namespace: 'gha', ip: '10.0.0.1', serviceAccountName: 'spark', uid: 'uid-driver' })],
+  });
+  const transport = createHttpTransport(api.connection());
+  t.teardown(() => transport.close?.());
+  return { api, transport, uid: 'uid-driver' };
+}
+
+t.test('a TokenRequest bound to a pod gets a token its issuer\'s JWKS verifies, with the ServiceAccount as subject', async (t) => {
+  const { api, transport, uid } = await tokenCluster(t);
+  const issued = await transport.requestToken({ namespace: 'gha', serviceAccount: 'spark', pod: { name: 'driver', uid }, audience: 'sts.amazonaws.com', expirationSeconds: 600 });
+  t.ok(issued.expiration > Date.now() + 590_000, 'expires as asked');
+  const trust = {
+    issuer: api.tokenIssuer.issuer,
+    audiences: ['sts.amazonaws.com'],
+    jwks: () => api.tokenIssuer.jwks(),
+    roles: new Map([['arn:aws:iam::123456789012:role/spark', { sub: ['system:serviceaccount:gha:spark'], aud: 'sts.amazonaws.com' }]]),
+  };
+  const verdict = await authorizeWebIdentity(issued.token, 'arn:aws:iam::123456789012:role/spark', trust, Date.now());
+  t.match(verdict, { ok: true, claims: { sub: 'system:serviceaccount:gha:spark', aud: ['sts.amazonaws.com'], 'kubernetes.io': { pod: { name: 'driver', uid } } } });
+  t.match(api.tokenRequests, [{ namespace: 'gha', serviceAccount: 'spark', pod: { name: 'driver', uid }, audiences: ['sts.amazonaws.com'], expirationSeconds: 600, asNode: undefined, status: 201 }]);
+});
+
+t.test('a TokenRequest is refused as the API server refuses it: a stale pod uid, another ServiceAccount\'s pod, a missing ServiceAccount, under 10 minutes', async (t) => {
+  const { api, transport, uid } = await tokenCluster(t);
+  const ask = (serviceAccount: string, podUid: string, expirationSeconds = 600) =>
+    transport.requestToken({ namespace: 'gha', serviceAccount, pod: { name: 'driver', uid: podUid }, audience: 'sts.amazonaws.com', expirationSeconds });
+  api.upsert(makeServiceAccount('gha', 'other'));
+  await t.rejects(ask('spark', 'not-its-uid'), { message: /does not match the UID in record/ });
+  await t.rejects(ask('other', uid), { message: /different serviceaccount name/ });
+  await t.rejects(ask('missing', uid), { message: /serviceaccounts "missing" not found/ });
+  await t.rejects(ask('spark', uid, 599), { message: /less than 10 minutes/ });
+  t.same(api.tokenRequests.map((r) => r.status), [409, 400, 404, 400]);
+});
+
+t.test('a TokenRequest as a node (impersonated) is refused for a pod on another node, as NodeRestriction refuses it', async (t) => {
+  const { api, transport, uid } = await tokenCluster(t);
+  const ask = (asNode: string) =>
+    transport.requestToken({ namespace: 'gha', serviceAccount: 'spark', pod: { name: 'driver', uid }, audience: 'sts.amazonaws.com', expirationSeconds: 600, asNode });
+  await t.rejects(ask('node-b'), { message: /different node/ });
+  await ask('node-a');
+  t.same(api.tokenRequests.map((r) => [r.asNode, r.status]), [['node-b', 403], ['node-a', 201]]);
 });

@@ -1,4 +1,3 @@
-import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type {
   IssuedToken,
@@ -13,6 +12,7 @@ import type {
   WatchResource,
 } from '../../src/kube/api/transport-types.js';
 import type { JsonWebKeySet } from '../../demo/oidc-token.js';
+import { TokenIssuer } from '../../demo/token-issuer.js';
 import type { PodInfo } from '../../src/kube/index.js';
 
 let uid = 0;
@@ -70,11 +70,7 @@ export class ScriptedKube implements KubeTransport {
   /** Runs once a node read has been answered: another controller changing the node between our read and our patch. */
   afterNodeRead: ((name: string) => void) | undefined;
   private readonly watchOpened: Array<() => void> = [];
-  /** The ServiceAccount issuer's signing key (ES256, as the test control plane's), made on first use. */
-  private signingKey: { privateKey: KeyObject; publicKey: KeyObject } | undefined;
-  private readonly now: () => number;
-  /** The issuer of the tokens requestToken() signs (the API server's --service-account-issuer). */
-  readonly issuer = 'https://kubernetes.default.svc.cluster.local';
+  private readonly tokenIssuer: TokenIssuer;
   /** Every TokenRequest the agent sent, in order, with the status it got. */
   readonly tokenRequests: Array<{ request: ServiceAccountTokenRequest; status: number }> = [];
   /** Status codes the next TokenRequests fail with, one each, before they work again. */
@@ -86,64 +82,33 @@ export class ScriptedKube implements KubeTransport {
    */
   constructor(options: { holdLists?: boolean; now?: () => number } = {}) {
     if (options.holdLists) this.heldLists = [];
-    this.now = options.now ?? Date.now;
+    this.tokenIssuer = new TokenIssuer(undefined, options.now ?? Date.now);
+  }
+
+  /** The issuer of the tokens requestToken() signs (the API server's --service-account-issuer). */
+  get issuer(): string {
+    return this.tokenIssuer.issuer;
   }
 
   /** The issuer's public keys, as the API server serves them at /openid/v1/jwks. */
   jwks(): JsonWebKeySet {
-    return { keys: [{ ...this.key().publicKey.export({ format: 'jwk' }), kid: KEY_ID, alg: 'ES256', use: 'sig' }] };
+    return this.tokenIssuer.jwks();
   }
 
-  private key(): { privateKey: KeyObject; publicKey: KeyObject } {
-    this.signingKey ??= generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    return this.signingKey;
-  }
-
-  /**
-   * POST .../serviceaccounts/<name>/token as the API server answers it: the ServiceAccount must
-   * exist, the bound pod must exist in its namespace with that uid and run as that ServiceAccount,
-   * at least 10 minutes; the token is a JWT signed by the issuer's key with the claims it sets.
-   */
+  /** POST .../serviceaccounts/<name>/token as the API server answers it (demo/token-issuer.ts). */
   async requestToken(request: ServiceAccountTokenRequest): Promise<IssuedToken> {
-    const fail = (status: number, message: string): never => {
-      this.tokenRequests.push({ request: structuredClone(request), status });
-      throw apiError(status, message);
-    };
     const scripted = this.tokenFailures.shift();
-    if (scripted !== undefined) fail(scripted, `scripted failure ${scripted}`);
-    const account = this.of('serviceaccounts').get(`${request.namespace}/${request.serviceAccount}`);
-    if (account === undefined) return fail(404, `serviceaccounts "${request.serviceAccount}" not found`);
-    if (request.expirationSeconds < 600) return fail(400, 'spec.expirationSeconds: Invalid value: may not specify a duration less than 10 minutes');
-    const pod = [...this.of('pods').values()].find((p) => p.metadata.namespace === request.namespace && p.metadata.name === request.pod.name);
-    if (pod === undefined) return fail(404, `pods "${request.pod.name}" not found`);
-    if (pod.metadata.uid !== request.pod.uid) {
-      return fail(409, `the UID in the bound object reference (${request.pod.uid}) does not match the UID in record. The object might have been deleted and then recreated`);
-    }
-    const spec = pod.spec as { serviceAccountName?: string; nodeName?: string };
-    if (spec.serviceAccountName !== request.serviceAccount) {
-      return fail(400, `cannot bind token for serviceaccount "${request.serviceAccount}" to pod running with different serviceaccount name.`);
-    }
-    const iat = Math.floor(this.now() / 1000);
-    const exp = iat + request.expirationSeconds;
-    const claims = {
-      aud: [request.audience],
-      exp,
-      iat,
-      nbf: iat,
-      iss: this.issuer,
-      sub: `system:serviceaccount:${request.namespace}:${request.serviceAccount}`,
-      'kubernetes.io': {
-        namespace: request.namespace,
-        serviceaccount: { name: request.serviceAccount, uid: account.metadata.uid },
-        pod: { name: request.pod.name, uid: request.pod.uid },
-        ...(spec.nodeName ? { node: { name: spec.nodeName, uid: `node-${spec.nodeName}` } } : {}),
-      },
-    };
-    const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
-    const signed = `${encode({ alg: 'ES256', kid: KEY_ID })}.${encode(claims)}`;
-    const signature = sign('sha256', Buffer.from(signed), { key: this.key().privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url');
-    this.tokenRequests.push({ request: structuredClone(request), status: 201 });
-    return { token: `${signed}.${signature}`, expiration: exp * 1000 };
+    const answer =
+      scripted !== undefined
+        ? { ok: false as const, status: scripted, message: `scripted failure ${scripted}` }
+        : this.tokenIssuer.issue({
+            ...request,
+            account: this.of('serviceaccounts').get(`${request.namespace}/${request.serviceAccount}`),
+            boundPod: [...this.of('pods').values()].find((p) => p.metadata.namespace === request.namespace && p.metadata.name === request.pod.name),
+          });
+    this.tokenRequests.push({ request: structuredClone(request), status: answer.ok ? 201 : answer.status });
+    if (!answer.ok) throw apiError(answer.status, answer.message);
+    return { token: answer.token, expiration: answer.expiration };
   }
 
   addPod(pod: PodInfo): PodInfo {
@@ -295,7 +260,6 @@ export class ScriptedKube implements KubeTransport {
   }
 }
 
-const KEY_ID = 'scripted-kube-sa-key';
 
 function deliver(watcher: Watcher, change: Change): void {
   if (selects(watcher.request.fieldSelector, change.object)) watcher.handlers.event(change.type, structuredClone(change.object));
