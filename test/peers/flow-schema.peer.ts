@@ -56,13 +56,23 @@ function adminGet(plane: ControlPlane, path: string, token: string): Promise<{ s
   });
 }
 
-/** The API server's own count of requests APF refused (queue full, time-out in queue, concurrency limit), all schemas. */
-async function rejectedByServer(plane: ControlPlane, adminToken: string): Promise<number> {
+/** The API server's own count of requests APF refused, by priority level and reason (queue-full, time-out, concurrency-limit, cancelled). */
+async function rejectedByServer(plane: ControlPlane, adminToken: string): Promise<Map<string, number>> {
   const { body } = await adminGet(plane, '/metrics', adminToken);
-  return body
-    .split('\n')
-    .filter((line) => line.startsWith('apiserver_flowcontrol_rejected_requests_total{'))
-    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+  const counts = new Map<string, number>();
+  for (const line of body.split('\n')) {
+    if (!line.startsWith('apiserver_flowcontrol_rejected_requests_total{')) continue;
+    const label = (name: string) => new RegExp(`${name}="([^"]*)"`).exec(line)?.[1] ?? '?';
+    const key = `${label('priority_level')}/${label('reason')}`;
+    counts.set(key, (counts.get(key) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
+  }
+  return counts;
+}
+
+/** What was refused between two readings, as "level/reason count" pairs, and the total. */
+function refusedSince(before: Map<string, number>, after: Map<string, number>): { total: number; detail: string } {
+  const changed = [...after].map(([key, n]) => [key, n - (before.get(key) ?? 0)] as const).filter(([, n]) => n > 0);
+  return { total: changed.reduce((sum, [, n]) => sum + n, 0), detail: changed.map(([key, n]) => `${key} ${n}`).join(', ') || 'none' };
 }
 
 if (!control.ok || !helm.ok) {
@@ -100,9 +110,9 @@ if (!control.ok || !helm.ok) {
     const rollout = async (t: Test, label: string): Promise<FleetResult & { rejected: number }> => {
       const before = await rejectedByServer(plane, adminToken);
       const result = await runFleet(t, { server: plane.server, ca: plane.caPem, token, agents: AGENTS, processes: PROCESSES, spreadMs: ROLLOUT_MS, startJitterMs: START_JITTER_MS, timeoutMs: 120_000, nodeName: (i) => `node-${i}` });
-      const rejected = (await rejectedByServer(plane, adminToken)) - before;
-      t.comment(`${label}: ${result.ready}/${result.agents} agents ready, the last ${(result.lastReadyMs / 1000).toFixed(1)} s after the first started; ${rejected} requests refused by APF, ${result.throttled} 429s/503s seen by the agents`);
-      return { ...result, rejected };
+      const refused = refusedSince(before, await rejectedByServer(plane, adminToken));
+      t.comment(`${label}: ${result.ready}/${result.agents} agents ready, the last ${(result.lastReadyMs / 1000).toFixed(1)} s after the first started; APF refused ${refused.total} requests (${refused.detail}); the agents saw ${result.throttled} 429s/503s`);
+      return { ...result, rejected: refused.total };
     };
 
     await t.test('with the chart\'s flow schema: no request refused, every agent ready within 30 s', async (t) => {
