@@ -15,13 +15,13 @@ import { reportPeerWhenPassing } from '../helpers/peers.js';
  * every agent is ready within 30 s; without it (the stock "service-accounts" schema, workload-low,
  * all agents one flow) the same rollout is answered with 429s.
  *
- * CORRIDOR_FLEET_AGENTS (default 300) and CORRIDOR_FLEET_PROCESSES (default 2) size the run;
+ * CORRIDOR_FLEET_AGENTS (default 400) and CORRIDOR_FLEET_PROCESSES (default 2) size the run;
  * CORRIDOR_FLEET_INFLIGHT the API server's seats (--max-requests-inflight; default 400, the
  * server's own default). docs/operators.md ("The API server's load") has the measured figures.
  */
 
 const PEER = 'kube-apiserver (API Priority and Fairness)';
-const AGENTS = Number(process.env.CORRIDOR_FLEET_AGENTS ?? 300);
+const AGENTS = Number(process.env.CORRIDOR_FLEET_AGENTS ?? 400);
 const PROCESSES = Number(process.env.CORRIDOR_FLEET_PROCESSES ?? 2);
 const INFLIGHT = Number(process.env.CORRIDOR_FLEET_INFLIGHT ?? 400);
 const NAMESPACES = 2000;
