@@ -6,14 +6,15 @@
 #   bash scripts/render-manifests.sh /tmp/out   # renders elsewhere (the sync test compares the two)
 #
 # Layout:
-#   manifests/corridor.yaml       ServiceAccount, ClusterRole(+Binding), Service, DaemonSet
+#   manifests/corridor.yaml       ServiceAccount, ClusterRole(+Binding), Service, DaemonSet,
+#                                 FlowSchema and PriorityLevelConfiguration
 #   manifests/monitoring/*.yaml   PodMonitor, PrometheusRule, Grafana dashboard ConfigMap (need
 #                                 the Prometheus Operator CRDs / a Grafana sidecar; applied apart)
 #   manifests/admission-policy.yaml  the ValidatingAdmissionPolicy and its binding (Kubernetes
 #                                 1.30+; cluster-scoped; no base role ARN: short names are refused)
 #   manifests/examples/*.yaml     an example corridor namespace
 # The objects carry no metadata.namespace: `kubectl apply -n` picks it. The ClusterRoleBinding's
-# subject must name one, so it is "corridor"; edit it (or use Helm) for another namespace.
+# and FlowSchema's subjects must name one, so it is "corridor"; edit them (or use Helm) for another namespace.
 # HELM overrides the helm binary (default: scripts/install-helm.sh, which builds it once).
 set -euo pipefail
 

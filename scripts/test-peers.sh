@@ -3,6 +3,9 @@
 #   kube-apiserver   built from k8s.io/kubernetes (scripts/build-kube-apiserver.sh) on etcd
 #                    (scripts/build-etcd.sh), RBAC from manifests/, pods through the API; the
 #                    agent's list client in pages and with gzip (kube-list-pages.peer.ts)
+#                    and, with API Priority and Fairness on, a rollout of 400 agents' Kubernetes
+#                    code with and without the chart's flow schema (flow-schema.peer.ts;
+#                    CORRIDOR_FLEET_AGENTS=1000 for the full-size run, about 10 minutes)
 #   botocore         boto3/botocore (scripts/install-python-peers.sh)
 #   aws-sdk-js-v3    this package's own @aws-sdk dependencies
 #   aws-sdk-java-v2  built with Maven (scripts/build-java-peer.sh)

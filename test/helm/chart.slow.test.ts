@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import type { IContainer, IEnvVar, IPodSpec } from 'kubernetes-models/v1';
 import type { IClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import type { IFlowSchema, IPriorityLevelConfiguration } from 'kubernetes-models/flowcontrol.apiserver.k8s.io/v1';
 import type { IDaemonSet } from 'kubernetes-models/apps/v1';
 import { parse } from 'yaml';
 import { AGENT_FLAGS, parseAgentConfig } from '../../src/config/index.js';
@@ -110,13 +111,13 @@ if (!found.ok) {
     }
   });
 
-  t.test('the default render is the agent and its RBAC, each object valid against the Kubernetes schemas', async (t) => {
-    t.same(defaults.map((o) => o.kind).sort(), ['ClusterRole', 'ClusterRoleBinding', 'DaemonSet', 'Service', 'ServiceAccount']);
+  t.test('the default render is the agent, its RBAC and its flow schema, each object valid against the Kubernetes schemas', async (t) => {
+    t.same(defaults.map((o) => o.kind).sort(), ['ClusterRole', 'ClusterRoleBinding', 'DaemonSet', 'FlowSchema', 'PriorityLevelConfiguration', 'Service', 'ServiceAccount']);
     for (const object of defaults) t.equal(schemaProblem(object), undefined, `${object.kind} ${object.metadata.name} validates`);
   });
 
   t.test('with every option on, PodMonitor, PrometheusRule, dashboard ConfigMap and example namespace render and validate', async (t) => {
-    t.same(allOn.map((o) => o.kind).sort(), ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'DaemonSet', 'Namespace', 'PodMonitor', 'PrometheusRule', 'Service', 'ServiceAccount']);
+    t.same(allOn.map((o) => o.kind).sort(), ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'DaemonSet', 'FlowSchema', 'Namespace', 'PodMonitor', 'PriorityLevelConfiguration', 'PrometheusRule', 'Service', 'ServiceAccount']);
     for (const object of allOn) t.equal(schemaProblem(object), undefined, `${object.kind} ${object.metadata.name} validates`);
   });
 
@@ -129,7 +130,7 @@ if (!found.ok) {
 
   t.test('namespaced objects go to the release namespace; cluster-scoped ones carry none', async (t) => {
     for (const object of allOn) {
-      const clusterScoped = ['ClusterRole', 'ClusterRoleBinding', 'Namespace'].includes(object.kind);
+      const clusterScoped = ['ClusterRole', 'ClusterRoleBinding', 'Namespace', 'FlowSchema', 'PriorityLevelConfiguration'].includes(object.kind);
       t.equal(object.metadata.namespace, clusterScoped ? undefined : NAMESPACE, `${object.kind} ${object.metadata.name}`);
     }
   });
@@ -203,6 +204,30 @@ if (!found.ok) {
     t.equal(binding.roleRef.name, only(defaults, 'ClusterRole').metadata.name);
     t.same(binding.subjects, [{ kind: 'ServiceAccount', name: only(defaults, 'ServiceAccount').metadata.name, namespace: NAMESPACE }]);
     t.equal(podSpec(defaults).serviceAccountName, only(defaults, 'ServiceAccount').metadata.name);
+  });
+
+  t.test('the FlowSchema puts every request the agent\'s RBAC allows in a priority level of its own, whose queues one flow can fill', async (t) => {
+    const withTaint = renderChart(bin, { 'agent.serviceAccountRoles': true }, ['--api-versions', 'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy']);
+    const schema = only(withTaint, 'FlowSchema') as unknown as IFlowSchema;
+    const level = only(withTaint, 'PriorityLevelConfiguration') as unknown as IPriorityLevelConfiguration;
+    t.equal(schema.spec?.priorityLevelConfiguration.name, level.metadata?.name);
+    t.ok((schema.spec?.matchingPrecedence ?? 0) < 900, 'matched before kube-system-service-accounts (900), so an install in kube-system lands here too');
+    t.same(schema.spec?.rules?.map((rule) => rule.subjects), [[{ kind: 'ServiceAccount', serviceAccount: { name: only(withTaint, 'ServiceAccount').metadata.name, namespace: NAMESPACE } }]]);
+    const covered = new Set((schema.spec?.rules ?? []).flatMap((rule) => (rule.resourceRules ?? []).flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g}/${res}:${v}`))))));
+    const granted = withTaint.filter((o) => o.kind === 'ClusterRole').flatMap((role) => grants(role as unknown as IClusterRole));
+    t.same(granted.filter((grant) => !covered.has(grant)), [], `every grant of the ClusterRoles is matched: ${granted.join(' ')}`);
+    t.equal(schema.spec?.distinguisherMethod, undefined, 'no distinguisher: every agent is one user, and the lists name no namespace');
+    const queuing = level.spec?.limited?.limitResponse?.queuing;
+    t.equal(level.spec?.type, 'Limited');
+    t.equal(level.spec?.limited?.limitResponse?.type, 'Queue', 'over its seats a request waits, it is not refused');
+    t.equal(queuing?.handSize, queuing?.queues, 'the one flow may use every queue');
+    t.ok(Math.ceil(Math.log2(queuing?.queues ?? 0) * (queuing?.handSize ?? 0)) <= 60, 'queues^handSize fits the API server\'s 60 bits of shuffle sharding');
+    t.ok((queuing?.handSize ?? 0) * (queuing?.queueLengthLimit ?? 0) >= 3000, 'the flow waits with up to 3,000 requests: three per agent on 1,000 nodes');
+  });
+
+  t.test('flowControl.enabled=false renders no flow schema and leaves the rest as it was', async (t) => {
+    const off = renderChart(bin, { 'flowControl.enabled': false });
+    t.same(off.map((o) => o.kind).sort(), ['ClusterRole', 'ClusterRoleBinding', 'DaemonSet', 'Service', 'ServiceAccount']);
   });
 
   t.test('the agent container is non-root, has no capabilities and a read-only root filesystem', async (t) => {
@@ -295,6 +320,8 @@ if (!found.ok) {
       ['agent.baseRoleArn=teams', /baseRoleArn/],
       ['updateStrategy.rollingUpdate.maxSurge=-1', /maxSurge/],
       ['tokenKeys.hostPath=relative/keys', /hostPath/],
+      ['flowControl.queueLengthLimit=0', /queueLengthLimit/],
+      ['flowControl.lendablePercent=101', /lendablePercent/],
     ];
     for (const [set, message] of cases) {
       const result = helm(bin, ['template', 'corridor', CHART, '--set', set]);

@@ -26,7 +26,7 @@ t.test('every manifest is generated, namespace-agnostic and valid against the Ku
       t.equal(schemaProblem(object), undefined, `${name} validates`);
     }
   }
-  t.same(readObjects(join(MANIFESTS, 'corridor.yaml')).map((o) => o.kind), ['ServiceAccount', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'Service', 'DaemonSet', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'], 'in an order kubectl can apply');
+  t.same(readObjects(join(MANIFESTS, 'corridor.yaml')).map((o) => o.kind), ['ServiceAccount', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'Service', 'DaemonSet', 'FlowSchema', 'PriorityLevelConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'], 'in an order kubectl can apply');
 });
 
 const found = findHelm(t);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DaemonSet } from 'kubernetes-models/apps/v1';
 import { ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding } from 'kubernetes-models/admissionregistration.k8s.io/v1';
+import { FlowSchema, PriorityLevelConfiguration } from 'kubernetes-models/flowcontrol.apiserver.k8s.io/v1';
 import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { ConfigMap, Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { PodMonitor, PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
@@ -113,6 +114,8 @@ const MODELS: Readonly<Record<string, Model>> = {
   'rbac.authorization.k8s.io/v1/ClusterRole': ClusterRole,
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': ClusterRoleBinding as unknown as Model,
   'apps/v1/DaemonSet': DaemonSet,
+  'flowcontrol.apiserver.k8s.io/v1/FlowSchema': FlowSchema,
+  'flowcontrol.apiserver.k8s.io/v1/PriorityLevelConfiguration': PriorityLevelConfiguration,
   'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy': ValidatingAdmissionPolicy,
   'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding': ValidatingAdmissionPolicyBinding,
   'monitoring.coreos.com/v1/PodMonitor': PodMonitor as unknown as Model,

@@ -64,7 +64,18 @@ export interface ControlPlane {
  * the ServiceAccount admission plugin, which needs the token controller's default accounts, is
  * off. Everything is stopped and removed in t.teardown.
  */
-export async function startControlPlane(t: Test, binaries: ControlPlaneBinaries, options: { nodeAuthorization?: boolean } = {}): Promise<ControlPlane> {
+export interface ControlPlaneOptions {
+  /** The node authorizer and NodeRestriction, as on kubeadm and EKS clusters (off: RBAC alone). */
+  nodeAuthorization?: boolean;
+  /**
+   * API Priority and Fairness as production runs it (off by default: most tests would only wait
+   * for its configuration to settle), with the server's seats: --max-requests-inflight plus
+   * --max-mutating-requests-inflight (defaults 400 and 200).
+   */
+  priorityAndFairness?: { maxRequestsInflight?: number; maxMutatingRequestsInflight?: number };
+}
+
+export async function startControlPlane(t: Test, binaries: ControlPlaneBinaries, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const dir = mkdtempSync(join(tmpdir(), 'corridor-kube-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   await makeCertificates(dir);
@@ -110,7 +121,13 @@ export async function startControlPlane(t: Test, binaries: ControlPlaneBinaries,
     `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
     '--service-cluster-ip-range=10.96.0.0/24',
     '--disable-admission-plugins=ServiceAccount',
-    '--enable-priority-and-fairness=false',
+    ...(options.priorityAndFairness === undefined
+      ? ['--enable-priority-and-fairness=false']
+      : [
+          '--enable-priority-and-fairness=true',
+          `--max-requests-inflight=${options.priorityAndFairness.maxRequestsInflight ?? 400}`,
+          `--max-mutating-requests-inflight=${options.priorityAndFairness.maxMutatingRequestsInflight ?? 200}`,
+        ]),
     '--endpoint-reconciler-type=none',
     '--profiling=false',
     '--v=1',
