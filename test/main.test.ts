@@ -1,5 +1,5 @@
 import t from 'tap';
-import { createServer } from 'node:net';
+import { spawn } from 'node:child_process';
 import { build } from './helpers/build-app.js';
 
 const KEY = 'corridor.io/agent-not-ready';
@@ -80,10 +80,14 @@ const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
 t.test('a successor listening beside it (SO_REUSEPORT): the agent stops accepting and lets its connections finish', { skip: major < 22 || (major === 22 && minor < 12) ? `reusePort needs Node.js 22.12 or later (${process.version})` : false }, async (t) => {
   const agent = await build(t, ['--handover-timeout', '15s', ...LISTEN_ON_LOOPBACK]);
   const { imdsUrl } = await agent.listen();
-  const successor = createServer((socket) => socket.end());
-  const options = { host: '127.0.0.1', port: Number(new URL(imdsUrl).port), reusePort: true };
-  await new Promise<void>((resolve) => successor.listen(options, resolve));
-  t.teardown(() => new Promise<void>((resolve) => successor.close(() => resolve())));
+  // The successor is another process: the agent tells its own sockets from others' by this process's fds.
+  const options = JSON.stringify({ host: '127.0.0.1', port: Number(new URL(imdsUrl).port), reusePort: true });
+  const successor = spawn(process.execPath, ['-e', `require('node:net').createServer((s) => s.end()).listen(${options}, () => console.log('listening'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => void successor.kill('SIGKILL'));
+  await new Promise<void>((resolve, reject) => {
+    successor.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('listening') && resolve());
+    successor.once('exit', (code) => reject(new Error(`the successor exited (${code})`)));
+  });
   const handover = await agent.handOver();
   t.equal(handover.outcome, 'successor');
   const drained = await agent.waitForLog((line) => typeof line.drained === 'boolean');
