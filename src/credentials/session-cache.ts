@@ -66,9 +66,10 @@ interface Entry {
  * decorrelated-jitter backoff (see refresh-timing.ts), non-retryable ones every `slowMs`. While
  * a session with min-remaining left exists it is served and requests never call STS. A `get`
  * for a key with nothing servable after a failure:
- * - after AccessDenied-like (non-retryable) errors or Throttling, fails at once with the kept
- *   error code, without calling STS, until the key's next scheduled attempt (which runs in the
- *   background; a `get` during it joins it);
+ * - after AccessDenied-like (non-retryable) errors, Throttling or a failed TokenRequest
+ *   (web-identity mode: its own backoff, so a polling pod never drives the API server), fails at
+ *   once with the kept error code, without calling STS, until the key's next scheduled attempt
+ *   (which runs in the background; a `get` during it joins it);
  * - after other retryable errors (5xx, timeouts, network), may itself start an attempt once
  *   `baseMs` (2 s) has passed since the last one ended, so a key recovers as soon as STS does
  *   instead of waiting out a backoff of minutes; earlier `get`s fail at once.
@@ -165,7 +166,7 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
   function heldBack(entry: Entry, now: number): boolean {
     const failure = entry.failure;
     if (failure === undefined) return false;
-    if (!entry.failureRetryable || failure.code === STS_CODE.THROTTLING) {
+    if (!entry.failureRetryable || failure.code === STS_CODE.THROTTLING || isTokenRequestCode(failure.code)) {
       return failure.nextAttemptAt !== undefined && now < failure.nextAttemptAt;
     }
     return entry.lastAttemptEndedAt !== undefined && now - entry.lastAttemptEndedAt < policy.baseMs;

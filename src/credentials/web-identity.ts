@@ -36,17 +36,20 @@ export function createWebIdentityAssumer({ tokens, sts }: { tokens: ServiceAccou
 }
 
 /**
- * A failed TokenRequest as the session cache keeps failures: refused (403: RBAC, the admission
- * policy, the node restriction) and invalid (other 4xx: the pod or ServiceAccount is gone) are not
- * retried soon; 429, 5xx and network errors are.
+ * A failed TokenRequest as the session cache keeps failures. Every one is retried with backoff
+ * (2 s, growing to the cap), not slowly: a refusal (403: RBAC, the admission policy, the node
+ * restriction) or a missing pod (404) is often the API server's caches catching up with something
+ * created a moment ago (a pod the agent's watch saw first, a binding or policy an install just
+ * made), and a new pod must not wait minutes for that. The session cache holds requests back
+ * between attempts (isTokenRequestCode), so a pod polling a refused key costs no TokenRequests.
  */
 function toTokenRequestError(error: unknown, account: ServiceAccountRef): AssumeRoleError {
   if (error instanceof AssumeRoleError) return error;
   const message = `TokenRequest for serviceaccount ${account.namespace}/${account.name}: ${error instanceof Error ? error.message : String(error)}`;
   const status = (error as { statusCode?: unknown } | null)?.statusCode;
-  if (status === 403) return new AssumeRoleError(message, STS_CODE.TOKEN_REQUEST_DENIED, false);
+  if (status === 403) return new AssumeRoleError(message, STS_CODE.TOKEN_REQUEST_DENIED, true);
   if (typeof status === 'number' && status >= 400 && status < 500 && status !== 429 && status !== 408) {
-    return new AssumeRoleError(message, STS_CODE.TOKEN_REQUEST_INVALID, false);
+    return new AssumeRoleError(message, STS_CODE.TOKEN_REQUEST_INVALID, true);
   }
   return new AssumeRoleError(message, STS_CODE.TOKEN_REQUEST_FAILED, true);
 }

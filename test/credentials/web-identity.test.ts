@@ -109,6 +109,43 @@ t.test('a TokenRequest the API server refuses (403) is kept as TokenRequestDenie
   t.match(explain, { credentials: { lastError: { code: 'TokenRequestDenied', message: /serviceaccount gha\/spark.*403/ } } });
 });
 
+t.test('a refused TokenRequest is retried within seconds, not minutes: a new pod the API server\'s caches had not yet seen gets its role', async (t) => {
+  const agent = await webIdentityAgent(t);
+  // The first two requests are refused, as by a node authorizer whose graph lags the pod.
+  agent.kube.tokenFailures.push(403, 403);
+  agent.kube.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7', serviceAccountName: 'spark' }));
+  await settle();
+  t.equal((await agent.imds.inject({ url: CREDS, remoteAddress: '10.0.0.7' })).statusCode, 503);
+  const started = agent.time.now();
+  let reply = await agent.imds.inject({ url: CREDS, remoteAddress: '10.0.0.7' });
+  while (reply.statusCode !== 200 && agent.time.now() - started < 60_000) {
+    await agent.time.advance(1_000);
+    await settle();
+    reply = await agent.imds.inject({ url: CREDS, remoteAddress: '10.0.0.7' });
+  }
+  t.equal(reply.statusCode, 200, 'served once the API server grants the token');
+  t.ok(agent.time.now() - started <= 15_000, `within ${(agent.time.now() - started) / 1000} s of the refusal (two backoff steps; the slow retry would be 4 min)`);
+  t.equal(agent.kube.tokenRequests.length, 3, 'one TokenRequest per attempt, none per poll');
+});
+
+t.test('a TokenRequest refused for good is asked again with growing delays, never per request', async (t) => {
+  const agent = await webIdentityAgent(t);
+  agent.kube.tokenFailures.push(...Array.from({ length: 100 }, () => 403));
+  agent.kube.addPod(podInfo({ name: 'spark-driver', ip: '10.0.0.7', serviceAccountName: 'spark' }));
+  await settle();
+  // The pod polls once a second for 10 minutes.
+  const statuses = new Set<number>();
+  for (let second = 0; second < 600; second++) {
+    statuses.add((await agent.imds.inject({ url: CREDS, remoteAddress: '10.0.0.7' })).statusCode);
+    await agent.time.advance(1_000);
+    await settle();
+  }
+  t.same([...statuses], [503], 'refused all along, as the API server refuses');
+  const asked = agent.kube.tokenRequests.length;
+  t.ok(asked >= 4 && asked <= 12, `${asked} TokenRequests in 10 minutes of polling (backoff from 2 s to 4 min)`);
+  t.equal(agent.sts.calls.length, 0);
+});
+
 t.test('the token is requested as this node with --token-request-as-node, and another audience with --token-audience', async (t) => {
   const agent = await build(t, ['--credential-mode', 'web-identity', '--token-request-as-node', '--token-audience', 'sts.example.com', '--token-expiration', '15m'], undefined, {
     webIdentitySts: (time, kube) => new FakeWebIdentitySts(time, { issuer: kube.issuer, audiences: ['sts.example.com'], jwks: () => kube.jwks(), roles: new Map([[SPARK, { sub: ['system:serviceaccount:gha:spark'], aud: 'sts.example.com' }]]) }),
