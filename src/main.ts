@@ -119,6 +119,7 @@ export async function createAgent(config: Readonly<AgentConfig>, ports: AgentPor
       transport: kube,
       nodeName: config.nodeName,
       watchServiceAccounts: config.serviceAccountRoles,
+      annotationKeys: Object.values(config.annotations),
       startJitterMs: config.kubeStartJitterMs,
       clock,
       scheduler,
