@@ -38,6 +38,19 @@ export interface RetryPolicy {
   slowMs: number;
 }
 
+/**
+ * How long a pod's request that finds no session waits while throttled STS calls are retried:
+ * what SDKs give the metadata service before they give up on it (botocore and the JavaScript
+ * SDK time out after 1 s).
+ */
+export const REQUEST_WAIT_MS = 1_000;
+
+/**
+ * Retries within that wait: the AWS SDKs' standard base of 100 ms, decorrelated jitter, at most
+ * 400 ms apart, so three to six calls fit in a second and a key makes at most one every 100 ms.
+ */
+export const REQUEST_RETRY: RetryPolicy = { baseMs: 100, capMs: 400, slowMs: 400 };
+
 const ATTEMPTS_IN_WINDOW = 5;
 const MAX_BASE_MS = 2_000;
 const MAX_SLOW_MS = 5 * 60_000;

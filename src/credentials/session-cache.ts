@@ -9,7 +9,7 @@
 import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { Clock, Scheduler, Timer } from '../time/index.js';
-import { nextRetryDelay, refreshTime, retryPolicy, slowRetryDelay } from './refresh-timing.js';
+import { nextRetryDelay, refreshTime, REQUEST_RETRY, REQUEST_WAIT_MS, retryPolicy, slowRetryDelay } from './refresh-timing.js';
 import { podSessionName, roleSessionName } from './session-name.js';
 import { CredentialsUnavailableError, type CredentialSource, type KeyFailure, type KeyStatus } from './source.js';
 import { isAccessDenied, isTokenRequestCode, STS_CODE } from './sts-codes.js';
@@ -54,6 +54,12 @@ interface Entry {
   retryDelayMs: number | undefined;
   /** When the last STS call for this key finished. */
   lastAttemptEndedAt: number | undefined;
+  /** Requests waiting on a miss while throttled calls are retried (see waitForSession); they share it. */
+  waiting: Promise<Session> | undefined;
+  /** The pause between two of those retries; ended early by close() and retain(). */
+  pause: { timer: Timer; end: () => void } | undefined;
+  /** When requests last gave up waiting on this key (every retry within their wait throttled). */
+  waitEndedAt: number | undefined;
 }
 
 /**
@@ -66,14 +72,18 @@ interface Entry {
  * decorrelated-jitter backoff (see refresh-timing.ts), non-retryable ones every `slowMs`. While
  * a session with min-remaining left exists it is served and requests never call STS. A `get`
  * for a key with nothing servable after a failure:
- * - after AccessDenied-like (non-retryable) errors or Throttling, fails at once with the kept
- *   error code, without calling STS, until the key's next scheduled attempt (which runs in the
- *   background; a `get` during it joins it);
+ * - after AccessDenied-like (non-retryable) errors, fails at once with the kept error code,
+ *   without calling STS, until the key's next scheduled attempt (which runs in the background; a
+ *   `get` during it joins it);
  * - after other retryable errors (5xx, timeouts, network), may itself start an attempt once
  *   `baseMs` (2 s) has passed since the last one ended, so a key recovers as soon as STS does
  *   instead of waiting out a backoff of minutes; earlier `get`s fail at once.
- * So a denied or throttled role costs one STS call per scheduled attempt, not one per pod
- * request, and a request-driven rate is at most one call per key per `baseMs`.
+ * - Throttling is a share of calls refused, not an outage: a `get` retries throttled calls itself
+ *   for up to REQUEST_WAIT_MS (1 s), 100-400 ms apart with jitter, so a pod is refused only when
+ *   every call in its wait was throttled. Requests for one key share one such wait; once one has
+ *   given up, requests fail at once for `baseMs`, so a key whose pods keep asking costs at most
+ *   about six calls every three seconds while STS throttles everything.
+ * So a denied role costs one STS call per scheduled attempt, not one per pod request.
  *
  * A session STS grants with less than min-remaining left (the role's MaxSessionDuration is
  * shorter than asked, or the node's clock is skewed) is a failure of its own, `SessionTooShort`:
@@ -138,6 +148,9 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
         failureRetryable: true,
         retryDelayMs: undefined,
         lastAttemptEndedAt: undefined,
+        waiting: undefined,
+        pause: undefined,
+        waitEndedAt: undefined,
       };
       entries.set(id, entry);
     }
@@ -161,7 +174,7 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
     return { 'kubernetes-namespace': key.namespace, 'kubernetes-node': nodeName, ...(key.pod ? { 'kubernetes-pod': key.pod.name } : {}) };
   }
 
-  /** True while requests for this key must not call STS themselves (see the rule above). */
+  /** True while a prefetch for this key must not call STS: the key's own retry schedule decides. */
   function heldBack(entry: Entry, now: number): boolean {
     const failure = entry.failure;
     if (failure === undefined) return false;
@@ -169,6 +182,59 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
       return failure.nextAttemptAt !== undefined && now < failure.nextAttemptAt;
     }
     return entry.lastAttemptEndedAt !== undefined && now - entry.lastAttemptEndedAt < policy.baseMs;
+  }
+
+  /** True while requests for this key must fail at once instead of calling STS (see the rule above). */
+  function requestHeldBack(entry: Entry, now: number): boolean {
+    if (entry.failure?.code !== STS_CODE.THROTTLING) return heldBack(entry, now);
+    return entry.waitEndedAt !== undefined && now - entry.waitEndedAt < policy.baseMs;
+  }
+
+  /**
+   * A request's miss: one attempt (or the one in flight), and while STS answers Throttling, more
+   * within REQUEST_WAIT_MS. Each call counts and logs as any other (trigger `miss`); a failed one
+   * also reschedules the key's background retry, so the key keeps backing off after the wait.
+   */
+  function waitForSession(entry: Entry): Promise<Session> {
+    const deadline = clock.now() + REQUEST_WAIT_MS;
+    const waiting = (async () => {
+      let delayMs: number | undefined;
+      for (;;) {
+        try {
+          return await attempt(entry, 'miss');
+        } catch (error) {
+          if (!(error instanceof CredentialsUnavailableError) || error.code !== STS_CODE.THROTTLING) throw error;
+          delayMs = nextRetryDelay(REQUEST_RETRY, delayMs, random);
+          if (clock.now() + delayMs > deadline || closed || entries.get(entry.id) !== entry) throw error;
+          await pause(entry, delayMs);
+          const session = servable(entry, clock.now());
+          if (session !== undefined) return session;
+          if (closed || entries.get(entry.id) !== entry) throw error;
+        }
+      }
+    })();
+    entry.waiting = waiting;
+    waiting.then(
+      () => {
+        entry.waiting = undefined;
+      },
+      () => {
+        entry.waiting = undefined;
+        entry.waitEndedAt = clock.now();
+      },
+    );
+    return waiting;
+  }
+
+  function pause(entry: Entry, delayMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const end = () => {
+        entry.pause?.timer.cancel();
+        entry.pause = undefined;
+        resolve();
+      };
+      entry.pause = { timer: scheduler.schedule(delayMs, end), end };
+    });
   }
 
   function sessionTooShort(remainingMs: number): AssumeRoleError {
@@ -320,13 +386,18 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
         cacheHit.inc();
         return Promise.resolve(session);
       }
+      if (existing?.waiting !== undefined) {
+        cacheCoalesced.inc();
+        return existing.waiting;
+      }
       if (existing?.inflight !== undefined) {
         cacheCoalesced.inc();
-        return existing.inflight;
+      } else {
+        if (existing?.failure !== undefined && requestHeldBack(existing, now)) return Promise.reject(unavailable(existing.failure));
+        cacheMiss.inc();
       }
-      if (existing?.failure !== undefined && heldBack(existing, now)) return Promise.reject(unavailable(existing.failure));
-      cacheMiss.inc();
-      return attempt(entryFor(key, id), 'miss');
+      // Joins a call in flight (a refresh, a prefetch) and, should it be throttled, retries within the wait.
+      return waitForSession(entryFor(key, id));
     },
 
     prefetch(key) {
@@ -346,6 +417,7 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
         entry.timer?.cancel();
         entry.timer = undefined;
         entries.delete(id);
+        entry.pause?.end();
         logger.debug(keyFields(entry.key), 'session dropped: no pod on this node uses it');
       }
       },
@@ -364,6 +436,7 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
       for (const entry of entries.values()) {
         entry.timer?.cancel();
         entry.timer = undefined;
+        entry.pause?.end();
       }
     },
   };
