@@ -139,6 +139,7 @@ export async function createAgent(config: Readonly<AgentConfig>, ports: AgentPor
           env,
           ...(ports.nodeCredentials ? { credentials: ports.nodeCredentials } : {}),
           requestTimeoutMs: STS_REQUEST_TIMEOUT_MS,
+          clock,
         });
         resources.defer(() => adapter.close());
         return adapter;

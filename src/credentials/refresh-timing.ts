@@ -51,6 +51,13 @@ export const REQUEST_WAIT_MS = 1_000;
  */
 export const REQUEST_RETRY: RetryPolicy = { baseMs: 100, capMs: 400, slowMs: 400 };
 
+/**
+ * A key with nothing to serve (a new pod's, or one whose session fell below min-remaining) retries
+ * throttled calls this many times on REQUEST_RETRY's delays before its normal backoff: about 3 s,
+ * so a pod scheduled while STS throttles part of the calls finds a session when it first asks.
+ */
+export const QUICK_RETRIES = 8;
+
 const ATTEMPTS_IN_WINDOW = 5;
 const MAX_BASE_MS = 2_000;
 const MAX_SLOW_MS = 5 * 60_000;

@@ -9,7 +9,7 @@
 import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { Clock, Scheduler, Timer } from '../time/index.js';
-import { nextRetryDelay, refreshTime, REQUEST_RETRY, REQUEST_WAIT_MS, retryPolicy, slowRetryDelay } from './refresh-timing.js';
+import { nextRetryDelay, QUICK_RETRIES, refreshTime, REQUEST_RETRY, REQUEST_WAIT_MS, retryPolicy, slowRetryDelay } from './refresh-timing.js';
 import { podSessionName, roleSessionName } from './session-name.js';
 import { CredentialsUnavailableError, type CredentialSource, type KeyFailure, type KeyStatus } from './source.js';
 import { isAccessDenied, isTokenRequestCode, STS_CODE } from './sts-codes.js';
@@ -52,12 +52,14 @@ interface Entry {
   failureRetryable: boolean;
   /** Last retry delay, the seed of the next jittered one; reset by a success. */
   retryDelayMs: number | undefined;
+  /** Throttled calls retried on the short delays since the last success (QUICK_RETRIES). */
+  quickRetries: number;
   /** When the last STS call for this key finished. */
   lastAttemptEndedAt: number | undefined;
   /** Requests waiting on a miss while throttled calls are retried (see waitForSession); they share it. */
   waiting: Promise<Session> | undefined;
-  /** The pause between two of those retries; ended early by close() and retain(). */
-  pause: { timer: Timer; end: () => void } | undefined;
+  /** Called when this key's call in flight ends, or the key is dropped or the cache closed. */
+  settled: Array<() => void>;
   /** When requests last gave up waiting on this key (every retry within their wait throttled). */
   waitEndedAt: number | undefined;
 }
@@ -78,11 +80,13 @@ interface Entry {
  * - after other retryable errors (5xx, timeouts, network), may itself start an attempt once
  *   `baseMs` (2 s) has passed since the last one ended, so a key recovers as soon as STS does
  *   instead of waiting out a backoff of minutes; earlier `get`s fail at once.
- * - Throttling is a share of calls refused, not an outage: a `get` retries throttled calls itself
- *   for up to REQUEST_WAIT_MS (1 s), 100-400 ms apart with jitter, so a pod is refused only when
- *   every call in its wait was throttled. Requests for one key share one such wait; once one has
- *   given up, requests fail at once for `baseMs`, so a key whose pods keep asking costs at most
- *   about six calls every three seconds while STS throttles everything.
+ * - Throttling is a share of calls refused, not an outage. A key with nothing to serve retries a
+ *   throttled call within 100-400 ms, QUICK_RETRIES (8) times, before its usual backoff, so a new
+ *   pod's prefetch has a session by the pod's first request; and while requests wait on it. A
+ *   `get` waits up to REQUEST_WAIT_MS (1 s) for those retries, so a pod is refused only when every
+ *   call in its wait was throttled. Requests for one key share one wait; once one has given up,
+ *   requests fail at once for `baseMs`, so a key whose pods keep asking costs at most about six
+ *   calls every three seconds while STS throttles everything.
  * So a denied role costs one STS call per scheduled attempt, not one per pod request.
  *
  * A session STS grants with less than min-remaining left (the role's MaxSessionDuration is
@@ -147,9 +151,10 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
         failure: undefined,
         failureRetryable: true,
         retryDelayMs: undefined,
+        quickRetries: 0,
         lastAttemptEndedAt: undefined,
         waiting: undefined,
-        pause: undefined,
+        settled: [],
         waitEndedAt: undefined,
       };
       entries.set(id, entry);
@@ -191,26 +196,30 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
   }
 
   /**
-   * A request's miss: one attempt (or the one in flight), and while STS answers Throttling, more
-   * within REQUEST_WAIT_MS. Each call counts and logs as any other (trigger `miss`); a failed one
-   * also reschedules the key's background retry, so the key keeps backing off after the wait.
+   * A request's miss: one attempt (or the one in flight), and while STS answers Throttling, the
+   * key's own retries, due 100-400 ms apart while requests wait (see failed), until REQUEST_WAIT_MS
+   * has passed. Requests start no calls of their own after the first, so the key's schedule stays
+   * the only source of calls; every call counts and logs as any other.
    */
   function waitForSession(entry: Entry): Promise<Session> {
     const deadline = clock.now() + REQUEST_WAIT_MS;
+    const current = () => !closed && entries.get(entry.id) === entry;
     const waiting = (async () => {
-      let delayMs: number | undefined;
+      let last: unknown;
+      try {
+        return await attempt(entry, 'miss');
+      } catch (error) {
+        last = error;
+      }
       for (;;) {
-        try {
-          return await attempt(entry, 'miss');
-        } catch (error) {
-          if (!(error instanceof CredentialsUnavailableError) || error.code !== STS_CODE.THROTTLING) throw error;
-          delayMs = nextRetryDelay(REQUEST_RETRY, delayMs, random);
-          if (clock.now() + delayMs > deadline || closed || entries.get(entry.id) !== entry) throw error;
-          await pause(entry, delayMs);
-          const session = servable(entry, clock.now());
-          if (session !== undefined) return session;
-          if (closed || entries.get(entry.id) !== entry) throw error;
-        }
+        const next = entry.failure?.nextAttemptAt;
+        const throttled = last instanceof CredentialsUnavailableError && last.code === STS_CODE.THROTTLING;
+        if (!throttled || next === undefined || next > deadline || !current()) throw last;
+        await new Promise<void>((wake) => entry.settled.push(wake));
+        const session = servable(entry, clock.now());
+        if (session !== undefined) return session;
+        if (entry.failure === undefined || !current()) throw last;
+        last = unavailable(entry.failure);
       }
     })();
     entry.waiting = waiting;
@@ -226,15 +235,8 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
     return waiting;
   }
 
-  function pause(entry: Entry, delayMs: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const end = () => {
-        entry.pause?.timer.cancel();
-        entry.pause = undefined;
-        resolve();
-      };
-      entry.pause = { timer: scheduler.schedule(delayMs, end), end };
-    });
+  function wakeWaiters(entry: Entry): void {
+    for (const wake of entry.settled.splice(0)) wake();
   }
 
   function sessionTooShort(remainingMs: number): AssumeRoleError {
@@ -272,6 +274,7 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
     const inflight = call.then(
       (session) => {
         entry.inflight = undefined;
+        queueMicrotask(() => wakeWaiters(entry));
         const remainingMs = session.expiration - clock.now();
         if (remainingMs < minRemainingMs) {
           const details = { grantedSeconds: Math.floor(remainingMs / 1000), minRemainingSeconds: Math.round(minRemainingMs / 1000) };
@@ -282,6 +285,7 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
       },
       (error: unknown) => {
         entry.inflight = undefined;
+        queueMicrotask(() => wakeWaiters(entry));
         throw unavailable(failed(entry, toAssumeRoleError(error), trigger, startedAt));
       },
     );
@@ -302,6 +306,7 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
     entry.session = session;
     entry.failure = undefined;
     entry.retryDelayMs = undefined;
+    entry.quickRetries = 0;
     entry.lastAttemptEndedAt = now;
     const refreshAt = refreshTime(session.expiration, refreshBeforeMs, random);
     if (refreshAt - now < policy.baseMs) {
@@ -315,7 +320,10 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
     const result = stsResult(error);
     metrics.stsCalls.labels({ result }).inc();
     metrics.stsCallDuration.observe((now - startedAt) / 1000);
-    const delay = error.retryable ? nextRetryDelay(policy, entry.retryDelayMs, random) : slowRetryDelay(policy, random);
+    // Throttling with nothing to serve: a few quick retries first (QUICK_RETRIES), then the backoff.
+    const quick =
+      error.code === STS_CODE.THROTTLING && servable(entry, now) === undefined && (entry.quickRetries < QUICK_RETRIES || entry.waiting !== undefined);
+    const delay = !error.retryable ? slowRetryDelay(policy, random) : nextRetryDelay(quick ? REQUEST_RETRY : policy, entry.retryDelayMs, random);
     const current = entries.get(entry.id) === entry && !closed;
     const failure: KeyFailure = { code: error.code, message: error.message, at: now, nextAttemptAt: current ? now + delay : undefined };
     logger.warn(
@@ -336,6 +344,7 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
     entry.failure = failure;
     entry.failureRetryable = error.retryable;
     entry.lastAttemptEndedAt = now;
+    if (quick) entry.quickRetries++;
     if (error.retryable) entry.retryDelayMs = delay;
     // Never keep what can no longer be served at all.
     if (entry.session !== undefined && entry.session.expiration <= now) entry.session = undefined;
@@ -417,7 +426,7 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
         entry.timer?.cancel();
         entry.timer = undefined;
         entries.delete(id);
-        entry.pause?.end();
+        wakeWaiters(entry);
         logger.debug(keyFields(entry.key), 'session dropped: no pod on this node uses it');
       }
       },
@@ -436,7 +445,7 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
       for (const entry of entries.values()) {
         entry.timer?.cancel();
         entry.timer = undefined;
-        entry.pause?.end();
+        wakeWaiters(entry);
       }
     },
   };
