@@ -165,7 +165,7 @@ function runChild(start: ChildStart): Promise<ChildResult> {
 export async function measureNamespaceMemory(sizes: readonly number[] = SIZES, rounds = ROUNDS): Promise<NamespaceMemoryRow[]> {
   const parsed = parseAgentConfig(agentArgs('/dev/null', 'http://127.0.0.1:9'), {});
   if (!parsed.ok) throw new Error(parsed.errors.join('; '));
-  const annotationKeys = Object.values(parsed.config.annotations);
+  const annotationKeys = Object.values<string>({ ...parsed.config.annotations });
   const rows: NamespaceMemoryRow[] = [];
   for (const size of sizes) {
     const api: FakeKubeApi = await startFakeKubeApi({ objects: Array.from({ length: size }, (_, i) => realisticNamespace(i)) });

@@ -119,7 +119,7 @@ export async function createAgent(config: Readonly<AgentConfig>, ports: AgentPor
       transport: kube,
       nodeName: config.nodeName,
       watchServiceAccounts: config.serviceAccountRoles,
-      annotationKeys: Object.values(config.annotations),
+      annotationKeys: Object.values<string>({ ...config.annotations }),
       startJitterMs: config.kubeStartJitterMs,
       clock,
       scheduler,

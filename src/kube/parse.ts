@@ -91,7 +91,10 @@ export function parseServiceAccount(raw: unknown): ServiceAccountInfo {
 }
 
 /** Parsers for the agent's caches, which keep only the annotations in `keep`. */
-export function keepingAnnotations(keep: AnnotationFilter): { namespace: (raw: unknown) => NamespaceInfo; serviceAccount: (raw: unknown) => ServiceAccountInfo } {
+export function keepingAnnotations(keep: AnnotationFilter): {
+  namespace: (raw: unknown) => NamespaceInfo;
+  serviceAccount: (raw: unknown) => ServiceAccountInfo;
+} {
   return { namespace: (raw) => namespaceOf(raw, keep), serviceAccount: (raw) => serviceAccountOf(raw, keep) };
 }
 
