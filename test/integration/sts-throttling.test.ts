@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import t, { type Test } from 'tap';
 import { startFakeSts, type FakeSts } from '../../demo/index.js';
-import { createStsAssumer, type RoleAssumer } from '../../src/credentials/index.js';
+import { AssumeRoleError, createStsAssumer, type RoleAssumer } from '../../src/credentials/index.js';
 import { build, type Built } from '../helpers/build-app.js';
 import { settle, type FakeTime } from '../helpers/fake-time.js';
 import { podInfo } from '../helpers/scripted-kube.js';
@@ -186,4 +186,28 @@ t.test('with every STS call throttled and nothing cached, a pod gets 503 Throttl
   const explain = (await app.admin.inject({ url: '/debug/explain?ip=10.0.0.7' })).json();
   t.equal(explain.credentials.lastError.code, 'Throttling');
   t.ok(app.logs.some((l) => l.msg === 'no credentials to serve' && l.code === 'Throttling'), 'the refusal is logged with its code');
+});
+
+t.test('the STS adapter reads STS\'s Throttling answer, to AssumeRole and to AssumeRoleWithWebIdentity, as retryable Throttling', async (t) => {
+  const sts = await startFakeSts({ throttle: () => true });
+  t.teardown(() => sts.close());
+  const adapter = createStsAssumer({
+    region: 'us-east-1',
+    endpoint: sts.url,
+    env: {},
+    credentials: { accessKeyId: 'AKIATESTNODEROLE0000', secretAccessKey: 'node-secret' },
+    requestTimeoutMs: 5000,
+  });
+  t.teardown(() => adapter.close());
+  const request = { roleArn: 'arn:aws:iam::123456789012:role/spark-etl', roleSessionName: 'gha@node-a', durationSeconds: 3600 };
+  for (const call of [() => adapter.assume(request), () => adapter.assumeWithWebIdentity(request, 'a.token.value')]) {
+    const error = await call().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    t.ok(error instanceof AssumeRoleError);
+    t.match(error, { code: 'Throttling', retryable: true });
+  }
+  t.equal(sts.throttled, 2);
+  t.equal(sts.webIdentityCalls.length, 1);
 });
