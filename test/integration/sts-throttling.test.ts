@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import t, { type Test } from 'tap';
 import { startFakeSts, type FakeSts } from '../../demo/index.js';
-import { AssumeRoleError, createStsAssumer, type RoleAssumer } from '../../src/credentials/index.js';
+import { AssumeRoleError, createStsAssumer, type RoleAssumer, type StsAssumer } from '../../src/credentials/index.js';
 import { build, type Built } from '../helpers/build-app.js';
 import { settle, type FakeTime } from '../helpers/fake-time.js';
 import { podInfo } from '../helpers/scripted-kube.js';
@@ -21,6 +21,20 @@ const MIN_REMAINING_MS = 25 * MIN;
 function halfByHash(): () => boolean {
   let call = 0;
   return () => createHash('sha256').update(`throttle-${call++}`).digest()[0]! < 128;
+}
+
+/** The agent's STS adapter, signing with static node keys, pointed at the stand-in; closed with the test. */
+function stsAdapter(t: Test, sts: FakeSts, clock?: FakeTime): StsAssumer {
+  const adapter = createStsAssumer({
+    region: 'us-east-1',
+    endpoint: sts.url,
+    env: {},
+    credentials: { accessKeyId: 'AKIATESTNODEROLE0000', secretAccessKey: 'node-secret' },
+    requestTimeoutMs: 5000,
+    ...(clock ? { clock } : {}),
+  });
+  t.teardown(() => adapter.close());
+  return adapter;
 }
 
 interface Throttled {
@@ -56,16 +70,7 @@ async function setup(t: Test, throttle: (action: string) => boolean): Promise<Th
   const app = await build(t, ['--rate-limit', '0'], undefined, {
     assumer: (fakeTime) => {
       time = fakeTime;
-      const adapter = createStsAssumer({
-        region: 'us-east-1',
-        endpoint: sts.url,
-        env: {},
-        credentials: { accessKeyId: 'AKIATESTNODEROLE0000', secretAccessKey: 'node-secret' },
-        requestTimeoutMs: 5000,
-        clock: fakeTime,
-      });
-      t.teardown(() => adapter.close());
-      return counted(adapter);
+      return counted(stsAdapter(t, sts, fakeTime));
     },
   });
   const quiet = async () => {
@@ -191,14 +196,7 @@ t.test('with every STS call throttled and nothing cached, a pod gets 503 Throttl
 t.test('the STS adapter reads STS\'s Throttling answer, to AssumeRole and to AssumeRoleWithWebIdentity, as retryable Throttling', async (t) => {
   const sts = await startFakeSts({ throttle: () => true });
   t.teardown(() => sts.close());
-  const adapter = createStsAssumer({
-    region: 'us-east-1',
-    endpoint: sts.url,
-    env: {},
-    credentials: { accessKeyId: 'AKIATESTNODEROLE0000', secretAccessKey: 'node-secret' },
-    requestTimeoutMs: 5000,
-  });
-  t.teardown(() => adapter.close());
+  const adapter = stsAdapter(t, sts);
   const request = { roleArn: 'arn:aws:iam::123456789012:role/spark-etl', roleSessionName: 'gha@node-a', durationSeconds: 3600 };
   for (const call of [() => adapter.assume(request), () => adapter.assumeWithWebIdentity(request, 'a.token.value')]) {
     const error = await call().then(
