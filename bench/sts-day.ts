@@ -18,6 +18,13 @@ export interface StsDayShape {
   requestEveryMs: number;
   /** Who shares a session, as --session-scope: namespace (default) or pod. */
   sessionScope?: SessionScope;
+  /**
+   * web-identity: every session key names the pod's ServiceAccount (one per role in each namespace
+   * here, as IRSA-style setups have), and each call is an AssumeRoleWithWebIdentity. Default node-role.
+   */
+  credentialMode?: 'node-role' | 'web-identity';
+  /** --session-duration; default the agent's (1 h). Web-identity sessions may be up to 12 h. */
+  sessionDurationMs?: number;
 }
 
 export interface StsDayResult {
@@ -128,6 +135,7 @@ function mulberry32(seed: number): () => number {
  */
 export async function simulateStsDay(shape: StsDayShape): Promise<StsDayResult> {
   const sessionScope = shape.sessionScope ?? 'namespace';
+  const webIdentity = shape.credentialMode === 'web-identity';
   const parsed = parseAgentConfig(agentArgs('/dev/null', 'http://127.0.0.1:9'), {});
   if (!parsed.ok) throw new Error(parsed.errors.join('; '));
   const config = parsed.config;
@@ -148,7 +156,7 @@ export async function simulateStsDay(shape: StsDayShape): Promise<StsDayResult> 
     scheduler: time,
     random,
     nodeName: NODE,
-    sessionDurationMs: config.sessionDurationMs,
+    sessionDurationMs: shape.sessionDurationMs ?? config.sessionDurationMs,
     refreshBeforeMs: config.refreshBeforeMs,
     minRemainingMs: config.minRemainingMs,
     sessionTags: false,
@@ -161,10 +169,16 @@ export async function simulateStsDay(shape: StsDayShape): Promise<StsDayResult> 
   const keys = new Set<string>();
   let requests = 0;
   let podStarts = 0;
-  const slots = Array.from({ length: shape.pods }, () => ({
-    namespace: `ns-${Math.floor(random() * shape.namespaces)}`,
-    roleArn: `${BASE_ROLE_ARN}role-${Math.floor(random() * shape.roles)}`,
-  }));
+  const slots = Array.from({ length: shape.pods }, () => {
+    // Namespace first, then role: the draws of the days written down before web-identity was modelled.
+    const namespace = `ns-${Math.floor(random() * shape.namespaces)}`;
+    const role = Math.floor(random() * shape.roles);
+    return {
+      namespace,
+      roleArn: `${BASE_ROLE_ARN}role-${role}`,
+      ...(webIdentity ? { serviceAccount: `sa-${role}` } : {}),
+    };
+  });
   for (const slot of slots) keys.add(`${slot.roleArn} ${slot.namespace}`);
 
   const startPod = (slot: number) => {
@@ -213,6 +227,39 @@ export async function simulateStsDay(shape: StsDayShape): Promise<StsDayResult> 
   };
 }
 
+/** A cluster of `nodes` such nodes: what STS sees, per second, next to its quota. */
+export interface ClusterStsRate {
+  nodes: number;
+  day: StsDayResult;
+  /** Calls per second: the day's mean, its busiest hour, and its first hour (every pod starting). */
+  meanPerSecond: number;
+  maxHourPerSecond: number;
+  firstHourPerSecond: number;
+  /** The busiest hour as a share of the quota (1 = all of it). */
+  quotaShare: number;
+}
+
+/**
+ * STS's default request quota, per account and Region, shared by AssumeRole,
+ * AssumeRoleWithWebIdentity and STS's other calls: 600 requests per second (AWS's "IAM and AWS STS
+ * quotas" page; adjustable in Service Quotas). BENCH_STS_QUOTA_RPS sets another.
+ */
+export const STS_QUOTA_RPS = Number(process.env.BENCH_STS_QUOTA_RPS ?? 600);
+
+/** Nodes are independent: each agent assumes its own sessions (the RoleSessionName names the node). */
+export function clusterStsRate(day: StsDayResult, nodes: number): ClusterStsRate {
+  const perSecond = (perNodeHour: number) => (perNodeHour * nodes) / 3600;
+  const maxHourPerSecond = perSecond(day.stsCallsPerHour.maxHour);
+  return {
+    nodes,
+    day,
+    meanPerSecond: perSecond(day.stsCallsPerHour.mean),
+    maxHourPerSecond,
+    firstHourPerSecond: perSecond(day.stsCallsPerHour.firstHour),
+    quotaShare: maxHourPerSecond / STS_QUOTA_RPS,
+  };
+}
+
 /** The same day (same seed, same pods) in namespace and in pod scope. */
 export async function simulateStsDayByScope(shape: Omit<StsDayShape, 'sessionScope'>): Promise<StsDayByScope> {
   return {
@@ -247,4 +294,22 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     );
   }
   process.stdout.write(`${JSON.stringify(days.map((d) => ({ shape: { ...d.namespace.shape, sessionScope: undefined }, namespace: d.namespace.stsCallsPerHour, pod: d.pod.stsCallsPerHour })))}\n`);
+
+  // The cluster: CLUSTER_NODES nodes of the bench's shape, with the defaults, and the two levers.
+  const nodes = Number(process.env.BENCH_CLUSTER_NODES ?? 5000);
+  const variants: Array<{ name: string; day: StsDayResult }> = [
+    { name: 'node-role, AssumeRole, namespace scope (defaults)', day: days[0]!.namespace },
+    { name: 'node-role, AssumeRole, pod scope', day: days[0]!.pod },
+    { name: 'web-identity, AssumeRoleWithWebIdentity, namespace scope (defaults)', day: await simulateStsDay({ ...BENCH_STS_DAY, credentialMode: 'web-identity' }) },
+    { name: 'web-identity, --session-duration 12h', day: await simulateStsDay({ ...BENCH_STS_DAY, credentialMode: 'web-identity', sessionDurationMs: 12 * HOUR }) },
+    { name: 'node-role, pods sharing more (3 roles, 5 namespaces)', day: days[1]!.namespace },
+  ];
+  process.stdout.write(`\n${nodes.toLocaleString('en-US')} nodes of ${BENCH_STS_DAY.pods} pods each; STS quota ${STS_QUOTA_RPS} requests/s per account and Region:\n`);
+  for (const { name, day } of variants) {
+    const rate = clusterStsRate(day, nodes);
+    process.stdout.write(
+      `  ${name}: ${rate.meanPerSecond.toFixed(0)} calls/s mean, ${rate.maxHourPerSecond.toFixed(0)}/s in the busiest hour ` +
+        `(${(rate.quotaShare * 100).toFixed(0)}% of the quota), ${rate.firstHourPerSecond.toFixed(0)}/s in the first hour\n`,
+    );
+  }
 }

@@ -12,6 +12,10 @@ export interface FakeStsOptions {
   webIdentity?: WebIdentityTrust;
   /** Where it listens; default 127.0.0.1 (the real-node suite: the node's IP, for the agent on it). */
   host?: string;
+  /** The time sessions expire from (tests: the agent's fake clock). Default Date.now. */
+  now?: () => number;
+  /** Answers this AssumeRole or AssumeRoleWithWebIdentity call with STS's `Throttling` (HTTP 400) when it returns true. */
+  throttle?: (action: string) => boolean;
 }
 
 /** One AssumeRoleWithWebIdentity call: what was asked and, when the token verified, its claims. */
@@ -32,6 +36,8 @@ export interface FakeSts {
   assumeCalls: AssumeCall[];
   /** AssumeRoleWithWebIdentity calls received, in order. */
   webIdentityCalls: WebIdentityCall[];
+  /** Calls answered `Throttling` (they are in assumeCalls and webIdentityCalls too). */
+  throttled: number;
   close(): Promise<void>;
 }
 
@@ -62,6 +68,15 @@ export async function startFakeSts(options: FakeStsOptions = {}): Promise<FakeSt
   const identities = new Map<string, { arn: string; expiresAt: number }>();
   const assumeCalls: FakeSts['assumeCalls'] = [];
   const webIdentityCalls: FakeSts['webIdentityCalls'] = [];
+  const now = options.now ?? Date.now;
+  let throttled = 0;
+  /** STS's own answer to a caller over its rate: HTTP 400, code Throttling. */
+  const throttles = (action: string, res: http.ServerResponse): boolean => {
+    if (options.throttle?.(action) !== true) return false;
+    throttled++;
+    xmlError(res, 400, 'Throttling', 'Rate exceeded');
+    return true;
+  };
 
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -86,6 +101,7 @@ export async function startFakeSts(options: FakeStsOptions = {}): Promise<FakeSt
       const policy = form.get('Policy') ?? undefined;
       const policyArns = memberList(form, 'PolicyArns', 'arn');
       assumeCalls.push({ roleArn, roleSessionName, durationSeconds, externalId: form.get('ExternalId') ?? undefined, policy, policyArns });
+      if (throttles('AssumeRole', res)) return;
       // Like STS: the Policy parameter's own length constraint, the ARN count, then the plain text of both together.
       if (policy !== undefined && policy.length > SESSION_POLICY_MAX_CHARS) {
         return xmlError(res, 400, 'ValidationError', tooLong('policy', SESSION_POLICY_MAX_CHARS));
@@ -110,7 +126,7 @@ export async function startFakeSts(options: FakeStsOptions = {}): Promise<FakeSt
       const identity = identities.get(accessKeyId);
       if (identity === undefined) return xmlError(res, 403, 'InvalidClientTokenId', 'The security token included in the request is invalid.');
       // Like real STS, expired session credentials are refused: a client holding them fails.
-      if (Date.now() >= identity.expiresAt) return xmlError(res, 400, 'ExpiredToken', 'The security token included in the request is expired');
+      if (now() >= identity.expiresAt) return xmlError(res, 400, 'ExpiredToken', 'The security token included in the request is expired');
       const arn = identity.arn;
       const result = `<GetCallerIdentityResult><Arn>${arn}</Arn><UserId>AROADEMO:x</UserId><Account>${arn.split(':')[4]}</Account></GetCallerIdentityResult>`;
       const metadata = '<ResponseMetadata><RequestId>demo</RequestId></ResponseMetadata>';
@@ -125,7 +141,7 @@ export async function startFakeSts(options: FakeStsOptions = {}): Promise<FakeSt
     if (!match) return xmlError(res, 400, 'ValidationError', `${roleArn} is invalid`);
     const accessKeyId = `ASIA${randomBytes(8).toString('hex').toUpperCase()}`;
     const assumedRoleArn = `arn:aws:sts::${match[1]}:assumed-role/${match[2]}/${roleSessionName}`;
-    const expiresAt = Date.now() + durationSeconds * 1000;
+    const expiresAt = now() + durationSeconds * 1000;
     identities.set(accessKeyId, { arn: assumedRoleArn, expiresAt });
     const expiration = new Date(expiresAt).toISOString();
     const credentials =
@@ -148,6 +164,7 @@ export async function startFakeSts(options: FakeStsOptions = {}): Promise<FakeSt
     const durationSeconds = Number(form.get('DurationSeconds') ?? '3600');
     const call: WebIdentityCall = { roleArn, roleSessionName, durationSeconds, claims: undefined, refused: undefined, signed };
     webIdentityCalls.push(call);
+    if (throttles('AssumeRoleWithWebIdentity', res)) return;
     const refuse = (status: number, code: string, message: string) => {
       call.refused = code;
       xmlError(res, status, code, message);
@@ -157,7 +174,7 @@ export async function startFakeSts(options: FakeStsOptions = {}): Promise<FakeSt
     if (!(durationSeconds >= 900 && durationSeconds <= 43_200)) {
       return refuse(400, 'ValidationError', `DurationSeconds ${durationSeconds} is outside 900..43200`);
     }
-    const verdict = await authorizeWebIdentity(form.get('WebIdentityToken') ?? '', roleArn, trust, Date.now());
+    const verdict = await authorizeWebIdentity(form.get('WebIdentityToken') ?? '', roleArn, trust, now());
     if (!verdict.ok) {
       call.claims = undefined;
       return refuse(verdict.status, verdict.code, verdict.message);
@@ -175,6 +192,9 @@ export async function startFakeSts(options: FakeStsOptions = {}): Promise<FakeSt
     url: `http://${host}:${port}`,
     assumeCalls,
     webIdentityCalls,
+    get throttled() {
+      return throttled;
+    },
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }

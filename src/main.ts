@@ -119,6 +119,7 @@ export async function createAgent(config: Readonly<AgentConfig>, ports: AgentPor
       transport: kube,
       nodeName: config.nodeName,
       watchServiceAccounts: config.serviceAccountRoles,
+      annotationKeys: Object.values<string>({ ...config.annotations }),
       startJitterMs: config.kubeStartJitterMs,
       clock,
       scheduler,
@@ -138,6 +139,7 @@ export async function createAgent(config: Readonly<AgentConfig>, ports: AgentPor
           env,
           ...(ports.nodeCredentials ? { credentials: ports.nodeCredentials } : {}),
           requestTimeoutMs: STS_REQUEST_TIMEOUT_MS,
+          clock,
         });
         resources.defer(() => adapter.close());
         return adapter;

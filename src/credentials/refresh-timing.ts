@@ -38,6 +38,26 @@ export interface RetryPolicy {
   slowMs: number;
 }
 
+/**
+ * How long a pod's request that finds no session waits while throttled STS calls are retried:
+ * what SDKs give the metadata service before they give up on it (botocore and the JavaScript
+ * SDK time out after 1 s).
+ */
+export const REQUEST_WAIT_MS = 1_000;
+
+/**
+ * Retries within that wait: the AWS SDKs' standard base of 100 ms, decorrelated jitter, at most
+ * 400 ms apart, so three to six calls fit in a second and a key makes at most one every 100 ms.
+ */
+export const REQUEST_RETRY: RetryPolicy = { baseMs: 100, capMs: 400, slowMs: 400 };
+
+/**
+ * A key with nothing to serve (a new pod's, or one whose session fell below min-remaining) retries
+ * throttled calls this many times on REQUEST_RETRY's delays before its normal backoff: about 3 s,
+ * so a pod scheduled while STS throttles part of the calls finds a session when it first asks.
+ */
+export const QUICK_RETRIES = 8;
+
 const ATTEMPTS_IN_WINDOW = 5;
 const MAX_BASE_MS = 2_000;
 const MAX_SLOW_MS = 5 * 60_000;

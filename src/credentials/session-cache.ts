@@ -9,7 +9,7 @@
 import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { Clock, Scheduler, Timer } from '../time/index.js';
-import { nextRetryDelay, refreshTime, retryPolicy, slowRetryDelay } from './refresh-timing.js';
+import { nextRetryDelay, QUICK_RETRIES, refreshTime, REQUEST_RETRY, REQUEST_WAIT_MS, retryPolicy, slowRetryDelay } from './refresh-timing.js';
 import { podSessionName, roleSessionName } from './session-name.js';
 import { CredentialsUnavailableError, type CredentialSource, type KeyFailure, type KeyStatus } from './source.js';
 import { isAccessDenied, isTokenRequestCode, STS_CODE } from './sts-codes.js';
@@ -52,8 +52,16 @@ interface Entry {
   failureRetryable: boolean;
   /** Last retry delay, the seed of the next jittered one; reset by a success. */
   retryDelayMs: number | undefined;
+  /** Throttled calls retried on the short delays since the last success (QUICK_RETRIES). */
+  quickRetries: number;
   /** When the last STS call for this key finished. */
   lastAttemptEndedAt: number | undefined;
+  /** Requests waiting on a miss while throttled calls are retried (see waitForSession); they share it. */
+  waiting: Promise<Session> | undefined;
+  /** Called when this key's call in flight ends, or the key is dropped or the cache closed. */
+  settled: Array<() => void>;
+  /** When requests last gave up waiting on this key (every retry within their wait throttled). */
+  waitEndedAt: number | undefined;
 }
 
 /**
@@ -66,15 +74,21 @@ interface Entry {
  * decorrelated-jitter backoff (see refresh-timing.ts), non-retryable ones every `slowMs`. While
  * a session with min-remaining left exists it is served and requests never call STS. A `get`
  * for a key with nothing servable after a failure:
- * - after AccessDenied-like (non-retryable) errors, Throttling or a failed TokenRequest
- *   (web-identity mode: its own backoff, so a polling pod never drives the API server), fails at
- *   once with the kept error code, without calling STS, until the key's next scheduled attempt
- *   (which runs in the background; a `get` during it joins it);
+ * - after AccessDenied-like (non-retryable) errors or a failed TokenRequest (web-identity mode:
+ *   retried with backoff, but a polling pod never drives the API server), fails at once with the
+ *   kept error code, without calling STS, until the key's next scheduled attempt (which runs in
+ *   the background; a `get` during it joins it);
  * - after other retryable errors (5xx, timeouts, network), may itself start an attempt once
  *   `baseMs` (2 s) has passed since the last one ended, so a key recovers as soon as STS does
  *   instead of waiting out a backoff of minutes; earlier `get`s fail at once.
- * So a denied or throttled role costs one STS call per scheduled attempt, not one per pod
- * request, and a request-driven rate is at most one call per key per `baseMs`.
+ * - Throttling is a share of calls refused, not an outage. A key with nothing to serve retries a
+ *   throttled call within 100-400 ms, QUICK_RETRIES (8) times, before its usual backoff, so a new
+ *   pod's prefetch has a session by the pod's first request; and while requests wait on it. A
+ *   `get` waits up to REQUEST_WAIT_MS (1 s) for those retries, so a pod is refused only when every
+ *   call in its wait was throttled. Requests for one key share one wait; once one has given up,
+ *   requests fail at once for `baseMs`, so a key whose pods keep asking costs at most about six
+ *   calls every three seconds while STS throttles everything.
+ * So a denied role costs one STS call per scheduled attempt, not one per pod request.
  *
  * A session STS grants with less than min-remaining left (the role's MaxSessionDuration is
  * shorter than asked, or the node's clock is skewed) is a failure of its own, `SessionTooShort`:
@@ -138,7 +152,11 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
         failure: undefined,
         failureRetryable: true,
         retryDelayMs: undefined,
+        quickRetries: 0,
         lastAttemptEndedAt: undefined,
+        waiting: undefined,
+        settled: [],
+        waitEndedAt: undefined,
       };
       entries.set(id, entry);
     }
@@ -162,7 +180,7 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
     return { 'kubernetes-namespace': key.namespace, 'kubernetes-node': nodeName, ...(key.pod ? { 'kubernetes-pod': key.pod.name } : {}) };
   }
 
-  /** True while requests for this key must not call STS themselves (see the rule above). */
+  /** True while a prefetch for this key must not call STS: the key's own retry schedule decides. */
   function heldBack(entry: Entry, now: number): boolean {
     const failure = entry.failure;
     if (failure === undefined) return false;
@@ -170,6 +188,56 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
       return failure.nextAttemptAt !== undefined && now < failure.nextAttemptAt;
     }
     return entry.lastAttemptEndedAt !== undefined && now - entry.lastAttemptEndedAt < policy.baseMs;
+  }
+
+  /** True while requests for this key must fail at once instead of calling STS (see the rule above). */
+  function requestHeldBack(entry: Entry, now: number): boolean {
+    if (entry.failure?.code !== STS_CODE.THROTTLING) return heldBack(entry, now);
+    return entry.waitEndedAt !== undefined && now - entry.waitEndedAt < policy.baseMs;
+  }
+
+  /**
+   * A request's miss: one attempt (or the one in flight), and while STS answers Throttling, the
+   * key's own retries, due 100-400 ms apart while requests wait (see failed), until REQUEST_WAIT_MS
+   * has passed. Requests start no calls of their own after the first, so the key's schedule stays
+   * the only source of calls; every call counts and logs as any other.
+   */
+  function waitForSession(entry: Entry): Promise<Session> {
+    const deadline = clock.now() + REQUEST_WAIT_MS;
+    const current = () => !closed && entries.get(entry.id) === entry;
+    const waiting = (async () => {
+      let last: unknown;
+      try {
+        return await attempt(entry, 'miss');
+      } catch (error) {
+        last = error;
+      }
+      for (;;) {
+        const next = entry.failure?.nextAttemptAt;
+        const throttled = last instanceof CredentialsUnavailableError && last.code === STS_CODE.THROTTLING;
+        if (!throttled || next === undefined || next > deadline || !current()) throw last;
+        await new Promise<void>((wake) => entry.settled.push(wake));
+        const session = servable(entry, clock.now());
+        if (session !== undefined) return session;
+        if (entry.failure === undefined || !current()) throw last;
+        last = unavailable(entry.failure);
+      }
+    })();
+    entry.waiting = waiting;
+    waiting.then(
+      () => {
+        entry.waiting = undefined;
+      },
+      () => {
+        entry.waiting = undefined;
+        entry.waitEndedAt = clock.now();
+      },
+    );
+    return waiting;
+  }
+
+  function wakeWaiters(entry: Entry): void {
+    for (const wake of entry.settled.splice(0)) wake();
   }
 
   function sessionTooShort(remainingMs: number): AssumeRoleError {
@@ -207,6 +275,7 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
     const inflight = call.then(
       (session) => {
         entry.inflight = undefined;
+        queueMicrotask(() => wakeWaiters(entry));
         const remainingMs = session.expiration - clock.now();
         if (remainingMs < minRemainingMs) {
           const details = { grantedSeconds: Math.floor(remainingMs / 1000), minRemainingSeconds: Math.round(minRemainingMs / 1000) };
@@ -217,6 +286,7 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
       },
       (error: unknown) => {
         entry.inflight = undefined;
+        queueMicrotask(() => wakeWaiters(entry));
         throw unavailable(failed(entry, toAssumeRoleError(error), trigger, startedAt));
       },
     );
@@ -237,6 +307,7 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
     entry.session = session;
     entry.failure = undefined;
     entry.retryDelayMs = undefined;
+    entry.quickRetries = 0;
     entry.lastAttemptEndedAt = now;
     const refreshAt = refreshTime(session.expiration, refreshBeforeMs, random);
     if (refreshAt - now < policy.baseMs) {
@@ -250,7 +321,10 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
     const result = stsResult(error);
     metrics.stsCalls.labels({ result }).inc();
     metrics.stsCallDuration.observe((now - startedAt) / 1000);
-    const delay = error.retryable ? nextRetryDelay(policy, entry.retryDelayMs, random) : slowRetryDelay(policy, random);
+    // Throttling with nothing to serve: a few quick retries first (QUICK_RETRIES), then the backoff.
+    const quick =
+      error.code === STS_CODE.THROTTLING && servable(entry, now) === undefined && (entry.quickRetries < QUICK_RETRIES || entry.waiting !== undefined);
+    const delay = !error.retryable ? slowRetryDelay(policy, random) : nextRetryDelay(quick ? REQUEST_RETRY : policy, entry.retryDelayMs, random);
     const current = entries.get(entry.id) === entry && !closed;
     const failure: KeyFailure = { code: error.code, message: error.message, at: now, nextAttemptAt: current ? now + delay : undefined };
     logger.warn(
@@ -271,6 +345,7 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
     entry.failure = failure;
     entry.failureRetryable = error.retryable;
     entry.lastAttemptEndedAt = now;
+    if (quick) entry.quickRetries++;
     if (error.retryable) entry.retryDelayMs = delay;
     // Never keep what can no longer be served at all.
     if (entry.session !== undefined && entry.session.expiration <= now) entry.session = undefined;
@@ -321,13 +396,18 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
         cacheHit.inc();
         return Promise.resolve(session);
       }
+      if (existing?.waiting !== undefined) {
+        cacheCoalesced.inc();
+        return existing.waiting;
+      }
       if (existing?.inflight !== undefined) {
         cacheCoalesced.inc();
-        return existing.inflight;
+      } else {
+        if (existing?.failure !== undefined && requestHeldBack(existing, now)) return Promise.reject(unavailable(existing.failure));
+        cacheMiss.inc();
       }
-      if (existing?.failure !== undefined && heldBack(existing, now)) return Promise.reject(unavailable(existing.failure));
-      cacheMiss.inc();
-      return attempt(entryFor(key, id), 'miss');
+      // Joins a call in flight (a refresh, a prefetch) and, should it be throttled, retries within the wait.
+      return waitForSession(entryFor(key, id));
     },
 
     prefetch(key) {
@@ -347,6 +427,7 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
         entry.timer?.cancel();
         entry.timer = undefined;
         entries.delete(id);
+        wakeWaiters(entry);
         logger.debug(keyFields(entry.key), 'session dropped: no pod on this node uses it');
       }
       },
@@ -365,6 +446,7 @@ export function createSessionCache(options: SessionCacheOptions): SessionCache {
       for (const entry of entries.values()) {
         entry.timer?.cancel();
         entry.timer = undefined;
+        wakeWaiters(entry);
       }
     },
   };

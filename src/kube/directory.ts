@@ -2,7 +2,7 @@ import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { Clock, Scheduler, Timer } from '../time/index.js';
 import { IpWaiters } from './ip-waiters.js';
-import { parseNamespace, parseServiceAccount } from './parse.js';
+import { keepingAnnotations, parseNamespace, parseServiceAccount } from './parse.js';
 import { PodIndex } from './pod-index.js';
 import { Reflector, type ReflectorStore, type ReflectorTimings } from './reflector.js';
 import { AnnotatedCache, createPodStore } from './stores.js';
@@ -16,6 +16,11 @@ export interface PodDirectoryOptions extends ReflectorTimings {
   nodeName: string;
   /** Watch ServiceAccounts too (needed only when their annotations may pick a role). */
   watchServiceAccounts: boolean;
+  /**
+   * The namespace and ServiceAccount annotations decisions read; the caches keep only these, so
+   * a cluster's namespaces cost the agent a name each, not their metadata. Default: all.
+   */
+  annotationKeys?: Iterable<string>;
   /**
    * The first lists start after a random delay of up to this long, so agents started together (a
    * DaemonSet rollout, a batch of new nodes) do not reach the API server in one instant. Default 0.
@@ -62,11 +67,14 @@ export function createPodDirectory(options: PodDirectoryOptions): RunningPodDire
     waiters.changed(ips);
     notify(pods);
   });
-  const namespaces = new AnnotatedCache<NamespaceInfo>(parseNamespace, (ns) => ns.name, (changed) => {
+  const parse = options.annotationKeys === undefined
+    ? { namespace: parseNamespace, serviceAccount: parseServiceAccount }
+    : keepingAnnotations(new Set(options.annotationKeys));
+  const namespaces = new AnnotatedCache<NamespaceInfo>(parse.namespace, (ns) => ns.name, (changed) => {
     const names = new Set(changed.map((ns) => ns.name));
     notify(index.pods().filter((pod) => names.has(pod.namespace)));
   });
-  const serviceAccounts = new AnnotatedCache<ServiceAccountInfo>(parseServiceAccount, serviceAccountKey, (changed) => {
+  const serviceAccounts = new AnnotatedCache<ServiceAccountInfo>(parse.serviceAccount, serviceAccountKey, (changed) => {
     const keys = new Set(changed.map(serviceAccountKey));
     notify(index.pods().filter((pod) => keys.has(`${pod.namespace}/${pod.serviceAccountName}`)));
   });

@@ -8,12 +8,32 @@ import { record, text, type Json } from './values.js';
  * values.ts, so a missing or oddly typed field yields a default instead of a throw.
  */
 
-function annotationsOf(metadata: Json): Readonly<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(record(metadata.annotations))) {
-    if (typeof value === 'string') out[key] = value;
+/**
+ * The annotation keys a store keeps (the ones decisions read); every other annotation is dropped
+ * at parse time. Without one, all string annotations are kept (explain and audit read whole objects).
+ */
+export type AnnotationFilter = ReadonlySet<string>;
+
+/** One object for every filtered object without any kept annotation: most namespaces of a large cluster. */
+const NO_ANNOTATIONS: Readonly<Record<string, string>> = Object.freeze({});
+
+function annotationsOf(metadata: Json, keep: AnnotationFilter | undefined): Readonly<Record<string, string>> {
+  const all = record(metadata.annotations);
+  if (keep === undefined) {
+    const out: Record<string, string> = {};
+    for (const [key, value] of Object.entries(all)) {
+      if (typeof value === 'string') out[key] = value;
+    }
+    return out;
   }
-  return out;
+  let out: Record<string, string> | undefined;
+  // The keys come from the filter (the config's strings, shared by every object), not from the
+  // parsed JSON, so no object holds a copy of its own.
+  for (const key of keep) {
+    const value = all[key];
+    if (typeof value === 'string') (out ??= {})[key] = value;
+  }
+  return out ?? NO_ANNOTATIONS;
 }
 
 /** status.podIP first, then the rest of status.podIPs ([{ip}]), each once. */
@@ -56,18 +76,36 @@ export function parsePod(raw: unknown): PodInfo {
     terminating: deletion !== undefined && deletion !== null && deletion !== '',
     hostNetwork: spec.hostNetwork === true,
     serviceAccountName: text(spec.serviceAccountName) || text(spec.serviceAccount) || 'default',
-    annotations: annotationsOf(metadata),
+    annotations: annotationsOf(metadata, undefined),
   };
 }
 
+/** A namespace with all its annotations (explain, audit). */
 export function parseNamespace(raw: unknown): NamespaceInfo {
-  const metadata = record(record(raw).metadata);
-  return { name: text(metadata.name), annotations: annotationsOf(metadata) };
+  return namespaceOf(raw, undefined);
 }
 
+/** A ServiceAccount with all its annotations (explain, audit). */
 export function parseServiceAccount(raw: unknown): ServiceAccountInfo {
+  return serviceAccountOf(raw, undefined);
+}
+
+/** Parsers for the agent's caches, which keep only the annotations in `keep`. */
+export function keepingAnnotations(keep: AnnotationFilter): {
+  namespace: (raw: unknown) => NamespaceInfo;
+  serviceAccount: (raw: unknown) => ServiceAccountInfo;
+} {
+  return { namespace: (raw) => namespaceOf(raw, keep), serviceAccount: (raw) => serviceAccountOf(raw, keep) };
+}
+
+function namespaceOf(raw: unknown, keep: AnnotationFilter | undefined): NamespaceInfo {
   const metadata = record(record(raw).metadata);
-  return { name: text(metadata.name), namespace: text(metadata.namespace), annotations: annotationsOf(metadata) };
+  return { name: text(metadata.name), annotations: annotationsOf(metadata, keep) };
+}
+
+function serviceAccountOf(raw: unknown, keep: AnnotationFilter | undefined): ServiceAccountInfo {
+  const metadata = record(record(raw).metadata);
+  return { name: text(metadata.name), namespace: text(metadata.namespace), annotations: annotationsOf(metadata, keep) };
 }
 
 /** A watch ERROR event carries a metav1.Status; its code (410 for an expired resourceVersion) decides relist vs retry. */

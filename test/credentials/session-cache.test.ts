@@ -265,17 +265,56 @@ t.test('after a 5xx, a request may retry once 2 s have passed, so a key recovers
   t.equal(assumer.calls.length, 3);
 });
 
-t.test('throttling: requests wait for the scheduled retry instead of adding calls', async (t) => {
+t.test('throttling: a request retries throttled calls within its 1 s wait and gets a fresh session; requests for one key share the wait', async (t) => {
+  const { cache, time, assumer, metrics, logs } = build(t);
+  assumer.failNext(throttled(), 2);
+  const first = cache.get(KEY);
+  const second = cache.get(KEY);
+  await time.advance(1000);
+  const session = await first;
+  t.equal(await second, session, 'the second request joined the first one\'s wait');
+  t.equal(assumer.calls.length, 3, 'two throttled calls, then a session');
+  const gaps = assumer.calledAt.slice(1).map((at, i) => at - assumer.calledAt[i]!);
+  t.ok(gaps.every((gap) => gap >= 100 && gap <= 400), `retried 100-400 ms apart: ${gaps.join(', ')} ms`);
+  t.equal(await count(metrics.stsCalls, 'throttled'), 2, 'the throttled calls are counted');
+  t.same(logs.filter((l) => l.result === 'throttled' && l.level === 'warn').map((l) => l.trigger), ['miss', 'retry'], 'and logged: the request\'s call, then the key\'s quick retry');
+  t.equal(await count(metrics.credentialCache, 'coalesced'), 1);
+});
+
+t.test('throttling on every call: a request gets Throttling after its wait; requests then fail at once for 2 s; the key makes 9 quick calls at most, then backs off', async (t) => {
   const { cache, time, assumer } = build(t);
-  assumer.failNext(throttled());
-  await rejection(cache.get(KEY));
-  const nextAttemptAt = cache.status(KEY).lastFailure?.nextAttemptAt as number;
-  await time.advance(nextAttemptAt - time.now() - 1);
+  assumer.failWith = throttled();
+  const waiting = rejection(cache.get(KEY));
+  await time.advance(1000);
+  t.equal(((await waiting) as CredentialsUnavailableError).code, 'Throttling');
+  const inWait = assumer.calls.length;
+  t.ok(inWait >= 3 && inWait <= 7, `${inWait} calls within the wait`);
   for (let i = 0; i < 20; i++) t.equal(((await rejection(cache.get(KEY))) as CredentialsUnavailableError).code, 'Throttling');
-  t.equal(assumer.calls.length, 1);
-  await time.advance(1);
-  t.equal(assumer.calls.length, 2);
+  t.equal(assumer.calls.length, inWait, 'requests right after a wait gave up add no calls');
+  await time.advance(2000);
+  t.ok(assumer.calls.length <= 9, `the first call and 8 quick retries at most (${assumer.calls.length} calls in 3 s)`);
+  const quick = assumer.calls.length;
+  await time.advance(10_000);
+  t.ok(assumer.calls.length - quick <= 2, `then the key backs off (${assumer.calls.length - quick} calls in the next 10 s)`);
+  assumer.failWith = undefined;
+  const again = cache.get(KEY);
+  await time.advance(0);
+  t.ok(await again, 'a request after 2 s waits again, and STS answering again ends it');
   t.ok(cache.peek(KEY));
+});
+
+t.test('a request waiting out throttling ends with its key dropped or the cache closed, without leaving a timer', async (t) => {
+  const { cache, time, assumer } = build(t);
+  assumer.failWith = throttled();
+  const dropped = rejection(cache.get(KEY));
+  await time.advance(0);
+  cache.retain([]);
+  t.equal(((await dropped) as CredentialsUnavailableError).code, 'Throttling');
+  const closing = rejection(cache.get(OTHER));
+  await time.advance(0);
+  cache.close();
+  t.equal(((await closing) as CredentialsUnavailableError).code, 'Throttling');
+  t.equal(time.pendingTimers, 0);
 });
 
 t.test('AccessDenied is kept per key, retried slowly, and costs no STS call per request', async (t) => {

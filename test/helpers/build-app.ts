@@ -2,7 +2,7 @@ import { Registry } from 'prom-client';
 import type { Test } from 'tap';
 import { parseAgentConfig, type AgentConfig } from '../../src/config/index.js';
 import type { MetadataUpstream, PassthroughUpstream } from '../../src/node-metadata/index.js';
-import type { WebIdentitySts } from '../../src/credentials/index.js';
+import type { RoleAssumer, WebIdentitySts } from '../../src/credentials/index.js';
 import { createLogger } from '../../src/log/index.js';
 import { createAgent, type Agent } from '../../src/main.js';
 import { createMetrics } from '../../src/metrics/index.js';
@@ -34,6 +34,8 @@ export interface BuildOptions {
   unsynced?: boolean;
   /** Web-identity mode's STS (with --credential-mode web-identity): pods' tokens from the scripted cluster are exchanged there instead of the FakeAssumer. */
   webIdentitySts?: (time: FakeTime, kube: ScriptedKube) => WebIdentitySts;
+  /** Who assumes roles instead of the FakeAssumer (e.g. the real STS adapter, pointed at a stand-in on loopback). */
+  assumer?: (time: FakeTime) => RoleAssumer;
 }
 
 /**
@@ -56,7 +58,7 @@ export async function build(t: Test, flags: string[] = [], upstream?: Passthroug
   const assumer = new FakeAssumer(time);
   const agent = await createAgent(parsed.config, {
     kube,
-    ...(options.webIdentitySts ? { webIdentitySts: options.webIdentitySts(time, kube) } : { assumer }),
+    ...(options.webIdentitySts ? { webIdentitySts: options.webIdentitySts(time, kube) } : { assumer: options.assumer?.(time) ?? assumer }),
     clock: time,
     scheduler: time,
     random: () => 0.5,

@@ -31,6 +31,13 @@ export class FakeTime implements Clock, Scheduler {
     return { cancel: () => { entry.cancelled = true; } };
   }
 
+  /** When the earliest timer still waiting is due; undefined when none is. */
+  get nextAt(): number | undefined {
+    let next: number | undefined;
+    for (const p of this.pending) if (!p.cancelled && (next === undefined || p.at < next)) next = p.at;
+    return next;
+  }
+
   /** Number of timers still waiting to fire. */
   get pendingTimers(): number {
     return this.pending.filter((p) => !p.cancelled).length;

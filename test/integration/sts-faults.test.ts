@@ -58,17 +58,18 @@ for (const fault of FAULTS) {
   });
 }
 
+// Throttling is retried within the pod's wait instead (test/integration/sts-throttling.test.ts).
 t.test('with no valid session and STS failing, a pod gets 503 at once; other roles are unaffected', async (t) => {
   const app = await build(t, ['--rate-limit', '0']);
   app.kube.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
   app.kube.setNamespace('gha1', { 'iam.amazonaws.com/role': 'gha1-ingest' });
   app.kube.addPod(podInfo({ name: 'ok', ip: '10.0.0.8', namespace: 'gha1' }));
   await app.time.advance(0);
-  app.assumer.failWith = new AssumeRoleError('Rate exceeded', 'Throttling', true);
+  app.assumer.failWith = new AssumeRoleError('We encountered an internal error', 'InternalFailure', true);
   app.kube.addPod(podInfo({ name: 'new', ip: '10.0.0.7' }));
   await app.time.advance(0);
   const res = await app.imds.inject({ url: CREDS, remoteAddress: '10.0.0.7' });
   t.equal(res.statusCode, 503);
-  t.match(res.body, /Throttling/);
+  t.match(res.body, /InternalFailure/);
   t.equal((await app.imds.inject({ url: '/latest/meta-data/iam/security-credentials/gha1-ingest', remoteAddress: '10.0.0.8' })).statusCode, 200);
 });

@@ -45,6 +45,7 @@ interface SetupOptions {
   requestTimeoutMs?: number;
   startJitterMs?: number;
   random?: () => number;
+  annotationKeys?: string[];
   before?: (api: FakeKubeApi) => void;
 }
 
@@ -62,6 +63,7 @@ async function setup(t: Test, options: SetupOptions = {}): Promise<Harness> {
     transport,
     nodeName: 'node-a',
     watchServiceAccounts: options.watchServiceAccounts ?? false,
+    ...(options.annotationKeys ? { annotationKeys: options.annotationKeys } : {}),
     scheduler: options.scheduler ?? systemScheduler,
     clock: options.clock ?? systemClock,
     metrics,
@@ -377,6 +379,34 @@ t.test('ServiceAccount changes notify the pods that use that ServiceAccount', as
     sa.metadata.annotations = { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/other' };
   });
   t.same((await change).map((p) => p.name), ['build']);
+});
+
+t.test('with annotationKeys, namespaces and ServiceAccounts keep only those annotations, and only their changes notify', async (t) => {
+  const SA_ROLE = 'eks.amazonaws.com/role-arn';
+  const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+  const h = await setup(t, {
+    watchServiceAccounts: true,
+    annotationKeys: [ROLE, SA_ROLE],
+    objects: [
+      makeNamespace('gha', { [ROLE]: 'gha-default', [LAST_APPLIED]: '{"kind":"Namespace"}' }),
+      makeNamespace('other', { [LAST_APPLIED]: '{}' }),
+      makeNamespace('bare'),
+      makeServiceAccount('gha', 'builder', { [SA_ROLE]: 'arn:aws:iam::123456789012:role/builder', [LAST_APPLIED]: '{}' }),
+      makePod({ name: 'web', namespace: 'gha', ip: '10.0.0.1', serviceAccountName: 'builder' }),
+      makePod({ name: 'other-pod', namespace: 'other', ip: '10.0.0.12' }),
+    ],
+  });
+  await within(h.directory.whenReady(), WAIT_MS, 'ready');
+  t.same(h.directory.namespace('gha'), { name: 'gha', annotations: { [ROLE]: 'gha-default' } });
+  t.same(h.directory.namespace('other'), { name: 'other', annotations: {} });
+  t.equal(h.directory.namespace('other')?.annotations, h.directory.namespace('bare')?.annotations, 'namespaces without kept annotations share one object');
+  t.same(h.directory.serviceAccount('gha', 'builder')?.annotations, { [SA_ROLE]: 'arn:aws:iam::123456789012:role/builder' });
+
+  const next = h.nextChange('change after a kept annotation changed');
+  h.api.annotateNamespace('other', { [LAST_APPLIED]: '{"changed":true}' });
+  h.api.annotateNamespace('gha', { [ROLE]: 'new-default', [LAST_APPLIED]: '{"kind":"Namespace"}' });
+  t.same((await next).map((p) => p.name), ['web'], 'a change to an annotation nobody reads notified nobody; the role change did');
+  t.same(h.directory.namespace('gha')?.annotations, { [ROLE]: 'new-default' });
 });
 
 t.test('readiness waits for ServiceAccounts when they are watched', async (t) => {

@@ -1,6 +1,7 @@
 import { V1Pod } from '@kubernetes/client-node';
 import t from 'tap';
 import {
+  keepingAnnotations,
   parseNamespace,
   parsePod,
   parseServiceAccount,
@@ -92,6 +93,22 @@ t.test('namespaces and ServiceAccounts parse with annotations defaulting to {}',
     name: 'builder',
     namespace: 'gha',
     annotations: {},
+  });
+});
+
+t.test('the agent\'s parsers keep only the annotations asked for; objects without any share one empty record', async (t) => {
+  const parse = keepingAnnotations(new Set(['iam.amazonaws.com/role', 'eks.amazonaws.com/role-arn']));
+  const big = { 'kubectl.kubernetes.io/last-applied-configuration': '{"kind":"Namespace"}', 'iam.amazonaws.com/role': 'etl', odd: 7 };
+  t.same(parse.namespace({ metadata: { name: 'gha', annotations: big } }), { name: 'gha', annotations: { 'iam.amazonaws.com/role': 'etl' } });
+  const plain = parse.namespace({ metadata: { name: 'a', annotations: { other: 'x' } } });
+  t.same(plain, { name: 'a', annotations: {} });
+  t.equal(plain.annotations, parse.namespace({ metadata: { name: 'b' } }).annotations, 'one shared empty record');
+  t.ok(Object.isFrozen(plain.annotations));
+  t.same(parse.namespace({ metadata: { name: 'c', annotations: { 'iam.amazonaws.com/role': 42 } } }).annotations, {}, 'a non-string value is not kept');
+  t.same(parse.serviceAccount({ metadata: { name: 'builder', namespace: 'gha', annotations: { 'eks.amazonaws.com/role-arn': 'arn', x: 'y' } } }), {
+    name: 'builder',
+    namespace: 'gha',
+    annotations: { 'eks.amazonaws.com/role-arn': 'arn' },
   });
 });
 
