@@ -13,6 +13,7 @@ import { imageRuntime } from './image.js';
 import { CONNECTIONS, env, FIXED_RATE, FIXED_SECONDS, SATURATION_SECONDS, SCALE, STS_LATENCY_MS, WARMUP_SECONDS } from './knobs.js';
 import { fixedRate, get, median, saturate, spread, type Spread } from './load.js';
 import { metricValue, until, waitForSessions } from './probe.js';
+import { f1, sp, table } from './table.js';
 
 /**
  * `npm run bench:memory`: where the agent's memory goes and what the V8/allocator settings trade.
@@ -392,15 +393,6 @@ async function measureSmall(settings: readonly Setting[], sts: FakeSts): Promise
 function turned<T>(items: readonly T[], by: number): T[] {
   const k = by % items.length;
   return [...items.slice(k), ...items.slice(0, k)];
-}
-
-const f1 = (n: number | undefined) => (n === undefined ? '?' : n.toFixed(1));
-const sp = (s: Spread | undefined, digits: number) => (s ? `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}..${s.max.toFixed(digits)}, ${(s.spread * 100).toFixed(0)}%)` : '');
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
 async function main(): Promise<void> {
