@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -57,6 +57,8 @@ const OFS = ['--max-semi-space-size=2', '--optimize-for-size'];
 const SETTINGS: readonly Setting[] = [
   { name: 'image', nodeFlags: IMAGE.nodeFlags, env: IMAGE.env },
   { name: 'image-unbundled', nodeFlags: IMAGE.nodeFlags, env: IMAGE.env, cli: CLI },
+  // Other builds' bundles (BENCH_MEMORY_BASELINE=<dir>/bundle/corridor.mjs,..., e.g. main's), for before and after in one run.
+  ...(process.env.BENCH_MEMORY_BASELINE ?? '').split(',').filter(Boolean).map((cli) => ({ name: `image-${basename(dirname(dirname(cli)))}`, nodeFlags: IMAGE.nodeFlags, env: IMAGE.env, cli })),
   { name: 'node-defaults', nodeFlags: [], env: { NODE_ENV: 'production' } },
   { name: 'semi-1', nodeFlags: ['--max-semi-space-size=1'], env: { NODE_ENV: 'production' } },
   // The image's flags before bench:memory chose the current ones.
