@@ -14,7 +14,7 @@
 # A Debian bookworm with Node.js and npm, for the build steps (the Debian suite of the .debs).
 ARG BUILD_IMAGE=node:24-bookworm-slim
 
-# --- bundle: corridor as one file, and the JavaScript side of the SBOM ---------------------------
+# --- bundle: corridor and its chunks, and the JavaScript side of the SBOM -------------------------
 FROM --platform=$BUILDPLATFORM ${BUILD_IMAGE} AS bundle
 WORKDIR /src
 COPY package.json package-lock.json ./
