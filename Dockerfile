@@ -14,7 +14,7 @@
 # A Debian bookworm with Node.js and npm, for the build steps (the Debian suite of the .debs).
 ARG BUILD_IMAGE=node:24-bookworm-slim
 
-# --- bundle: corridor as one file, and the JavaScript side of the SBOM ---------------------------
+# --- bundle: corridor and its chunks, and the JavaScript side of the SBOM -------------------------
 FROM --platform=$BUILDPLATFORM ${BUILD_IMAGE} AS bundle
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -24,7 +24,7 @@ COPY scripts/bundle.sh ./scripts/
 COPY src ./src
 RUN bash scripts/bundle.sh \
  && mkdir -p /out/app /out/usr/share/corridor/sbom \
- && cp dist/bundle/corridor.mjs /out/app/corridor.mjs \
+ && cp -r dist/bundle/corridor.mjs dist/bundle/chunks /out/app/ \
  && npm sbom --omit=dev --package-lock-only --sbom-format=spdx >/out/usr/share/corridor/sbom/corridor.spdx.json
 
 # --- rootfs: the target architecture's Node.js, glibc and iptables, as files ---------------------

@@ -2,6 +2,8 @@
 declare module 'autocannon' {
   interface Options {
     url: string;
+    method?: string;
+    headers?: Record<string, string>;
     connections?: number;
     pipelining?: number;
     duration?: number;

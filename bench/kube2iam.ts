@@ -32,6 +32,8 @@ export interface Kube2iam {
   /** What happened: `measured (<version>)`, or why not; socket errors are appended. */
   readonly status: string;
   url: string | undefined;
+  /** Spawn to the probe pod's first credential (STS included; polled every 20 ms): kube2iam has no readiness of its own. */
+  firstCredentialMs?: number;
   /** Resident memory of the kube2iam process, from /proc/<pid>/statm. */
   rssMb(): number | undefined;
   stop(): Promise<void>;
@@ -107,6 +109,7 @@ export async function startKube2iam(options: Kube2iamOptions): Promise<Kube2iam>
     });
     const port = await freePort();
     const stderr: string[] = [];
+    const spawnedAt = performance.now();
     child = spawn(
       binary.path,
       [
@@ -167,15 +170,17 @@ export async function startKube2iam(options: Kube2iamOptions): Promise<Kube2iam>
           return (await get(url, CREDENTIALS_PATH + options.probe.role, options.probe.podIp)).status === 200 ? true : undefined;
         },
         60_000,
-        100,
+        20,
       );
     } catch {
       return await abort(`kube2iam did not serve credentials in 60 s: ${lastLine(stderr.join(''))}`);
     }
     if (violations.length > 0) return await abort(`it tried to leave loopback (${violations.join(', ')})`);
     if (gone()) return await abort(`it exited: ${spawnError?.message ?? lastLine(stderr.join(''))}`);
-    options.log(`${binary.version} serving on ${url}`);
+    const firstCredentialMs = performance.now() - spawnedAt;
+    options.log(`${binary.version} serving on ${url}, its first credential ${Math.round(firstCredentialMs)} ms after spawn`);
     return {
+      firstCredentialMs,
       get status() {
         const state = violations.length > 0 ? `aborted: it tried to leave loopback (${violations.join(', ')})` : `measured (${binary.version})`;
         return state + errors.summary();
@@ -218,6 +223,8 @@ export interface Kube2iamScale {
   /** Distinct role ARNs the pods use: kube2iam caches one session per role. */
   roles: number;
   readySeconds?: number;
+  /** Spawn to the first pod's first credential. */
+  firstCredentialMs?: number;
   rssIdleMb?: number;
   load?: FixedRateResult & { rate: number };
   rssAfterLoadMb?: number;
@@ -271,7 +278,8 @@ export async function measureKube2iamScale(shape: ScaleShape, sts: FakeSts, rate
       socketsPerSource: 1,
     });
     const rssAfterLoadMb = kube2iam.rssMb();
-    return { status: kube2iam.status, roles, readySeconds, ...(rssIdleMb !== undefined ? { rssIdleMb } : {}), load: { ...load, rate }, ...(rssAfterLoadMb !== undefined ? { rssAfterLoadMb } : {}) };
+    const { firstCredentialMs } = kube2iam;
+    return { status: kube2iam.status, roles, readySeconds, ...(firstCredentialMs !== undefined ? { firstCredentialMs } : {}), ...(rssIdleMb !== undefined ? { rssIdleMb } : {}), load: { ...load, rate }, ...(rssAfterLoadMb !== undefined ? { rssAfterLoadMb } : {}) };
   } finally {
     await kube2iam.stop();
     await cluster.close();

@@ -1,18 +1,20 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { makeNamespace, makePod, startFakeSts, type FakeSts } from '../demo/index.js';
 import { AgentProcess } from './agent-process.js';
-import { agentArgs, CREDENTIALS_PATH, hotPathObjects, HOT_POD_IP, HOT_ROLE, NODE, RATE_POD_IPS, scaleObjects, startCluster, type BenchCluster } from './cluster.js';
+import { agentArgs, CREDENTIALS_PATH, hotPathObjects, HOT_POD_IP, HOT_ROLE, NODE, RATE_POD_IPS, scaleObjects, startCluster, type BenchCluster, type ScalePod } from './cluster.js';
 import { summariseHeapSnapshot, type HeapSummary } from './heap-snapshot.js';
 import { imageRuntime } from './image.js';
+import { measureKube2iamScale } from './kube2iam.js';
 import { CONNECTIONS, env, FIXED_RATE, FIXED_SECONDS, SATURATION_SECONDS, SCALE, STS_LATENCY_MS, WARMUP_SECONDS } from './knobs.js';
 import { fixedRate, get, median, saturate, spread, type Spread } from './load.js';
 import { metricValue, until, waitForSessions } from './probe.js';
+import { f1, sp, table } from './table.js';
 
 /**
  * `npm run bench:memory`: where the agent's memory goes and what the V8/allocator settings trade.
@@ -26,7 +28,8 @@ import { metricValue, until, waitForSessions } from './probe.js';
  * - BENCH_HEAP_SNAPSHOT=1: a heap snapshot of the image's setting at scale, after the load,
  *   summarised by what holds the heap.
  * BENCH_MEMORY_SETTINGS=name,name picks settings (see SETTINGS), BENCH_MEMORY_REPEAT=n runs n agents of each;
- * BENCH_MEMORY_PARTS=imports,scale,small picks parts.
+ * - With KUBE2IAM_BIN: kube2iam at the same scale (bench/kube2iam.ts): start-up and RSS.
+ * BENCH_MEMORY_PARTS=imports,scale,kube2iam,small picks parts.
  */
 
 const RATE = FIXED_RATE;
@@ -54,6 +57,8 @@ const OFS = ['--max-semi-space-size=2', '--optimize-for-size'];
 const SETTINGS: readonly Setting[] = [
   { name: 'image', nodeFlags: IMAGE.nodeFlags, env: IMAGE.env },
   { name: 'image-unbundled', nodeFlags: IMAGE.nodeFlags, env: IMAGE.env, cli: CLI },
+  // Other builds' bundles (BENCH_MEMORY_BASELINE=<dir>/bundle/corridor.mjs,..., e.g. main's), for before and after in one run.
+  ...(process.env.BENCH_MEMORY_BASELINE ?? '').split(',').filter(Boolean).map((cli) => ({ name: `image-${basename(dirname(dirname(cli)))}`, nodeFlags: IMAGE.nodeFlags, env: IMAGE.env, cli })),
   { name: 'node-defaults', nodeFlags: [], env: { NODE_ENV: 'production' } },
   { name: 'semi-1', nodeFlags: ['--max-semi-space-size=1'], env: { NODE_ENV: 'production' } },
   // The image's flags before bench:memory chose the current ones.
@@ -227,6 +232,8 @@ interface SettingResult {
   nodeFlags: string;
   env: string;
   readySeconds: number;
+  /** Spawn to /readyz 200, and to the first pod's first credential (STS included; both polled every 20 ms). */
+  startup: Startup;
   /** Process start to the metadata port open (first lists in), from the agent's own log. */
   servingMs: number;
   idle: AgentMemory;
@@ -251,28 +258,37 @@ function scaleCluster(): { objects: ReturnType<typeof scaleObjects>['objects']; 
   return { objects, pods, sessions };
 }
 
-async function startSetting(setting: Setting, cluster: BenchCluster, sts: FakeSts, sessions: number, cwd: string): Promise<{ agent: AgentProcess; readySeconds: number }> {
+interface Startup {
+  readyMs: number;
+  firstCredentialMs: number;
+}
+
+async function startSetting(setting: Setting, cluster: BenchCluster, sts: FakeSts, sessions: number, cwd: string, probe: ScalePod = { ip: HOT_POD_IP, role: HOT_ROLE, namespace: 'bench' }): Promise<{ agent: AgentProcess; readySeconds: number; startup: Startup }> {
   const started = performance.now();
   const extra = setting.name === 'image' && process.env.BENCH_HEAP_SNAPSHOT === '1' ? ['--heapsnapshot-signal=SIGUSR2'] : [];
   // As bench/child.ts: the rate limiter stays on (its cost is part of the hot path) with a budget
   // that the saturated rounds, all from one pod, never exhaust.
   const limits = ['--rate-limit', '1000000000', '--rate-limit-burst', '1000000000'];
   const agent = await AgentProcess.start(setting.cli ?? BUNDLE, [...agentArgs(cluster.kubeconfig, sts.url), ...limits], [...setting.nodeFlags, ...extra], { env: setting.env, cwd });
+  await until('the agent to be ready', async () => ((await get(agent.adminUrl, '/readyz')).status === 200 ? true : undefined), 120_000);
+  const readyMs = performance.now() - started;
+  await until('the first credential', async () => ((await get(agent.url, CREDENTIALS_PATH + probe.role, probe.ip)).status === 200 ? true : undefined), 120_000);
+  const firstCredentialMs = performance.now() - started;
   await waitForSessions(agent.adminUrl, sessions, 120_000);
-  return { agent, readySeconds: (performance.now() - started) / 1000 };
+  return { agent, readySeconds: (performance.now() - started) / 1000, startup: { readyMs, firstCredentialMs } };
 }
 
 async function measureAtScale(settings: readonly Setting[], sts: FakeSts, saturated: boolean): Promise<SettingResult[]> {
   const { objects, pods, sessions } = scaleCluster();
   const cluster = await startCluster(objects);
   const cwd = mkdtempSync(join(os.tmpdir(), 'corridor-memory-'));
-  const running: Array<{ setting: Setting; agent: AgentProcess; readySeconds: number }> = [];
+  const running: Array<{ setting: Setting; agent: AgentProcess; readySeconds: number; startup: Startup }> = [];
   try {
     // One after the other, so that no start-up competes with another's.
     for (const setting of settings) {
-      running.push({ setting, ...(await startSetting(setting, cluster, sts, sessions, cwd)) });
+      running.push({ setting, ...(await startSetting(setting, cluster, sts, sessions, cwd, pods[0])) });
       const started = running.at(-1)!;
-      log(`  ${setting.name}: serving ${started.agent.uptimeMs} ms after its process started; ready with ${sessions} sessions in ${started.readySeconds.toFixed(1)} s`);
+      log(`  ${setting.name}: serving ${started.agent.uptimeMs} ms after its process started; ready ${Math.round(started.startup.readyMs)} ms, first credential ${Math.round(started.startup.firstCredentialMs)} ms after spawn; with ${sessions} sessions in ${started.readySeconds.toFixed(1)} s`);
     }
     // Idle: every setting sampled at once, the same time after the last start (V8 shrinks its heap
     // when a process has been idle for a while: a later sample would favour the settings sampled last).
@@ -280,7 +296,7 @@ async function measureAtScale(settings: readonly Setting[], sts: FakeSts, satura
     const idles = new Map<string, AgentMemory>();
     for (const { setting, agent } of running) idles.set(setting.name, await agentMemory(agent));
     const results: SettingResult[] = [];
-    for (const { setting, agent, readySeconds } of running) {
+    for (const { setting, agent, readySeconds, startup } of running) {
       const idle = idles.get(setting.name)!;
       const roleOf = new Map(pods.map((pod) => [pod.ip, pod.role]));
       let cpuFrom = 0;
@@ -301,6 +317,7 @@ async function measureAtScale(settings: readonly Setting[], sts: FakeSts, satura
         nodeFlags: setting.nodeFlags.join(' ') || '(none)',
         env: Object.entries(setting.env).map(([k, v]) => `${k}=${v}`).join(' '),
         readySeconds,
+        startup,
         servingMs: agent.uptimeMs,
         idle,
         afterLoad,
@@ -394,17 +411,8 @@ function turned<T>(items: readonly T[], by: number): T[] {
   return [...items.slice(k), ...items.slice(0, k)];
 }
 
-const f1 = (n: number | undefined) => (n === undefined ? '?' : n.toFixed(1));
-const sp = (s: Spread | undefined, digits: number) => (s ? `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}..${s.max.toFixed(digits)}, ${(s.spread * 100).toFixed(0)}%)` : '');
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
-}
-
 async function main(): Promise<void> {
-  const parts = new Set((process.env.BENCH_MEMORY_PARTS ?? 'imports,scale,small').split(','));
+  const parts = new Set((process.env.BENCH_MEMORY_PARTS ?? `imports,scale,${process.env.KUBE2IAM_BIN ? 'kube2iam,' : ''}small`).split(','));
   const picked = process.env.BENCH_MEMORY_SETTINGS?.split(',');
   // BENCH_MEMORY_REPEAT=n: n agents per setting (name#1..#n), as one agent's idle heap depends on when its GCs fell.
   const repeat = Math.max(1, env('BENCH_MEMORY_REPEAT', 1));
@@ -441,10 +449,11 @@ async function main(): Promise<void> {
       out.push(
         `at scale: ${SCALE.pods} pods, ${SCALE.namespaces} namespaces, ${SCALE.roles} roles; RSS MB (anon/file), V8 heap used/total MB; saturated req/s and CPU per answer: median (min..max, spread) of ${ROUNDS} rounds`,
         table(
-          ['setting', 'flags and env', 'RSS idle', 'heap idle', 'RSS after load', 'heap after load', 'new/old/code after', 'RSS after saturation', 'req/s', 'CPU us/answer', `CPU us/req at ${RATE}/s`, 'p99 ms'],
+          ['setting', 'flags and env', 'ready ms / first credential ms / all sessions s', 'RSS idle', 'heap idle', 'RSS after load', 'heap after load', 'new/old/code after', 'RSS after saturation', 'req/s', 'CPU us/answer', `CPU us/req at ${RATE}/s`, 'p99 ms'],
           scale.map((r) => [
             r.setting,
             `${r.nodeFlags} ${r.env}`,
+            `${Math.round(r.startup.readyMs)} / ${Math.round(r.startup.firstCredentialMs)} / ${f1(r.readySeconds)}`,
             `${f1(r.idle.rssMb)} (${f1(r.idle.anonMb)}/${f1(r.idle.fileMb)})`,
             `${f1(r.idle.heapUsedMb)}/${f1(r.idle.heapTotalMb)}`,
             `${f1(r.afterLoad.rssMb)} (${f1(r.afterLoad.anonMb)}/${f1(r.afterLoad.fileMb)})`,
@@ -465,6 +474,17 @@ async function main(): Promise<void> {
         out.push(table(['what (type: name)', 'count', 'self MB'], heap.byName.map((row) => [row.name, String(row.count), row.selfMb.toFixed(2)])));
         out.push(table(['retained by (an object of corridor, by constructor or the field holding it)', 'retained MB'], heap.retainers.map((row) => [row.name, row.retainedMb.toFixed(2)])), '');
       }
+    }
+    if (parts.has('kube2iam')) {
+      log(`kube2iam (KUBE2IAM_BIN) at the same scale: ${SCALE.pods} pods on the node, ${SCALE.namespaces} namespaces`);
+      const k = await measureKube2iamScale(SCALE, sts, RATE, RATE_SECONDS * 1000, log);
+      result.kube2iam = k;
+      const row = k.rssIdleMb === undefined ? [k.status, '', '', ''] : [k.status, `${Math.round(k.firstCredentialMs ?? Number.NaN)} / ${f1(k.readySeconds)}`, f1(k.rssIdleMb), f1(k.rssAfterLoadMb)];
+      out.push(
+        `kube2iam at the same scale (every pod annotated with its role; ${k.roles} roles): start-up, RSS MB idle and after ${RATE_SECONDS} s at ${RATE} req/s`,
+        table(['status', 'first credential ms / every pod answered s', 'RSS idle', 'RSS after load'], [row]),
+        '',
+      );
     }
     if (parts.has('small')) {
       log('a small node: 9 pods, after saturated and fixed-rate load');

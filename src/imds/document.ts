@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Session } from '../credentials/index.js';
 import type { RoleRef } from '../policy/index.js';
+import { prebuiltText, type PrebuiltText } from './text-reply.js';
 
 /** `YYYY-MM-DDTHH:MM:SSZ`: what real IMDS sends and botocore parses; never fractions. */
 export function imdsTime(ms: number): string {
@@ -12,6 +13,9 @@ export interface CredentialDocuments {
   plain: string;
   /** security-credentials-extended/<name>: the same plus AccountId. */
   extended: string;
+  /** The two as answers, headers included, so a cached request only sends them. */
+  plainReply: PrebuiltText;
+  extendedReply: PrebuiltText;
 }
 
 // A session's documents never change, so they are rendered once and reused for every request.
@@ -29,10 +33,9 @@ export function credentialDocuments(session: Session, role: RoleRef): Credential
       Token: session.sessionToken,
       Expiration: imdsTime(session.expiration),
     };
-    docs = {
-      plain: JSON.stringify(body, null, 2),
-      extended: JSON.stringify({ ...body, AccountId: role.accountId }, null, 2),
-    };
+    const plain = JSON.stringify(body, null, 2);
+    const extended = JSON.stringify({ ...body, AccountId: role.accountId }, null, 2);
+    docs = { plain, extended, plainReply: prebuiltText(plain), extendedReply: prebuiltText(extended) };
     rendered.set(session, docs);
   }
   return docs;

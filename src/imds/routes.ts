@@ -12,7 +12,7 @@ import { credentialDocuments, iamInfoDocument } from './document.js';
 import { metadataListings } from './listings.js';
 import { imdsError } from './errors.js';
 import type { Route } from './route.js';
-import { sendText } from './text-reply.js';
+import { sendPrebuilt, sendText } from './text-reply.js';
 import { tokenRoutes } from './token-route.js';
 import { IMDS_VERSIONS, isImdsVersion } from './versions.js';
 
@@ -151,8 +151,10 @@ async function metadataRoutes(app: FastifyInstance, options: ImdsRoutesOptions &
   }
 
   function sendDocument(reply: FastifyReply, session: Session, role: RoleRef, extended: boolean): FastifyReply {
+    // Built once per session (document.ts): a cached answer sends what was rendered when it came.
     const docs = credentialDocuments(session, role);
-    return reply.code(200).type('text/plain').send(extended ? docs.extended : docs.plain);
+    sendPrebuilt(reply, extended ? docs.extendedReply : docs.plainReply);
+    return reply;
   }
 
   for (const path of [CREDENTIALS, CREDENTIALS_EXTENDED]) {

@@ -122,7 +122,8 @@ export function createPodDirectory(options: PodDirectoryOptions): RunningPodDire
     byIp: (ip) => index.byIp(ip),
     waitForIp: (ip, timeoutMs) => waiters.wait(ip, timeoutMs),
     namespace: (name) => namespaces.get(name),
-    serviceAccount: (namespace, name) => serviceAccounts.get(`${namespace}/${name}`),
+    // Without --service-account-roles the cache stays empty: no key is built on the request path.
+    serviceAccount: (namespace, name) => (serviceAccounts.size === 0 ? undefined : serviceAccounts.get(`${namespace}/${name}`)),
     pods: () => index.pods(),
     onChange: (listener) => {
       listeners.push(listener);

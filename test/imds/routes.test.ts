@@ -267,6 +267,22 @@ t.test('requests are counted by route and status code', async (t) => {
   t.match(text, /corridor_decisions_total\{outcome="allowed",reason="namespace-default"\} 1/);
 });
 
+t.test('a credential document, first from STS and then from the cache, has the same headers and is counted both times', async (t) => {
+  const app = await withSparkPod(t);
+  const first = await app.imds.inject({ url: `${CREDS}spark-etl`, remoteAddress: '10.0.0.7' });
+  const cached = await app.imds.inject({ url: `${CREDS}spark-etl`, remoteAddress: '10.0.0.7' });
+  const head = await app.imds.inject({ method: 'HEAD', url: `${CREDS}spark-etl`, remoteAddress: '10.0.0.7' });
+  t.equal(app.assumer.calls.length, 1);
+  for (const res of [first, cached, head]) {
+    t.equal(res.statusCode, 200);
+    t.equal(res.headers['content-type'], 'text/plain');
+    t.equal(res.headers['content-length'], String(Buffer.byteLength(first.body)));
+  }
+  t.equal(cached.body, first.body);
+  t.equal(head.body, '');
+  t.match(await app.metrics.registry.metrics(), /corridor_requests_total\{route="credentials",code="200"\} 3/);
+});
+
 t.test('a request from an IPv4-mapped IPv6 peer is identified by its IPv4 address', async (t) => {
   const app = await withSparkPod(t);
   t.equal((await app.imds.inject({ url: CREDS, remoteAddress: '::ffff:10.0.0.7' })).body, 'spark-etl');

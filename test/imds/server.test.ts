@@ -29,3 +29,17 @@ t.test('a rate limit of 0 turns limiting off', async (t) => {
   }
   t.pass('1000 requests in a row were all answered');
 });
+
+t.test('requests make no logger of their own: request.log is the server\'s logger, whose lines carry its component', async (t) => {
+  const app = await build(t);
+  const loggers = new Set<unknown>();
+  app.imds.addHook('onRequest', (request, _reply, done) => {
+    loggers.add(request.log);
+    done();
+  });
+  await app.imds.inject({ url: '/latest/meta-data/iam/security-credentials/', remoteAddress: '10.0.0.7' });
+  await app.imds.inject({ url: '/latest/meta-data/iam/security-credentials/', remoteAddress: '10.0.0.8' });
+  t.same([...loggers], [app.imds.log]);
+  app.imds.log.info({ probe: 1 }, 'a line from request.log');
+  t.match(app.logs.find((line) => line.msg === 'a line from request.log'), { component: 'imds', probe: 1 });
+});
