@@ -385,3 +385,16 @@ t.test('a reload that hangs is given up after its deadline: start-up returns, th
   await store.reload();
   t.equal(readdirCalls, before + 1, 'and reloads read the directory again');
 });
+
+t.test('a token verified before a periodic reload of the key directory is still accepted after it, for its whole TTL', async (t) => {
+  const n = node(t);
+  const store = await n.open();
+  const issuer = createTokenIssuer(n.time, store);
+  const token = issuer.mint('10.0.0.7', 21_600);
+  t.ok(issuer.verify(token, '10.0.0.7'), 'accepted when minted');
+  for (let reload = 1; reload <= 3; reload++) {
+    await store.reload();
+    t.ok(issuer.verify(token, '10.0.0.7'), `accepted after reload ${reload} (the key file read again)`);
+  }
+  t.notOk(issuer.verify(token, '10.0.0.8'), 'still bound to its IP');
+});
