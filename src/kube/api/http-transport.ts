@@ -3,12 +3,11 @@
 // what is a list and a watch per resource. client-node stays where a kubeconfig needs its auth
 // plugins (exec, auth-provider: open-transport.ts loads it only then) and in `corridor explain`.
 import { statSync, readFileSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
 import { PassThrough, type Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { systemClock, systemScheduler, type Clock, type Scheduler } from '../../time/index.js';
 import type { KubeConnection } from './connection.js';
+import { createWire, TransportError, type Wire, type WireAnswer, type WireCall } from './wire.js';
 import { LineSplitter } from '../line-splitter.js';
 import { resourceVersionOf } from '../parse.js';
 import { record } from '../values.js';
@@ -54,19 +53,6 @@ class KubeApiError extends Error {
   }
 }
 
-/** A socket-level failure of ours (timeout, bad stream); `code` like Node's own network errors. */
-class TransportError extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-  ) {
-    super(message);
-    this.name = 'TransportError';
-  }
-}
-
-// Three reflectors, each with at most one list or watch open, plus slack for sockets being torn down.
-const MAX_SOCKETS = 6;
 /** A watch event is one pod or namespace; a line this long without a newline is a broken stream. */
 const MAX_LINE_CHARS = 64 * 1024 * 1024;
 /** Error bodies are Status objects of a few hundred bytes; more is not worth holding. */
@@ -80,25 +66,11 @@ const MAX_OBJECT_BODY = 4 * 1024 * 1024;
  * the agent's path, which would cost about 90 MB of RSS on every node for two GET requests.
  */
 export function createHttpTransport(connection: KubeConnection, options: HttpTransportOptions = {}): KubeTransport {
-  const base = new URL(connection.server);
-  const secure = base.protocol === 'https:';
-  const prefix = base.pathname.replace(/\/+$/, '');
-  const hostname = base.hostname.replace(/^\[(.*)\]$/, '$1');
-  const port = base.port === '' ? (secure ? 443 : 80) : Number(base.port);
+  const prefix = new URL(connection.server).pathname.replace(/\/+$/, '');
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   const scheduler = options.scheduler ?? systemScheduler;
   const clock = options.clock ?? systemClock;
-  const agent = secure
-    ? new https.Agent({
-        keepAlive: true,
-        maxSockets: MAX_SOCKETS,
-        ca: connection.ca,
-        cert: connection.cert,
-        key: connection.key,
-        rejectUnauthorized: !connection.insecureSkipTlsVerify,
-        servername: connection.tlsServerName,
-      })
-    : new http.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS });
+  const wire: Wire = createWire(connection, { timeoutMs: requestTimeoutMs, scheduler });
   const token =
     connection.tokenFile !== undefined
       ? new TokenFile(connection.tokenFile, clock, options.tokenMaxAgeMs ?? 60_000)
@@ -109,27 +81,18 @@ export function createHttpTransport(connection: KubeConnection, options: HttpTra
     path: string,
     query: URLSearchParams,
     signal: AbortSignal | undefined,
-    method = 'GET',
-    contentType?: string,
-    extraHeaders: http.OutgoingHttpHeaders = {},
-  ): http.ClientRequest {
+    events: { answer(answer: WireAnswer): void; error(error: unknown): void },
+    request: { method?: string; body?: { contentType: string; json: unknown }; headers?: Record<string, string> } = {},
+  ): WireCall {
     // gzip: a namespace list shrinks about tenfold, which is most of what an agent costs the API
     // server's network at start-up. The server compresses only answers worth it (lists over its threshold).
-    const headers: http.OutgoingHttpHeaders = { accept: 'application/json', 'accept-encoding': 'gzip', 'user-agent': userAgent, ...extraHeaders };
-    if (contentType !== undefined) headers['content-type'] = contentType;
+    const headers: Record<string, string> = { accept: 'application/json', 'accept-encoding': 'gzip', 'user-agent': userAgent, ...request.headers };
+    if (request.body !== undefined) headers['content-type'] = request.body.contentType;
     const bearer = token?.current() ?? connection.token;
     if (bearer !== undefined && bearer !== '') headers.authorization = `Bearer ${bearer}`;
     const search = query.toString();
-    const requestOptions: https.RequestOptions = {
-      hostname,
-      port,
-      path: `${prefix}${path}${search === '' ? '' : `?${search}`}`,
-      method,
-      headers,
-      agent,
-      signal,
-    };
-    return (secure ? https : http).request(requestOptions);
+    const body = request.body === undefined ? undefined : JSON.stringify(request.body.json);
+    return wire.send({ method: request.method ?? 'GET', path: `${prefix}${path}${search === '' ? '' : `?${search}`}`, headers, body, signal }, events);
   }
 
   /**
@@ -146,20 +109,13 @@ export function createHttpTransport(connection: KubeConnection, options: HttpTra
       method?: string;
       body?: { contentType: string; json: unknown };
       maxBytes?: number;
-      headers?: http.OutgoingHttpHeaders;
+      headers?: Record<string, string>;
       /** Answers that count as success: 200, and 201 for a create. */
       ok?: readonly number[];
     },
     parse: (text: string) => T,
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      let req: http.ClientRequest;
-      try {
-        req = send(path, options.query ?? new URLSearchParams(), options.signal, options.method, options.body?.contentType, options.headers);
-      } catch (error) {
-        reject(error);
-        return;
-      }
       let settled = false;
       const settle = (outcome: () => void) => {
         if (settled) return;
@@ -170,15 +126,14 @@ export function createHttpTransport(connection: KubeConnection, options: HttpTra
       const fail = (error: unknown) => settle(() => reject(error));
       const silence = silenceLimit(what, (error) => {
         fail(error);
-        req.destroy(error);
+        call?.destroy(error);
       });
-      req.on('error', fail);
-      req.on('response', (response) => {
+      const answered = (answer: WireAnswer) => {
         silence.heard();
-        response.on('data', () => silence.heard());
-        const status = response.statusCode ?? 0;
+        answer.body.on('data', () => silence.heard());
+        const { status } = answer;
         noteStatus(status);
-        const body = decoded(response, what);
+        const body = decoded(answer, what);
         const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
         const chunks: Buffer[] = [];
         let size = 0;
@@ -188,13 +143,13 @@ export function createHttpTransport(connection: KubeConnection, options: HttpTra
           size += chunk.length;
         });
         body.on('error', fail);
-        response.on('error', fail);
-        response.on('close', () => {
-          if (!response.complete) fail(new TransportError(`${what}: connection closed before the end of the answer`, 'ECONNRESET'));
+        answer.body.on('error', fail);
+        answer.onClose((complete) => {
+          if (!complete) fail(new TransportError(`${what}: connection closed before the end of the answer`, 'ECONNRESET'));
         });
         body.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          if (!(options.ok ?? [200]).includes(status)) return fail(apiError(what, status, text, retryAfter(response)));
+          if (!(options.ok ?? [200]).includes(status)) return fail(apiError(what, status, text, retryAfter(answer)));
           settle(() => {
             try {
               resolve(parse(text));
@@ -203,8 +158,13 @@ export function createHttpTransport(connection: KubeConnection, options: HttpTra
             }
           });
         });
-      });
-      req.end(options.body === undefined ? undefined : JSON.stringify(options.body.json));
+      };
+      let call: WireCall | undefined;
+      try {
+        call = send(path, options.query ?? new URLSearchParams(), options.signal, { answer: answered, error: fail }, options);
+      } catch (error) {
+        fail(error);
+      }
     });
   }
 
@@ -228,8 +188,8 @@ export function createHttpTransport(connection: KubeConnection, options: HttpTra
     };
   }
 
-  function retryAfter(response: http.IncomingMessage): number | undefined {
-    const header = response.headers['retry-after'];
+  function retryAfter(answer: WireAnswer): number | undefined {
+    const header = answer.header('retry-after');
     return header === undefined ? undefined : parseRetryAfter(header, clock.now());
   }
 
@@ -271,36 +231,35 @@ export function createHttpTransport(connection: KubeConnection, options: HttpTra
           if (over) return;
           over = true;
           openTimer.cancel();
-          // A cleanly ended stream leaves its socket to the keep-alive pool.
-          if (error !== null) req?.destroy();
+          // A cleanly ended stream leaves its socket to the keep-alive pool (or its session open).
+          if (error !== null) call?.destroy();
           handlers.done(error);
           resolve(handle);
         };
         const openTimer = scheduler.schedule(requestTimeoutMs, () =>
           finish(new TransportError(`watch ${resource}: not open within ${requestTimeoutMs} ms`, 'ETIMEDOUT')),
         );
-        let req: http.ClientRequest | undefined;
+        let call: WireCall | undefined;
         try {
-          req = send(RESOURCE_PATHS[resource], query, controller.signal);
+          call = send(RESOURCE_PATHS[resource], query, controller.signal, {
+            // After abort(), the request's own AbortError lands here and is ignored by finish.
+            error: finish,
+            answer: (answer) => {
+              openTimer.cancel();
+              const { status } = answer;
+              noteStatus(status);
+              const body = decoded(answer, `watch ${resource}`);
+              if (status !== 200) {
+                readBounded(body, MAX_ERROR_BODY, (text) => finish(apiError(`watch ${resource}`, status, text, retryAfter(answer))));
+                return;
+              }
+              resolve(handle);
+              streamEvents(answer, body, handlers, () => over, finish);
+            },
+          });
         } catch (error) {
           finish(error);
-          return;
         }
-        // After abort(), the request's own AbortError lands here and is ignored by finish.
-        req.on('error', finish);
-        req.on('response', (response) => {
-          openTimer.cancel();
-          const status = response.statusCode ?? 0;
-          noteStatus(status);
-          const body = decoded(response, `watch ${resource}`);
-          if (status !== 200) {
-            readBounded(body, MAX_ERROR_BODY, (text) => finish(apiError(`watch ${resource}`, status, text, retryAfter(response))));
-            return;
-          }
-          resolve(handle);
-          streamEvents(response, body, handlers, () => over, finish);
-        });
-        req.end();
       });
     },
 
@@ -317,12 +276,12 @@ export function createHttpTransport(connection: KubeConnection, options: HttpTra
       const what = `token for serviceaccount ${request.namespace}/${request.serviceAccount}`;
       const path = `/api/v1/namespaces/${encodeURIComponent(request.namespace)}/serviceaccounts/${encodeURIComponent(request.serviceAccount)}/token`;
       const body = { contentType: 'application/json', json: tokenRequestBody(request) };
-      const headers = request.asNode !== undefined ? { 'impersonate-user': nodeUserName(request.asNode) } : {};
+      const headers: Record<string, string> = request.asNode !== undefined ? { 'impersonate-user': nodeUserName(request.asNode) } : {};
       return exchange(what, path, { method: 'POST', body, headers, ok: [200, 201], maxBytes: MAX_ERROR_BODY }, (text) => issuedTokenOf(JSON.parse(text)));
     },
 
     close() {
-      agent.destroy();
+      wire.close();
     },
   };
 }
@@ -332,8 +291,9 @@ export function createHttpTransport(connection: KubeConnection, options: HttpTra
  * a watch event is delivered when its bytes arrive, not when the stream ends. A corrupt stream
  * is an EBADRESPONSE error on the returned stream.
  */
-function decoded(response: http.IncomingMessage, what: string): Readable {
-  const encoding = (response.headers['content-encoding'] ?? '').trim().toLowerCase();
+function decoded(answer: WireAnswer, what: string): Readable {
+  const response = answer.body;
+  const encoding = (answer.header('content-encoding') ?? '').trim().toLowerCase();
   if (encoding === '' || encoding === 'identity') return response;
   if (encoding !== 'gzip') {
     // Only gzip is asked for; anything else cannot be read.
@@ -355,7 +315,7 @@ function decoded(response: http.IncomingMessage, what: string): Readable {
  * server ended the stream.
  */
 function streamEvents(
-  response: http.IncomingMessage,
+  answer: WireAnswer,
   body: Readable,
   handlers: WatchHandlers,
   isOver: () => boolean,
@@ -398,9 +358,9 @@ function streamEvents(
     if (!isOver() && deliver(splitter.end())) finish(null);
   });
   body.on('error', (error) => finish(error));
-  response.on('error', (error) => finish(error));
-  response.on('close', () => {
-    if (!response.complete) finish(new TransportError('watch connection closed before the end of the stream', 'ECONNRESET'));
+  answer.body.on('error', (error) => finish(error));
+  answer.onClose((complete) => {
+    if (!complete) finish(new TransportError('watch connection closed before the end of the stream', 'ECONNRESET'));
   });
 }
 
