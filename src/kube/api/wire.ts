@@ -92,10 +92,8 @@ export function createWire(connection: KubeConnection, options: WireOptions): Wi
   // Plain http:// servers speak HTTP/1.1 (no h2c). Over TLS, the first handshake decides: a server
   // that does not choose h2 is spoken to in HTTP/1.1 for the transport's life.
   let protocol: 'h2' | 'http/1.1' | undefined = secure ? undefined : 'http/1.1';
-  let session: Promise<http2.ClientHttp2Session | undefined> | undefined;
-  /** Streams open per session (Node keeps no public count): an idle session is unref'd. */
+  let session: Promise<Live | undefined> | undefined;
   let closed = false;
-  const streamsOpen = new WeakMap<http2.ClientHttp2Session, number>();
 
   function sendHttp1(request: WireRequest, events: WireEvents): WireCall {
     const req = (secure ? https : http).request({ hostname, port, path: request.path, method: request.method, headers: request.headers, agent, signal: request.signal });
@@ -113,7 +111,7 @@ export function createWire(connection: KubeConnection, options: WireOptions): Wi
   }
 
   /** The current session, or a new one; undefined when the server chose HTTP/1.1. Concurrent callers share one handshake. */
-  function currentSession(): Promise<http2.ClientHttp2Session | undefined> {
+  function currentSession(): Promise<Live | undefined> {
     if (session === undefined) {
       const dialing = dial();
       session = dialing;
@@ -125,7 +123,7 @@ export function createWire(connection: KubeConnection, options: WireOptions): Wi
     return session;
   }
 
-  function dial(): Promise<http2.ClientHttp2Session | undefined> {
+  function dial(): Promise<Live | undefined> {
     return new Promise((resolve, reject) => {
       const socket = tls.connect({ host: hostname, port, ALPNProtocols: ['h2', 'http/1.1'], ...tlsOptions });
       const timer = options.scheduler.schedule(options.timeoutMs, () =>
@@ -154,7 +152,7 @@ export function createWire(connection: KubeConnection, options: WireOptions): Wi
     });
   }
 
-  function openSession(socket: tls.TLSSocket): http2.ClientHttp2Session {
+  function openSession(socket: tls.TLSSocket): Live {
     const opened = http2.connect(`https://${base.host}`, { createConnection: () => socket, settings: { enablePush: false } });
     const mine = session;
     /** Forgets this session: the next request opens another. */
@@ -165,28 +163,39 @@ export function createWire(connection: KubeConnection, options: WireOptions): Wi
     opened.on('error', retire);
     // Streams the server accepted run to their end; new ones go to a new session.
     opened.on('goaway', retire);
+    const live: Live = { session: opened, streams: 0, heard: true };
+    const health = keepChecking(live);
     opened.on('close', () => {
       retire();
       health.cancel();
     });
-    const health = keepChecking(opened);
     // An idle session, like an idle pooled socket, does not keep the process alive.
     opened.unref();
-    return opened;
+    return live;
   }
 
-  /** A PING every `timeoutMs`: one still unanswered when the next is due means the connection is dead. */
-  function keepChecking(checked: http2.ClientHttp2Session): Timer {
-    let answered = true;
+  /**
+   * Every `timeoutMs` without a byte from the server, a PING; one still unanswered at the next
+   * check means the connection is dead (as client-go's ReadIdleTimeout and PingTimeout).
+   */
+  function keepChecking(live: Live): Timer {
+    const checked = live.session;
+    let pinged = false;
     let timer = options.scheduler.schedule(options.timeoutMs, check);
     function check(): void {
       if (checked.destroyed) return;
-      if (!answered) {
+      if (live.heard) {
+        live.heard = false;
+        pinged = false;
+      } else if (pinged) {
         checked.destroy(new TransportError(`no answer to a PING within ${options.timeoutMs} ms: the connection is dead`, 'ETIMEDOUT'));
         return;
+      } else {
+        pinged = true;
+        checked.ping((error) => {
+          if (error === null) live.heard = true;
+        });
       }
-      answered = false;
-      checked.ping(() => (answered = true));
       timer = options.scheduler.schedule(options.timeoutMs, check);
     }
     return { cancel: () => timer.cancel() };
@@ -224,7 +233,8 @@ export function createWire(connection: KubeConnection, options: WireOptions): Wi
     };
   }
 
-  function openStream(opened: http2.ClientHttp2Session, request: WireRequest, events: WireEvents, abandon: (error: unknown) => void): http2.ClientHttp2Stream | undefined {
+  function openStream(live: Live, request: WireRequest, events: WireEvents, abandon: (error: unknown) => void): http2.ClientHttp2Stream | undefined {
+    const opened = live.session;
     let stream: http2.ClientHttp2Stream;
     try {
       stream = opened.request(
@@ -238,26 +248,22 @@ export function createWire(connection: KubeConnection, options: WireOptions): Wi
       return undefined;
     }
     // A session with streams open keeps the process alive, as a socket in use does.
-    if (streamsOpen.get(opened) === undefined) opened.ref();
-    streamsOpen.set(opened, (streamsOpen.get(opened) ?? 0) + 1);
+    if (live.streams++ === 0) opened.ref();
     stream.on('close', () => {
-      const left = (streamsOpen.get(opened) ?? 1) - 1;
-      if (left > 0) {
-        streamsOpen.set(opened, left);
-        return;
-      }
-      streamsOpen.delete(opened);
-      if (!opened.destroyed) opened.unref();
+      if (--live.streams === 0 && !opened.destroyed) opened.unref();
     });
     stream.on('error', (error) => events.error(streamError(error)));
-    stream.on('response', (headers) =>
+    stream.on('response', (headers) => {
+      live.heard = true;
       events.answer({
         status: Number(headers[':status'] ?? 0),
         header: (name) => headerText(headers[name]),
         body: stream,
         onClose: (listener) => stream.on('close', () => listener(stream.readableEnded)),
-      }),
-    );
+      });
+      // After the caller's own listeners, so nothing of the body flows before it reads.
+      stream.on('data', () => (live.heard = true));
+    });
     if (request.body !== undefined) stream.end(request.body);
     return stream;
   }
@@ -272,10 +278,19 @@ export function createWire(connection: KubeConnection, options: WireOptions): Wi
     close() {
       closed = true;
       agent.destroy();
-      void session?.then((opened) => opened?.destroy(), () => undefined);
+      void session?.then((live) => live?.session.destroy(), () => undefined);
       session = undefined;
     },
   };
+}
+
+/** An HTTP/2 session and what is known of it. */
+interface Live {
+  session: http2.ClientHttp2Session;
+  /** Streams open: while there are any the session keeps the process alive. */
+  streams: number;
+  /** Whether anything came from the server since the last health check. */
+  heard: boolean;
 }
 
 function headerText(value: string | string[] | number | undefined): string | undefined {

@@ -1,12 +1,12 @@
-import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { renameSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import http2, { type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import { promisify } from 'node:util';
 import { createGzip, gzipSync } from 'node:zlib';
 import t, { type Test } from 'tap';
 import type { KubeConnection } from '../../../src/kube/api/connection.js';
@@ -15,8 +15,10 @@ import { httpStatusOf, type KubeTransport, type WatchHandle, type WatchHandlers 
 import { fakeKubeApi, makePod, within, type FakeKubeApi } from '../../helpers/fake-kube-api.js';
 import { FakeTime, settle } from '../../helpers/fake-time.js';
 import { freePort } from '../../helpers/free-port.js';
+import { hasOpenssl, makePki, type Pki } from '../../helpers/pki.js';
 
 const WAIT_MS = 5000;
+const openssl = await hasOpenssl();
 const never = new AbortController().signal;
 
 function open(t: Test, connection: KubeConnection, options: HttpTransportOptions = {}): KubeTransport {
@@ -124,9 +126,45 @@ async function listen(t: Test, server: http.Server): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-/** An HTTP server whose handler the test writes, for answers the stand-in never gives. */
-async function scriptedServer(t: Test, handler: http.RequestListener): Promise<string> {
-  return `http://127.0.0.1:${await listen(t, http.createServer(handler))}`;
+const PROTOCOLS = ['http/1.1', 'h2'] as const;
+type Protocol = (typeof PROTOCOLS)[number];
+
+let sharedPki: Promise<Pki> | undefined;
+/** One CA and serving certificate for every h2 server of this file. */
+function testPki(): Promise<Pki> {
+  if (sharedPki === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'corridor-h2-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    sharedPki = makePki(dir);
+  }
+  return sharedPki;
+}
+
+/**
+ * A server whose handler the test writes, for answers the stand-in never gives: plain HTTP/1.1,
+ * or HTTP/2 over TLS (node:http2's compatibility API takes the same handler). Returns a connection to it.
+ */
+async function scriptedServer(t: Test, protocol: Protocol, handler: http.RequestListener): Promise<KubeConnection> {
+  if (protocol === 'http/1.1') return plain(`http://127.0.0.1:${await listen(t, http.createServer(handler))}`);
+  const pki = await testPki();
+  const server = http2.createSecureServer({ cert: pki.serverCert, key: pki.serverKey }, handler as unknown as (request: Http2ServerRequest, response: Http2ServerResponse) => void);
+  const sessions = new Set<ServerHttp2Session>();
+  server.on('session', (session) => {
+    sessions.add(session);
+    session.on('close', () => sessions.delete(session));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => {
+    for (const session of sessions) session.destroy();
+    server.close();
+  });
+  return plain(`https://127.0.0.1:${(server.address() as AddressInfo).port}`, { ca: pki.ca });
+}
+
+/** Registers `name` once per protocol, as `name (protocol)`. */
+function eachProtocol(name: string, body: (t: Test, protocol: Protocol) => Promise<void>): void {
+  for (const protocol of PROTOCOLS) t.test(`${name} (${protocol})`, { skip: protocol === 'h2' && !openssl && 'openssl not found' }, (t) => body(t, protocol));
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -176,11 +214,11 @@ t.test('a watch delivers ADDED, MODIFIED, DELETED and BOOKMARK events, asking fo
   t.equal(w.doneCalls, 0);
 });
 
-t.test('events split across chunks reach the handler whole, and a last event without a newline comes before done(null)', async (t) => {
+eachProtocol('events split across chunks reach the handler whole, and a last event without a newline comes before done(null)', async (t, protocol) => {
   const first = JSON.stringify({ type: 'ADDED', object: { metadata: { name: 'grüße-🚀', resourceVersion: '5' } } });
   const second = JSON.stringify({ type: 'MODIFIED', object: { metadata: { name: 'b', resourceVersion: '6' } } });
   const bytes = Buffer.from(`${first}\n${second}`);
-  const url = await scriptedServer(t, (request, response) => {
+  const server = await scriptedServer(t, protocol, (request, response) => {
     response.writeHead(200, { 'content-type': 'application/json' });
     void (async () => {
       // Cut inside the first event's multi-byte characters, and inside the second event.
@@ -191,17 +229,17 @@ t.test('events split across chunks reach the handler whole, and a last event wit
       response.end();
     })();
   });
-  const w = await watchFrom(open(t, plain(url)), '4');
+  const w = await watchFrom(open(t, server), '4');
   t.equal(await w.done(), null, 'a clean end');
   t.same(w.events.map((e) => [e.type, e.object.metadata.name]), [['ADDED', 'grüße-🚀'], ['MODIFIED', 'b']]);
 });
 
-t.test('a malformed line ends the watch with an error', async (t) => {
-  const url = await scriptedServer(t, (_request, response) => {
+eachProtocol('a malformed line ends the watch with an error', async (t, protocol) => {
+  const server = await scriptedServer(t, protocol, (_request, response) => {
     response.writeHead(200, { 'content-type': 'application/json' });
     response.write('{"type":"ADDED","object":{}}\nthis is not json\n{"type":"ADDED","object":{}}\n');
   });
-  const w = await watchFrom(open(t, plain(url)), '1');
+  const w = await watchFrom(open(t, server), '1');
   const error = await w.done();
   t.match(error, { code: 'EBADRESPONSE', message: /malformed watch event: this is not json/ });
   t.equal(w.events.length, 1, 'nothing after the bad line');
@@ -362,42 +400,6 @@ t.test('a missing token file is a clear error', async (t) => {
 
 // ---- TLS ----
 
-const run = promisify(execFile);
-
-interface Pki {
-  ca: string;
-  serverCert: string;
-  serverKey: string;
-  clientCert: string;
-  clientKey: string;
-}
-
-/** A throwaway CA, a serving certificate for 127.0.0.1 and a client certificate, made with openssl. */
-async function makePki(dir: string): Promise<Pki> {
-  const file = (name: string) => join(dir, name);
-  const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  await run('openssl', ['req', '-x509', ...key, '-keyout', file('ca.key'), '-out', file('ca.crt'), '-subj', '/CN=corridor-test-ca', '-days', '1',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
-  for (const [name, subject, ext] of [
-    ['server', '/CN=127.0.0.1', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n'],
-    ['client', '/CN=corridor-test-client', 'extendedKeyUsage=clientAuth\n'],
-  ] as const) {
-    writeFileSync(file(`${name}.ext`), ext);
-    await run('openssl', ['req', ...key, '-keyout', file(`${name}.key`), '-out', file(`${name}.csr`), '-subj', subject]);
-    await run('openssl', ['x509', '-req', '-in', file(`${name}.csr`), '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-CAcreateserial',
-      '-out', file(`${name}.crt`), '-days', '1', '-extfile', file(`${name}.ext`)]);
-  }
-  const read = (name: string) => readFileSync(file(name), 'utf8');
-  return { ca: read('ca.crt'), serverCert: read('server.crt'), serverKey: read('server.key'), clientCert: read('client.crt'), clientKey: read('client.key') };
-}
-
-let openssl = true;
-try {
-  await run('openssl', ['version']);
-} catch {
-  openssl = false;
-}
-
 t.test('over https: the CA and client certificate are used; insecure-skip-tls-verify skips server verification', { skip: !openssl && 'openssl not found' }, async (t) => {
   const pki = await makePki(t.testdir({}));
   const clients: string[] = [];
@@ -421,15 +423,15 @@ function gzipped(response: http.ServerResponse, status: number, body: unknown, h
   response.writeHead(status, { 'content-type': 'application/json', 'content-encoding': 'gzip', ...headers }).end(gzipSync(JSON.stringify(body)));
 }
 
-t.test('a list asks for gzip and reads a gzipped answer; limit, resourceVersionMatch and continue go on the query', async (t) => {
+eachProtocol('a list asks for gzip and reads a gzipped answer; limit, resourceVersionMatch and continue go on the query', async (t, protocol) => {
   const seen: Array<{ query: URLSearchParams; encoding: string | undefined }> = [];
-  const url = await scriptedServer(t, (request, response) => {
+  const server = await scriptedServer(t, protocol, (request, response) => {
     const query = new URL(request.url ?? '/', 'http://x').searchParams;
     seen.push({ query, encoding: request.headers['accept-encoding'] });
     const page = query.get('continue') === null ? { items: [{ metadata: { name: 'a' } }], token: 'next-page' } : { items: [{ metadata: { name: 'b' } }], token: '' };
     gzipped(response, 200, { kind: 'NamespaceList', metadata: { resourceVersion: '70', continue: page.token }, items: page.items });
   });
-  const transport = open(t, plain(url));
+  const transport = open(t, server);
   const first = await transport.list('namespaces', { resourceVersion: '60', resourceVersionMatch: 'NotOlderThan', limit: 500, signal: never });
   t.same(first, { items: [{ metadata: { name: 'a' } }], resourceVersion: '70', continue: 'next-page' });
   const second = await transport.list('namespaces', { resourceVersion: '60', resourceVersionMatch: 'NotOlderThan', limit: 500, continue: 'next-page', signal: never });
@@ -439,9 +441,9 @@ t.test('a list asks for gzip and reads a gzipped answer; limit, resourceVersionM
   t.same(Object.fromEntries(seen[1]?.query ?? []), { limit: '500', continue: 'next-page' }, 'the token alone: a resourceVersion beside it is a 400');
 });
 
-t.test('a gzipped watch delivers each event as its bytes arrive, before the stream ends', async (t) => {
+eachProtocol('a gzipped watch delivers each event as its bytes arrive, before the stream ends', async (t, protocol) => {
   let release: () => void = () => {};
-  const url = await scriptedServer(t, (_request, response) => {
+  const server = await scriptedServer(t, protocol, (_request, response) => {
     response.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
     const gzip = createGzip();
     gzip.pipe(response);
@@ -452,7 +454,7 @@ t.test('a gzipped watch delivers each event as its bytes arrive, before the stre
       gzip.end(`${JSON.stringify({ type: 'MODIFIED', object: { metadata: { name: 'first', resourceVersion: '9' } } })}\n`);
     };
   });
-  const w = await watchFrom(open(t, plain(url)), '7');
+  const w = await watchFrom(open(t, server), '7');
   const first = await w.next('the first event, while the stream is open');
   t.same([first.type, first.object.metadata.resourceVersion], ['ADDED', '8']);
   t.equal(w.doneCalls, 0, 'the stream is still open');
@@ -461,25 +463,25 @@ t.test('a gzipped watch delivers each event as its bytes arrive, before the stre
   t.equal(await w.done(), null);
 });
 
-t.test('a corrupt gzip body fails a list and a watch with EBADRESPONSE', async (t) => {
-  const url = await scriptedServer(t, (_request, response) => {
+eachProtocol('a corrupt gzip body fails a list and a watch with EBADRESPONSE', async (t, protocol) => {
+  const server = await scriptedServer(t, protocol, (_request, response) => {
     response.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end('this is not gzip');
   });
-  const transport = open(t, plain(url));
+  const transport = open(t, server);
   await t.rejects(listPods(transport), { code: 'EBADRESPONSE', message: /corrupt gzip body/ });
   const w = await watchFrom(transport, '1');
   t.match(await w.done(), { code: 'EBADRESPONSE' });
 });
 
-t.test('429 and 503 answers carry Retry-After (seconds or an HTTP date) for lists, watches and the node\'s GET and PATCH', async (t) => {
+eachProtocol('429 and 503 answers carry Retry-After (seconds or an HTTP date) for lists, watches and the node\'s GET and PATCH', async (t, protocol) => {
   const time = new FakeTime();
-  const url = await scriptedServer(t, (request, response) => {
+  const server = await scriptedServer(t, protocol, (request, response) => {
     const status = { kind: 'Status', status: 'Failure', reason: 'TooManyRequests', message: 'too many requests, please try again later', code: 429 };
     if (request.method === 'PATCH') return gzipped(response, 503, { ...status, reason: 'ServiceUnavailable', code: 503 }, { 'retry-after': new Date(time.now() + 7000).toUTCString() });
     // Large enough that the API server would gzip it too.
     gzipped(response, 429, status, { 'retry-after': '2' });
   });
-  const transport = open(t, plain(url), { clock: time, scheduler: time });
+  const transport = open(t, server, { clock: time, scheduler: time });
   await t.rejects(listPods(transport), { statusCode: 429, retryAfterMs: 2000, reason: 'TooManyRequests', message: /HTTP 429 TooManyRequests: too many requests/ });
   const w = await watchFrom(transport, '1');
   t.match(await w.done(), { statusCode: 429, retryAfterMs: 2000 });
@@ -488,18 +490,18 @@ t.test('429 and 503 answers carry Retry-After (seconds or an HTTP date) for list
 });
 
 /** A list answer the test writes chunk by chunk, on the fake clock: how a large list on a slow link arrives. */
-async function tricklingList(t: Test) {
+async function tricklingList(t: Test, protocol: Protocol) {
   const time = new FakeTime();
   let response: http.ServerResponse | undefined;
   let arrived: () => void = () => {};
   const request = new Promise<void>((resolve) => (arrived = resolve));
-  const url = await scriptedServer(t, (_request, res) => {
+  const server = await scriptedServer(t, protocol, (_request, res) => {
     response = res;
     res.writeHead(200, { 'content-type': 'application/json' });
     res.write('{"kind":"PodList","metadata":{"resourceVersion":"5"},"items":[');
     arrived();
   });
-  const transport = open(t, plain(url), { clock: time, scheduler: time, requestTimeoutMs: 1000 });
+  const transport = open(t, server, { clock: time, scheduler: time, requestTimeoutMs: 1000 });
   let settled = false;
   const listing = listPods(transport);
   listing.catch(() => undefined).finally(() => (settled = true));
@@ -515,8 +517,8 @@ async function tricklingList(t: Test) {
   return { time, listing, send, settled: () => settled };
 }
 
-t.test('a list that keeps arriving for many times the request timeout is not cut off: the timeout bounds silence, not size', async (t) => {
-  const { time, listing, send } = await tricklingList(t);
+eachProtocol('a list that keeps arriving for many times the request timeout is not cut off: the timeout bounds silence, not size', async (t, protocol) => {
+  const { time, listing, send } = await tricklingList(t, protocol);
   for (let i = 0; i < 10; i++) {
     await time.advance(600);
     await send(`${i === 0 ? '' : ','}{"metadata":{"name":"pod-${i}"}}`);
@@ -527,8 +529,8 @@ t.test('a list that keeps arriving for many times the request timeout is not cut
   t.equal(list.items.length, 10, 'all of it, after 6.6 s of a 1 s timeout');
 });
 
-t.test('a list whose server goes silent mid-body fails with ETIMEDOUT once nothing came for the request timeout', async (t) => {
-  const { time, listing, send, settled } = await tricklingList(t);
+eachProtocol('a list whose server goes silent mid-body fails with ETIMEDOUT once nothing came for the request timeout', async (t, protocol) => {
+  const { time, listing, send, settled } = await tricklingList(t, protocol);
   await time.advance(600);
   await send('{"metadata":{"name":"pod-0"}}');
   await time.advance(999);
