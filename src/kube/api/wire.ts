@@ -7,7 +7,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
 import { isIP } from 'node:net';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import tls from 'node:tls';
 import type { Scheduler, Timer } from '../../time/index.js';
 import type { KubeConnection } from './connection.js';
@@ -129,7 +129,7 @@ export function createWire(connection: KubeConnection, options: WireOptions): Wi
       const timer = options.scheduler.schedule(options.timeoutMs, () =>
         socket.destroy(new TransportError(`connect ${hostname}:${port}: no TLS handshake within ${options.timeoutMs} ms`, 'ETIMEDOUT')),
       );
-      socket.once('error', (error) => {
+      socket.on('error', (error) => {
         timer.cancel();
         reject(error);
       });
@@ -215,6 +215,7 @@ export function createWire(connection: KubeConnection, options: WireOptions): Wi
     currentSession().then(
       (opened) => {
         request.signal?.removeEventListener('abort', onAbort);
+        if (request.signal?.aborted === true) abandon(request.signal.reason);
         if (over) return;
         if (opened === undefined) fallback = sendHttp1(request, events);
         else stream = openStream(opened, request, events, abandon);
@@ -252,16 +253,29 @@ export function createWire(connection: KubeConnection, options: WireOptions): Wi
     stream.on('close', () => {
       if (--live.streams === 0 && !opened.destroyed) opened.unref();
     });
-    stream.on('error', (error) => events.error(streamError(error)));
+    // The body is handed on through a PassThrough because a stream whose session died ends (with
+    // its reset code) as a finished one does: here that is an error, as a cut HTTP/1.1 body is.
+    const body = new PassThrough();
+    let answered = false;
+    stream.on('error', (error) => {
+      const failure = streamError(error);
+      events.error(failure);
+      if (answered) body.destroy(failure as Error);
+    });
+    stream.on('end', () => {
+      if ((stream.rstCode ?? http2.constants.NGHTTP2_NO_ERROR) === http2.constants.NGHTTP2_NO_ERROR) body.end();
+      else body.destroy(new TransportError(`HTTP/2 stream reset (code ${stream.rstCode}): connection lost`, 'ECONNRESET'));
+    });
     stream.on('response', (headers) => {
       live.heard = true;
+      answered = true;
+      stream.pipe(body, { end: false });
       events.answer({
         status: Number(headers[':status'] ?? 0),
         header: (name) => headerText(headers[name]),
-        body: stream,
-        onClose: (listener) => stream.on('close', () => listener(stream.readableEnded)),
+        body,
+        onClose: (listener) => stream.on('close', () => listener(body.writableEnded)),
       });
-      // After the caller's own listeners, so nothing of the body flows before it reads.
       stream.on('data', () => (live.heard = true));
     });
     if (request.body !== undefined) stream.end(request.body);
