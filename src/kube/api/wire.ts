@@ -238,14 +238,17 @@ export function createWire(connection: KubeConnection, options: WireOptions): Wi
     const opened = live.session;
     let stream: http2.ClientHttp2Stream;
     try {
+      // As http.request: node:http2 would send a CR or LF in a value (a token file's stray newline).
+      for (const [name, value] of Object.entries(request.headers)) http.validateHeaderValue(name, value);
       stream = opened.request(
         { ':method': request.method, ':path': request.path, ...request.headers },
         { endStream: request.body === undefined, signal: request.signal },
       );
     } catch (error) {
-      // A session closing or out of stream ids: it takes no more; the caller retries on a new one.
-      opened.destroy();
-      abandon(new TransportError(`HTTP/2 session unusable: ${(error as Error).message}`, 'ECONNRESET'));
+      // A header refused, or a session closing or out of stream ids: such a session takes no
+      // more, and its close makes the next request open another.
+      if (opened.closed) opened.destroy();
+      abandon(error);
       return undefined;
     }
     // A session with streams open keeps the process alive, as a socket in use does.

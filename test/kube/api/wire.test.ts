@@ -69,6 +69,8 @@ async function countedServer(t: Test, pki: Pki, protocol: 'h2' | 'http/1.1', ser
       });
       return;
     }
+    // Serviceaccounts stand for a stream the server resets (HTTP/2 only).
+    if (url.pathname === '/api/v1/serviceaccounts' && 'stream' in response) return response.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
     if (url.pathname.startsWith('/api/v1/nodes/')) return json(200, { metadata: { name: url.pathname.split('/').pop() } });
     if (url.searchParams.get('watch') === 'true') {
       response.writeHead(200, { 'content-type': 'application/json' });
@@ -218,6 +220,14 @@ t.test('over HTTP/2', { skip: !openssl && 'openssl not found' }, async (t) => {
     t.equal(server.sessions.length, 2);
   });
 
+  t.test('a stream the server resets fails as a reset connection, and the session serves on', async (t) => {
+    const server = await countedServer(t, pki, 'h2');
+    const transport = open(t, server.connection);
+    await t.rejects(transport.list('serviceaccounts', { signal: never }), { name: 'TransportError', code: 'ECONNRESET', message: /NGHTTP2_INTERNAL_ERROR/ });
+    await transport.list('pods', { signal: never });
+    t.equal(server.sessions.length, 1);
+  });
+
   t.test('an aborted list and an aborted watch reset only their own streams', async (t) => {
     const server = await countedServer(t, pki, 'h2');
     const transport = open(t, server.connection);
@@ -343,3 +353,30 @@ async function freezableRelay(t: Test, target: URL) {
     },
   };
 }
+
+t.test('a header Node refuses fails its request alone, and a transport closed during its handshake opens no session', { skip: !openssl && 'openssl not found' }, async (t) => {
+  const pki = await makePki(t.testdir({}));
+  const server = await countedServer(t, pki, 'h2');
+  const wire = createWire(server.connection, { timeoutMs: 5000, scheduler: new FakeTime() });
+  t.teardown(() => wire.close());
+  const send = (headers: Record<string, string>) =>
+    within(
+      new Promise<unknown>((resolve) => wire.send({ method: 'GET', path: '/api/v1/pods', headers }, { answer: (answer) => resolve(answer.status), error: resolve })),
+      WAIT_MS,
+      'the request',
+    );
+  t.match(await send({ authorization: 'Bearer bad\ntoken' }), { code: 'ERR_INVALID_CHAR' }, 'as http.request refuses it');
+  t.equal(await send({}), 200, 'the session still serves');
+  t.equal(wire.protocol, 'h2');
+  t.equal(server.sessions.length, 1);
+
+  const closing = createWire(server.connection, { timeoutMs: 5000, scheduler: new FakeTime() });
+  const failed = within(
+    new Promise<unknown>((resolve) => closing.send({ method: 'GET', path: '/api/v1/pods', headers: {} }, { answer: () => resolve('answered'), error: resolve })),
+    WAIT_MS,
+    'the request on the closed transport',
+  );
+  closing.close();
+  t.match(await failed, { code: 'ECONNRESET', message: /the transport is closed/ });
+  t.equal(server.sessions.length, 1, 'no session for the closed transport');
+});
