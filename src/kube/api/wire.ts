@@ -23,7 +23,7 @@ export class TransportError extends Error {
   }
 }
 
-export interface WireRequest {
+interface WireRequest {
   method: string;
   /** Path and query, the server URL's path prefix included. */
   path: string;
@@ -43,7 +43,7 @@ export interface WireAnswer {
   onClose(listener: (complete: boolean) => void): void;
 }
 
-export interface WireEvents {
+interface WireEvents {
   answer(answer: WireAnswer): void;
   /** A failure before the answer (and possibly after it: the callers' handlers are idempotent). */
   error(error: unknown): void;
@@ -88,7 +88,9 @@ export function createWire(connection: KubeConnection, options: WireOptions): Wi
     // Never an address as SNI (RFC 6066); the certificate is still checked against the host.
     servername: connection.tlsServerName ?? (isIP(hostname) === 0 ? hostname : undefined),
   };
-  const agent = secure ? new https.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS, ...tlsOptions }) : new http.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS });
+  const agent = secure
+    ? new https.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS, ...tlsOptions })
+    : new http.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS });
   // Plain http:// servers speak HTTP/1.1 (no h2c). Over TLS, the first handshake decides: a server
   // that does not choose h2 is spoken to in HTTP/1.1 for the transport's life.
   let protocol: 'h2' | 'http/1.1' | undefined = secure ? undefined : 'http/1.1';
@@ -96,7 +98,8 @@ export function createWire(connection: KubeConnection, options: WireOptions): Wi
   let closed = false;
 
   function sendHttp1(request: WireRequest, events: WireEvents): WireCall {
-    const req = (secure ? https : http).request({ hostname, port, path: request.path, method: request.method, headers: request.headers, agent, signal: request.signal });
+    const { path, method, headers, signal } = request;
+    const req = (secure ? https : http).request({ hostname, port, path, method, headers, agent, signal });
     req.on('error', (error) => events.error(error));
     req.on('response', (response) =>
       events.answer({
@@ -129,7 +132,7 @@ export function createWire(connection: KubeConnection, options: WireOptions): Wi
       const timer = options.scheduler.schedule(options.timeoutMs, () =>
         socket.destroy(new TransportError(`connect ${hostname}:${port}: no TLS handshake within ${options.timeoutMs} ms`, 'ETIMEDOUT')),
       );
-      socket.on('error', (error) => {
+      socket.on('error', (error: Error) => {
         timer.cancel();
         reject(error);
       });
