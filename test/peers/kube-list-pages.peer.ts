@@ -1,7 +1,5 @@
-import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import https from 'node:https';
-import net, { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import t, { type Test } from 'tap';
@@ -17,6 +15,7 @@ import { within } from '../helpers/fake-kube-api.js';
 import { controlPlaneBinaries, startControlPlane, type ControlPlane } from '../helpers/kube-apiserver.js';
 import { sink } from '../helpers/log-sink.js';
 import { reportPeerWhenPassing, skipPeer } from '../helpers/peers.js';
+import { tcpRelay } from '../helpers/tcp-relay.js';
 
 /**
  * The agent's own Kubernetes client (the thin node:http transport and its reflectors) against a
@@ -28,26 +27,6 @@ import { reportPeerWhenPassing, skipPeer } from '../helpers/peers.js';
 const PEER = 'kube-apiserver (list pages, gzip)';
 const NAMESPACES = 2000;
 const control = controlPlaneBinaries(t);
-
-/** A TCP relay to `target` that counts the bytes the server sends back through it. */
-async function countingRelay(t: Test, target: URL): Promise<{ server: string; received(): number }> {
-  let received = 0;
-  const relay = net.createServer((client) => {
-    const upstream = net.connect(Number(target.port), target.hostname);
-    upstream.on('data', (chunk: Buffer) => (received += chunk.length));
-    client.pipe(upstream).pipe(client);
-    const close = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', close).on('close', close);
-    upstream.on('error', close).on('close', close);
-  });
-  relay.listen(0, '127.0.0.1');
-  await once(relay, 'listening');
-  t.teardown(() => relay.close());
-  return { server: `https://127.0.0.1:${(relay.address() as AddressInfo).port}`, received: () => received };
-}
 
 /** The admin's kubeconfig pointed at `server`, as a file the agent's connection code reads. */
 async function adminConnection(t: Test, plane: ControlPlane, server: string) {
@@ -148,7 +127,7 @@ else {
     });
 
     await t.test('gzip on the wire: the transport\'s list of 2,000 namespaces costs a fraction of the uncompressed bytes', async (t) => {
-      const relay = await countingRelay(t, new URL(plane.server));
+      const relay = await tcpRelay(t, new URL(plane.server));
       const { connection, token } = await adminConnection(t, plane, relay.server);
       const transport = createHttpTransport(connection);
       t.teardown(() => transport.close?.());
@@ -161,6 +140,52 @@ else {
       const plain = relay.received() - start;
       t.comment(`${list.items.length} namespaces: ${plain} bytes uncompressed, ${gzipped} bytes with gzip (${(plain / gzipped).toFixed(1)}x less)`);
       t.ok(gzipped * 3 < plain, 'gzip cut the bytes at least threefold');
+    });
+
+    await t.test('an agent\'s pod directory holds one TCP connection to the API server: its lists and three watches are streams of one HTTP/2 session', async (t) => {
+      const relay = await tcpRelay(t, new URL(plane.server));
+      const { connection } = await adminConnection(t, plane, relay.server);
+      const http = createHttpTransport(connection);
+      // The agent's transport, telling the test which objects its watches delivered.
+      const delivered = new Map<string, () => void>();
+      const deliveredOf = (name: string) => new Promise<void>((resolve) => delivered.set(name, resolve));
+      const transport: KubeTransport = {
+        ...http,
+        watch: (resource, request, handlers) =>
+          http.watch(resource, request, {
+            event: (type, object) => {
+              handlers.event(type, object);
+              delivered.get(String((object as { metadata?: { name?: string } }).metadata?.name))?.();
+            },
+            done: (error) => handlers.done(error),
+          }),
+      };
+      const directory = createPodDirectory({
+        transport,
+        nodeName: 'node-a',
+        watchServiceAccounts: true,
+        scheduler: systemScheduler,
+        clock: systemClock,
+        metrics: createMetrics(new Registry(), 'test', { defaultMetrics: false }),
+        logger: createLogger('silent'),
+      });
+      t.teardown(() => {
+        directory.stop();
+        http.close?.();
+      });
+      directory.start();
+      await within(directory.whenReady(), 60_000, 'the directory ready');
+      // Each watch open and delivering: a namespace, a ServiceAccount in it and a pod on the node.
+      const seen = ['one-connection', 'one-connection-sa', 'one-connection-pod'].map(deliveredOf);
+      await core.createNamespace({ body: { metadata: { name: 'one-connection' } } });
+      await core.createNamespacedServiceAccount({ namespace: 'one-connection', body: { metadata: { name: 'one-connection-sa' } } });
+      await core.createNamespacedPod({
+        namespace: 'one-connection',
+        body: { metadata: { name: 'one-connection-pod' }, spec: { nodeName: 'node-a', containers: [{ name: 'app', image: 'registry.invalid/app' }] } },
+      });
+      await within(Promise.all(seen), 30_000, 'the three watches to deliver');
+      t.comment(`lists of pods, namespaces and serviceaccounts, then their three watches: ${relay.connections()} TCP connection(s) to the API server`);
+      t.equal(relay.connections(), 1, 'one connection (over HTTP/1.1: one per open watch, and the lists\' own)');
     });
   });
 }

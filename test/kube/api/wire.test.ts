@@ -11,6 +11,7 @@ import { createWire } from '../../../src/kube/api/wire.js';
 import { within } from '../../helpers/fake-kube-api.js';
 import { FakeTime, settle } from '../../helpers/fake-time.js';
 import { hasOpenssl, makePki, type Pki } from '../../helpers/pki.js';
+import { tcpRelay } from '../../helpers/tcp-relay.js';
 
 const WAIT_MS = 5000;
 const never = new AbortController().signal;
@@ -193,7 +194,7 @@ t.test('over HTTP/2', { skip: !openssl && 'openssl not found' }, async (t) => {
 
   t.test('a half-open connection is found by an unanswered PING: its watch ends with ETIMEDOUT and the next request opens a new one', async (t) => {
     const server = await countedServer(t, pki, 'h2');
-    const relay = await freezableRelay(t, new URL(server.connection.server));
+    const relay = await tcpRelay(t, new URL(server.connection.server));
     const time = new FakeTime();
     const transport = open(t, { ...server.connection, server: relay.server }, { clock: time, scheduler: time, requestTimeoutMs: 1000 });
     const watch = recorder();
@@ -307,76 +308,3 @@ async function silentServer(t: Test) {
     connected: (count: number) => new Promise<void>((resolve) => (sockets.length >= count ? resolve() : waiting.push({ count, resolve }))),
   };
 }
-
-/**
- * A TCP relay to `target` (TLS passes through it) that can freeze: stop carrying bytes either way
- * without closing anything, as a link that died without a FIN or RST. New connections are carried.
- */
-async function freezableRelay(t: Test, target: URL) {
-  const frozen = new Set<() => void>();
-  const backWaiters: Array<() => void> = [];
-  const pairs = new Set<Socket>();
-  const relay = net.createServer((client) => {
-    const upstream = net.connect(Number(target.port), target.hostname);
-    pairs.add(client).add(upstream);
-    client.on('data', (chunk: Buffer) => upstream.write(chunk));
-    const back = (chunk: Buffer) => {
-      client.write(chunk);
-      for (const waiter of backWaiters.splice(0)) waiter();
-    };
-    upstream.on('data', back);
-    frozen.add(() => {
-      client.removeAllListeners('data');
-      upstream.removeListener('data', back);
-    });
-    const close = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', close).on('close', close);
-    upstream.on('error', close).on('close', close);
-  });
-  relay.listen(0, '127.0.0.1');
-  await once(relay, 'listening');
-  t.teardown(() => {
-    for (const socket of pairs) socket.destroy();
-    relay.close();
-  });
-  return {
-    server: `https://127.0.0.1:${(relay.address() as AddressInfo).port}`,
-    /** Resolves when bytes next come back from the server. */
-    nextBytesBack: () => new Promise<void>((resolve) => backWaiters.push(resolve)),
-    /** Stops carrying the connections open now. */
-    freeze() {
-      for (const stop of frozen) stop();
-      frozen.clear();
-    },
-  };
-}
-
-t.test('a header Node refuses fails its request alone, and a transport closed during its handshake opens no session', { skip: !openssl && 'openssl not found' }, async (t) => {
-  const pki = await makePki(t.testdir({}));
-  const server = await countedServer(t, pki, 'h2');
-  const wire = createWire(server.connection, { timeoutMs: 5000, scheduler: new FakeTime() });
-  t.teardown(() => wire.close());
-  const send = (headers: Record<string, string>) =>
-    within(
-      new Promise<unknown>((resolve) => wire.send({ method: 'GET', path: '/api/v1/pods', headers }, { answer: (answer) => resolve(answer.status), error: resolve })),
-      WAIT_MS,
-      'the request',
-    );
-  t.match(await send({ authorization: 'Bearer bad\ntoken' }), { code: 'ERR_INVALID_CHAR' }, 'as http.request refuses it');
-  t.equal(await send({}), 200, 'the session still serves');
-  t.equal(wire.protocol, 'h2');
-  t.equal(server.sessions.length, 1);
-
-  const closing = createWire(server.connection, { timeoutMs: 5000, scheduler: new FakeTime() });
-  const failed = within(
-    new Promise<unknown>((resolve) => closing.send({ method: 'GET', path: '/api/v1/pods', headers: {} }, { answer: () => resolve('answered'), error: resolve })),
-    WAIT_MS,
-    'the request on the closed transport',
-  );
-  closing.close();
-  t.match(await failed, { code: 'ECONNRESET', message: /the transport is closed/ });
-  t.equal(server.sessions.length, 1, 'no session for the closed transport');
-});
