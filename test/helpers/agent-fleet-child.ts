@@ -1,5 +1,6 @@
 // One process of a simulated fleet (agent-fleet.ts): many agents' Kubernetes code, each its own
 // HTTP transport (its own connections) and pod directory for its own node, as on real nodes.
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { Registry } from 'prom-client';
 import { createHttpTransport } from '../../src/kube/api/http-transport.js';
 import { createPodDirectory } from '../../src/kube/index.js';
@@ -22,7 +23,7 @@ process.once('message', (start: FleetChildStart) => {
 
   const report = async (final: boolean) => {
     const throttled = (await metrics.kubeThrottled.get()).values.reduce((sum, v) => sum + v.value, 0);
-    send({ type: final ? 'done' : 'progress', readyAtMs, throttled });
+    send({ type: final ? 'done' : 'progress', readyAtMs, throttled, connections: connectionsTo(Number(new URL(start.server).port)) });
   };
 
   start.nodes.forEach((nodeName, i) => {
@@ -59,3 +60,30 @@ process.once('message', (start: FleetChildStart) => {
     }
   });
 });
+
+/**
+ * This process's established TCP connections to `port`: its socket descriptors (/proc/self/fd)
+ * found in the kernel's TCP tables, so a connection of another process (the API server's own end
+ * on loopback, another fleet process) is not counted.
+ */
+function connectionsTo(port: number): number {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1];
+      if (inode !== undefined) inodes.add(inode);
+    } catch {
+      // Closed while listed (the readdir's own descriptor among them).
+    }
+  }
+  let count = 0;
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      // sl local_address rem_address st ... inode: the remote port in hex, 01 = ESTABLISHED.
+      const fields = line.trim().split(/\s+/);
+      const remotePort = Number.parseInt(fields[2]?.split(':')[1] ?? '', 16);
+      if (remotePort === port && fields[3] === '01' && inodes.has(fields[9] ?? '')) count++;
+    }
+  }
+  return count;
+}

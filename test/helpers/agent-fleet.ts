@@ -16,11 +16,15 @@ export interface FleetChildStart {
   startJitterMs: number;
 }
 
-/** Per agent, when it was ready (ms after the epoch) or undefined; the lists and watches refused with 429 or 503. */
+/**
+ * Per agent, when it was ready (ms after the epoch) or undefined; the lists and watches refused
+ * with 429 or 503; the process's TCP connections to the API server when it reported.
+ */
 export interface FleetChildReport {
   type: 'progress' | 'done';
   readyAtMs: Array<number | undefined>;
   throttled: number;
+  connections: number;
 }
 
 export interface FleetOptions {
@@ -48,6 +52,8 @@ export interface FleetResult {
   lastReadyMs: number;
   /** Lists and watches the API server refused (429, or 503 with Retry-After), all agents together. */
   throttled: number;
+  /** TCP connections the agents held to the API server at the end, all together (one per agent over HTTP/2). */
+  connections: number;
 }
 
 /**
@@ -94,14 +100,12 @@ export async function runFleet(t: Test, options: FleetOptions): Promise<FleetRes
   });
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), options.timeoutMs + 2000 + options.spreadMs)));
-  if ((await Promise.race([Promise.all(finished), timedOut])) === 'timeout') {
-    // Who is ready so far: each process answers with its progress.
-    for (const [p, child] of children.entries()) {
-      if (reports[p]?.type === 'done') continue;
-      const progress = new Promise<FleetChildReport>((resolve) => child.once('message', resolve));
-      child.send({ type: 'report' });
-      reports[p] = await progress;
-    }
+  await Promise.race([Promise.all(finished), timedOut]);
+  // Who is ready by now and the connections held, once every watch is open: each process answers with its progress.
+  for (const [p, child] of children.entries()) {
+    const progress = new Promise<FleetChildReport>((resolve) => child.once('message', resolve));
+    child.send({ type: 'report' });
+    reports[p] = await progress;
   }
   clearTimeout(timer);
   await stopAll();
@@ -111,5 +115,6 @@ export async function runFleet(t: Test, options: FleetOptions): Promise<FleetRes
     ready: readyAt.length,
     lastReadyMs: Math.max(0, ...readyAt),
     throttled: reports.reduce((sum, report) => sum + report.throttled, 0),
+    connections: reports.reduce((sum, report) => sum + report.connections, 0),
   };
 }

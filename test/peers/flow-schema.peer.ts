@@ -113,7 +113,7 @@ if (!control.ok || !helm.ok) {
       const before = await rejectedByServer(plane, adminToken);
       const result = await runFleet(t, { server: plane.server, ca: plane.caPem, token, agents: AGENTS, processes: PROCESSES, spreadMs, startJitterMs, timeoutMs: 120_000, nodeName: (i) => `node-${i}` });
       const refused = refusedSince(before, await rejectedByServer(plane, adminToken));
-      t.comment(`${label}: ${result.ready}/${result.agents} agents ready, the last ${(result.lastReadyMs / 1000).toFixed(1)} s after the first started; APF refused ${refused.total} requests (${refused.detail}); the agents saw ${result.throttled} 429s/503s`);
+      t.comment(`${label}: ${result.ready}/${result.agents} agents ready, the last ${(result.lastReadyMs / 1000).toFixed(1)} s after the first started; APF refused ${refused.total} requests (${refused.detail}); the agents saw ${result.throttled} 429s/503s; they held ${result.connections} TCP connections to the API server`);
       return { ...result, rejected: refused.total };
     };
 
@@ -125,6 +125,7 @@ if (!control.ok || !helm.ok) {
       t.equal(result.ready, AGENTS, 'every agent ready');
       t.equal(result.rejected, 0, 'the API server refused none of their requests');
       t.equal(result.throttled, 0, 'no agent saw a 429');
+      t.equal(result.connections, AGENTS, 'one connection per agent: its lists and watches are streams of one HTTP/2 session');
       t.comment(`the last agent ready ${result.lastReadyMs} ms after the first started (target ${READY_TARGET_MS} ms)`);
       t.ok(result.lastReadyMs <= READY_WITHIN_MS, `within ${READY_WITHIN_MS} ms`);
       for (const object of created) await objects.delete(object);

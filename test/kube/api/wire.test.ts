@@ -157,6 +157,7 @@ t.test('over HTTP/2', { skip: !openssl && 'openssl not found' }, async (t) => {
     t.equal(server.sessions.length, 1, 'one HTTP/2 session');
     t.same(new Set(server.versions), new Set(['2.0']), 'every request over HTTP/2');
     t.equal(server.versions.length, 7);
+    t.equal(server.sessions[0]?.remoteSettings.initialWindowSize, 4 * 1024 * 1024, 'a list may arrive 4 MiB per round trip, not 64 KiB');
   });
 
   t.test('a GOAWAY lets the open watch end cleanly, and the next request opens a new session', async (t) => {
