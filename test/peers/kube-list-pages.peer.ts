@@ -48,6 +48,21 @@ function plainList(server: string, token: string, ca: string): Promise<void> {
   });
 }
 
+/** The agent's transport, telling the test the name of each object its watches delivered, once the agent has handled it. */
+function tellingWatches(http: KubeTransport, handled: (name: string) => void): KubeTransport {
+  return {
+    ...http,
+    watch: (resource, request, handlers) =>
+      http.watch(resource, request, {
+        event: (type, object) => {
+          handlers.event(type, object);
+          handled(String((object as { metadata?: { name?: string } }).metadata?.name));
+        },
+        done: (error) => handlers.done(error),
+      }),
+  };
+}
+
 if (!control.ok) skipPeer(t, PEER, control.reason);
 else {
   const { binaries } = control;
@@ -87,20 +102,9 @@ else {
     await t.test('the pod directory lists 2,000 namespaces from the watch cache (resourceVersion=0, limit ignored) and watches from that list', async (t) => {
       const { connection } = await adminConnection(t, plane, plane.server);
       const http = createHttpTransport(connection);
-      // The agent's transport, telling the test when a namespace's watch event has been handled.
       let sawLate: () => void = () => {};
       const lateHandled = new Promise<void>((resolve) => (sawLate = resolve));
-      const transport: KubeTransport = {
-        ...http,
-        watch: (resource, request, handlers) =>
-          http.watch(resource, request, {
-            event: (type, object) => {
-              handlers.event(type, object);
-              if ((object as { metadata?: { name?: string } }).metadata?.name === 'after-the-list') sawLate();
-            },
-            done: (error) => handlers.done(error),
-          }),
-      };
+      const transport = tellingWatches(http, (name) => name === 'after-the-list' && sawLate());
       const logs = sink();
       const directory = createPodDirectory({
         transport,
@@ -146,20 +150,9 @@ else {
       const relay = await tcpRelay(t, new URL(plane.server));
       const { connection } = await adminConnection(t, plane, relay.server);
       const http = createHttpTransport(connection);
-      // The agent's transport, telling the test which objects its watches delivered.
       const delivered = new Map<string, () => void>();
       const deliveredOf = (name: string) => new Promise<void>((resolve) => delivered.set(name, resolve));
-      const transport: KubeTransport = {
-        ...http,
-        watch: (resource, request, handlers) =>
-          http.watch(resource, request, {
-            event: (type, object) => {
-              handlers.event(type, object);
-              delivered.get(String((object as { metadata?: { name?: string } }).metadata?.name))?.();
-            },
-            done: (error) => handlers.done(error),
-          }),
-      };
+      const transport = tellingWatches(http, (name) => delivered.get(name)?.());
       const directory = createPodDirectory({
         transport,
         nodeName: 'node-a',

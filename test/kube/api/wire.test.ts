@@ -120,6 +120,14 @@ function recorder() {
   return { handlers, events: () => events, done: (what = 'the watch to end') => within(done, WAIT_MS, what) };
 }
 
+/** A pods watch on `transport` with a fresh recorder, once `server` has the request; the server's side of it. */
+async function openWatch(transport: KubeTransport, server: Counted) {
+  const watch = recorder();
+  const opened = server.nextWatch();
+  const handle = await watchPods(transport, watch.handlers);
+  return { watch, handle, response: await opened };
+}
+
 const watchPods = (transport: KubeTransport, handlers: WatchHandlers) => transport.watch('pods', { resourceVersion: '1', timeoutSeconds: 60 }, handlers);
 
 const tokenRequest = (audience: string) => ({
@@ -163,10 +171,7 @@ t.test('over HTTP/2', { skip: !openssl && 'openssl not found' }, async (t) => {
   t.test('a GOAWAY lets the open watch end cleanly, and the next request opens a new session', async (t) => {
     const server = await countedServer(t, pki, 'h2');
     const transport = open(t, server.connection);
-    const watch = recorder();
-    const opened = server.nextWatch();
-    await watchPods(transport, watch.handlers);
-    const response = await opened;
+    const { watch, response } = await openWatch(transport, server);
     // As an API server shutting down: GOAWAY, then the watches it was serving end.
     server.sessions[0]?.goaway(http2.constants.NGHTTP2_NO_ERROR, 1);
     await settle();
@@ -180,10 +185,7 @@ t.test('over HTTP/2', { skip: !openssl && 'openssl not found' }, async (t) => {
   t.test('a session whose connection drops ends its watch with an error, and the next request opens a new session', async (t) => {
     const server = await countedServer(t, pki, 'h2');
     const transport = open(t, server.connection);
-    const watch = recorder();
-    const opened = server.nextWatch();
-    await watchPods(transport, watch.handlers);
-    await opened;
+    const { watch } = await openWatch(transport, server);
     server.dropConnections();
     const error = await watch.done();
     t.not(error, null, 'not a clean end');
@@ -198,10 +200,7 @@ t.test('over HTTP/2', { skip: !openssl && 'openssl not found' }, async (t) => {
     const relay = await tcpRelay(t, new URL(server.connection.server));
     const time = new FakeTime();
     const transport = open(t, { ...server.connection, server: relay.server }, { clock: time, scheduler: time, requestTimeoutMs: 1000 });
-    const watch = recorder();
-    const opened = server.nextWatch();
-    await watchPods(transport, watch.handlers);
-    await opened;
+    const { watch } = await openWatch(transport, server);
 
     // A PING answered keeps the session: the check after a quiet second sends one...
     await time.advance(1000);
@@ -236,10 +235,7 @@ t.test('over HTTP/2', { skip: !openssl && 'openssl not found' }, async (t) => {
     const controller = new AbortController();
     controller.abort();
     await t.rejects(transport.list('pods', { signal: controller.signal }), { name: 'AbortError' }, 'aborted before its session is open');
-    const watch = recorder();
-    const opened = server.nextWatch();
-    const handle = await watchPods(transport, watch.handlers);
-    await opened;
+    const { handle } = await openWatch(transport, server);
     handle.abort();
     await transport.list('pods', { signal: never });
     t.equal(server.sessions.length, 1, 'the session lives on');
@@ -252,10 +248,7 @@ t.test('a server that does not offer h2 is spoken to in HTTP/1.1, without anothe
   const transport = open(t, server.connection);
   await transport.list('pods', { signal: never });
   t.equal(server.connections, 2, 'the handshake that found no h2, then a pooled HTTP/1.1 connection');
-  const watch = recorder();
-  const opened = server.nextWatch();
-  await watchPods(transport, watch.handlers);
-  await opened;
+  const { watch } = await openWatch(transport, server);
   await transport.list('namespaces', { signal: never });
   t.equal(server.connections, 3, 'one more for the watch (HTTP/1.1 holds a connection per watch), no new probe');
   t.same(new Set(server.versions), new Set(['1.1']));
