@@ -1,7 +1,8 @@
 // The agent lists and watches through this thin node:http(2) client (wire.ts: one HTTP/2 session
 // where the server offers it) instead of @kubernetes/client-node's: importing client-node costs
-// about 90 MB of RSS on every node, for what is a list and a watch per resource. client-node stays where a kubeconfig needs its auth
-// plugins (exec, auth-provider: open-transport.ts loads it only then) and in `corridor explain`.
+// about 90 MB of RSS on every node, for what is a list and a watch per resource. client-node stays
+// where a kubeconfig needs its auth plugins (exec, auth-provider: open-transport.ts loads it only
+// then) and in `corridor explain`.
 import { statSync, readFileSync } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
 import zlib from 'node:zlib';
@@ -61,9 +62,10 @@ const MAX_ERROR_BODY = 64 * 1024;
 const MAX_OBJECT_BODY = 4 * 1024 * 1024;
 
 /**
- * The KubeTransport over HTTP/2 or HTTP/1.1 (see wire.ts), speaking the list and watch protocol directly: GET with
- * query parameters, JSON lists, newline-delimited JSON watch events. It replaces client-node on
- * the agent's path, which would cost about 90 MB of RSS on every node for two GET requests.
+ * The KubeTransport over HTTP/2 or HTTP/1.1 (see wire.ts), speaking the list and watch protocol
+ * directly: GET with query parameters, JSON lists, newline-delimited JSON watch events. It
+ * replaces client-node on the agent's path, which would cost about 90 MB of RSS on every node for
+ * two GET requests.
  */
 export function createHttpTransport(connection: KubeConnection, options: HttpTransportOptions = {}): KubeTransport {
   const prefix = new URL(connection.server).pathname.replace(/\/+$/, '');
