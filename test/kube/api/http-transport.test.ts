@@ -1,9 +1,9 @@
 import { once } from 'node:events';
 import { mkdtempSync, renameSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import http2, { type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
+import http2, { type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
@@ -147,19 +147,28 @@ function testPki(): Promise<Pki> {
 async function scriptedServer(t: Test, protocol: Protocol, handler: http.RequestListener): Promise<KubeConnection> {
   if (protocol === 'http/1.1') return plain(`http://127.0.0.1:${await listen(t, http.createServer(handler))}`);
   const pki = await testPki();
-  const server = http2.createSecureServer({ cert: pki.serverCert, key: pki.serverKey }, handler as unknown as (request: Http2ServerRequest, response: Http2ServerResponse) => void);
-  const sessions = new Set<ServerHttp2Session>();
-  server.on('session', (session) => {
-    sessions.add(session);
-    session.on('close', () => sessions.delete(session));
+  const url = await serveTls(t, 'h2', { cert: pki.serverCert, key: pki.serverKey }, handler);
+  return plain(url, { ca: pki.ca });
+}
+
+/** A TLS server on loopback, HTTP/1.1 (https) or HTTP/2 (node:http2, same handler), until the test ends; returns its URL. */
+async function serveTls(t: Test, protocol: Protocol, options: https.ServerOptions, handler: http.RequestListener): Promise<string> {
+  const server =
+    protocol === 'h2'
+      ? http2.createSecureServer(options, handler as unknown as (request: Http2ServerRequest, response: Http2ServerResponse) => void)
+      : https.createServer(options, handler);
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   t.teardown(() => {
-    for (const session of sessions) session.destroy();
+    for (const socket of sockets) socket.destroy();
     server.close();
   });
-  return plain(`https://127.0.0.1:${(server.address() as AddressInfo).port}`, { ca: pki.ca });
+  return `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 /** Registers `name` once per protocol, as `name (protocol)`. */
@@ -400,20 +409,21 @@ t.test('a missing token file is a clear error', async (t) => {
 
 // ---- TLS ----
 
-t.test('over https: the CA and client certificate are used; insecure-skip-tls-verify skips server verification', { skip: !openssl && 'openssl not found' }, async (t) => {
+eachProtocol('over https: the CA, the client certificate and tls-server-name are used; insecure-skip-tls-verify skips server verification', async (t, protocol) => {
   const pki = await makePki(t.testdir({}));
   const clients: string[] = [];
-  const server = https.createServer({ cert: pki.serverCert, key: pki.serverKey, ca: pki.ca, requestCert: true, rejectUnauthorized: true }, (request, response) => {
+  const options = { cert: pki.serverCert, key: pki.serverKey, ca: pki.ca, requestCert: true, rejectUnauthorized: true };
+  const url = await serveTls(t, protocol, options, (request, response) => {
     clients.push(String((request.socket as TLSSocket).getPeerCertificate().subject?.CN));
     response.writeHead(200, { 'content-type': 'application/json' }).end('{"kind":"PodList","metadata":{"resourceVersion":"7"},"items":[]}');
   });
-  const url = `https://127.0.0.1:${await listen(t, server)}`;
   const listWith = (settings: Partial<KubeConnection>) => listPods(open(t, plain(url, settings)));
   const client = { cert: pki.clientCert, key: pki.clientKey };
 
   t.equal((await listWith({ ...client, ca: pki.ca })).resourceVersion, '7');
   t.same(clients, ['corridor-test-client'], 'the client certificate was presented');
   await t.rejects(listWith(client), { code: /CERT|SIGNATURE|ISSUER/ }, 'an unknown CA is refused');
+  await t.rejects(listWith({ ...client, ca: pki.ca, tlsServerName: 'other.invalid' }), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' }, 'the certificate is checked against tls-server-name');
   t.equal((await listWith({ ...client, insecureSkipTlsVerify: true })).resourceVersion, '7');
   await t.rejects(listWith({ ca: pki.ca }), 'without a client certificate the server refuses');
 });
