@@ -302,3 +302,30 @@ async function silentServer(t: Test) {
     connected: (count: number) => new Promise<void>((resolve) => (sockets.length >= count ? resolve() : waiting.push({ count, resolve }))),
   };
 }
+
+t.test('a header Node refuses fails its request alone, and a transport closed during its handshake opens no session', { skip: !openssl && 'openssl not found' }, async (t) => {
+  const pki = await makePki(t.testdir({}));
+  const server = await countedServer(t, pki, 'h2');
+  const wire = createWire(server.connection, { timeoutMs: 5000, scheduler: new FakeTime() });
+  t.teardown(() => wire.close());
+  const send = (headers: Record<string, string>) =>
+    within(
+      new Promise<unknown>((resolve) => wire.send({ method: 'GET', path: '/api/v1/pods', headers }, { answer: (answer) => resolve(answer.status), error: resolve })),
+      WAIT_MS,
+      'the request',
+    );
+  t.match(await send({ authorization: 'Bearer bad\ntoken' }), { code: 'ERR_INVALID_CHAR' }, 'as http.request refuses it');
+  t.equal(await send({}), 200, 'the session still serves');
+  t.equal(wire.protocol, 'h2');
+  t.equal(server.sessions.length, 1);
+
+  const closing = createWire(server.connection, { timeoutMs: 5000, scheduler: new FakeTime() });
+  const failed = within(
+    new Promise<unknown>((resolve) => closing.send({ method: 'GET', path: '/api/v1/pods', headers: {} }, { answer: () => resolve('answered'), error: resolve })),
+    WAIT_MS,
+    'the request on the closed transport',
+  );
+  closing.close();
+  t.match(await failed, { code: 'ECONNRESET', message: /the transport is closed/ });
+  t.equal(server.sessions.length, 1, 'no session for the closed transport');
+});
