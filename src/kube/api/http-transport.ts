@@ -308,6 +308,8 @@ function decoded(answer: WireAnswer, what: string): Readable {
   response.pipe(gunzip);
   const bad = new PassThrough();
   gunzip.on('error', (error) => bad.destroy(new TransportError(`${what}: corrupt gzip body: ${error.message}`, 'EBADRESPONSE')));
+  // A body cut off (its connection lost) never ends the gunzip it feeds: its reader would wait forever.
+  response.on('error', (error) => bad.destroy(error));
   return gunzip.pipe(bad);
 }
 

@@ -272,6 +272,9 @@ export function createWire(connection: KubeConnection, options: WireOptions): Wi
     // The body is handed on through a PassThrough because a stream whose session died ends (with
     // its reset code) as a finished one does: here that is an error, as a cut HTTP/1.1 body is.
     const body = new PassThrough();
+    // As IncomingMessage's: a failure nobody listens for (a reader that took only the decoded
+    // stream) is not thrown; readers that care listen.
+    body.on('error', () => {});
     let answered = false;
     stream.on('error', (error) => {
       const failure = streamError(error);

@@ -499,6 +499,23 @@ eachProtocol('429 and 503 answers carry Retry-After (seconds or an HTTP date) fo
   await t.rejects(transport.patchNode('node-a', []), { name: 'KubeApiError', statusCode: 503, retryAfterMs: 7000 });
 });
 
+eachProtocol('a gzipped error answer cut off mid-body fails its list and ends its watch instead of waiting forever', async (t, protocol) => {
+  const cut = gzipSync(JSON.stringify({ kind: 'Status', reason: 'TooManyRequests', message: 'x'.repeat(2000), code: 429 })).subarray(0, 40);
+  const server = await scriptedServer(t, protocol, (_request, response) => {
+    response.writeHead(429, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'retry-after': '1' });
+    response.write(cut, () => {
+      // The connection lost mid-body: the socket (HTTP/1.1) or the stream (HTTP/2) reset.
+      const h2 = response as unknown as Partial<Http2ServerResponse>;
+      if (h2.stream !== undefined) h2.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      else response.socket?.destroy();
+    });
+  });
+  const transport = open(t, server);
+  await t.rejects(listPods(transport), { code: 'ECONNRESET' });
+  const w = await watchFrom(transport, '1');
+  t.not(await w.done(), null, 'the watch ends, with an error');
+});
+
 /** A list answer the test writes chunk by chunk, on the fake clock: how a large list on a slow link arrives. */
 async function tricklingList(t: Test, protocol: Protocol) {
   const time = new FakeTime();
