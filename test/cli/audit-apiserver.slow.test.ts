@@ -1,11 +1,9 @@
 import t from 'tap';
-import { existsSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, RbacAuthorizationV1Api, type V1PodSpec } from '@kubernetes/client-node';
 import { runAuditCommand } from '../../src/cli/audit.js';
-import { startControlPlane } from '../helpers/kube-apiserver.js';
-import { hasTool } from '../helpers/peers.js';
+import { cachedControlPlaneBinaries, startControlPlane } from '../helpers/kube-apiserver.js';
 
 /**
  * `corridor audit` against a real kube-apiserver (on etcd), as a user bound only to the built-in
@@ -14,14 +12,11 @@ import { hasTool } from '../helpers/peers.js';
  */
 
 const ARN = 'arn:aws:iam::123456789012:role/';
-const bin = join(process.env.CORRIDOR_CACHE ?? join(homedir(), '.cache', 'corridor'), 'bin');
-const binaries = { kubeApiserver: join(bin, 'kube-apiserver'), etcd: join(bin, 'etcd') };
-const missing = !hasTool('openssl', ['version'])
-  ? 'openssl is not installed (it makes the test certificates)'
-  : [binaries.kubeApiserver, binaries.etcd].filter((path) => !existsSync(path)).map((path) => `${path} is not built (npm run test:peers builds it)`)[0];
+const control = cachedControlPlaneBinaries();
 
-t.test('audit reads a real kube-apiserver with only the view ClusterRole', { skip: missing ?? false }, async (t) => {
-  const plane = await startControlPlane(t, binaries);
+t.test('audit reads a real kube-apiserver with only the view ClusterRole', { skip: control.ok ? false : control.reason }, async (t) => {
+  if (!control.ok) return;
+  const plane = await startControlPlane(t, control.binaries);
   t.comment(`kube-apiserver ${plane.version} at ${plane.server}`);
   const admin = plane.admin();
   const core = admin.makeApiClient(CoreV1Api);

@@ -2,17 +2,16 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DaemonSet } from 'kubernetes-models/apps/v1';
 import { ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding } from 'kubernetes-models/admissionregistration.k8s.io/v1';
 import { FlowSchema, PriorityLevelConfiguration } from 'kubernetes-models/flowcontrol.apiserver.k8s.io/v1';
 import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { ConfigMap, Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { PodMonitor, PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
-import type { Test } from 'tap';
 import { parseAllDocuments } from 'yaml';
+import { ROOT, type TestScope } from './peers.js';
 
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export { ROOT };
 export const CHART = join(ROOT, 'helm/corridor');
 const RELEASE = 'corridor';
 export const NAMESPACE = 'corridor';
@@ -45,7 +44,7 @@ let lookup: HelmLookup | undefined;
  * fresh `go install` when Go is present and the cache is empty, which takes minutes: the test's
  * timeout is lifted meanwhile). Without Go and without a cached helm the caller skips, saying why.
  */
-export function findHelm(t: Test): HelmLookup {
+export function findHelm(t: Pick<TestScope, 'setTimeout'>): HelmLookup {
   if (lookup === undefined) {
     t.setTimeout(BUILD_TIMEOUT_MS);
     lookup = locateHelm();

@@ -3,13 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
-import type { Test } from 'tap';
 import { freePort } from './free-port.js';
-import { buildPeer, hasTool } from './peers.js';
+import { buildPeer, hasTool, type TestScope } from './peers.js';
 import { stopChild } from './stop-child.js';
 
 const run = promisify(execFile);
@@ -28,13 +27,25 @@ export interface ControlPlaneBinaries {
  * kube-apiserver and etcd, built from their Go modules (or found in the cache), for tests that run
  * a control plane; or why they cannot be had here, for the test to skip with.
  */
-export function controlPlaneBinaries(t: Test): { ok: true; binaries: ControlPlaneBinaries } | { ok: false; reason: string } {
+export function controlPlaneBinaries(t: Pick<TestScope, 'setTimeout'>): { ok: true; binaries: ControlPlaneBinaries } | { ok: false; reason: string } {
   if (!hasTool('openssl', ['version'])) return { ok: false, reason: 'openssl is not installed (it makes the test certificates)' };
   const kubeApiserver = buildPeer(t, 'build-kube-apiserver.sh');
   if (!kubeApiserver.ok) return kubeApiserver;
   const etcd = buildPeer(t, 'build-etcd.sh');
   if (!etcd.ok) return etcd;
   return { ok: true, binaries: { kubeApiserver: kubeApiserver.path, etcd: etcd.path } };
+}
+
+/**
+ * The binaries the peers' builds left in the cache (CORRIDOR_CACHE, default ~/.cache/corridor), for
+ * slow tests that use them but never build them; or why they cannot run.
+ */
+export function cachedControlPlaneBinaries(): { ok: true; binaries: ControlPlaneBinaries } | { ok: false; reason: string } {
+  const bin = join(process.env.CORRIDOR_CACHE ?? join(homedir(), '.cache', 'corridor'), 'bin');
+  const binaries = { kubeApiserver: join(bin, 'kube-apiserver'), etcd: join(bin, 'etcd') };
+  if (!hasTool('openssl', ['version'])) return { ok: false, reason: 'openssl is not installed (it makes the test certificates)' };
+  const missing = [binaries.kubeApiserver, binaries.etcd].find((path) => !existsSync(path));
+  return missing === undefined ? { ok: true, binaries } : { ok: false, reason: `${missing} is not built (npm run test:peers builds it)` };
 }
 
 export interface ControlPlane {
@@ -49,6 +60,8 @@ export interface ControlPlane {
   kubeConfigText(token: string, server?: string): string;
   /** A client-node KubeConfig for the token file's admin (group system:masters). */
   admin(server?: string): KubeConfig;
+  /** The process ids of kube-apiserver (undefined while it is stopped) and etcd, for their CPU time in /proc. */
+  processIds(): { kubeApiserver: number | undefined; etcd: number | undefined };
   /** Stops kube-apiserver (etcd keeps running). */
   stopApiServer(): Promise<void>;
   /** Starts kube-apiserver again on `port` (default: the port it had) and waits until it is ready. */
@@ -75,7 +88,7 @@ export interface ControlPlaneOptions {
   priorityAndFairness?: { maxRequestsInflight?: number; maxMutatingRequestsInflight?: number };
 }
 
-export async function startControlPlane(t: Test, binaries: ControlPlaneBinaries, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+export async function startControlPlane(t: Pick<TestScope, 'teardown'>, binaries: ControlPlaneBinaries, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const dir = mkdtempSync(join(tmpdir(), 'corridor-kube-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   await makeCertificates(dir);
@@ -158,6 +171,7 @@ export async function startControlPlane(t: Test, binaries: ControlPlaneBinaries,
       kubeConfig.loadFromString(controlPlane.kubeConfigText(adminToken, server));
       return kubeConfig;
     },
+    processIds: () => ({ kubeApiserver: apiServer?.child.pid, etcd: etcd.child.pid }),
     async stopApiServer() {
       await apiServer?.stop();
       apiServer = undefined;

@@ -1,10 +1,27 @@
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/**
+ * The checkout's root: the nearest directory above this file with a package.json. From
+ * test/helpers/ when tap runs the TypeScript, from dist/test/helpers/ when a bench compiled
+ * with tsconfig.bench.json imports it (dist/ has no package.json).
+ */
+function findRoot(from: string): string {
+  let dir = from;
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
+export const ROOT = findRoot(dirname(fileURLToPath(import.meta.url)));
+
+/**
+ * What the helpers need of a tap test: its time-out (lifted while a build runs) and its
+ * teardown. A bench outside tap passes one of its own (bench/api-server-load.ts).
+ */
+export type TestScope = Pick<Test, 'setTimeout' | 'teardown'>;
 
 /** A first build (kube-apiserver above all) downloads modules and compiles for many minutes. */
 const BUILD_TIMEOUT_MS = 45 * 60_000;
@@ -17,7 +34,7 @@ export type PeerBuild = { ok: true; path: string } | { ok: false; reason: string
  * lifted meanwhile). Exit 3 means a toolchain is missing: the caller skips with that reason.
  * Any other failure is a failed build, and throws: with the toolchain present the peer must run.
  */
-export function buildPeer(t: Test, script: string): PeerBuild {
+export function buildPeer(t: Pick<TestScope, 'setTimeout'>, script: string): PeerBuild {
   t.setTimeout(BUILD_TIMEOUT_MS);
   try {
     const result = spawnSync('bash', [join(ROOT, 'scripts', script)], { cwd: ROOT, encoding: 'utf8', timeout: BUILD_TIMEOUT_MS });
