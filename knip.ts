@@ -9,7 +9,8 @@ const config: KnipConfig = {
     'test/**/*.peer.ts', // npm run test:peers
     'test/node/*.node.ts', // npm run test:node
     'test/e2e/fixtures/*.ts', // run as processes of their own by test/e2e
-    'bench/{run,flood,flooder,memory,namespace-memory,alloc,alloc-probe,sts-day,child}.ts', // npm run bench*, the processes they start and what they preload
+    'bench/{run,flood,flooder,memory,namespace-memory,alloc,alloc-probe,sts-day,child,api-server-load}.ts', // npm run bench*, the processes they start and what they preload
+    'test/helpers/agent-fleet-child.ts', // forked by test/helpers/agent-fleet.ts
   ],
   // demo/ is where the demo and its stand-ins go once they leave src/.
   project: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'demo/**/*.ts'],

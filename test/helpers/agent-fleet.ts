@@ -1,9 +1,28 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Test } from 'tap';
+import type { TestScope } from './peers.js';
+import { establishedConnections } from './proc-stats.js';
 
-const CHILD = fileURLToPath(new URL('./agent-fleet-child.ts', import.meta.url));
+// The child is TypeScript under tap and JavaScript when a bench compiled to dist/ starts it.
+const CHILD = fileURLToPath(new URL(`./agent-fleet-child${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
+
+/** The namespace annotation a stamped change sets: the default role, which every agent keeps (decisions read it). */
+export const STAMP_ANNOTATION = 'iam.amazonaws.com/role';
+const STAMP_PREFIX = 'stamp-';
+
+/** A stamp value for a change sent now: the role `stamp-<ms since epoch>`. */
+export function stampValue(sentAtMs: number): string {
+  return `${STAMP_PREFIX}${sentAtMs}`;
+}
+
+/** When a stamped change was sent, or undefined for any other value. */
+export function stampTime(value: string | undefined): number | undefined {
+  if (value === undefined || !value.startsWith(STAMP_PREFIX)) return undefined;
+  const ms = Number(value.slice(STAMP_PREFIX.length));
+  return Number.isFinite(ms) ? ms : undefined;
+}
 
 /** What a fleet process is told: its agents' nodes and when each starts (ms after epochMs, a wall-clock time). */
 export interface FleetChildStart {
@@ -14,17 +33,22 @@ export interface FleetChildStart {
   offsetsMs: number[];
   epochMs: number;
   startJitterMs: number;
+  /** A namespace whose role annotation is stamped with the time of each change (stampValue): each agent times its arrival. */
+  stampNamespace?: string;
 }
 
-/**
- * Per agent, when it was ready (ms after the epoch) or undefined; the lists and watches refused
- * with 429 or 503; the process's TCP connections to the API server when it reported.
- */
+/** What a fleet process reports (see FleetResult, which sums them). */
 export interface FleetChildReport {
   type: 'progress' | 'done';
   readyAtMs: Array<number | undefined>;
   throttled: number;
+  relists: number;
+  startupBytes: number;
+  bytesRead: number;
+  /** The process's established TCP connections to the API server when it reported. */
   connections: number;
+  /** By stamp value: how long after it was sent each of this process's agents had it, in ms. */
+  stampLatenciesMs: Record<string, number[]>;
 }
 
 export interface FleetOptions {
@@ -42,6 +66,7 @@ export interface FleetOptions {
   /** How long to wait for every agent to be ready before reporting who is. */
   timeoutMs: number;
   nodeName(index: number): string;
+  stampNamespace?: string;
 }
 
 export interface FleetResult {
@@ -52,29 +77,44 @@ export interface FleetResult {
   lastReadyMs: number;
   /** Lists and watches the API server refused (429, or 503 with Retry-After), all agents together. */
   throttled: number;
-  /** TCP connections the agents held to the API server at the end, all together (one per agent over HTTP/2). */
+  /** Lists begun after that resource's first complete list (after a 410 or a failed watch), all agents together. */
+  relists: number;
+  /**
+   * What the fleet's processes read from their sockets (TLS records of gzipped answers, from
+   * /proc/<pid>/io rchar) from before the first agent started until the last of each process
+   * was ready (or now, for a process whose agents are not all ready).
+   */
+  startupBytes: number;
+  /** What the fleet's processes have read so far (as startupBytes, up to now). */
+  bytesRead: number;
+  /** TCP connections the agents held to the API server when the processes reported, all together (one per agent over HTTP/2). */
   connections: number;
+  /** By stamp value: how long after it was sent each agent had it, in ms (an agent that never had it is missing). */
+  stampLatenciesMs: Map<string, number[]>;
+}
+
+export interface Fleet {
+  /** Resolves when every agent is ready, or at the time-out with who is by then. */
+  readonly rollout: Promise<FleetResult>;
+  /** Established TCP connections from the fleet's processes to the API server's port, now. */
+  connections(): number;
+  /** What the processes report now. */
+  report(): Promise<FleetResult>;
+  /** Stops every agent and process. */
+  stop(): Promise<void>;
 }
 
 /**
  * N agents' Kubernetes code (corridor's HTTP transport and pod directory, unchanged) in a few
- * processes, started over `spreadMs` as a DaemonSet rollout starts them; resolves when every agent
- * is ready or at the time-out, whichever is first, and stops them all.
+ * processes, started over `spreadMs` as a DaemonSet rollout starts them. They run until stop();
+ * `scope.teardown` kills any process still running.
  */
-export async function runFleet(t: Test, options: FleetOptions): Promise<FleetResult> {
+export function startFleet(scope: Pick<TestScope, 'teardown'>, options: FleetOptions): Fleet {
   const epochMs = Date.now() + 2000; // the processes start and load the code first
   const shares = Array.from({ length: options.processes }, (_, p) => Array.from({ length: options.agents }, (_, i) => i).filter((i) => i % options.processes === p));
   const children: ChildProcess[] = [];
   const reports: FleetChildReport[] = [];
-  const stopAll = async () => {
-    await Promise.all(
-      children.map(async (child) => {
-        if (child.connected) child.send({ type: 'stop' });
-        if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
-      }),
-    );
-  };
-  t.teardown(() => {
+  scope.teardown(() => {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
   });
   const finished = shares.map((indices, p) => {
@@ -88,33 +128,88 @@ export async function runFleet(t: Test, options: FleetOptions): Promise<FleetRes
       offsetsMs: indices.map((i) => Math.round((i * options.spreadMs) / options.agents)),
       epochMs,
       startJitterMs: options.startJitterMs,
+      ...(options.stampNamespace !== undefined ? { stampNamespace: options.stampNamespace } : {}),
     };
     child.send(start);
+    child.on('message', (report: FleetChildReport) => {
+      reports[p] = report;
+    });
     return new Promise<void>((resolve, reject) => {
       child.on('message', (report: FleetChildReport) => {
-        reports[p] = report;
-        resolve();
+        if (report.type === 'done') resolve();
       });
-      child.on('exit', (code) => reject(new Error(`fleet process ${p} exited (${String(code)}) before reporting`)));
+      child.on('exit', (code) => reject(new Error(`fleet process ${p} exited (${String(code)}) before its agents were ready`)));
     });
   });
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), options.timeoutMs + 2000 + options.spreadMs)));
-  await Promise.race([Promise.all(finished), timedOut]);
-  // Who is ready by now and the connections held, once every watch is open: each process answers with its progress.
-  for (const [p, child] of children.entries()) {
-    const progress = new Promise<FleetChildReport>((resolve) => child.once('message', resolve));
-    child.send({ type: 'report' });
-    reports[p] = await progress;
-  }
-  clearTimeout(timer);
-  await stopAll();
-  const readyAt = reports.flatMap((report) => report.readyAtMs).filter((ms): ms is number => ms !== undefined);
+
+  /** Every process's report as of now (one answer each to a 'report' message). */
+  const report = async (): Promise<FleetResult> => {
+    await Promise.all(
+      children.map((child) => {
+        const answered = new Promise<void>((resolve) => child.once('message', () => resolve()));
+        child.send({ type: 'report' });
+        return answered;
+      }),
+    );
+    return combine(options.agents, reports);
+  };
+
+  const rollout = (async () => {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), options.timeoutMs + 2000 + options.spreadMs)));
+    const outcome = await Promise.race([Promise.all(finished), timedOut]);
+    clearTimeout(timer);
+    return outcome === 'timeout' ? report() : combine(options.agents, reports);
+  })();
+  // A process that dies is a failed rollout, reported through `rollout`; stop() must not throw it again.
+  for (const done of finished) done.catch(() => undefined);
+
   return {
-    agents: options.agents,
+    rollout,
+    connections: () => establishedConnections(children.map((child) => child.pid).filter((pid): pid is number => pid !== undefined), Number(new URL(options.server).port)),
+    report,
+    async stop() {
+      await Promise.all(
+        children.map(async (child) => {
+          if (child.connected) child.send({ type: 'stop' });
+          if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+        }),
+      );
+    },
+  };
+}
+
+/**
+ * Runs a rollout of `options.agents` agents (see startFleet) until every agent is ready or the
+ * time-out, then stops them all. The result is the processes' report once every agent's watches
+ * have had the time to open (the connections held then).
+ */
+export async function runFleet(scope: Pick<TestScope, 'teardown'>, options: FleetOptions): Promise<FleetResult> {
+  const fleet = startFleet(scope, options);
+  try {
+    await fleet.rollout;
+    return await fleet.report();
+  } finally {
+    await fleet.stop();
+  }
+}
+
+function combine(agents: number, reports: readonly FleetChildReport[]): FleetResult {
+  const readyAt = reports.flatMap((report) => report.readyAtMs).filter((ms): ms is number => ms !== undefined);
+  const stampLatenciesMs = new Map<string, number[]>();
+  for (const report of reports) {
+    for (const [stamp, latencies] of Object.entries(report.stampLatenciesMs)) stampLatenciesMs.set(stamp, [...(stampLatenciesMs.get(stamp) ?? []), ...latencies]);
+  }
+  const sum = (field: 'throttled' | 'relists' | 'startupBytes' | 'bytesRead' | 'connections') => reports.reduce((total, report) => total + report[field], 0);
+  return {
+    agents,
     ready: readyAt.length,
     lastReadyMs: Math.max(0, ...readyAt),
-    throttled: reports.reduce((sum, report) => sum + report.throttled, 0),
-    connections: reports.reduce((sum, report) => sum + report.connections, 0),
+    throttled: sum('throttled'),
+    relists: sum('relists'),
+    startupBytes: sum('startupBytes'),
+    bytesRead: sum('bytesRead'),
+    connections: sum('connections'),
+    stampLatenciesMs,
   };
 }

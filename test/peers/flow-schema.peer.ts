@@ -1,10 +1,9 @@
-import https from 'node:https';
 import t, { type Test } from 'tap';
-import { CoreV1Api, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
 import { runFleet, type FleetResult } from '../helpers/agent-fleet.js';
 import { eventually } from '../helpers/eventually.js';
-import { findHelm, NAMESPACE, renderChart } from '../helpers/helm.js';
-import { controlPlaneBinaries, startControlPlane, type ControlPlane } from '../helpers/kube-apiserver.js';
+import { createNamespaces, createPods, flowSchemaOfAgents, installFlowSchema, prepareFleetCluster, refusedSince, rejectedByServer } from '../helpers/fleet-cluster.js';
+import { findHelm } from '../helpers/helm.js';
+import { controlPlaneBinaries, startControlPlane } from '../helpers/kube-apiserver.js';
 import { reportPeerWhenPassing } from '../helpers/peers.js';
 
 /**
@@ -17,7 +16,8 @@ import { reportPeerWhenPassing } from '../helpers/peers.js';
  *
  * CORRIDOR_FLEET_AGENTS (default 400) and CORRIDOR_FLEET_PROCESSES (default 2) size the run;
  * CORRIDOR_FLEET_INFLIGHT the API server's seats (--max-requests-inflight; default 400, the
- * server's own default). docs/operators.md ("The API server's load") has the measured figures.
+ * server's own default). docs/operators.md ("The API server's load") has the measured figures;
+ * `npm run bench:cluster` (bench/api-server-load.ts) measures more of the same rollout.
  */
 
 const PEER = 'kube-apiserver (API Priority and Fairness)';
@@ -37,46 +37,6 @@ const FLOWCONTROL = ['flowcontrol.apiserver.k8s.io/v1/FlowSchema', 'flowcontrol.
 const control = controlPlaneBinaries(t);
 const helm = findHelm(t);
 
-/** Runs `work` over `items`, `width` at a time. */
-async function inBatches<T>(items: readonly T[], width: number, work: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < items.length) await work(items[next++] as T);
-  }));
-}
-
-function adminGet(plane: ControlPlane, path: string, token: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
-  return new Promise((resolve, reject) => {
-    https
-      .get(`${plane.server}${path}`, { ca: plane.caPem, agent: false, headers: { authorization: `Bearer ${token}` } }, (response) => {
-        let body = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => (body += chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
-      })
-      .on('error', reject);
-  });
-}
-
-/** The API server's own count of requests APF refused, by priority level and reason (queue-full, time-out, concurrency-limit, cancelled). */
-async function rejectedByServer(plane: ControlPlane, adminToken: string): Promise<Map<string, number>> {
-  const { body } = await adminGet(plane, '/metrics', adminToken);
-  const counts = new Map<string, number>();
-  for (const line of body.split('\n')) {
-    if (!line.startsWith('apiserver_flowcontrol_rejected_requests_total{')) continue;
-    const label = (name: string) => new RegExp(`${name}="([^"]*)"`).exec(line)?.[1] ?? '?';
-    const key = `${label('priority_level')}/${label('reason')}`;
-    counts.set(key, (counts.get(key) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
-  }
-  return counts;
-}
-
-/** What was refused between two readings, as "level/reason count" pairs, and the total. */
-function refusedSince(before: Map<string, number>, after: Map<string, number>): { total: number; detail: string } {
-  const changed = [...after].map(([key, n]) => [key, n - (before.get(key) ?? 0)] as const).filter(([, n]) => n > 0);
-  return { total: changed.reduce((sum, [, n]) => sum + n, 0), detail: changed.map(([key, n]) => `${key} ${n}`).join(', ') || 'none' };
-}
-
 if (!control.ok || !helm.ok) {
   t.test('the flow schema on a real kube-apiserver', { skip: !control.ok ? control.reason : !helm.ok ? helm.reason : '' }, () => {});
 } else {
@@ -84,43 +44,26 @@ if (!control.ok || !helm.ok) {
   t.test(`a rollout of ${AGENTS} agents with the chart's flow schema queues instead of failing; without it the API server answers 429`, async (t) => {
     const plane = await startControlPlane(t, control.binaries, { priorityAndFairness: { maxRequestsInflight: INFLIGHT, maxMutatingRequestsInflight: INFLIGHT / 2 } });
     reportPeerWhenPassing(t, PEER, () => plane.version);
-    const admin = plane.admin();
-    const adminToken = admin.getCurrentUser()?.token ?? '';
-    const core = admin.makeApiClient(CoreV1Api);
-    const objects = KubernetesObjectApi.makeApiClient(admin);
-
-    // corridor's ServiceAccount, the chart's RBAC for it, and a token as the kubelet projects one.
-    await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
-    await core.createNamespacedServiceAccount({ namespace: NAMESPACE, body: { metadata: { name: 'corridor' } } });
-    const rbac = renderChart(helmBin, { fullnameOverride: 'corridor' }, ['--show-only', 'templates/clusterrole.yaml', '--show-only', 'templates/clusterrolebinding.yaml']);
-    for (const object of rbac) await objects.create(object);
-    const flowControl = renderChart(helmBin, { fullnameOverride: 'corridor' }, ['--show-only', 'templates/flowcontrol.yaml']);
-    t.same(flowControl.map((o) => `${o.apiVersion}/${o.kind}`).sort(), FLOWCONTROL);
-    const request = await core.createNamespacedServiceAccountToken({ name: 'corridor', namespace: NAMESPACE, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
-    const token = request.status?.token ?? '';
+    const cluster = await prepareFleetCluster(plane, helmBin);
+    t.same(cluster.flowControl.map((o) => `${o.apiVersion}/${o.kind}`).sort(), FLOWCONTROL);
+    const token = cluster.agentToken;
+    const { objects } = cluster;
 
     const names = Array.from({ length: NAMESPACES }, (_, i) => `team-${String(i).padStart(4, '0')}`);
-    await inBatches(names, 16, (name) => core.createNamespace({ body: { metadata: { name, annotations: { 'iam.amazonaws.com/role': `role-${name}` } } } }));
-    const pods = Array.from({ length: AGENTS * PODS_PER_NODE }, (_, i) => ({ node: `node-${Math.floor(i / PODS_PER_NODE)}`, namespace: names[i % NAMESPACES] as string, name: `pod-${i}` }));
-    await inBatches(pods, 16, (pod) =>
-      core.createNamespacedPod({ namespace: pod.namespace, body: { metadata: { name: pod.name }, spec: { nodeName: pod.node, containers: [{ name: 'app', image: 'app' }] } } }),
-    );
-    t.comment(`${NAMESPACES} namespaces, ${pods.length} pods on ${AGENTS} nodes; API server seats ${INFLIGHT} + ${INFLIGHT / 2}`);
+    await createNamespaces(cluster, names);
+    const pods = await createPods(cluster, Array.from({ length: AGENTS }, (_, i) => `node-${i}`), PODS_PER_NODE, names);
+    t.comment(`${NAMESPACES} namespaces, ${pods} pods on ${AGENTS} nodes; API server seats ${INFLIGHT} + ${INFLIGHT / 2}`);
 
-    /** Which FlowSchema the API server puts the agent's namespace list in (APF names it in a response header). */
-    const flowSchemaOfAgents = async () => (await adminGet(plane, '/api/v1/namespaces?limit=1', token)).headers['x-kubernetes-pf-flowschema-uid'];
     const rollout = async (t: Test, label: string, spreadMs: number, startJitterMs: number): Promise<FleetResult & { rejected: number }> => {
-      const before = await rejectedByServer(plane, adminToken);
+      const before = await rejectedByServer(plane);
       const result = await runFleet(t, { server: plane.server, ca: plane.caPem, token, agents: AGENTS, processes: PROCESSES, spreadMs, startJitterMs, timeoutMs: 120_000, nodeName: (i) => `node-${i}` });
-      const refused = refusedSince(before, await rejectedByServer(plane, adminToken));
+      const refused = refusedSince(before, await rejectedByServer(plane));
       t.comment(`${label}: ${result.ready}/${result.agents} agents ready, the last ${(result.lastReadyMs / 1000).toFixed(1)} s after the first started; APF refused ${refused.total} requests (${refused.detail}); the agents saw ${result.throttled} 429s/503s; they held ${result.connections} TCP connections to the API server`);
       return { ...result, rejected: refused.total };
     };
 
     await t.test('with the chart\'s flow schema: no request refused, every agent ready', async (t) => {
-      const created = await Promise.all(flowControl.map((object) => objects.create(object)));
-      const uid = (created.find((o) => o.kind === 'FlowSchema') as KubernetesObject | undefined)?.metadata?.uid;
-      await eventually('the agents\' requests to be classified by the chart\'s FlowSchema', 30_000, async () => (await flowSchemaOfAgents()) === uid);
+      const created = await installFlowSchema(plane, cluster);
       const result = await rollout(t, 'with the flow schema', ROLLOUT_MS, START_JITTER_MS);
       t.equal(result.ready, AGENTS, 'every agent ready');
       t.equal(result.rejected, 0, 'the API server refused none of their requests');
@@ -137,7 +80,7 @@ if (!control.ok || !helm.ok) {
     // overflows them on any machine, so the control proves the stock limit, not the machine.
     await t.test('without it (service-accounts, workload-low, one flow): a burst of every agent at once gets 429s', async (t) => {
       const stock = (await objects.read({ apiVersion: 'flowcontrol.apiserver.k8s.io/v1', kind: 'FlowSchema', metadata: { name: 'service-accounts' } })).metadata?.uid;
-      await eventually('the agents\' requests to fall back to the stock service-accounts FlowSchema', 30_000, async () => (await flowSchemaOfAgents()) === stock);
+      await eventually('the agents\' requests to fall back to the stock service-accounts FlowSchema', 30_000, async () => (await flowSchemaOfAgents(plane, token)) === stock);
       const result = await rollout(t, 'without the flow schema, all at once', 0, 0);
       t.ok(result.rejected > 0, `the API server refused ${result.rejected} of their requests`);
       t.ok(result.throttled > 0, `the agents saw ${result.throttled} 429s and retried after Retry-After`);
