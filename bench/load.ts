@@ -143,7 +143,8 @@ export async function fixedRate(options: FixedRateOptions): Promise<FixedRateRes
   }
 }
 
-function percentile(sorted: readonly number[], q: number): number {
+/** The q-quantile of ascending `sorted` (NaN when empty). */
+export function percentile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
