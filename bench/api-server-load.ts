@@ -24,7 +24,8 @@ import { table } from './table.js';
  * are added for each larger N), BENCH_CLUSTER_NAMESPACES (2000), BENCH_CLUSTER_PODS_PER_NODE (30),
  * BENCH_CLUSTER_PROCESSES (2: the agents' processes), BENCH_CLUSTER_INFLIGHT (the API server's
  * --max-requests-inflight, default 400 as the server's own; mutating seats are half of it),
- * BENCH_CLUSTER_CHANGES (100 ticks of the change stream, one every 100 ms). docs/performance.md
+ * BENCH_CLUSTER_CHANGES (40 ticks of the change stream, one every 250 ms: 8 namespace changes a
+ * second, each an event to every agent). docs/performance.md
  * has the figures and the model's assumptions.
  */
 
@@ -62,8 +63,8 @@ export const DEFAULT_SHAPE: LoadShape = {
   rolloutMs: 10_000,
   startJitterMs: 200,
   readyTimeoutMs: 120_000,
-  changes: 100,
-  changeIntervalMs: 100,
+  changes: 40,
+  changeIntervalMs: 250,
 };
 
 /** One control plane, prepared once, that fleets of growing N run against. */
@@ -104,7 +105,7 @@ export interface RolloutFigures {
   bytesPerAgentPerNamespaceChange: number;
 }
 
-export function nodeName(index: number): string {
+function nodeName(index: number): string {
   return `node-${index}`;
 }
 

@@ -10,7 +10,7 @@ import type { ControlPlane } from './kube-apiserver.js';
 // test/peers/flow-schema.peer.ts and bench/api-server-load.ts.
 
 /** Runs `work` over `items`, `width` at a time. */
-export async function inBatches<T>(items: readonly T[], width: number, work: (item: T) => Promise<unknown>): Promise<void> {
+async function inBatches<T>(items: readonly T[], width: number, work: (item: T) => Promise<unknown>): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: width }, async () => {
