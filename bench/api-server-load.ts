@@ -158,7 +158,7 @@ export async function measureRollout(scope: Pick<TestScope, 'teardown'>, load: L
     const sampler = setInterval(() => (peakConnections = Math.max(peakConnections, fleet.connections())), 1000);
     const rollout = await fleet.rollout.finally(() => clearInterval(sampler));
     const cpuAfter = cpuOf(plane);
-    // Keep-alive sockets of finished lists close within a few seconds; what stays is what the agents keep open.
+    // Counted a little after the last agent is ready: what the agents hold open while they watch.
     await sleep(2000);
     const connections = fleet.connections();
     const beforeStream = await fleet.report();
