@@ -2,6 +2,7 @@
 // HTTP transport (its own connections) and pod directory for its own node, as on real nodes.
 import { readFileSync } from 'node:fs';
 import { Registry } from 'prom-client';
+import { parseAgentConfig } from '../../src/config/index.js';
 import { createHttpTransport } from '../../src/kube/api/http-transport.js';
 import { createPodDirectory } from '../../src/kube/index.js';
 import type { RunningPodDirectory } from '../../src/kube/index.js';
@@ -79,6 +80,11 @@ process.once('message', (start: FleetChildStart) => {
     });
   };
 
+  // The annotations the agent's decisions read, as main passes them (the default keys).
+  const defaults = parseAgentConfig(['--node-name', 'fleet', '--host-ip', '127.0.0.1'], {});
+  if (!defaults.ok) throw new Error(defaults.errors.join('; '));
+  const annotationKeys = Object.values<string>({ ...defaults.config.annotations });
+
   start.nodes.forEach((nodeName, i) => {
     const at = start.epochMs + (start.offsetsMs[i] ?? 0);
     setTimeout(() => {
@@ -88,6 +94,7 @@ process.once('message', (start: FleetChildStart) => {
         transport,
         nodeName,
         watchServiceAccounts: false,
+        annotationKeys,
         startJitterMs: start.startJitterMs,
         scheduler: systemScheduler,
         clock: systemClock,
