@@ -1,19 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
-/** Clock ticks per second of /proc's CPU times (getconf CLK_TCK; 100 on every Linux this runs on). */
-let ticksPerSecond: number | undefined;
-
-function clockTicks(): number {
-  if (ticksPerSecond === undefined) {
-    try {
-      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-    } catch {
-      ticksPerSecond = 100;
-    }
-  }
-  return ticksPerSecond;
-}
+/**
+ * Clock ticks per second of /proc's CPU times: the kernel reports them in USER_HZ, which is 100
+ * on x86 and arm64 whatever the kernel's own HZ (what `getconf CLK_TCK` prints there).
+ */
+const USER_HZ = 100;
 
 /** User plus system CPU time a process has used so far, in seconds (/proc/<pid>/stat utime and stime). */
 export function cpuSeconds(pid: number): number {
@@ -21,7 +12,7 @@ export function cpuSeconds(pid: number): number {
   // The command name, field 2, is in parentheses and may hold spaces: count fields after its ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
-  return (Number(fields[11]) + Number(fields[12])) / clockTicks();
+  return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
 }
 
 /** The inodes of the sockets process `pid` holds open (its /proc/<pid>/fd links "socket:[inode]"). */
