@@ -63,10 +63,15 @@ export async function rejectedByServer(plane: ControlPlane): Promise<Map<string,
   return counts;
 }
 
-/** What was refused between two readings, as "level/reason count" pairs, and the total. */
-export function refusedSince(before: Map<string, number>, after: Map<string, number>): { total: number; detail: string } {
+/** What was refused between two readings: the total, how many for a full queue, and "level/reason count" pairs. */
+export function refusedSince(before: Map<string, number>, after: Map<string, number>): { total: number; queueFull: number; detail: string } {
   const changed = [...after].map(([key, n]) => [key, n - (before.get(key) ?? 0)] as const).filter(([, n]) => n > 0);
-  return { total: changed.reduce((sum, [, n]) => sum + n, 0), detail: changed.map(([key, n]) => `${key} ${n}`).join(', ') || 'none' };
+  const sum = (entries: ReadonlyArray<readonly [string, number]>) => entries.reduce((total, [, n]) => total + n, 0);
+  return {
+    total: sum(changed),
+    queueFull: sum(changed.filter(([key]) => key.endsWith('/queue-full'))),
+    detail: changed.map(([key, n]) => `${key} ${n}`).join(', ') || 'none',
+  };
 }
 
 export interface FleetCluster {
