@@ -65,6 +65,17 @@ export function createStsAssumer(options: StsAssumerOptions): StsAssumer {
     customUserAgent: 'corridor',
   });
 
+  /** Sends one STS call: its failure as an AssumeRoleError, its answer checked into a Session. */
+  async function sessionFrom(send: () => Promise<AssumeRoleCommandOutput | AssumeRoleWithWebIdentityCommandOutput>): Promise<Session> {
+    let output: AssumeRoleCommandOutput | AssumeRoleWithWebIdentityCommandOutput;
+    try {
+      output = await send();
+    } catch (error) {
+      throw toAssumeRoleError(error);
+    }
+    return toSession(output, clock.now());
+  }
+
   return {
     proxy: agents.proxy,
     async assume(request: AssumeRequest): Promise<Session> {
@@ -77,13 +88,7 @@ export function createStsAssumer(options: StsAssumerOptions): StsAssumer {
         ...(request.policyArns !== undefined ? { PolicyArns: request.policyArns.map((arn) => ({ arn })) } : {}),
         ...(request.tags !== undefined ? { Tags: Object.entries(request.tags).map(([Key, Value]) => ({ Key, Value })) } : {}),
       });
-      let output: AssumeRoleCommandOutput;
-      try {
-        output = await client.send(command);
-      } catch (error) {
-        throw toAssumeRoleError(error);
-      }
-      return toSession(output, clock.now());
+      return sessionFrom(() => client.send(command));
     },
     // Unsigned (the operation takes no AWS credentials): the token is the caller's identity.
     async assumeWithWebIdentity(request: AssumeRequest, token: string): Promise<Session> {
@@ -95,13 +100,7 @@ export function createStsAssumer(options: StsAssumerOptions): StsAssumer {
         ...(request.policy !== undefined ? { Policy: request.policy } : {}),
         ...(request.policyArns !== undefined ? { PolicyArns: request.policyArns.map((arn) => ({ arn })) } : {}),
       });
-      let output: AssumeRoleWithWebIdentityCommandOutput;
-      try {
-        output = await client.send(command);
-      } catch (error) {
-        throw toAssumeRoleError(error);
-      }
-      return toSession(output, clock.now());
+      return sessionFrom(() => client.send(command));
     },
     close() {
       client.destroy();
