@@ -22,6 +22,11 @@ export interface CallerResolver {
   known(ip: string): CallerAccess | undefined;
   /** The caller behind `ip`; an IP not known yet waits up to the pod-lookup timeout for the watch to deliver it. */
   find(ip: string): Promise<CallerAccess>;
+  /**
+   * Undefined for a known IP; otherwise a promise that settles once the watch delivers `ip`, or
+   * after `capMs` or the pod-lookup timeout, whichever is shorter.
+   */
+  seen(ip: string, capMs: number): Promise<unknown> | undefined;
   /** The decision for a known pod object (prefetch, explain). */
   forPod(pod: PodInfo): CallerAccess;
   /** Counts the decision and writes an audit line when it differs from this pod's last one. */
@@ -142,6 +147,10 @@ export function createCallerResolver(options: CallerResolverOptions): CallerReso
     async find(ip) {
       // waitForIp answers at once for a known IP.
       return fromLookup(ip, await directory.waitForIp(ip, options.podLookupTimeoutMs));
+    },
+    seen(ip, capMs) {
+      if (directory.byIp(ip).kind !== 'unknown') return undefined;
+      return directory.waitForIp(ip, Math.min(capMs, options.podLookupTimeoutMs));
     },
     forPod,
     auditDecision(access) {

@@ -36,7 +36,7 @@ const VERSION_LIST = IMDS_VERSIONS.join('\n');
 
 /** The metadata surface pods see (docs/compatibility.md, "Paths"): token, listings, credential list and documents, iam/info, allowlisted passthrough. */
 export async function imdsRoutes(app: FastifyInstance, options: ImdsRoutesOptions): Promise<void> {
-  await app.register(tokenRoutes, { tokens: options.tokens });
+  await app.register(tokenRoutes, { tokens: options.tokens, resolver: options.resolver });
 
   // `/latest/...` as static routes (the hot path stays a static match with no version check),
   // every other version real IMDS lists as `/:version/...` behind a check of the version; an

@@ -72,3 +72,52 @@ t.test('a chunked token PUT, with or without a content type, gets a token', asyn
   const empty = await rawRequest(port, 'PUT /latest/api/token HTTP/1.1\r\nHost: 169.254.169.254\r\nX-aws-ec2-metadata-token-ttl-seconds: 60\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n');
   t.match(empty, /^HTTP\/1\.1 200 /, 'an empty chunked body');
 });
+
+/** A token PUT from `ip`, started now; `answered()` says whether its answer has come. */
+function pendingPut(app: Awaited<ReturnType<typeof build>>, ip: string) {
+  let answered = false;
+  const put = app.imds.inject({ method: 'PUT', url: '/latest/api/token', remoteAddress: ip, headers: TTL }).then((res) => {
+    answered = true;
+    return res;
+  });
+  return { put, answered: () => answered };
+}
+
+/** Asserts a token PUT from `ip` (no pod's) is still waiting 1 ms before `ms` and answered at `ms`; returns its answer. */
+async function tokenAnsweredAfter(t: Parameters<typeof build>[0], app: Awaited<ReturnType<typeof build>>, ip: string, ms: number) {
+  const { put, answered } = pendingPut(app, ip);
+  await app.time.advance(ms - 1);
+  t.notOk(answered(), `still waiting for the watch at ${ms - 1} ms`);
+  await app.time.advance(1);
+  t.ok(answered(), `answered at ${ms} ms`);
+  return put;
+}
+
+t.test('a token request from a pod the watch has not delivered yet is answered once its pod arrives, and the token then serves its role', async (t) => {
+  const app = await build(t, ['--pod-lookup-timeout', '5s']);
+  app.kube.setNamespace('gha', { 'iam.amazonaws.com/role': 'spark-etl' });
+  const { put, answered } = pendingPut(app, '10.0.0.60');
+  await app.time.advance(500);
+  t.notOk(answered(), 'no token while the IP is no pod the agent knows');
+  app.kube.addPod(podInfo({ name: 'first-call', ip: '10.0.0.60' }));
+  const res = await put;
+  t.equal(res.statusCode, 200, 'answered when the watch delivered the pod');
+  const list = await app.imds.inject({ url: CREDS, remoteAddress: '10.0.0.60', headers: { 'x-aws-ec2-metadata-token': res.body } });
+  t.equal(list.body, 'spark-etl', 'the role listing that follows is served at once');
+});
+
+t.test('a token request from an IP no pod claims waits 800 ms at most (an SDK gives it 1 s), then gets its token', async (t) => {
+  const app = await build(t, ['--pod-lookup-timeout', '5s']);
+  const put = await tokenAnsweredAfter(t, app, '10.0.0.61', 800);
+  t.equal(put.statusCode, 200, 'a token, as real IMDS gives any caller');
+  const list = app.imds.inject({ url: CREDS, remoteAddress: '10.0.0.61', headers: { 'x-aws-ec2-metadata-token': put.body } });
+  await app.time.advance(5_000);
+  t.equal((await list).statusCode, 404, 'which serves no role to an IP that is no pod, after the lookup timeout');
+});
+
+t.test('a token request waits no longer than the pod-lookup timeout, and not at all when it is 0', async (t) => {
+  const short = await build(t, ['--pod-lookup-timeout', '200ms']);
+  t.equal((await tokenAnsweredAfter(t, short, '10.0.0.62', 200)).statusCode, 200, 'answered at the 200 ms lookup timeout');
+  const none = await build(t);
+  t.equal((await none.imds.inject({ method: 'PUT', url: '/latest/api/token', remoteAddress: '10.0.0.63', headers: TTL })).statusCode, 200, '--pod-lookup-timeout 0: at once');
+});
