@@ -72,7 +72,21 @@ async function clientResult(namespace: string, name: string): Promise<{ ok: bool
     return phase === 'Succeeded' || phase === 'Failed' ? phase : undefined;
   }, 500);
   const logs = (await kubectl(cluster, ['-n', namespace, 'logs', name])).stdout.trim().split('\n');
-  return JSON.parse(logs[logs.length - 1] ?? '{}');
+  const result = JSON.parse(logs[logs.length - 1] ?? '{}') as { ok: boolean; arn?: string; accessKeyId?: string; error?: string };
+  if (!result.ok) t.comment(await whyNoCredentials(namespace, name));
+  return result;
+}
+
+/** For a client that got nothing: when its container started, and what the agents logged about its IP. */
+async function whyNoCredentials(namespace: string, name: string): Promise<string> {
+  const pod = JSON.parse((await kubectl(cluster, ['-n', namespace, 'get', 'pod', name, '-o', 'json'])).stdout) as {
+    status: { podIP?: string; containerStatuses?: { state: { terminated?: { startedAt: string } } }[] };
+  };
+  const ip = pod.status.podIP ?? '(none)';
+  const started = pod.status.containerStatuses?.[0]?.state.terminated?.startedAt ?? '(unknown)';
+  const agents = (await kubectl(cluster, ['-n', AGENT_NS, 'logs', '-l', 'app.kubernetes.io/name=corridor', '-c', 'corridor', '--tail=-1'], undefined, true)).stdout;
+  const about = agents.split('\n').filter((line) => line.includes(`"${ip}"`) || line.includes(`"${name}"`));
+  return `${namespace}/${name} (IP ${ip}, container started ${started}) got no credentials; the agent's lines about it:\n${about.join('\n') || '(none)'}`;
 }
 
 async function agentPods(): Promise<{ name: string; ready: boolean; uid: string; deleting: boolean }[]> {
@@ -237,6 +251,13 @@ t.test('helm install rolls the DaemonSet out: the init container installs the ru
   t.ok(result.ok, `the Job's first SDK call got credentials (${result.error ?? result.arn})`);
   t.match(result.arn, new RegExp(`^arn:aws:sts::${ACCOUNT}:assumed-role/spark-etl/`), 'its own role, spark-etl');
   t.not(result.accessKeyId, NODE_ACCESS_KEY_ID, 'never the node\'s own credentials');
+  // The next steps start pods whose first call must beat nothing but their own kubelet status
+  // report: with 100 pods being torn down, the kubelet's API calls queue behind their deletions
+  // (one CI run: botocore in a pod started then got no credentials; whyNoCredentials prints why).
+  await eventually(`the ${FILL_PODS} fill pods gone`, 300_000, async () => {
+    const left = (await kubectl(cluster, ['-n', FILL_NS, 'get', 'pods', '-o', 'name'])).stdout.trim();
+    return left === '' ? true : undefined;
+  }, 1000);
 });
 
 t.test('a pod gets its namespace\'s role from moto through the SDKs; another corridor and a pod without a role get nothing', async (t) => {
