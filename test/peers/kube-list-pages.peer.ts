@@ -8,6 +8,7 @@ import { resolveKubeConnection } from '../../src/kube/api/connection.js';
 import { createHttpTransport } from '../../src/kube/api/http-transport.js';
 import type { KubeTransport } from '../../src/kube/api/transport-types.js';
 import { createPodDirectory } from '../../src/kube/index.js';
+import { parseNamespace, parsePod, parseServiceAccount } from '../../src/kube/parse.js';
 import { createLogger } from '../../src/log/index.js';
 import { createMetrics } from '../../src/metrics/index.js';
 import { systemClock, systemScheduler } from '../../src/time/index.js';
@@ -43,6 +44,18 @@ function plainList(server: string, token: string, ca: string): Promise<void> {
       if (response.headers['content-encoding'] !== undefined) reject(new Error(`compressed without being asked: ${response.headers['content-encoding']}`));
       response.resume();
       response.on('end', () => resolve());
+    });
+    req.on('error', reject);
+  });
+}
+
+/** One GET with `accept`: the answer's bytes and content type. */
+function getAs(plane: ControlPlane, token: string, path: string, accept: string): Promise<{ body: Buffer; type: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.get(`${plane.server}${path}`, { ca: plane.caPem, headers: { authorization: `Bearer ${token}`, accept }, agent: false }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ body: Buffer.concat(chunks), type: String(response.headers['content-type']) }));
     });
     req.on('error', reject);
   });
@@ -144,6 +157,61 @@ else {
       const plain = relay.received() - start;
       t.comment(`${list.items.length} namespaces: ${plain} bytes uncompressed, ${gzipped} bytes with gzip (${(plain / gzipped).toFixed(1)}x less)`);
       t.ok(gzipped * 3 < plain, 'gzip cut the bytes at least threefold');
+    });
+
+    // The server answers the transport's lists and watches in protobuf; pods, namespaces and ServiceAccounts read as their JSON does.
+    await t.test('protobuf lists and watch events read exactly as JSON', async (t) => {
+      const { connection, token } = await adminConnection(t, plane, plane.server);
+      const transport = createHttpTransport(connection);
+      t.teardown(() => transport.close?.());
+      const signal = new AbortController().signal;
+      const json = async (path: string) => JSON.parse((await getAs(plane, token, path, 'application/json')).body.toString('utf8')) as { items: unknown[] };
+      await core.createNamespace({ body: { metadata: { name: 'wire', annotations: { 'iam.amazonaws.com/allowed-roles': '["a","b"]' } } } });
+      await core.createNamespacedServiceAccount({ namespace: 'wire', body: { metadata: { name: 'spark', annotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/a' } } } });
+      for (const [name, hostNetwork] of [['wire-pod', false], ['wire-host', true]] as const) {
+        await core.createNamespacedPod({
+          namespace: 'wire',
+          body: { metadata: { name, annotations: { 'iam.amazonaws.com/role': 'a' } }, spec: { nodeName: 'node-wire', hostNetwork, serviceAccountName: 'spark', containers: [{ name: 'app', image: 'registry.invalid/app' }] } },
+        });
+      }
+      // Two addresses, as a dual-stack CNI reports them (no kubelet here: the status written directly).
+      const pod = await core.readNamespacedPod({ name: 'wire-pod', namespace: 'wire' });
+      pod.status = { ...pod.status, phase: 'Running', podIP: '10.9.0.1', podIPs: [{ ip: '10.9.0.1' }, { ip: 'fd00:9::1' }], hostIP: '127.0.0.1', hostIPs: [{ ip: '127.0.0.1' }] };
+      await core.replaceNamespacedPodStatus({ name: 'wire-pod', namespace: 'wire', body: pod });
+      const byUid = <T extends { uid?: string; name: string }>(items: readonly unknown[], parse: (raw: unknown) => T) => items.map(parse).sort((a, b) => (a.uid ?? a.name).localeCompare(b.uid ?? b.name));
+      const selector = 'spec.nodeName=node-wire';
+      const pods = await transport.list('pods', { fieldSelector: selector, signal });
+      t.same(byUid(pods.items, parsePod), byUid((await json(`/api/v1/pods?fieldSelector=${encodeURIComponent(selector)}`)).items, parsePod), 'pods: IPs of both families, phase, node, hostNetwork, ServiceAccount, annotations');
+      t.same(byUid(pods.items, parsePod).find((pod) => pod.name === 'wire-pod')?.ips, ['10.9.0.1', 'fd00:9::1'], 'the dual-stack pod\'s two addresses');
+      const namespaces = await transport.list('namespaces', { signal });
+      t.same(byUid(namespaces.items, parseNamespace), byUid((await json('/api/v1/namespaces')).items, parseNamespace), `${namespaces.items.length} namespaces`);
+      const accounts = await transport.list('serviceaccounts', { signal });
+      t.same(byUid(accounts.items, parseServiceAccount), byUid((await json('/api/v1/serviceaccounts')).items, parseServiceAccount), 'ServiceAccounts');
+      for (const path of ['/api/v1/namespaces', `/api/v1/pods?fieldSelector=${encodeURIComponent(selector)}&watch=true&timeoutSeconds=1`]) {
+        t.match((await getAs(plane, token, path, 'application/vnd.kubernetes.protobuf, application/json')).type, /^application\/vnd\.kubernetes\.protobuf/, `${path.split('?')[0]}${path.includes('watch') ? ' (watch)' : ''}: the server answers protobuf to what the transport accepts`);
+      }
+
+      // A watch from the list: an annotation change, then a graceful delete (no kubelet finishes it).
+      const events: Array<{ type: string; object: unknown }> = [];
+      let changed: () => void = () => {};
+      const twoEvents = new Promise<void>((resolve) => (changed = resolve));
+      const handle = await transport.watch('pods', { fieldSelector: selector, resourceVersion: pods.resourceVersion ?? '', timeoutSeconds: 60 }, {
+        event: (type, object) => {
+          if (type === 'BOOKMARK') return;
+          events.push({ type, object });
+          if (events.length === 2) changed();
+        },
+        done: () => undefined,
+      });
+      t.teardown(() => handle.abort());
+      await core.patchNamespacedPod({ name: 'wire-pod', namespace: 'wire', body: [{ op: 'add', path: '/metadata/annotations/changed', value: 'yes' }] });
+      await core.deleteNamespacedPod({ name: 'wire-pod', namespace: 'wire' });
+      await within(twoEvents, 30_000, 'two watch events');
+      const now = (await json(`/api/v1/pods?fieldSelector=${encodeURIComponent('metadata.name=wire-pod')}`)).items[0];
+      t.same(events.map((e) => e.type), ['MODIFIED', 'MODIFIED'], 'two MODIFIED events');
+      t.equal(parsePod(events[0]?.object).annotations.changed, 'yes', 'the annotation change');
+      t.same(parsePod(events[1]?.object), parsePod(now), 'the graceful delete: the same pod as JSON, terminating');
+      t.equal(parsePod(events[1]?.object).terminating, true, 'read as terminating');
     });
 
     await t.test('an agent\'s pod directory holds one TCP connection to the API server: its lists and three watches are streams of one HTTP/2 session', async (t) => {

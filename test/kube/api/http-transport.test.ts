@@ -12,7 +12,9 @@ import t, { type Test } from 'tap';
 import type { KubeConnection } from '../../../src/kube/api/connection.js';
 import { createHttpTransport, type HttpTransportOptions } from '../../../src/kube/api/http-transport.js';
 import { httpStatusOf, type KubeTransport, type WatchHandle, type WatchHandlers } from '../../../src/kube/api/transport-types.js';
+import { parsePod, statusCodeOf } from '../../../src/kube/parse.js';
 import { fakeKubeApi, makePod, within, type FakeKubeApi } from '../../helpers/fake-kube-api.js';
+import { encodeObject, encodeWatchFrame } from '../../helpers/k8s-protobuf.js';
 import { FakeTime, settle } from '../../helpers/fake-time.js';
 import { freePort } from '../../helpers/free-port.js';
 import { hasOpenssl, makePki, type Pki } from '../../helpers/pki.js';
@@ -564,4 +566,67 @@ eachProtocol('a list whose server goes silent mid-body fails with ETIMEDOUT once
   t.notOk(settled(), 'still waiting just before a whole timeout of silence');
   await time.advance(1);
   await t.rejects(listing, { code: 'ETIMEDOUT', message: /nothing received for 1000 ms/ });
+});
+
+const PROTOBUF = 'application/vnd.kubernetes.protobuf';
+
+eachProtocol('lists and watches ask for protobuf first; a protobuf answer (gzipped, in frames cut anywhere) reads as its JSON would', async (t, protocol) => {
+  const pods = [makePod({ name: 'driver', namespace: 'gha', uid: 'u-1', ip: '10.0.0.7', annotations: { 'iam.amazonaws.com/role': 'spark-etl' } })];
+  const accepts: Array<string | undefined> = [];
+  const frames = Buffer.concat([
+    encodeWatchFrame('ADDED', 'Pod', pods[0] as Record<string, unknown>),
+    encodeWatchFrame('BOOKMARK', 'Pod', { metadata: { resourceVersion: '12' } }),
+    encodeWatchFrame('ERROR', 'Status', { code: 410, reason: 'Expired', message: 'too old resource version' }),
+  ]);
+  const server = await scriptedServer(t, protocol, (request, response) => {
+    accepts.push(request.headers.accept);
+    if (!new URL(request.url ?? '/', 'http://x').searchParams.has('watch')) {
+      response.writeHead(200, { 'content-type': PROTOBUF, 'content-encoding': 'gzip' }).end(gzipSync(encodeObject('PodList', { metadata: { resourceVersion: '11' }, items: pods })));
+      return;
+    }
+    response.writeHead(200, { 'content-type': `${PROTOBUF};stream=watch` });
+    void (async () => {
+      // Cut inside the first frame's length, inside its body, and between frames.
+      for (const [from, to] of [[0, 2], [2, 40], [40, frames.length - 5], [frames.length - 5, frames.length]] as const) {
+        response.write(frames.subarray(from, to));
+        await pause(15);
+      }
+      response.end();
+    })();
+  });
+  const transport = open(t, server);
+  const list = await listPods(transport);
+  t.same(list.items.map(parsePod), pods.map(parsePod));
+  t.equal(list.resourceVersion, '11');
+  const w = await watchFrom(transport, '11');
+  t.equal(await w.done(), null, 'a clean end');
+  t.same(w.events.map((e) => e.type), ['ADDED', 'BOOKMARK', 'ERROR']);
+  t.same(parsePod(w.events[0]?.object), parsePod(pods[0]));
+  t.equal(w.events[1]?.object.metadata.resourceVersion, '12');
+  t.equal(statusCodeOf(w.events[2]?.object), 410, 'an ERROR event\'s Status, for the reflector to relist');
+  t.same(accepts, [`${PROTOBUF}, application/json`, `${PROTOBUF}, application/json`]);
+});
+
+eachProtocol('a protobuf Status answer gives the error its code, reason and message; a bad or oversized frame ends the watch with EBADRESPONSE', async (t, protocol) => {
+  let watches = 0;
+  const server = await scriptedServer(t, protocol, (request, response) => {
+    if (!new URL(request.url ?? '/', 'http://x').searchParams.has('watch')) {
+      const status = encodeObject('Status', { status: 'Failure', code: 429, reason: 'TooManyRequests', message: 'too many requests, please try again later' });
+      response.writeHead(429, { 'content-type': PROTOBUF, 'retry-after': '3' }).end(status);
+      return;
+    }
+    response.writeHead(200, { 'content-type': `${PROTOBUF};stream=watch` });
+    const good = encodeWatchFrame('ADDED', 'Pod', makePod({ name: 'a' }));
+    const announced = Buffer.alloc(4);
+    announced.writeUInt32BE(65 * 1024 * 1024);
+    // The first watch gets a frame whose body is no WatchEvent; the second announces 65 MiB.
+    response.write(watches++ === 0 ? Buffer.concat([good, Buffer.from([0, 0, 0, 2, 0x0b, 0x01])]) : Buffer.concat([good, announced]));
+  });
+  const transport = open(t, server);
+  await t.rejects(listPods(transport), { name: 'KubeApiError', statusCode: 429, reason: 'TooManyRequests', retryAfterMs: 3000, message: /HTTP 429 TooManyRequests: too many requests/ });
+  const bad = await watchFrom(transport, '1');
+  t.match(await bad.done(), { code: 'EBADRESPONSE', message: /malformed watch event: unsupported wire type 3/ });
+  t.equal(bad.events.length, 1, 'the good frame before it was delivered');
+  const huge = await watchFrom(transport, '1');
+  t.match(await huge.done(), { code: 'EBADRESPONSE', message: /longer than 67108864 bytes/ });
 });
