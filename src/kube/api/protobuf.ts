@@ -148,20 +148,31 @@ function objectMeta(reader: Reader): Record<string, unknown> {
   return meta;
 }
 
-/** core.v1.PodSpec: serviceAccountName 8, serviceAccount 9, nodeName 10, hostNetwork 11. */
-function podSpec(reader: Reader): Record<string, unknown> {
-  const spec: Record<string, unknown> = {};
+/**
+ * A message whose wanted fields are strings, named by field number, and at most one varint:
+ * read into a plain object under those names.
+ */
+interface VarintField {
+  field: number;
+  name: string;
+  read(value: number): unknown;
+}
+
+function flatMessage(reader: Reader, strings: Readonly<Record<number, string>>, varint?: VarintField): Record<string, unknown> {
+  const into: Record<string, unknown> = {};
   while (!reader.done) {
     const { field, wire } = reader.tag();
-    if (field === 11 && wire === VARINT) spec.hostNetwork = reader.varint() !== 0;
-    else if (wire !== BYTES) reader.skip(wire);
-    else if (field === 8) set(spec, 'serviceAccountName', reader);
-    else if (field === 9) set(spec, 'serviceAccount', reader);
-    else if (field === 10) set(spec, 'nodeName', reader);
+    const name = strings[field];
+    if (wire === VARINT && field === varint?.field) into[varint.name] = varint.read(reader.varint());
+    else if (wire === BYTES && name !== undefined) set(into, name, reader);
     else reader.skip(wire);
   }
-  return spec;
+  return into;
 }
+
+/** core.v1.PodSpec: serviceAccountName 8, serviceAccount 9, nodeName 10, hostNetwork 11. */
+const POD_SPEC_STRINGS = { 8: 'serviceAccountName', 9: 'serviceAccount', 10: 'nodeName' };
+const HOST_NETWORK: VarintField = { field: 11, name: 'hostNetwork', read: (value: number) => value !== 0 };
 
 /** core.v1.PodStatus: phase 1, podIP 6, podIPs 12 (each a PodIP, ip 1). */
 function podStatus(reader: Reader): Record<string, unknown> {
@@ -194,7 +205,7 @@ function object(kind: string, reader: Reader): Record<string, unknown> {
     const { field, wire } = reader.tag();
     if (wire !== BYTES) reader.skip(wire);
     else if (field === 1) decoded.metadata = objectMeta(reader.message());
-    else if (pod && field === 2) decoded.spec = podSpec(reader.message());
+    else if (pod && field === 2) decoded.spec = flatMessage(reader.message(), POD_SPEC_STRINGS, HOST_NETWORK);
     else if (pod && field === 3) decoded.status = podStatus(reader.message());
     else reader.skip(wire);
   }
@@ -202,19 +213,8 @@ function object(kind: string, reader: Reader): Record<string, unknown> {
 }
 
 /** meta.v1.Status: status 2, message 3, reason 4, code 6. */
-function status(reader: Reader): Record<string, unknown> {
-  const decoded: Record<string, unknown> = { kind: 'Status' };
-  while (!reader.done) {
-    const { field, wire } = reader.tag();
-    if (field === 6 && wire === VARINT) decoded.code = reader.varint();
-    else if (wire !== BYTES) reader.skip(wire);
-    else if (field === 2) set(decoded, 'status', reader);
-    else if (field === 3) set(decoded, 'message', reader);
-    else if (field === 4) set(decoded, 'reason', reader);
-    else reader.skip(wire);
-  }
-  return decoded;
-}
+const STATUS_STRINGS = { 2: 'status', 3: 'message', 4: 'reason' };
+const STATUS_CODE: VarintField = { field: 6, name: 'code', read: (value: number) => value };
 
 const LISTS: Record<string, string> = { PodList: 'Pod', NamespaceList: 'Namespace', ServiceAccountList: 'ServiceAccount' };
 const OBJECTS = new Set(['Pod', 'Namespace', 'ServiceAccount']);
@@ -261,7 +261,7 @@ export function decodeObject(buf: Buffer): Record<string, unknown> {
   const itemKind = LISTS[kind];
   if (itemKind !== undefined) return list(itemKind, body);
   if (OBJECTS.has(kind)) return object(kind, body);
-  if (kind === 'Status') return status(body);
+  if (kind === 'Status') return { kind, ...flatMessage(body, STATUS_STRINGS, STATUS_CODE) };
   throw new ProtobufError(`unexpected kind ${kind === '' ? '(none)' : kind}`);
 }
 
