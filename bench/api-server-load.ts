@@ -7,6 +7,7 @@ import { findHelm } from '../test/helpers/helm.js';
 import { controlPlaneBinaries, startControlPlane, type ControlPlane } from '../test/helpers/kube-apiserver.js';
 import type { TestScope } from '../test/helpers/peers.js';
 import { cpuSeconds } from '../test/helpers/proc-stats.js';
+import { KUBE_API_CONTENT_TYPES, PROTOBUF_CONTENT_TYPE, type KubeApiContentType } from '../src/kube/api/transport-types.js';
 import { percentile } from './load.js';
 import { table } from './table.js';
 
@@ -24,6 +25,7 @@ import { table } from './table.js';
  * are added for each larger N), BENCH_CLUSTER_NAMESPACES (2000), BENCH_CLUSTER_PODS_PER_NODE (30),
  * BENCH_CLUSTER_PROCESSES (2: the agents' processes), BENCH_CLUSTER_INFLIGHT (the API server's
  * --max-requests-inflight, default 400 as the server's own; mutating seats are half of it),
+ * BENCH_CLUSTER_CONTENT_TYPES (protobuf; `json,protobuf` runs each N with both, side by side),
  * BENCH_CLUSTER_CHANGES (40 ticks of the change stream, one every 250 ms: 8 namespace changes a
  * second, each an event to every agent). docs/performance.md
  * has the figures and the model's assumptions.
@@ -54,6 +56,8 @@ export interface LoadShape {
   /** Ticks of the change stream, and the time between them. */
   changes: number;
   changeIntervalMs: number;
+  /** What the agents' lists and watches ask for (the chart's agent.kubeApiContentType). */
+  contentType: KubeApiContentType;
 }
 
 export const DEFAULT_SHAPE: LoadShape = {
@@ -65,6 +69,7 @@ export const DEFAULT_SHAPE: LoadShape = {
   readyTimeoutMs: 120_000,
   changes: 40,
   changeIntervalMs: 250,
+  contentType: PROTOBUF_CONTENT_TYPE,
 };
 
 /** One control plane, prepared once, that fleets of growing N run against. */
@@ -79,6 +84,7 @@ export interface LoadCluster {
 /** What one N measured. */
 export interface RolloutFigures {
   nodes: number;
+  contentType: KubeApiContentType;
   pods: number;
   ready: number;
   lastReadyMs: number;
@@ -94,6 +100,8 @@ export interface RolloutFigures {
   peakConnectionsPerAgent: number;
   apiServerCpuSeconds: number;
   etcdCpuSeconds: number;
+  /** CPU-seconds of the fleet's processes over the rollout (their Node.js start included), per agent. */
+  agentCpuSecondsPerAgent: number;
   /** The change stream: namespace changes stamped, how many reached every agent, and the times. */
   stamps: number;
   stampsReachingAll: number;
@@ -149,15 +157,18 @@ export async function measureRollout(scope: Pick<TestScope, 'teardown'>, load: L
     processes: shape.processes,
     spreadMs: shape.rolloutMs,
     startJitterMs: shape.startJitterMs,
+    contentType: shape.contentType,
     timeoutMs: shape.readyTimeoutMs,
     nodeName,
     stampNamespace,
   });
+  const agentCpuBefore = fleet.cpuSeconds();
   try {
     let peakConnections = 0;
     const sampler = setInterval(() => (peakConnections = Math.max(peakConnections, fleet.connections())), 1000);
     const rollout = await fleet.rollout.finally(() => clearInterval(sampler));
     const cpuAfter = cpuOf(plane);
+    const agentCpu = fleet.cpuSeconds() - agentCpuBefore;
     // Counted a little after the last agent is ready: what the agents hold open while they watch.
     await sleep(2000);
     const connections = fleet.connections();
@@ -172,6 +183,7 @@ export async function measureRollout(scope: Pick<TestScope, 'teardown'>, load: L
     const streamCpu = cpuStreamEnd.apiServer + cpuStreamEnd.etcd - (cpuAfter.apiServer + cpuAfter.etcd);
     return {
       nodes,
+      contentType: shape.contentType,
       pods: nodes * shape.podsPerNode,
       ready: rollout.ready,
       lastReadyMs: rollout.lastReadyMs,
@@ -184,6 +196,7 @@ export async function measureRollout(scope: Pick<TestScope, 'teardown'>, load: L
       peakConnectionsPerAgent: peakConnections / nodes,
       apiServerCpuSeconds: cpuAfter.apiServer - cpuBefore.apiServer,
       etcdCpuSeconds: cpuAfter.etcd - cpuBefore.etcd,
+      agentCpuSecondsPerAgent: agentCpu / nodes,
       stamps: stream.stamps,
       stampsReachingAll: toAll.length,
       toAllMs: { p50: percentile(toAll, 0.5), p99: percentile(toAll, 0.99) },
@@ -274,7 +287,7 @@ function bytes(n: number): string {
 export function formatFigures(figures: readonly RolloutFigures[]): string {
   const row = (label: string, cell: (f: RolloutFigures) => string) => [label, ...figures.map(cell)];
   return table(
-    ['', ...figures.map((f) => `N=${count(f.nodes)} (${count(f.pods)} pods)`)],
+    ['', ...figures.map((f) => `N=${count(f.nodes)} (${count(f.pods)} pods)${sideBySide(figures) ? `, ${shortType(f.contentType)}` : ''}`)],
     [
       row('agents ready', (f) => `${count(f.ready)} of ${count(f.nodes)}`),
       row('last agent ready after the first start', (f) => seconds(f.lastReadyMs)),
@@ -285,14 +298,30 @@ export function formatFigures(figures: readonly RolloutFigures[]): string {
       row('bytes per agent at start-up (read from its sockets, gzip on)', (f) => bytes(f.startupBytesPerAgent)),
       row('connections per agent to the API server (ready; peak in rollout)', (f) => `${f.connectionsPerAgent.toFixed(2)}; ${f.peakConnectionsPerAgent.toFixed(2)}`),
       row('API-server CPU-seconds per rollout (kube-apiserver + etcd)', (f) => `${(f.apiServerCpuSeconds + f.etcdCpuSeconds).toFixed(1)} (${f.apiServerCpuSeconds.toFixed(1)} + ${f.etcdCpuSeconds.toFixed(1)})`),
+      row('agents\' CPU-ms per agent at start-up (the fleet processes, Node.js start included)', (f) => (f.agentCpuSecondsPerAgent * 1000).toFixed(1)),
       row('API-server CPU-ms per change-stream tick (2 namespace + 1 pod change)', (f) => (f.streamCpuSecondsPerTick * 1000).toFixed(1)),
       row('bytes per agent per namespace change (watch event)', (f) => bytes(f.bytesPerAgentPerNamespaceChange)),
     ],
   );
 }
 
-/** The issue's targets, each with the figure that decides it and pass or miss; evaluated at the largest N run. */
-export function formatTargets(figures: readonly RolloutFigures[]): string[] {
+/** Whether the runs compare content types (BENCH_CLUSTER_CONTENT_TYPES names more than one). */
+function sideBySide(figures: readonly RolloutFigures[]): boolean {
+  return new Set(figures.map((f) => f.contentType)).size > 1;
+}
+
+function shortType(contentType: KubeApiContentType): string {
+  return contentType === PROTOBUF_CONTENT_TYPE ? 'protobuf' : 'JSON';
+}
+
+/** The runs with what the chart ships (protobuf) when the bench compared content types; all of them otherwise. */
+function shipped(figures: readonly RolloutFigures[]): readonly RolloutFigures[] {
+  return sideBySide(figures) ? figures.filter((f) => f.contentType === DEFAULT_SHAPE.contentType) : figures;
+}
+
+/** The issue's targets, each with the figure that decides it and pass or miss; evaluated at the largest N run (of what the chart ships). */
+export function formatTargets(all: readonly RolloutFigures[]): string[] {
+  const figures = shipped(all);
   const largest = figures.reduce<RolloutFigures | undefined>((best, f) => (best === undefined || f.nodes > best.nodes ? f : best), undefined);
   if (largest === undefined) return [];
   const verdict = (ok: boolean) => (ok ? 'pass' : 'MISS');
@@ -335,7 +364,8 @@ function extrapolate(points: ReadonlyArray<readonly [number, number]>, n: number
  * the agents' lists); a change's CPU and its time to reach every agent are extrapolated from the
  * runs (extrapolate()).
  */
-export function formatModel(figures: readonly RolloutFigures[], namespaces: number): string[] {
+export function formatModel(all: readonly RolloutFigures[], namespaces: number): string[] {
+  const figures = shipped(all);
   if (figures.length === 0) return [];
   const largest = figures.reduce((best, f) => (f.nodes > best.nodes ? f : best));
   const n = MODEL.nodes;
@@ -388,6 +418,16 @@ function envNumber(name: string, fallback: number): number {
   return value;
 }
 
+/** BENCH_CLUSTER_CONTENT_TYPES: `protobuf` (default, what the chart ships), `json`, or both (`json,protobuf`: each N runs both, in that order). */
+function envContentTypes(): KubeApiContentType[] {
+  const names = (process.env.BENCH_CLUSTER_CONTENT_TYPES ?? 'protobuf').split(',').map((name) => name.trim().toLowerCase());
+  return names.map((name) => {
+    const type = KUBE_API_CONTENT_TYPES.find((candidate) => shortType(candidate).toLowerCase() === name);
+    if (type === undefined) throw new Error(`BENCH_CLUSTER_CONTENT_TYPES names protobuf or json, not ${name}`);
+    return type;
+  });
+}
+
 async function main(): Promise<void> {
   const sizes = (process.env.BENCH_CLUSTER_NODES ?? '100,300,1000').split(',').map((n) => Number(n.trim()));
   if (sizes.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`BENCH_CLUSTER_NODES must be positive integers, not ${process.env.BENCH_CLUSTER_NODES}`);
@@ -398,6 +438,7 @@ async function main(): Promise<void> {
     processes: envNumber('BENCH_CLUSTER_PROCESSES', DEFAULT_SHAPE.processes),
     changes: envNumber('BENCH_CLUSTER_CHANGES', DEFAULT_SHAPE.changes),
   };
+  const contentTypes = envContentTypes();
   const inflight = envNumber('BENCH_CLUSTER_INFLIGHT', 400);
   const { scope, close } = benchScope();
   process.once('SIGINT', () => void close().then(() => process.exit(130)));
@@ -413,9 +454,11 @@ async function main(): Promise<void> {
     log(`machine: ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}; ${new Date().toISOString()}`);
     const figures: RolloutFigures[] = [];
     for (const nodes of [...sizes].sort((a, b) => a - b)) {
-      const result = await measureRollout(scope, load, nodes, shape);
-      figures.push(result);
-      log(`N=${count(nodes)}: ${result.ready} ready, the last after ${seconds(result.lastReadyMs)}; load average ${loadavg()[0]?.toFixed(1)}`);
+      for (const contentType of contentTypes) {
+        const result = await measureRollout(scope, load, nodes, { ...shape, contentType });
+        figures.push(result);
+        log(`N=${count(nodes)}, ${shortType(contentType)}: ${result.ready} ready, the last after ${seconds(result.lastReadyMs)}; load average ${loadavg()[0]?.toFixed(1)}`);
+      }
     }
     log('');
     log(formatFigures(figures));

@@ -111,7 +111,12 @@ export async function createAgent(config: Readonly<AgentConfig>, ports: AgentPor
     // users that need it (exec plugins, auth-provider).
     const kube =
       ports.kube ??
-      (await openKubeTransport(config.kubeconfig, { logger: logger.child({ component: 'kube' }), sources: { env }, userAgent: `corridor/${version()}` }));
+      (await openKubeTransport(config.kubeconfig, {
+        logger: logger.child({ component: 'kube' }),
+        sources: { env },
+        userAgent: `corridor/${version()}`,
+        contentType: config.kubeApiContentType,
+      }));
     resources.defer(() => kube.close?.());
 
     const random = ports.random ? { random: ports.random } : {};

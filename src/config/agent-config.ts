@@ -6,6 +6,7 @@ import { formatDuration, parseDuration } from '../time/index.js';
 import { CREDENTIAL_MODES, SESSION_SCOPES, type CredentialMode, type SessionScope } from '../credentials/types.js';
 import { parseFlags, pickFlags, type FlagName, type FlagSpec, type FlagValues } from './flags.js';
 import { parseHostIpv6 } from './host-ipv6.js';
+import { KUBE_API_CONTENT_TYPES, PROTOBUF_CONTENT_TYPE, type KubeApiContentType } from '../kube/api/transport-types.js';
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
@@ -105,6 +106,13 @@ export const AGENT_FLAGS = [
       'the first Kubernetes lists wait a random delay of up to this long, so agents started together do not hit the API server at once ' +
       '(it adds to the time a new node waits for the agent; 0 = list at once)',
   },
+  {
+    name: 'kube-api-content-type',
+    kind: 'string',
+    default: PROTOBUF_CONTENT_TYPE,
+    choices: KUBE_API_CONTENT_TYPES,
+    help: 'what the agent\'s lists and watches ask the API server for: protobuf (JSON stays the fallback a server may answer) or application/json only',
+  },
   { name: 'imds-upstream', kind: 'string', default: 'http://169.254.169.254', help: 'the real instance metadata service, for allowlisted paths only' },
   { name: 'passthrough-paths', kind: 'list', default: DEFAULT_PASSTHROUGH_PATHS.join(','), help: 'comma-separated metadata paths proxied to the real IMDS' },
   { name: 'rate-limit', kind: 'integer', default: '100', help: 'metadata requests per second one pod may make (token bucket; 0 turns the limit off)' },
@@ -197,6 +205,7 @@ export interface AgentConfig {
   podLookupTimeoutMs: number;
   /** Up to this long, at random, before the first Kubernetes lists. */
   kubeStartJitterMs: number;
+  kubeApiContentType: KubeApiContentType;
   imdsUpstream: string;
   passthroughPaths: readonly string[];
   /** Per-pod requests per second; 0 means unlimited. */
@@ -297,6 +306,7 @@ export function agentConfig(
     minRemainingMs: minRemaining,
     podLookupTimeoutMs: values.podLookupTimeout,
     kubeStartJitterMs: values.kubeStartJitter,
+    kubeApiContentType: values.kubeApiContentType,
     imdsUpstream: values.imdsUpstream.replace(/\/+$/, ''),
     passthroughPaths: Object.freeze([...values.passthroughPaths]),
     rateLimitPerSecond: values.rateLimit,

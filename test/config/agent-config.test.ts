@@ -208,3 +208,13 @@ t.test('--kube-start-jitter takes 0 (list at once) and refuses more than a minut
   t.notOk(long.ok);
   if (!long.ok) t.match(long.errors.join('\n'), /--kube-start-jitter: 2m is more than 1m/);
 });
+
+t.test('--kube-api-content-type: protobuf by default, application/json from the flag or CORRIDOR_KUBE_API_CONTENT_TYPE, anything else refused', async (t) => {
+  const byDefault = parseAgentConfig(required, {});
+  t.equal(byDefault.ok && byDefault.config.kubeApiContentType, 'application/vnd.kubernetes.protobuf');
+  const env = parseAgentConfig(required, { CORRIDOR_KUBE_API_CONTENT_TYPE: 'application/json' });
+  t.equal(env.ok && env.config.kubeApiContentType, 'application/json');
+  const bad = parseAgentConfig([...required, '--kube-api-content-type', 'application/yaml'], {});
+  t.notOk(bad.ok);
+  if (!bad.ok) t.match(bad.errors.join('\n'), /--kube-api-content-type: "application\/yaml" is not one of application\/vnd\.kubernetes\.protobuf, application\/json/);
+});

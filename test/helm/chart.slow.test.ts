@@ -43,6 +43,7 @@ const SAMPLES: Readonly<Record<string, string | number | boolean>> = {
   'allow-unsafe-min-remaining': true,
   'pod-lookup-timeout': '2s',
   'kube-start-jitter': '500ms',
+  'kube-api-content-type': 'application/json',
   'imds-upstream': 'http://127.0.0.1:1338',
   'passthrough-paths': '{/latest/meta-data/placement/region,/latest/meta-data/instance-id}',
   'rate-limit': 20,

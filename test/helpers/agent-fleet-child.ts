@@ -88,7 +88,7 @@ process.once('message', (start: FleetChildStart) => {
   start.nodes.forEach((nodeName, i) => {
     const at = start.epochMs + (start.offsetsMs[i] ?? 0);
     setTimeout(() => {
-      const http = createHttpTransport({ server: start.server, ca: start.ca, token: start.token, insecureSkipTlsVerify: false, source: 'fleet' }, { userAgent: `corridor/${nodeName}` });
+      const http = createHttpTransport({ server: start.server, ca: start.ca, token: start.token, insecureSkipTlsVerify: false, source: 'fleet' }, { userAgent: `corridor/${nodeName}`, ...(start.contentType !== undefined ? { contentType: start.contentType } : {}) });
       const transport = countingRelists(http, () => relists++);
       const directory = createPodDirectory({
         transport,

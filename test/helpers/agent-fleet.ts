@@ -1,9 +1,10 @@
+import type { KubeApiContentType } from '../../src/kube/api/transport-types.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestScope } from './peers.js';
-import { establishedConnections } from './proc-stats.js';
+import { cpuSeconds, establishedConnections } from './proc-stats.js';
 
 // The child is TypeScript under tap and JavaScript when a bench compiled to dist/ starts it.
 const CHILD = fileURLToPath(new URL(`./agent-fleet-child${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
@@ -33,6 +34,8 @@ export interface FleetChildStart {
   offsetsMs: number[];
   epochMs: number;
   startJitterMs: number;
+  /** What the agents' lists and watches ask for (--kube-api-content-type); the transport's default when unset. */
+  contentType?: KubeApiContentType;
   /** A namespace whose role annotation is stamped with the time of each change (stampValue): each agent times its arrival. */
   stampNamespace?: string;
 }
@@ -63,6 +66,8 @@ export interface FleetOptions {
   spreadMs: number;
   /** The agents' own --kube-start-jitter. */
   startJitterMs: number;
+  /** The agents' own --kube-api-content-type (default: what the chart ships, protobuf). */
+  contentType?: KubeApiContentType;
   /** How long to wait for every agent to be ready before reporting who is. */
   timeoutMs: number;
   nodeName(index: number): string;
@@ -98,6 +103,8 @@ export interface Fleet {
   readonly rollout: Promise<FleetResult>;
   /** Established TCP connections from the fleet's processes to the API server's port, now. */
   connections(): number;
+  /** User + system CPU-seconds the fleet's processes have used so far (/proc/<pid>/stat). */
+  cpuSeconds(): number;
   /** What the processes report now. */
   report(): Promise<FleetResult>;
   /** Stops every agent and process. */
@@ -128,6 +135,7 @@ export function startFleet(scope: Pick<TestScope, 'teardown'>, options: FleetOpt
       offsetsMs: indices.map((i) => Math.round((i * options.spreadMs) / options.agents)),
       epochMs,
       startJitterMs: options.startJitterMs,
+      ...(options.contentType !== undefined ? { contentType: options.contentType } : {}),
       ...(options.stampNamespace !== undefined ? { stampNamespace: options.stampNamespace } : {}),
     };
     child.send(start);
@@ -164,9 +172,11 @@ export function startFleet(scope: Pick<TestScope, 'teardown'>, options: FleetOpt
   // A process that dies is a failed rollout, reported through `rollout`; stop() must not throw it again.
   for (const done of finished) done.catch(() => undefined);
 
+  const pids = () => children.map((child) => child.pid).filter((pid): pid is number => pid !== undefined);
   return {
     rollout,
-    connections: () => establishedConnections(children.map((child) => child.pid).filter((pid): pid is number => pid !== undefined), Number(new URL(options.server).port)),
+    connections: () => establishedConnections(pids(), Number(new URL(options.server).port)),
+    cpuSeconds: () => pids().reduce((sum, pid) => sum + cpuSeconds(pid), 0),
     report,
     async stop() {
       await Promise.all(

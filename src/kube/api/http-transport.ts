@@ -8,7 +8,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { systemClock, systemScheduler, type Clock, type Scheduler } from '../../time/index.js';
 import type { KubeConnection } from './connection.js';
-import { decodeObject, decodeWatchEvent, PROTOBUF_CONTENT_TYPE } from './protobuf.js';
+import { decodeObject, decodeWatchEvent } from './protobuf.js';
 import { createWire, TransportError, type Wire, type WireAnswer, type WireCall } from './wire.js';
 import { FrameSplitter } from '../frame-splitter.js';
 import { LineSplitter } from '../line-splitter.js';
@@ -18,8 +18,10 @@ import {
   issuedTokenOf,
   nodeUserName,
   parseRetryAfter,
+  PROTOBUF_CONTENT_TYPE,
   RESOURCE_PATHS,
   tokenRequestBody,
+  type KubeApiContentType,
   type KubeTransport,
   type ListResult,
   type WatchHandle,
@@ -36,6 +38,11 @@ export interface HttpTransportOptions {
   /** A token file is re-read when it changes, and at least this often. Default 60 s. */
   tokenMaxAgeMs?: number;
   userAgent?: string;
+  /**
+   * What lists and watches ask for: protobuf (with JSON as the fallback a server may choose) or
+   * JSON only, as kubelet's --kube-api-content-type. Default protobuf.
+   */
+  contentType?: KubeApiContentType;
   clock?: Clock;
   scheduler?: Scheduler;
 }
@@ -59,11 +66,13 @@ class KubeApiError extends Error {
 /** A watch event is one pod or namespace; a line (or frame) this long is a broken stream. */
 const MAX_EVENT_BYTES = 64 * 1024 * 1024;
 /**
- * Lists and watches ask for protobuf first: the API server encodes it for about two thirds of
- * JSON's CPU, and the agent reads only the fields it needs (protobuf.ts). JSON stays acceptable
+ * The Accept header of lists and watches. Protobuf first: the API server encodes it for less CPU
+ * than JSON, and the agent reads only the fields it needs (protobuf.ts). JSON stays acceptable
  * for a server, or a proxy in front of it, that does not speak protobuf.
  */
-const LIST_ACCEPT = `${PROTOBUF_CONTENT_TYPE}, application/json`;
+function listAccept(contentType: KubeApiContentType): string {
+  return contentType === PROTOBUF_CONTENT_TYPE ? `${PROTOBUF_CONTENT_TYPE}, application/json` : 'application/json';
+}
 /** Error bodies are Status objects of a few hundred bytes; more is not worth holding. */
 const MAX_ERROR_BODY = 64 * 1024;
 /** A Node object with its images and conditions is tens of kilobytes; a few megabytes is a broken answer. */
@@ -87,6 +96,7 @@ export function createHttpTransport(connection: KubeConnection, options: HttpTra
       ? new TokenFile(connection.tokenFile, clock, options.tokenMaxAgeMs ?? 60_000)
       : undefined;
   const userAgent = options.userAgent ?? 'corridor';
+  const accept = { accept: listAccept(options.contentType ?? PROTOBUF_CONTENT_TYPE) };
 
   function send(
     path: string,
@@ -221,7 +231,7 @@ export function createHttpTransport(connection: KubeConnection, options: HttpTra
         if (request.resourceVersion !== undefined) query.set('resourceVersion', request.resourceVersion);
         if (request.resourceVersionMatch !== undefined) query.set('resourceVersionMatch', request.resourceVersionMatch);
       }
-      return exchange(`list ${resource}`, RESOURCE_PATHS[resource], { query, signal: request.signal, headers: { accept: LIST_ACCEPT } }, parseList);
+      return exchange(`list ${resource}`, RESOURCE_PATHS[resource], { query, signal: request.signal, headers: accept }, parseList);
     },
 
     watch(resource, request, handlers) {
@@ -269,7 +279,7 @@ export function createHttpTransport(connection: KubeConnection, options: HttpTra
               streamEvents(answer, body, handlers, () => over, finish);
             },
           };
-          call = send(RESOURCE_PATHS[resource], query, controller.signal, events, { headers: { accept: LIST_ACCEPT } });
+          call = send(RESOURCE_PATHS[resource], query, controller.signal, events, { headers: accept });
         } catch (error) {
           finish(error);
         }

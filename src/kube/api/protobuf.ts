@@ -13,8 +13,6 @@
 /** The four bytes before every protobuf object the API server sends whole (not inside a watch frame). */
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
 
-export const PROTOBUF_CONTENT_TYPE = 'application/vnd.kubernetes.protobuf';
-
 const VARINT = 0;
 const FIXED64 = 1;
 const BYTES = 2;

@@ -8,6 +8,11 @@ import { record } from '../values.js';
  * @kubernetes/client-node.
  */
 
+export const PROTOBUF_CONTENT_TYPE = 'application/vnd.kubernetes.protobuf';
+/** What lists and watches may ask for (`--kube-api-content-type`, as kubelet's flag of that name). */
+export const KUBE_API_CONTENT_TYPES = [PROTOBUF_CONTENT_TYPE, 'application/json'] as const;
+export type KubeApiContentType = (typeof KUBE_API_CONTENT_TYPES)[number];
+
 /** The kinds of object the agent lists and watches (also the `resource` label of corridor_watch_restarts_total). */
 export type WatchResource = 'pods' | 'namespaces' | 'serviceaccounts';
 

@@ -630,3 +630,16 @@ eachProtocol('a protobuf Status answer gives the error its code, reason and mess
   const huge = await watchFrom(transport, '1');
   t.match(await huge.done(), { code: 'EBADRESPONSE', message: /longer than 67108864 bytes/ });
 });
+
+t.test('with contentType application/json (--kube-api-content-type), lists and watches ask for JSON only', async (t) => {
+  const accepts: Array<string | undefined> = [];
+  const server = await scriptedServer(t, 'http/1.1', (request, response) => {
+    accepts.push(request.headers.accept);
+    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'PodList', metadata: { resourceVersion: '3' }, items: [] }));
+  });
+  const transport = open(t, server, { contentType: 'application/json' });
+  t.same((await listPods(transport)).items, []);
+  const w = await watchFrom(transport, '3');
+  await w.done();
+  t.same(accepts, ['application/json', 'application/json']);
+});
