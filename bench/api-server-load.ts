@@ -109,6 +109,8 @@ export interface RolloutFigures {
   toEachMs: { p50: number; p99: number };
   /** API server and etcd CPU during the stream, per tick (one stamped and one other namespace change, one pod change). */
   streamCpuSecondsPerTick: number;
+  /** The fleet processes' CPU during the stream, per tick: every agent handling two namespace events (and one agent a pod's). */
+  agentStreamCpuSecondsPerTick: number;
   /** What one agent read from its sockets per namespace change during the stream (the watch event, on the wire). */
   bytesPerAgentPerNamespaceChange: number;
 }
@@ -173,8 +175,10 @@ export async function measureRollout(scope: Pick<TestScope, 'teardown'>, load: L
     await sleep(2000);
     const connections = fleet.connections();
     const beforeStream = await fleet.report();
+    const agentCpuStreamStart = fleet.cpuSeconds();
     const stream = await streamChanges(load, nodes, shape, stampNamespace);
     const cpuStreamEnd = cpuOf(plane);
+    const agentStreamCpu = fleet.cpuSeconds() - agentCpuStreamStart;
     const final = await settledReport(() => fleet.report(), stream.stamps, nodes);
     const refused = refusedSince(refusedBefore, await rejectedByServer(plane));
     const reached = [...final.stampLatenciesMs.values()];
@@ -202,6 +206,7 @@ export async function measureRollout(scope: Pick<TestScope, 'teardown'>, load: L
       toAllMs: { p50: percentile(toAll, 0.5), p99: percentile(toAll, 0.99) },
       toEachMs: { p50: percentile(toEach, 0.5), p99: percentile(toEach, 0.99) },
       streamCpuSecondsPerTick: streamCpu / shape.changes,
+      agentStreamCpuSecondsPerTick: agentStreamCpu / shape.changes,
       // Two namespace changes per tick reach every agent; a pod change reaches one agent in N.
       bytesPerAgentPerNamespaceChange: (final.bytesRead - beforeStream.bytesRead) / nodes / (2 * shape.changes),
     };
@@ -300,6 +305,7 @@ export function formatFigures(figures: readonly RolloutFigures[]): string {
       row('API-server CPU-seconds per rollout (kube-apiserver + etcd)', (f) => `${(f.apiServerCpuSeconds + f.etcdCpuSeconds).toFixed(1)} (${f.apiServerCpuSeconds.toFixed(1)} + ${f.etcdCpuSeconds.toFixed(1)})`),
       row('agents\' CPU-ms per agent at start-up (the fleet processes, Node.js start included)', (f) => (f.agentCpuSecondsPerAgent * 1000).toFixed(1)),
       row('API-server CPU-ms per change-stream tick (2 namespace + 1 pod change)', (f) => (f.streamCpuSecondsPerTick * 1000).toFixed(1)),
+      row('agents\' CPU-ms per change-stream tick (all N agents, in the fleet processes)', (f) => (f.agentStreamCpuSecondsPerTick * 1000).toFixed(1)),
       row('bytes per agent per namespace change (watch event)', (f) => bytes(f.bytesPerAgentPerNamespaceChange)),
     ],
   );
