@@ -10,6 +10,8 @@
  * another wire type, is skipped, as protobuf requires.
  */
 
+import { text } from '../values.js';
+
 /** The four bytes before every protobuf object the API server sends whole (not inside a watch frame). */
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
 
@@ -146,16 +148,16 @@ function objectMeta(reader: Reader): Record<string, unknown> {
   return meta;
 }
 
-/**
- * A message whose wanted fields are strings, named by field number, and at most one varint:
- * read into a plain object under those names.
- */
 interface VarintField {
   field: number;
   name: string;
   read(value: number): unknown;
 }
 
+/**
+ * A message whose wanted fields are strings, named by field number, and at most one varint:
+ * read into a plain object under those names.
+ */
 function flatMessage(reader: Reader, strings: Readonly<Record<number, string>>, varint?: VarintField): Record<string, unknown> {
   const into: Record<string, unknown> = {};
   while (!reader.done) {
@@ -172,6 +174,8 @@ function flatMessage(reader: Reader, strings: Readonly<Record<number, string>>, 
 const POD_SPEC_STRINGS = { 8: 'serviceAccountName', 9: 'serviceAccount', 10: 'nodeName' };
 const HOST_NETWORK: VarintField = { field: 11, name: 'hostNetwork', read: (value: number) => value !== 0 };
 
+const POD_IP_STRINGS = { 1: 'ip' };
+
 /** core.v1.PodStatus: phase 1, podIP 6, podIPs 12 (each a PodIP, ip 1). */
 function podStatus(reader: Reader): Record<string, unknown> {
   const status: Record<string, unknown> = {};
@@ -182,13 +186,8 @@ function podStatus(reader: Reader): Record<string, unknown> {
     else if (field === 1) set(status, 'phase', reader);
     else if (field === 6) set(status, 'podIP', reader);
     else if (field === 12) {
-      const entry: Record<string, unknown> = {};
-      for (const ip = reader.message(); !ip.done; ) {
-        const inner = ip.tag();
-        if (inner.field === 1 && inner.wire === BYTES) set(entry, 'ip', ip);
-        else ip.skip(inner.wire);
-      }
-      if (typeof entry.ip === 'string') podIPs.push({ ip: entry.ip });
+      const { ip } = flatMessage(reader.message(), POD_IP_STRINGS);
+      if (typeof ip === 'string') podIPs.push({ ip });
     } else reader.skip(wire);
   }
   status.podIPs = podIPs;
@@ -217,22 +216,21 @@ const STATUS_CODE: VarintField = { field: 6, name: 'code', read: (value: number)
 const LISTS: Record<string, string> = { PodList: 'Pod', NamespaceList: 'Namespace', ServiceAccountList: 'ServiceAccount' };
 const OBJECTS = new Set(['Pod', 'Namespace', 'ServiceAccount']);
 
-/** A list: ListMeta in 1 (resourceVersion 2, continue 3), items in 2. */
+/** meta.v1.ListMeta: resourceVersion 2, continue 3. */
+const LIST_META_STRINGS = { 2: 'resourceVersion', 3: 'continue' };
+/** meta.v1.TypeMeta: kind 2. */
+const TYPE_META_STRINGS = { 2: 'kind' };
+
+/** A list: ListMeta in 1, items in 2. */
 function list(itemKind: string, reader: Reader): Record<string, unknown> {
-  const metadata: Record<string, unknown> = {};
+  let metadata: Record<string, unknown> = {};
   const items: unknown[] = [];
   while (!reader.done) {
     const { field, wire } = reader.tag();
     if (wire !== BYTES) reader.skip(wire);
     else if (field === 2) items.push(object(itemKind, reader.message()));
-    else if (field === 1) {
-      for (const meta = reader.message(); !meta.done; ) {
-        const inner = meta.tag();
-        if (inner.wire === BYTES && inner.field === 2) set(metadata, 'resourceVersion', meta);
-        else if (inner.wire === BYTES && inner.field === 3) set(metadata, 'continue', meta);
-        else meta.skip(inner.wire);
-      }
-    } else reader.skip(wire);
+    else if (field === 1) metadata = flatMessage(reader.message(), LIST_META_STRINGS);
+    else reader.skip(wire);
   }
   return { metadata, items };
 }
@@ -247,13 +245,8 @@ export function decodeObject(buf: Buffer): Record<string, unknown> {
   let body = new Reader(Buffer.alloc(0));
   for (const unknown = new Reader(buf, MAGIC.length); !unknown.done; ) {
     const { field, wire } = unknown.tag();
-    if (wire === BYTES && field === 1) {
-      for (const typeMeta = unknown.message(); !typeMeta.done; ) {
-        const inner = typeMeta.tag();
-        if (inner.wire === BYTES && inner.field === 2) kind = typeMeta.string();
-        else typeMeta.skip(inner.wire);
-      }
-    } else if (wire === BYTES && field === 2) body = unknown.message();
+    if (wire === BYTES && field === 1) kind = text(flatMessage(unknown.message(), TYPE_META_STRINGS).kind);
+    else if (wire === BYTES && field === 2) body = unknown.message();
     else unknown.skip(wire);
   }
   const itemKind = LISTS[kind];
